@@ -1,0 +1,197 @@
+"""The one LLM interface every component talks to.
+
+Async first: :meth:`LLM.acomplete` is the primitive; :meth:`LLM.complete` wraps it for synchronous
+code (it also works inside Jupyter's running event loop).
+"""
+
+from __future__ import annotations
+
+import abc
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .._async import run_sync
+
+__all__ = ["LLM", "LLMResponse", "Message", "Usage", "UsageTracker"]
+
+Message = Mapping[str, str]
+"""A chat message: a mapping with ``"role"`` (system, user or assistant) and ``"content"``."""
+
+T = TypeVar("T")
+
+
+class Usage(BaseModel):
+    """Counts and cost of LLM calls. Instances add up with ``+``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    calls: int = 0
+    retries: int = 0
+    failures: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    cache_hits: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        """Prompt plus completion tokens."""
+        return self.prompt_tokens + self.completion_tokens
+
+    def __add__(self, other: Usage) -> Usage:
+        if not isinstance(other, Usage):
+            return NotImplemented
+        return Usage(**{name: getattr(self, name) + getattr(other, name) for name in Usage.model_fields})
+
+    def __radd__(self, other: object) -> Usage:
+        if other == 0:  # so that sum() works
+            return self
+        if isinstance(other, Usage):
+            return other + self
+        return NotImplemented
+
+
+class LLMResponse(BaseModel, Generic[T]):
+    """The result of one logical LLM call (retries and re-asks included).
+
+    Attributes:
+        output: The validated pydantic instance, or the text when no response model was asked for.
+        raw: The raw text of the final reply.
+        usage: What this call cost, retries included.
+        model: The model that answered.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    output: T
+    raw: str = ""
+    usage: Usage = Field(default_factory=Usage)
+    model: str = ""
+
+
+class UsageTracker:
+    """Thread-safe running totals of :class:`Usage`, overall and per call site."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._total = Usage()
+        self._by_site: dict[str, Usage] = {}
+
+    def record(self, usage: Usage, call_site: str = "default") -> None:
+        """Add ``usage`` to the totals of ``call_site`` and of the run."""
+        with self._lock:
+            self._total = self._total + usage
+            self._by_site[call_site] = self._by_site.get(call_site, Usage()) + usage
+
+    @property
+    def total(self) -> Usage:
+        """Totals over every call so far."""
+        with self._lock:
+            return self._total.model_copy()
+
+    def by_call_site(self) -> dict[str, Usage]:
+        """Totals per call site (a copy)."""
+        with self._lock:
+            return {k: v.model_copy() for k, v in self._by_site.items()}
+
+    def reset(self) -> None:
+        """Forget every recorded call."""
+        with self._lock:
+            self._total = Usage()
+            self._by_site = {}
+
+    def __repr__(self) -> str:
+        t = self.total
+        return (
+            f"UsageTracker(calls={t.calls}, retries={t.retries}, failures={t.failures}, "
+            f"tokens={t.total_tokens}, cost_usd={t.cost_usd:.4f})"
+        )
+
+
+class LLM(abc.ABC):
+    """A chat model that returns text or validated pydantic objects.
+
+    Subclasses implement :meth:`acomplete`. Every implementation must either return a valid output or
+    raise an :class:`~deeppersona.errors.LLMError`; it never returns silently empty data.
+
+    Attributes:
+        model: The model name (for provenance and cache keys).
+    """
+
+    model: str = "unknown"
+
+    def __init__(self) -> None:
+        self._usage = UsageTracker()
+
+    @property
+    def usage(self) -> UsageTracker:
+        """Run totals and per-call-site usage of this backend."""
+        tracker = getattr(self, "_usage", None)
+        if tracker is None:  # a subclass forgot super().__init__()
+            tracker = self._usage = UsageTracker()
+        return tracker
+
+    @abc.abstractmethod
+    async def acomplete(
+        self,
+        messages: Sequence[Message],
+        response_model: type[T] | None = None,
+        *,
+        call_site: str = "default",
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        seed: int | None = None,
+    ) -> LLMResponse[Any]:
+        """Send ``messages`` and return the reply.
+
+        Args:
+            messages: The chat messages.
+            response_model: A pydantic model class the reply must validate against; ``None`` for text.
+            call_site: A label for usage accounting (``"core"``, ``"fill"``, ``"judge"``...).
+            temperature: Sampling temperature; the backend default when ``None``.
+            max_tokens: Completion token limit; the backend default when ``None``.
+            seed: A sampling seed where the provider supports one.
+
+        Returns:
+            An :class:`LLMResponse` whose ``output`` is an instance of ``response_model`` (or text).
+
+        Raises:
+            LLMOutputError: The replies never validated.
+            LLMTransientError: Retries ran out on transient failures.
+            LLMRequestError: A non-retryable failure.
+        """
+
+    def complete(
+        self,
+        messages: Sequence[Message],
+        response_model: type[T] | None = None,
+        *,
+        call_site: str = "default",
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        seed: int | None = None,
+    ) -> LLMResponse[Any]:
+        """Synchronous :meth:`acomplete`; safe inside a running event loop."""
+        return run_sync(
+            self.acomplete(
+                messages,
+                response_model,
+                call_site=call_site,
+                temperature=temperature,
+                max_tokens=max_tokens,
+                seed=seed,
+            )
+        )
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook
+        """Release resources (loaded models, HTTP clients). Idempotent."""
+
+    def close(self) -> None:
+        """Synchronous :meth:`aclose`."""
+        run_sync(self.aclose())
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(model={self.model!r})"
