@@ -1,0 +1,49 @@
+"""Build or extend an attribute taxonomy from self-disclosure QA data (paper §3.1, Algorithms 1–3).
+
+Public names::
+
+    TaxonomyBuilder     the pipeline: classify -> extract -> filter -> merge -> filter -> format
+    BuildResult         the tree plus one StageReport per stage
+    StageReport         counts in and out of a stage, and what was dropped and why
+    ClassifyResult, ExtractResult, FilterResult, MergeResult   outputs of the stages run on their own
+    QAPair, PairRecord  a question-answer pair; what the builder learned from it (Figure 6)
+    RuleFilter          the rule-based pre-filter of attribute names
+    read_qa, InputStats read QA pairs from files or iterables, counting skipped records
+    sample_qa_path      the bundled sample of QA pairs
+    fake_builder_llm    an offline FakeLLM with plausible builder replies (tests, demos)
+"""
+
+from __future__ import annotations
+
+from ._builder import DEFAULT_MERGE_THRESHOLD, DEFAULT_ROOT_THRESHOLD, TaxonomyBuilder
+from ._fake import builder_fake_handler, fake_builder_llm
+from ._io import DEFAULT_MAX_CHARS, InputStats, read_qa
+from ._merge import display_name
+from ._records import AttributePath, Label, PairRecord, QAPair
+from ._report import BuildResult, ClassifyResult, ExtractResult, FilterResult, MergeResult, StageReport
+from ._rules import RuleFilter
+from ._sample import sample_qa_path
+
+__all__ = [
+    "DEFAULT_MAX_CHARS",
+    "DEFAULT_MERGE_THRESHOLD",
+    "DEFAULT_ROOT_THRESHOLD",
+    "AttributePath",
+    "BuildResult",
+    "ClassifyResult",
+    "ExtractResult",
+    "FilterResult",
+    "InputStats",
+    "Label",
+    "MergeResult",
+    "PairRecord",
+    "QAPair",
+    "RuleFilter",
+    "StageReport",
+    "TaxonomyBuilder",
+    "builder_fake_handler",
+    "display_name",
+    "fake_builder_llm",
+    "read_qa",
+    "sample_qa_path",
+]

@@ -1,0 +1,742 @@
+"""``TaxonomyBuilder``: grow an attribute taxonomy from self-disclosure QA data (paper §3.1, Algorithm 2)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import os
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import numpy as np
+from pydantic import BaseModel
+
+from .._async import run_sync
+from ..errors import ConfigError, LLMError, TaxonomyError
+from ..llm import LLM, Usage, resolve_llm
+from ..prompts import PromptLibrary
+from ..taxonomy import DEFAULT_MAX_DEPTH, PATH_SEPARATOR, ROOT_CATEGORIES, AttributeTree, canonical_key
+from ._checkpoint import Checkpoint
+from ._filter import RootAligner, run_filter
+from ._io import DEFAULT_MAX_CHARS, InputStats, QASource, read_qa
+from ._merge import merge_tree
+from ._records import AttributePath, PairRecord, QAPair, as_path
+from ._report import BuildResult, ClassifyResult, ExtractResult, FilterResult, MergeResult, StageReport
+from ._rules import RuleFilter
+from ._schemas import ExtractedPaths, MergeMapping, Personalizability
+
+if TYPE_CHECKING:
+    from ..embeddings import Embedder
+
+__all__ = ["DEFAULT_MERGE_THRESHOLD", "DEFAULT_ROOT_THRESHOLD", "TaxonomyBuilder"]
+
+logger = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=BaseModel)
+R = TypeVar("R")
+
+DEFAULT_MERGE_THRESHOLD = 0.80
+"""Cosine similarity (all-MiniLM-L6-v2, on canonical keys) at or above which siblings merge.
+
+Calibrated on labelled sibling pairs (see ``benchmarks/bench_merge.py --calibrate`` and docs/builder.md):
+spelling and inflection variants ("Sleep Habits" / "Sleeping Habits") score above 0.85, distinct
+attributes that share a word ("Sleep Habits" / "Eating Habits", "Physical Health" / "Mental Health")
+score below 0.75."""
+
+DEFAULT_ROOT_THRESHOLD = 0.55
+"""Cosine similarity needed to map an unknown root name onto a template root by embedding."""
+
+_SELECTED = ("Personalizable", "Partially Personalizable")
+_SITES = ("builder.classify", "builder.extract", "builder.check_node", "builder.check_path", "builder.merge")
+
+
+class TaxonomyBuilder:
+    """Builds (or extends) an :class:`~deeppersona.taxonomy.AttributeTree` from question–answer pairs.
+
+    The pipeline is the paper's Algorithm 2: **classify** each pair's personalizability, **extract**
+    attribute paths from personalizable pairs under the seeded root categories, **filter** them
+    (Algorithm 3), **merge** similar siblings level by level (Algorithm 1), **filter** again, and
+    **format** the result into a tree. Every stage can also be called on its own, and every stage
+    reports what came in, what went out and what was dropped and why.
+
+    LLM stages run concurrently (``concurrency`` calls at a time) through the shared LLM interface,
+    with pydantic-validated outputs. With ``checkpoint_dir`` each pair's result (and each Check
+    Node / Check Path verdict) is appended to JSON Lines files as soon as it finishes, so an
+    interrupted build resumes where it stopped: rerun the same call.
+
+    The constructor only stores its arguments; the model and the embedder load on first use.
+
+    Args:
+        llm: An :class:`~deeppersona.llm.LLM`, a LiteLLM model string, or ``None`` for the embedded
+            local default model.
+        embedder: An :class:`~deeppersona.embeddings.Embedder`, a callable ``f(list[str]) -> array``,
+            a model name, or ``None`` for the offline all-MiniLM-L6-v2 model.
+        roots: The seeded first-level categories (default: the paper's twelve).
+        merge_threshold: Cosine similarity at or above which sibling names merge (calibrated for the
+            default embedder; recalibrate for another one).
+        root_threshold: Cosine similarity needed to map an unknown root name onto a seeded root.
+        confirm_merges_with_llm: Ask the LLM (the paper's Merging Requirements prompt) to confirm each
+            candidate cluster before merging it.
+        concurrency: LLM calls in flight at once.
+        checkpoint_dir: Directory of the resumable checkpoint, or ``None`` (no files written).
+        fields: Record fields of the question and the answer (``(question, None)`` for questions only).
+        labels: Personalizability labels whose pairs go on to extraction.
+        max_depth: Deepest level of the tree (root categories are level 1; the paper uses 3).
+        check_batch_size: Names or paths judged per Check Node / Check Path call.
+        llm_checks: Run the LLM Check Node / Check Path judgements (the rule pre-filter always runs).
+        rules: The rule pre-filter (default :class:`RuleFilter`).
+        prompts: Template overrides: a :class:`~deeppersona.prompts.PromptLibrary`, a mapping of
+            template name to text, or a directory of ``.jinja`` files.
+        max_chars: Pairs whose question plus answer are longer are skipped (and counted).
+        max_prompt_chars: Question and answer are each cut to this many characters in prompts.
+        max_paths_per_pair: At most this many paths are kept from one pair.
+        temperature: Sampling temperature of every call (``None``: the backend's default).
+        progress: Show a progress bar (tqdm, on stderr) for the per-pair stages.
+
+    Example:
+        >>> from deeppersona.testing import FakeLLM, HashEmbedder
+        >>> from deeppersona.builder import TaxonomyBuilder, fake_builder_llm
+        >>> builder = TaxonomyBuilder(llm=fake_builder_llm(), embedder=HashEmbedder(), merge_threshold=0.9)
+        >>> result = builder.build([{"question": "I'm a night-shift nurse; how can I sleep better?",
+        ...                          "answer": "Keep a fixed schedule and a dark room."}])
+        >>> len(result.tree.roots)
+        12
+    """
+
+    def __init__(
+        self,
+        llm: LLM | str | None = None,
+        embedder: Embedder | Callable[[list[str]], Any] | str | None = None,
+        *,
+        roots: Sequence[str] = ROOT_CATEGORIES,
+        merge_threshold: float = DEFAULT_MERGE_THRESHOLD,
+        root_threshold: float = DEFAULT_ROOT_THRESHOLD,
+        confirm_merges_with_llm: bool = False,
+        concurrency: int = 8,
+        checkpoint_dir: str | os.PathLike[str] | None = None,
+        fields: Sequence[str | None] = ("question", "answer"),
+        labels: Sequence[str] = _SELECTED,
+        max_depth: int = DEFAULT_MAX_DEPTH,
+        check_batch_size: int = 30,
+        llm_checks: bool = True,
+        rules: RuleFilter | None = None,
+        prompts: PromptLibrary | Mapping[str, str] | str | os.PathLike[str] | None = None,
+        max_chars: int = DEFAULT_MAX_CHARS,
+        max_prompt_chars: int = 2_000,
+        max_paths_per_pair: int = 12,
+        temperature: float | None = None,
+        progress: bool = False,
+    ) -> None:
+        roots = tuple(str(r).strip() for r in roots)
+        if not roots or any(not canonical_key(r) for r in roots):
+            raise ConfigError(f"roots must be non-empty names, got {roots!r}")
+        if len({canonical_key(r) for r in roots}) != len(roots):
+            raise ConfigError(f"roots must be distinct (after canonicalisation), got {roots!r}")
+        for name, value in (("merge_threshold", merge_threshold), ("root_threshold", root_threshold)):
+            if not -1.0 <= float(value) <= 1.0:
+                raise ConfigError(f"{name} is a cosine similarity and must lie in [-1, 1], got {value}")
+        for name, ivalue in (
+            ("concurrency", concurrency),
+            ("check_batch_size", check_batch_size),
+            ("max_depth", max_depth),
+            ("max_prompt_chars", max_prompt_chars),
+            ("max_paths_per_pair", max_paths_per_pair),
+        ):
+            if not isinstance(ivalue, int) or ivalue < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {ivalue!r}")
+        if max_depth < 2:
+            raise ConfigError(f"max_depth must be at least 2 (root plus one level), got {max_depth}")
+        unknown = set(labels) - {"No", *_SELECTED}
+        if unknown:
+            raise ConfigError(f"unknown labels {sorted(unknown)}; use 'Personalizable', 'Partially Personalizable', 'No'")
+        self.llm = llm
+        self.embedder = embedder
+        self.roots = roots
+        self.merge_threshold = float(merge_threshold)
+        self.root_threshold = float(root_threshold)
+        self.confirm_merges_with_llm = bool(confirm_merges_with_llm)
+        self.concurrency = concurrency
+        self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
+        self.fields = tuple(fields)
+        self.labels = tuple(labels)
+        self.max_depth = max_depth
+        self.check_batch_size = check_batch_size
+        self.llm_checks = bool(llm_checks)
+        self.rules = rules if rules is not None else RuleFilter()
+        self.prompts = prompts
+        self.max_chars = max_chars
+        self.max_prompt_chars = max_prompt_chars
+        self.max_paths_per_pair = max_paths_per_pair
+        self.temperature = temperature
+        self.progress = progress
+        self._llm: LLM | None = None
+        self._embedder: Embedder | None = None
+        self._prompt_library: PromptLibrary | None = None
+        self._checkpoint: Checkpoint | None = None
+        self._embed_cache: dict[str, np.ndarray] = {}
+
+    def __repr__(self) -> str:
+        llm = self.llm if isinstance(self.llm, str) or self.llm is None else type(self.llm).__name__
+        return (
+            f"TaxonomyBuilder(llm={llm!r}, roots={len(self.roots)}, merge_threshold={self.merge_threshold}, "
+            f"concurrency={self.concurrency}, checkpoint_dir={str(self.checkpoint_dir) if self.checkpoint_dir else None!r})"
+        )
+
+    # ------------------------------------------------------------------ lazily built resources
+    @property
+    def llm_(self) -> LLM:
+        """The resolved LLM backend (built on first use)."""
+        if self._llm is None:
+            self._llm = resolve_llm(self.llm)
+        return self._llm
+
+    @property
+    def embedder_(self) -> Embedder:
+        """The resolved embedder (loaded on first use)."""
+        if self._embedder is None:
+            from ..embeddings import resolve_embedder
+
+            self._embedder = resolve_embedder(self.embedder)
+        return self._embedder
+
+    @property
+    def prompt_library_(self) -> PromptLibrary:
+        """The prompt templates in use (packaged ones plus ``prompts`` overrides)."""
+        if self._prompt_library is None:
+            if isinstance(self.prompts, PromptLibrary):
+                self._prompt_library = self.prompts
+            elif self.prompts is None:
+                self._prompt_library = PromptLibrary()
+            elif isinstance(self.prompts, os.PathLike):
+                self._prompt_library = PromptLibrary(os.fspath(self.prompts))
+            else:
+                self._prompt_library = PromptLibrary(self.prompts)
+        return self._prompt_library
+
+    @property
+    def checkpoint_(self) -> Checkpoint:
+        """The checkpoint (in memory only when ``checkpoint_dir`` is ``None``)."""
+        if self._checkpoint is None:
+            self._checkpoint = Checkpoint(self.checkpoint_dir, self._fingerprint())
+        return self._checkpoint
+
+    def _fingerprint(self) -> str:
+        lib = self.prompt_library_
+        parts = {
+            "model": getattr(self.llm_, "model", "unknown"),
+            "roots": list(self.roots),
+            "max_depth": self.max_depth,
+            "max_prompt_chars": self.max_prompt_chars,
+            "prompts": [lib.source(n) for n in lib.names if n.startswith("builder_")],
+        }
+        return hashlib.blake2b(json.dumps(parts, sort_keys=True).encode(), digest_size=8).hexdigest()
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        missing = [t for t in dict.fromkeys(texts) if t not in self._embed_cache]
+        if missing:
+            vectors = np.asarray(self.embedder_.encode(missing), dtype=np.float32)
+            for text, vec in zip(missing, vectors):
+                self._embed_cache[text] = vec
+        if not texts:
+            return np.zeros((0, 1), dtype=np.float32)
+        return np.stack([self._embed_cache[t] for t in texts])
+
+    def _aligner(self, roots: Sequence[str] | None = None) -> RootAligner:
+        return RootAligner(roots or self.roots, self._embed, self.root_threshold)
+
+    # ------------------------------------------------------------------ LLM plumbing
+    async def _ask(
+        self, template: str, variables: dict[str, Any], model: type[M], call_site: str, sem: asyncio.Semaphore
+    ) -> M:
+        lib = self.prompt_library_
+        messages = [
+            {"role": "system", "content": lib.render("builder_system")},
+            {"role": "user", "content": lib.render(template, **variables)},
+        ]
+        async with sem:
+            response = await self.llm_.acomplete(
+                messages, model, call_site=call_site, temperature=self.temperature
+            )
+        output = response.output
+        if not isinstance(output, model):
+            output = model.model_validate(output)
+        return output
+
+    async def _map(self, fn: Callable[[Any], Awaitable[R]], items: Sequence[Any], desc: str) -> list[R]:
+        """Run ``fn`` over ``items`` with at most ``concurrency`` in flight; results in input order."""
+        results: list[Any] = [None] * len(items)
+        queue: asyncio.Queue[int] = asyncio.Queue()
+        for i in range(len(items)):
+            queue.put_nowait(i)
+        bar = _progress_bar(len(items), desc) if self.progress and items else None
+
+        async def worker() -> None:
+            while True:
+                try:
+                    i = queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    return
+                results[i] = await fn(items[i])
+                if bar is not None:
+                    bar.update(1)
+
+        try:
+            await asyncio.gather(*(worker() for _ in range(min(self.concurrency, max(1, len(items))))))
+        finally:
+            if bar is not None:
+                bar.close()
+        return results
+
+    def _clip(self, text: str) -> str:
+        if len(text) <= self.max_prompt_chars:
+            return text
+        return text[: self.max_prompt_chars].rstrip() + " [...]"
+
+    # ------------------------------------------------------------------ input
+    def read(
+        self, qa: QASource | Iterable[QAPair], *, limit: int | None = None
+    ) -> tuple[list[QAPair], InputStats]:
+        """Read QA pairs with this builder's ``fields`` and ``max_chars`` (see :func:`read_qa`)."""
+        if isinstance(qa, list) and qa and all(isinstance(p, QAPair) for p in qa):
+            pairs = list(qa)[:limit] if limit is not None else list(qa)
+            return pairs, InputStats(source="<QAPair list>", records=len(pairs), pairs=len(pairs))
+        return read_qa(qa, fields=self.fields, max_chars=self.max_chars, limit=limit)
+
+    # ------------------------------------------------------------------ stage 1: classify
+    async def _classify_one(self, pair: QAPair, sem: asyncio.Semaphore) -> PairRecord:
+        ckpt = self.checkpoint_
+        stored = ckpt.get("pairs", pair.key)
+        if stored is not None and stored.get("label") is not None:
+            return _record_from(pair, stored)
+        try:
+            out = await self._ask(
+                "builder_classify",
+                {"question": self._clip(pair.question), "answer": self._clip(pair.answer)},
+                Personalizability,
+                "builder.classify",
+                sem,
+            )
+        except LLMError as exc:
+            logger.warning("classification failed for pair %s: %s", pair.id or pair.key[:8], exc)
+            return PairRecord(pair.key, pair.question, pair.answer, error=f"classify: {exc}", id=pair.id)
+        record = PairRecord(
+            pair.key, pair.question, pair.answer, out.category.strip(), out.is_personalizable, out.reason.strip(),
+            id=pair.id,
+        )
+        ckpt.put("pairs", pair.key, _record_value(record, extracted=False))
+        return record
+
+    async def aclassify(self, qa: QASource | Iterable[QAPair]) -> ClassifyResult:
+        """Async :meth:`classify`."""
+        pairs, _stats = self.read(qa)
+        sem = asyncio.Semaphore(self.concurrency)
+        before, t0 = self._usage_snapshot(), time.perf_counter()
+        records = await self._map(lambda p: self._classify_one(p, sem), pairs, "classify")
+        return ClassifyResult(records, self._classify_report(records, before, t0))
+
+    def classify(self, qa: QASource | Iterable[QAPair]) -> ClassifyResult:
+        """Label each QA pair No / Partially Personalizable / Personalizable, with a reason.
+
+        Args:
+            qa: QA pairs (a file path, or an iterable of dicts, tuples or :class:`QAPair`).
+
+        Returns:
+            One record per pair (the paper's Figure 6 structure) and the stage report.
+        """
+        return run_sync(self.aclassify(qa))
+
+    def _classify_report(self, records: list[PairRecord], before: dict[str, Usage], t0: float) -> StageReport:
+        report = StageReport("classify", n_in=len(records), unit="pairs")
+        labels = Counter(r.label or "failed" for r in records)
+        for label in ("Personalizable", "Partially Personalizable", "No"):
+            report.notes[label] = labels.get(label, 0)
+        for r in records:
+            if r.label is None:
+                report.dropped["llm_error"] += 1
+            elif r.label not in self.labels:
+                report.dropped["not_selected" if r.label != "No" else "not_personalizable"] += 1
+        report.n_out = sum(1 for r in records if r.label in self.labels)
+        report.seconds = time.perf_counter() - t0
+        report.usage = self._usage_delta(before, ("builder.classify",))
+        return report
+
+    # ------------------------------------------------------------------ stage 2: extract
+    async def _extract_one(self, record: PairRecord, sem: asyncio.Semaphore) -> PairRecord:
+        ckpt = self.checkpoint_
+        stored = ckpt.get("pairs", record.key)
+        if stored is not None and stored.get("paths") is not None:
+            return _record_from(QAPair(record.question, record.answer, record.id), stored)
+        try:
+            out = await self._ask(
+                "builder_extract",
+                {
+                    "question": self._clip(record.question),
+                    "answer": self._clip(record.answer),
+                    "roots": list(self.roots),
+                    "max_depth": self.max_depth,
+                    "max_paths": self.max_paths_per_pair,
+                    "example": PATH_SEPARATOR.join(_example_path(self.roots, self.max_depth)),
+                },
+                ExtractedPaths,
+                "builder.extract",
+                sem,
+            )
+        except LLMError as exc:
+            logger.warning("extraction failed for pair %s: %s", record.id or record.key[:8], exc)
+            return _replace(record, error=f"extract: {exc}")
+        paths = tuple(dict.fromkeys(p for p in (as_path(raw) for raw in out.paths) if p))
+        record = _replace(record, paths=paths[: self.max_paths_per_pair], error=None)
+        ckpt.put("pairs", record.key, _record_value(record, extracted=True))
+        return record
+
+    async def aextract(self, pairs: Iterable[PairRecord | QAPair] | QASource) -> ExtractResult:
+        """Async :meth:`extract`."""
+        records = self._as_records(pairs)
+        sem = asyncio.Semaphore(self.concurrency)
+        before, t0 = self._usage_snapshot(), time.perf_counter()
+        done = await self._map(lambda r: self._extract_one(r, sem), records, "extract")
+        return self._extract_result(done, before, t0)
+
+    def extract(self, pairs: Iterable[PairRecord | QAPair] | QASource) -> ExtractResult:
+        """Extract attribute paths (at most ``max_depth`` levels, under the seeded roots) from pairs.
+
+        Args:
+            pairs: Records from :meth:`classify` (only those with a selected label are used), or QA
+                pairs, which are then all treated as personalizable.
+
+        Returns:
+            The records with their paths, every path occurrence, and the stage report.
+        """
+        return run_sync(self.aextract(pairs))
+
+    def _as_records(self, pairs: Iterable[PairRecord | QAPair] | QASource) -> list[PairRecord]:
+        items = list(pairs) if not isinstance(pairs, (str, os.PathLike)) else []
+        if items and all(isinstance(p, PairRecord) for p in items):
+            return [r for r in items if isinstance(r, PairRecord) and r.label in self.labels]
+        qa, _ = self.read(items if items else pairs)  # type: ignore[arg-type]
+        return [PairRecord(p.key, p.question, p.answer, label="Personalizable", id=p.id) for p in qa]
+
+    def _extract_result(self, records: list[PairRecord], before: dict[str, Usage], t0: float) -> ExtractResult:
+        report = StageReport("extract", n_in=len(records), unit="pairs -> paths")
+        paths: list[AttributePath] = []
+        for r in records:
+            if r.error:
+                report.dropped["llm_error"] += 1
+            elif not r.paths:
+                report.dropped["no_paths"] += 1
+            paths.extend(r.paths)
+        report.n_out = len(paths)
+        report.notes["distinct_paths"] = len(set(paths))
+        report.seconds = time.perf_counter() - t0
+        report.usage = self._usage_delta(before, ("builder.extract",))
+        return ExtractResult(records, paths, report)
+
+    # ------------------------------------------------------------------ stage 3: filter
+    async def afilter(
+        self, paths: Iterable[Sequence[str]], *, roots: Sequence[str] | None = None, stage_name: str = "filter"
+    ) -> FilterResult:
+        """Async :meth:`filter`."""
+        items = [as_path(_split(p)) for p in paths]
+        sem = asyncio.Semaphore(self.concurrency)
+        before, t0 = self._usage_snapshot(), time.perf_counter()
+
+        async def ask(template: str, variables: dict[str, Any], model: type[M], site: str) -> M:
+            return await self._ask(template, variables, model, site, sem)
+
+        result = await run_filter(
+            items,
+            aligner=self._aligner(roots),
+            rules=self.rules,
+            ask=ask if self.llm_checks else None,
+            checkpoint=self.checkpoint_,
+            max_depth=self.max_depth,
+            batch_size=self.check_batch_size,
+            stage_name=stage_name,
+        )
+        result.report.seconds = time.perf_counter() - t0
+        result.report.usage = self._usage_delta(before, ("builder.check_node", "builder.check_path"))
+        return result
+
+    def filter(self, paths: Iterable[Sequence[str] | str]) -> FilterResult:
+        """FILTER (Algorithm 3): align roots, apply the rule pre-filter, then Check Node / Check Path.
+
+        Roots are matched to the seeded categories exactly, canonically, by their words, or by
+        embedding similarity (``root_threshold``); unmatched paths are dropped. A node failing a rule
+        or the Check Node judgement is rewritten when the model offers a general category, else cut
+        with everything below it; invalid paths are rewritten or lose their tail, bottom-up.
+
+        Args:
+            paths: Paths (tuples of names or ``"A > B > C"`` strings), one per occurrence.
+
+        Returns:
+            The kept paths (occurrences preserved), per-path decisions and the stage report.
+        """
+        return run_sync(self.afilter(paths))  # type: ignore[arg-type]
+
+    # ------------------------------------------------------------------ stage 4: merge
+    async def amerge(
+        self, paths: Iterable[Sequence[str] | str], *, pinned: Iterable[AttributePath] = ()
+    ) -> MergeResult:
+        """Async :meth:`merge`."""
+        weighted = Counter(as_path(_split(p)) for p in paths)
+        weighted.pop((), None)
+        t0, before = time.perf_counter(), self._usage_snapshot()
+        sem = asyncio.Semaphore(self.concurrency)
+        confirm = None
+        if self.confirm_merges_with_llm:
+
+            async def confirm(level: int, parent: AttributePath, clusters: list[list[str]]) -> list[list[str]]:
+                names = list(dict.fromkeys(n for c in clusters for n in c))
+                try:
+                    reply = await self._ask(
+                        "builder_merge",
+                        {"level": level, "parent": PATH_SEPARATOR.join(parent), "names": names},
+                        MergeMapping,
+                        "builder.merge",
+                        sem,
+                    )
+                except LLMError as exc:
+                    logger.warning("merge confirmation failed under %s (clusters kept): %s", parent, exc)
+                    return [[c[0]] * len(c) for c in clusters]
+                mapping = {canonical_key(k): v for k, v in reply.mapping.items()}
+                return [[mapping.get(canonical_key(n), n) for n in c] for c in clusters]
+
+        outcome = await merge_tree(
+            weighted,
+            lambda texts: self._embed(texts),
+            threshold=self.merge_threshold,
+            pinned=pinned,
+            max_depth=self.max_depth,
+            confirm=confirm,
+        )
+        report = StageReport("merge", n_in=sum(weighted.values()), n_out=len(outcome.paths), unit="paths")
+        report.notes.update(outcome.stats)
+        report.seconds = time.perf_counter() - t0
+        report.usage = self._usage_delta(before, ("builder.merge",))
+        return MergeResult(outcome.paths, outcome.counts, outcome.mapping, outcome.merged_names, report)
+
+    def merge(self, paths: Iterable[Sequence[str] | str], *, pinned: Iterable[AttributePath] = ()) -> MergeResult:
+        """MERGE (Algorithm 1): merge semantically similar siblings level by level.
+
+        Args:
+            paths: Paths, one per occurrence (occurrences are the votes that pick canonical names).
+            pinned: Paths of an existing tree whose names must be kept (used by :meth:`extend`).
+
+        Returns:
+            The merged leaf paths, their support, the input-to-output mapping and the stage report.
+        """
+        return run_sync(self.amerge(paths, pinned=pinned))
+
+    # ------------------------------------------------------------------ stage 5: format
+    def format(
+        self, paths: Iterable[Sequence[str] | str], *, base: AttributeTree | None = None
+    ) -> AttributeTree:
+        """FORMAT: build the attribute tree (every seeded root is present, even without children).
+
+        Args:
+            paths: The final paths.
+            base: A tree to add the paths to (a copy is made); ``None`` starts from the seeded roots.
+
+        Returns:
+            The tree.
+        """
+        return self._format(paths, base=base)[0]
+
+    def _format(
+        self, paths: Iterable[Sequence[str] | str], *, base: AttributeTree | None = None
+    ) -> tuple[AttributeTree, StageReport]:
+        t0 = time.perf_counter()
+        items = [as_path(_split(p)) for p in paths]
+        report = StageReport("format", n_in=len(items), unit="paths -> nodes")
+        if base is not None:
+            tree = base.copy()
+        else:
+            tree = AttributeTree(max_depth=self.max_depth, fixed_roots=self.roots)
+            for root in self.roots:
+                tree.add_path((root,))
+        for path in items:
+            if not path:
+                continue
+            try:
+                tree.add_path(path)
+            except TaxonomyError as exc:
+                report.dropped["invalid"] += 1
+                logger.debug("format: skipped %s: %s", path, exc)
+        report.n_out = len(tree)
+        report.seconds = time.perf_counter() - t0
+        return tree, report
+
+    # ------------------------------------------------------------------ the whole pipeline
+    async def abuild(self, qa: QASource | Iterable[QAPair], *, limit: int | None = None) -> BuildResult:
+        """Async :meth:`build`."""
+        return await self._run(qa, base=None, limit=limit)
+
+    def build(self, qa: QASource | Iterable[QAPair], *, limit: int | None = None) -> BuildResult:
+        """Run the whole pipeline (Algorithm 2) on QA pairs and return the tree with stage reports.
+
+        Args:
+            qa: A ``.jsonl`` / ``.json`` / ``.csv`` path, or an iterable of dicts (``fields`` names the
+                question and answer keys), ``(question, answer)`` tuples or :class:`QAPair` objects.
+            limit: Use at most this many pairs (the first ones).
+
+        Returns:
+            The tree, one :class:`StageReport` per stage, the per-pair records and path support.
+
+        Raises:
+            DataFileNotFoundError: The input file does not exist.
+            DataFileError: The input is empty or has no usable pair.
+        """
+        return run_sync(self.abuild(qa, limit=limit))
+
+    async def aextend(
+        self, tree: AttributeTree, qa: QASource | Iterable[QAPair], *, limit: int | None = None
+    ) -> BuildResult:
+        """Async :meth:`extend`."""
+        if not isinstance(tree, AttributeTree):
+            raise ConfigError(f"extend() needs an AttributeTree, got {type(tree).__name__}")
+        return await self._run(qa, base=tree, limit=limit)
+
+    def extend(
+        self, tree: AttributeTree, qa: QASource | Iterable[QAPair], *, limit: int | None = None
+    ) -> BuildResult:
+        """Grow an existing tree with attributes found in more QA pairs.
+
+        Existing nodes keep their names and are never merged together; new names similar to an
+        existing sibling merge into it, the rest are added. The existing tree is not modified.
+
+        Args:
+            tree: The tree to extend (its root categories are the templates for root alignment).
+            qa: QA pairs, as for :meth:`build`.
+            limit: Use at most this many pairs.
+
+        Returns:
+            A :class:`BuildResult` whose ``tree`` is the extended copy.
+        """
+        return run_sync(self.aextend(tree, qa, limit=limit))
+
+    async def _run(
+        self, qa: QASource | Iterable[QAPair], *, base: AttributeTree | None, limit: int | None = None
+    ) -> BuildResult:
+        t0 = time.perf_counter()
+        pairs, stats = self.read(qa, limit=limit)
+        read_report = StageReport("read", n_in=stats.records, n_out=stats.pairs, unit="records -> pairs")
+        read_report.dropped.update(stats.skipped)
+        read_report.seconds = time.perf_counter() - t0
+        roots = tuple(r.name for r in base.roots) if base is not None else self.roots
+
+        sem = asyncio.Semaphore(self.concurrency)
+        before, t1 = self._usage_snapshot(), time.perf_counter()
+
+        async def per_pair(pair: QAPair) -> PairRecord:
+            record = await self._classify_one(pair, sem)
+            if record.label in self.labels:
+                record = await self._extract_one(record, sem)
+            return record
+
+        ckpt = self.checkpoint_
+        resumed = sum(1 for p in pairs if ("pairs", p.key) in ckpt)
+        records = await self._map(per_pair, pairs, "classify+extract")
+        classify_report = self._classify_report(records, before, t1)
+        selected = [r for r in records if r.label in self.labels]
+        extract = self._extract_result(selected, before, t1)
+        classify_report.seconds = extract.report.seconds = time.perf_counter() - t1
+        if resumed:
+            classify_report.notes["resumed_from_checkpoint"] = resumed
+
+        first = await self.afilter(extract.paths, roots=roots, stage_name="filter")
+        pinned = [n.path for n in base.nodes()] if base is not None else []
+        merged = await self.amerge(first.paths, pinned=pinned)
+        existing = {tuple(canonical_key(x) for x in p) for p in pinned}
+        new_paths = [p for p in merged.paths if tuple(canonical_key(x) for x in p) not in existing]
+        second = await self.afilter(new_paths, roots=roots, stage_name="filter (after merge)")
+        tree, format_report = self._format(second.paths, base=base)
+        tree.metadata.update(
+            {
+                "builder": {
+                    "model": getattr(self.llm_, "model", "unknown"),
+                    "embedder": getattr(self.embedder_, "name", "unknown") if merged.paths or first.paths else None,
+                    "merge_threshold": self.merge_threshold,
+                    "qa_pairs": len(pairs),
+                    "personalizable_pairs": len(selected),
+                }
+            }
+        )
+        counts: Counter[AttributePath] = Counter()
+        for path in merged.paths:
+            final, _why = second.decisions.get(path, (None, ""))
+            if final is None:
+                continue
+            for i in range(1, len(final) + 1):
+                counts[final[:i]] += merged.counts.get(path, 0)
+        stages = [read_report, classify_report, extract.report, first.report, merged.report, second.report, format_report]
+        usage = sum((r.usage for r in stages), Usage())
+        return BuildResult(tree=tree, stages=stages, records=records, path_counts=dict(counts), usage=usage)
+
+    # ------------------------------------------------------------------ usage accounting
+    def _usage_snapshot(self) -> dict[str, Usage]:
+        return self._llm.usage.by_call_site() if self._llm is not None else {}
+
+    def _usage_delta(self, before: dict[str, Usage], sites: Sequence[str]) -> Usage:
+        if self._llm is None:
+            return Usage()
+        after = self._llm.usage.by_call_site()
+        total = Usage()
+        for site in sites:
+            now, then = after.get(site, Usage()), before.get(site, Usage())
+            total = total + Usage(**{k: getattr(now, k) - getattr(then, k) for k in Usage.model_fields})
+        return total
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _split(path: Sequence[str] | str) -> Sequence[str]:
+    return path.split(">") if isinstance(path, str) else path
+
+
+def _example_path(roots: Sequence[str], max_depth: int) -> AttributePath:
+    for root in roots:
+        if canonical_key(root) == "lifestyle and daily routine":
+            return (root, "Sleep Patterns", "Sleep Schedule")[:max_depth]
+    return (roots[0], "Sub-category", "Attribute")[:max_depth]
+
+
+def _record_value(record: PairRecord, *, extracted: bool) -> dict[str, Any]:
+    return {
+        "category": record.category,
+        "label": record.label,
+        "reason": record.reason,
+        "paths": [list(p) for p in record.paths] if extracted else None,
+    }
+
+
+def _record_from(pair: QAPair, stored: Mapping[str, Any]) -> PairRecord:
+    raw_paths = stored.get("paths") or []
+    return PairRecord(
+        key=pair.key,
+        question=pair.question,
+        answer=pair.answer,
+        category=str(stored.get("category") or ""),
+        label=stored.get("label"),
+        reason=str(stored.get("reason") or ""),
+        paths=tuple(as_path(p) for p in raw_paths if p),
+        id=pair.id,
+    )
+
+
+def _replace(record: PairRecord, **changes: Any) -> PairRecord:
+    from dataclasses import replace
+
+    return replace(record, **changes)
+
+
+def _progress_bar(total: int, desc: str) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="pair", leave=False)
+

@@ -1,0 +1,343 @@
+"""FILTER (paper Algorithm 3): root alignment, rule pre-filter, bottom-up node and path validation."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import numpy as np
+from pydantic import BaseModel
+
+from ..errors import LLMError
+from ..taxonomy import PATH_SEPARATOR, canonical_key
+from ..taxonomy._canonical import stem_key
+from ._checkpoint import Checkpoint
+from ._records import AttributePath
+from ._report import FilterResult, StageReport
+from ._rules import RuleFilter
+from ._schemas import NodeVerdicts, PathVerdicts
+
+__all__ = ["RootAligner", "run_filter"]
+
+logger = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=BaseModel)
+Ask = Callable[[str, dict[str, Any], type[M], str], Awaitable[M]]
+"""``ask(template, variables, response_model, call_site)`` -> the validated reply."""
+
+
+class RootAligner:
+    """Maps a root name onto the template roots: exact, canonical, word-subset, then embedding match.
+
+    Args:
+        roots: The template root categories.
+        embed: Maps texts to L2-normalised vectors (used only for names no cheaper rule matches).
+        threshold: Minimum cosine similarity of an embedding match.
+    """
+
+    def __init__(self, roots: Sequence[str], embed: Callable[[list[str]], np.ndarray], threshold: float) -> None:
+        self.roots = tuple(roots)
+        self.embed = embed
+        self.threshold = threshold
+        self._by_key = {canonical_key(r): r for r in self.roots}
+        self._words = [(r, set(stem_key(r).split()) - {"and"}) for r in self.roots]
+        self._root_vectors: np.ndarray | None = None
+
+    def align(self, names: Sequence[str]) -> dict[str, tuple[str | None, str]]:
+        """Return ``name -> (template root or None, how)``, ``how`` being ``exact``, ``canonical``,
+        ``words``, ``embedding`` or ``unknown``."""
+        out: dict[str, tuple[str | None, str]] = {}
+        pending: list[str] = []
+        for name in dict.fromkeys(names):
+            if name in self.roots:
+                out[name] = (name, "exact")
+            elif canonical_key(name) in self._by_key:
+                out[name] = (self._by_key[canonical_key(name)], "canonical")
+            else:
+                words = set(stem_key(name).split()) - {"and"}
+                hits = [r for r, rw in self._words if words and words <= rw]
+                if len(hits) == 1:
+                    out[name] = (hits[0], "words")
+                else:
+                    pending.append(name)
+        if pending:
+            if self._root_vectors is None:
+                self._root_vectors = np.asarray(self.embed([canonical_key(r) for r in self.roots]), np.float32)
+            vecs = np.asarray(self.embed([canonical_key(n) or n for n in pending]), np.float32)
+            sims = vecs @ self._root_vectors.T
+            best = sims.argmax(axis=1)
+            for name, b, s in zip(pending, best.tolist(), sims.max(axis=1).tolist()):
+                out[name] = (self.roots[b], "embedding") if s >= self.threshold else (None, "unknown")
+        return out
+
+
+@dataclass
+class _Verdict:
+    valid: bool
+    rewrite: Any = None
+    judged: bool = True
+
+
+def _path_key(path: AttributePath) -> str:
+    return PATH_SEPARATOR.join(canonical_key(p) for p in path)
+
+
+async def run_filter(
+    paths: Sequence[AttributePath],
+    *,
+    aligner: RootAligner,
+    rules: RuleFilter,
+    ask: Ask[Any] | None,
+    checkpoint: Checkpoint,
+    max_depth: int,
+    batch_size: int,
+    stage_name: str = "filter",
+) -> FilterResult:
+    """Filter attribute paths (see :meth:`TaxonomyBuilder.filter`).
+
+    Args:
+        paths: Paths, one entry per occurrence.
+        aligner: Root-template alignment.
+        rules: The rule pre-filter.
+        ask: The LLM call used for Check Node / Check Path, or ``None`` to skip the LLM checks.
+        checkpoint: Where LLM verdicts are cached (and resumed from).
+        max_depth: Deepest level kept.
+        batch_size: Names or paths judged per LLM call.
+        stage_name: The report's stage name.
+
+    Returns:
+        The kept paths, the decision for each distinct path, and the report.
+    """
+    report = StageReport(stage_name, n_in=len(paths), unit="paths")
+    occurrences = Counter(tuple(p) for p in paths)
+    decisions: dict[AttributePath, tuple[AttributePath | None, str]] = {}
+    cuts: Counter[str] = Counter()
+
+    # Phase 1: root template alignment.
+    alignment = aligner.align([p[0] for p in occurrences if p])
+    how = Counter(alignment[p[0]][1] for p in occurrences if p for _ in range(occurrences[p]))
+    for kind in ("canonical", "words", "embedding"):
+        if how.get(kind):
+            report.notes[f"roots_{kind}"] = how[kind]
+
+    # Phase 2a: rules, top-down (a bad node cuts itself and everything below).
+    stage1: dict[AttributePath, AttributePath] = {}
+    for path in occurrences:
+        if not path:
+            decisions[path] = (None, "empty")
+            continue
+        root = alignment[path[0]][0]
+        if root is None:
+            decisions[path] = (None, "unknown_root")
+            continue
+        kept: list[str] = [root]
+        reason = ""
+        if len(path) > max_depth:
+            cuts["too_deep"] += occurrences[path]
+        for name in path[1:max_depth]:
+            name = rules.clean(name)
+            problem = rules.problem(name, kept[-1])
+            if problem is None and any(canonical_key(name) == canonical_key(k) for k in kept):
+                problem = "repeats_parent"
+            if problem is not None:
+                reason = problem
+                break
+            kept.append(name)
+        if reason:
+            cuts[reason] += occurrences[path]
+        stage1[path] = tuple(kept)
+
+    # Phase 2b: Check Node (batched, deduplicated by canonical name), rewriting invalid nodes.
+    node_verdicts: dict[str, _Verdict] = {}
+    if ask is not None:
+        names: dict[str, tuple[str, str]] = {}
+        for p in stage1.values():
+            for i in range(1, len(p)):
+                names.setdefault(canonical_key(p[i]), (p[i], PATH_SEPARATOR.join(p[:i])))
+        node_verdicts = await _judge_nodes(names, ask, checkpoint, batch_size, report)
+
+    stage2: dict[AttributePath, AttributePath] = {}
+    for path, p in stage1.items():
+        kept = [p[0]]
+        for name in p[1:]:
+            v = node_verdicts.get(canonical_key(name))
+            if v is None or v.valid:
+                kept.append(name)
+                continue
+            rewrite = rules.clean(v.rewrite) if isinstance(v.rewrite, str) else ""
+            if rewrite and canonical_key(rewrite) != canonical_key(name) and rules.problem(rewrite, kept[-1]) is None:
+                kept.append(rewrite)
+                report.notes["nodes_rewritten"] = report.notes.get("nodes_rewritten", 0) + occurrences[path]
+                continue
+            cuts["invalid_node"] += occurrences[path]
+            break
+        stage2[path] = tuple(kept)
+
+    # Phase 2c: Check Path, bottom-up: an invalid path is rewritten if possible, else its tail is cut
+    # and the parent path is judged in the next round.
+    final: dict[AttributePath, AttributePath] = dict(stage2)
+    if ask is not None:
+        settled: dict[str, AttributePath | None] = {}  # path key -> the path it becomes (None: cut the tail)
+        for _round in range(max_depth):
+            pending = {_path_key(p): p for p in final.values() if len(p) > 1 and _path_key(p) not in settled}
+            if not pending:
+                break
+            verdicts = await _judge_paths(pending, ask, checkpoint, batch_size, report)
+            for key, p in pending.items():
+                v = verdicts[key]
+                if v.valid:
+                    settled[key] = p
+                    continue
+                rewritten = _accept_path_rewrite(v.rewrite, p, aligner, rules, max_depth)
+                settled[key] = rewritten
+                if rewritten is not None:
+                    settled.setdefault(_path_key(rewritten), rewritten)  # a rewrite is not judged again
+                    report.notes["paths_rewritten"] = report.notes.get("paths_rewritten", 0) + 1
+            for path, p in list(final.items()):
+                key = _path_key(p)
+                if len(p) > 1 and key in settled:
+                    target = settled[key]
+                    if target is None:
+                        cuts["invalid_path"] += occurrences[path]
+                        final[path] = p[:-1]
+                    else:
+                        final[path] = target
+
+    # Decisions and output (DEDUPLICATE happens at merge; occurrences are kept as votes).
+    out: list[AttributePath] = []
+    for path, p in final.items():
+        if len(p) < 2:
+            why = "root_only" if len(path) <= 1 else _first_cut(path, stage1, stage2, final)
+            decisions[path] = (None, why)
+            continue
+        status = "kept" if p == path else "changed"
+        decisions[path] = (p, status)
+        out.extend([p] * occurrences[path])
+    for path, (result, why) in decisions.items():
+        if result is None:
+            report.dropped[why] += occurrences[path]
+    for reason, n in cuts.most_common():
+        report.notes[f"cut_{reason}"] = n
+    report.n_out = len(out)
+    return FilterResult(paths=out, decisions=decisions, report=report)
+
+
+def _first_cut(
+    path: AttributePath,
+    stage1: dict[AttributePath, AttributePath],
+    stage2: dict[AttributePath, AttributePath],
+    final: dict[AttributePath, AttributePath],
+) -> str:
+    if len(stage1[path]) < 2:
+        return "rules"
+    if len(stage2[path]) < 2:
+        return "invalid_node"
+    return "invalid_path"
+
+
+def _accept_path_rewrite(
+    rewrite: Any, original: AttributePath, aligner: RootAligner, rules: RuleFilter, max_depth: int
+) -> AttributePath | None:
+    if not isinstance(rewrite, list) or len(rewrite) < 2:
+        return None
+    names = [rules.clean(str(n)) for n in rewrite if str(n).strip()]
+    if len(names) < 2 or len(names) > max_depth:
+        return None
+    root = aligner.align([names[0]])[names[0]][0]
+    if root is None or canonical_key(root) != canonical_key(original[0]):
+        return None
+    kept = [root]
+    for name in names[1:]:
+        if rules.problem(name, kept[-1]) is not None:
+            return None
+        kept.append(name)
+    new = tuple(kept)
+    return None if _path_key(new) == _path_key(original) else new
+
+
+def _batches(items: list[Any], size: int) -> list[list[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+async def _judge_nodes(
+    names: dict[str, tuple[str, str]],
+    ask: Ask[Any],
+    checkpoint: Checkpoint,
+    batch_size: int,
+    report: StageReport,
+) -> dict[str, _Verdict]:
+    verdicts: dict[str, _Verdict] = {}
+    todo: list[tuple[str, str, str]] = []
+    for key, (name, context) in names.items():
+        stored = checkpoint.get("node_checks", key)
+        if stored is not None:
+            verdicts[key] = _Verdict(bool(stored["valid"]), stored.get("rewrite"))
+        else:
+            todo.append((key, name, context))
+    report.notes["node_checks"] = len(names)
+    if len(names) - len(todo):
+        report.notes["node_checks_reused"] = len(names) - len(todo)
+
+    async def one(batch: list[tuple[str, str, str]]) -> None:
+        items = [{"id": i + 1, "name": name, "context": ctx} for i, (_, name, ctx) in enumerate(batch)]
+        try:
+            reply = await ask("builder_check_node", {"items": items}, NodeVerdicts, "builder.check_node")
+        except LLMError as exc:
+            logger.warning("Check Node failed for %d names (kept unjudged): %s", len(batch), exc)
+            report.notes["llm_failures"] = report.notes.get("llm_failures", 0) + 1
+            reply = NodeVerdicts()
+        by_id = {v.id: v for v in reply.verdicts}
+        for i, (key, _name, _ctx) in enumerate(batch):
+            v = by_id.get(i + 1)
+            if v is None:
+                verdicts[key] = _Verdict(True, None, judged=False)
+                report.notes["nodes_unjudged"] = report.notes.get("nodes_unjudged", 0) + 1
+                continue
+            verdicts[key] = _Verdict(v.valid, v.rewrite)
+            checkpoint.put("node_checks", key, {"valid": v.valid, "rewrite": v.rewrite})
+
+    await asyncio.gather(*(one(b) for b in _batches(todo, batch_size)))
+    return verdicts
+
+
+async def _judge_paths(
+    pending: dict[str, AttributePath],
+    ask: Ask[Any],
+    checkpoint: Checkpoint,
+    batch_size: int,
+    report: StageReport,
+) -> dict[str, _Verdict]:
+    verdicts: dict[str, _Verdict] = {}
+    todo: list[tuple[str, AttributePath]] = []
+    for key, path in pending.items():
+        stored = checkpoint.get("path_checks", key)
+        if stored is not None:
+            verdicts[key] = _Verdict(bool(stored["valid"]), stored.get("rewrite"))
+        else:
+            todo.append((key, path))
+    report.notes["path_checks"] = report.notes.get("path_checks", 0) + len(pending)
+
+    async def one(batch: list[tuple[str, AttributePath]]) -> None:
+        items = [{"id": i + 1, "path": PATH_SEPARATOR.join(p)} for i, (_, p) in enumerate(batch)]
+        try:
+            reply = await ask("builder_check_path", {"items": items}, PathVerdicts, "builder.check_path")
+        except LLMError as exc:
+            logger.warning("Check Path failed for %d paths (kept unjudged): %s", len(batch), exc)
+            report.notes["llm_failures"] = report.notes.get("llm_failures", 0) + 1
+            reply = PathVerdicts()
+        by_id = {v.id: v for v in reply.verdicts}
+        for i, (key, _p) in enumerate(batch):
+            v = by_id.get(i + 1)
+            if v is None:
+                verdicts[key] = _Verdict(True, None, judged=False)
+                report.notes["paths_unjudged"] = report.notes.get("paths_unjudged", 0) + 1
+                continue
+            verdicts[key] = _Verdict(v.valid, v.rewrite)
+            checkpoint.put("path_checks", key, {"valid": v.valid, "rewrite": v.rewrite})
+
+    await asyncio.gather(*(one(b) for b in _batches(todo, batch_size)))
+    return verdicts

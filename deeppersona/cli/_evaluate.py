@@ -1,0 +1,202 @@
+"""``deeppersona evaluate survey|intrinsic|personalization``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+__all__ = ["register"]
+
+
+def _llm(name: str | None, seed: int) -> Any:
+    """``fake`` gives the offline FakeLLM (dry runs); anything else goes to resolve_llm."""
+    if name == "fake":
+        from ..testing import FakeLLM
+
+        return FakeLLM(seed=seed)
+    return name
+
+
+def _embedder(name: str | None) -> Any:
+    if name == "none":
+        return False
+    if name == "hash":
+        from ..testing import HashEmbedder
+
+        return HashEmbedder()
+    return name
+
+
+def _write(text: str, out: str | None) -> None:
+    print(text)
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(text + "\n", encoding="utf-8")
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--model",
+        default=None,
+        help="LiteLLM model name; 'fake' for an offline dry run (default: embedded local model)",
+    )
+    p.add_argument("--judge", default=None, help="judge model (default: --model)")
+    p.add_argument("--seed", type=int, default=0, help="seed of calls, bootstrap and sampling (default 0)")
+    p.add_argument("--concurrency", type=int, default=8, help="LLM calls in flight (default 8)")
+    p.add_argument("--out", default=None, help="also write the Markdown report to this file")
+    p.add_argument("--csv", default=None, help="write the report table to this CSV file")
+
+
+def _run_survey(args: argparse.Namespace) -> int:
+    from ..evaluation import Evaluator, load_personas, surveys
+
+    instrument = surveys.IPIP50 if args.instrument == "ipip50" else surveys.WVS7
+    truth = instrument.load(args.ground_truth, country=args.country)
+    personas = load_personas(args.personas)
+    if args.limit:
+        personas = personas[: args.limit]
+    ev = Evaluator(
+        _llm(args.model, args.seed),
+        seed=args.seed,
+        concurrency=args.concurrency,
+        repeats=args.repeats,
+        temperature=args.temperature,
+        n_boot=args.n_boot,
+    )
+    baselines: Any = not args.no_baselines
+    if args.instrument == "ipip50":
+        report = ev.big_five(personas, truth, baselines, name=args.name)
+    else:
+        report = ev.survey(personas, truth, baselines, name=args.name)
+    _write(report.to_markdown(), args.out)
+    if args.csv:
+        report.to_pandas().to_csv(args.csv)
+    if args.plots:
+        plots = Path(args.plots)
+        report.plot_histograms(plots / "histograms.png")
+        report.plot_metrics(plots / "metrics.png")
+    return 0
+
+
+def _named_sets(values: list[str]) -> dict[str, list[Any]]:
+    from ..evaluation import load_personas
+
+    sets: dict[str, list[Any]] = {}
+    for v in values:
+        name, sep, path = v.partition("=")
+        if not sep:
+            name, path = Path(v).stem, v
+        sets[name] = load_personas(path)
+    return sets
+
+
+def _run_intrinsic(args: argparse.Namespace) -> int:
+    from ..evaluation import Evaluator
+
+    sets = _named_sets(args.personas)
+    if args.limit:
+        sets = {k: v[: args.limit] for k, v in sets.items()}
+    ev = Evaluator(
+        _llm(args.model, args.seed),
+        _embedder(args.embedder),
+        judge=_llm(args.judge, args.seed) if args.judge else None,
+        seed=args.seed,
+        concurrency=args.concurrency,
+    )
+    report = ev.intrinsic(
+        sets,
+        judge=not args.no_judge,
+        similarity=args.embedder != "none",
+        taxonomy="default" if args.taxonomy else None,
+    )
+    _write(report.to_markdown(), args.out)
+    if args.csv:
+        report.to_pandas().to_csv(args.csv)
+    return 0
+
+
+def _run_personalization(args: argparse.Namespace) -> int:
+    from ..evaluation import Evaluator
+
+    sets = _named_sets(args.personas)
+    ev = Evaluator(
+        _llm(args.model, args.seed),
+        judge=_llm(args.judge, args.seed) if args.judge else None,
+        seed=args.seed,
+        concurrency=args.concurrency,
+    )
+    requests = None
+    if args.requests:
+        from ..evaluation import PERSONALIZATION_REQUESTS
+
+        requests = [PERSONALIZATION_REQUESTS[int(i) - 1] for i in args.requests.split(",")]
+    report = ev.personalization(
+        sets, requests=requests, max_personas=args.limit, pairwise=not args.no_pairwise
+    )
+    _write(report.to_markdown(), args.out)
+    if args.csv:
+        report.to_pandas().to_csv(args.csv)
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    """Add ``evaluate`` with its ``survey``, ``intrinsic`` and ``personalization`` subcommands."""
+    evaluate = subparsers.add_parser(
+        "evaluate",
+        help="evaluate persona sets (survey fidelity, intrinsic, personalization)",
+        description="Evaluate persona sets as in the DeepPersona paper, section 4.",
+    )
+    sub = evaluate.add_subparsers(dest="evaluate_command", metavar="KIND")
+    evaluate.set_defaults(func=lambda args: (evaluate.print_help(), 2)[1])
+
+    s = sub.add_parser(
+        "survey", help="simulate a survey and compare with real answers (WVS-7 or IPIP Big Five)"
+    )
+    s.add_argument("personas", help="JSONL file of personas (JSON objects or plain text lines)")
+    s.add_argument(
+        "ground_truth",
+        help="official data file: WVS-7 CSV, or IPIP-FFM data-final.csv with --instrument ipip50",
+    )
+    s.add_argument("--country", required=True, help="country of the ground truth (ISO-2, ISO-3 or name)")
+    s.add_argument(
+        "--instrument", choices=("wvs7", "ipip50"), default="wvs7", help="survey instrument (default wvs7)"
+    )
+    s.add_argument("--repeats", type=int, default=1, help="answers per persona and item (default 1)")
+    s.add_argument("--temperature", type=float, default=None, help="sampling temperature")
+    s.add_argument(
+        "--n-boot", type=int, default=1000, help="bootstrap replicates (default 1000; 0 = no intervals)"
+    )
+    s.add_argument(
+        "--no-baselines", action="store_true", help="skip Cultural Prompting and the shallow persona"
+    )
+    s.add_argument("--name", default="personas", help="name of the persona set in the report")
+    s.add_argument("--limit", type=int, default=None, help="use only the first N personas")
+    s.add_argument("--plots", default=None, help="directory for histograms.png and metrics.png")
+    _common(s)
+    s.set_defaults(func=_run_survey)
+
+    i = sub.add_parser("intrinsic", help="intrinsic quality: judge metrics, diversity, coverage")
+    i.add_argument("personas", nargs="+", help="persona files, optionally named: NAME=FILE.jsonl")
+    i.add_argument(
+        "--embedder", default=None, help="embedding model; 'hash' (offline) or 'none' to skip similarity"
+    )
+    i.add_argument("--no-judge", action="store_true", help="skip the LLM-judge metrics")
+    i.add_argument("--taxonomy", action="store_true", help="report coverage of the default taxonomy")
+    i.add_argument("--limit", type=int, default=None, help="use only the first N personas of each set")
+    _common(i)
+    i.set_defaults(func=_run_intrinsic)
+
+    p = sub.add_parser("personalization", help="personalised responses judged on ten metrics; pairwise Elo")
+    p.add_argument(
+        "personas",
+        nargs="+",
+        help="persona files, optionally named: NAME=FILE.jsonl (two or more to compare)",
+    )
+    p.add_argument(
+        "--requests", default=None, help="comma-separated request numbers 1-12 (default: all twelve)"
+    )
+    p.add_argument("--limit", type=int, default=None, help="at most N personas per set (seeded sample)")
+    p.add_argument("--no-pairwise", action="store_true", help="skip the pairwise preference judging")
+    _common(p)
+    p.set_defaults(func=_run_personalization)

@@ -1,0 +1,149 @@
+"""``deeppersona taxonomy build | stats | plot | validate``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+
+__all__ = ["register"]
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``taxonomy`` command and its subcommands to ``subparsers``."""
+    parser = subparsers.add_parser(
+        "taxonomy",
+        help="build, inspect, plot and validate attribute taxonomies",
+        description="Build an attribute taxonomy from QA data, or inspect, plot and validate one.",
+    )
+    sub = parser.add_subparsers(dest="taxonomy_command", metavar="SUBCOMMAND")
+    parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
+
+    build = sub.add_parser(
+        "build",
+        help="build (or extend) a taxonomy from QA pairs",
+        description="Run the taxonomy pipeline (classify, extract, filter, merge, filter, format) on QA pairs.",
+    )
+    build.add_argument("input", help="QA pairs: a .jsonl, .json or .csv file ('sample' for the bundled sample)")
+    build.add_argument("-o", "--output", default="tree.json", help="where to write the tree (default: tree.json)")
+    build.add_argument("--model", default=None, help="LiteLLM model string (default: the embedded local model)")
+    build.add_argument("--embedder", default=None, help="embedding model (default: the offline MiniLM)")
+    build.add_argument(
+        "--fields", default="question,answer", help="question and answer field names (default: question,answer)"
+    )
+    build.add_argument("--limit", type=int, default=None, help="use only the first N pairs")
+    build.add_argument("--concurrency", type=int, default=8, help="LLM calls in flight (default: 8)")
+    build.add_argument("--checkpoint-dir", default=None, help="resumable checkpoint directory")
+    build.add_argument("--merge-threshold", type=float, default=None, help="sibling merge similarity")
+    build.add_argument("--root-threshold", type=float, default=None, help="root alignment similarity")
+    build.add_argument("--confirm-merges", action="store_true", help="confirm merges with the LLM")
+    build.add_argument("--no-llm-checks", action="store_true", help="skip the LLM Check Node / Check Path calls")
+    build.add_argument("--extend", default=None, metavar="TREE", help="extend this tree instead of starting anew")
+    build.add_argument("--report", default=None, help="also write the stage report as Markdown")
+    build.add_argument("--records", default=None, help="also write per-pair records (JSON Lines)")
+    build.add_argument("--quiet", action="store_true", help="no progress bar")
+    build.set_defaults(func=_build)
+
+    stats = sub.add_parser("stats", help="print node, leaf and per-root counts of a tree")
+    stats.add_argument("tree", help="a tree JSON file, or 'default'")
+    stats.add_argument("--json", action="store_true", help="print JSON")
+    stats.set_defaults(func=_stats)
+
+    plot = sub.add_parser("plot", help="draw a sunburst of a tree")
+    plot.add_argument("tree", help="a tree JSON file, or 'default'")
+    plot.add_argument("-o", "--output", default="taxonomy.html", help=".html (interactive) or .png/.svg/.pdf")
+    plot.add_argument("--levels", type=int, default=2, help="levels drawn in the HTML plot (default: 2)")
+    plot.add_argument("--title", default=None, help="plot title")
+    plot.set_defaults(func=_plot)
+
+    validate = sub.add_parser("validate", help="check a tree; exit status 1 when it has problems")
+    validate.add_argument("tree", help="a tree JSON file, or 'default'")
+    validate.add_argument("--style", action="store_true", help="also check naming style and near-duplicates")
+    validate.set_defaults(func=_validate)
+
+
+def _load_tree(spec: str) -> Any:
+    from ..taxonomy import AttributeTree
+
+    return AttributeTree.default() if spec == "default" else AttributeTree.load(spec)
+
+
+def _resolve_model(name: str | None) -> Any:
+    if name == "fake":  # hidden test/demo option: an offline FakeLLM with plausible builder replies
+        from ..builder import fake_builder_llm
+
+        return fake_builder_llm()
+    return name
+
+
+def _build(args: argparse.Namespace) -> int:
+    from ..builder import TaxonomyBuilder, sample_qa_path
+
+    fields = [f.strip() for f in args.fields.split(",")]
+    if len(fields) != 2 or not fields[0]:
+        raise ConfigError(f"--fields takes QUESTION,ANSWER (answer may be empty), got {args.fields!r}")
+    options: dict[str, Any] = {}
+    if args.merge_threshold is not None:
+        options["merge_threshold"] = args.merge_threshold
+    if args.root_threshold is not None:
+        options["root_threshold"] = args.root_threshold
+    base = _load_tree(args.extend) if args.extend else None
+    builder = TaxonomyBuilder(
+        llm=_resolve_model(args.model),
+        embedder=args.embedder,
+        roots=tuple(r.name for r in base.roots) if base is not None else TaxonomyBuilder().roots,
+        confirm_merges_with_llm=args.confirm_merges,
+        concurrency=args.concurrency,
+        checkpoint_dir=args.checkpoint_dir,
+        fields=(fields[0], fields[1] or None),
+        llm_checks=not args.no_llm_checks,
+        progress=not args.quiet and sys.stderr.isatty(),
+        **options,
+    )
+    source = sample_qa_path() if args.input == "sample" else args.input
+    if base is not None:
+        result = builder.extend(base, source, limit=args.limit)
+    else:
+        result = builder.build(source, limit=args.limit)
+    out = result.tree.save(args.output)
+    print(result.to_markdown())
+    print(f"\nwrote {len(result.tree)} nodes to {out}")
+    if args.report:
+        Path(args.report).write_text(result.to_markdown() + "\n", encoding="utf-8")
+    if args.records:
+        with Path(args.records).open("w", encoding="utf-8") as fh:
+            for record in result.records:
+                fh.write(json.dumps(record.to_dict(), ensure_ascii=False) + "\n")
+    return 0
+
+
+def _stats(args: argparse.Namespace) -> int:
+    stats = _load_tree(args.tree).stats()
+    if args.json:
+        print(json.dumps(stats.as_dict(), indent=2, ensure_ascii=False))
+    else:
+        print(stats)
+    return 0
+
+
+def _plot(args: argparse.Namespace) -> int:
+    tree = _load_tree(args.tree)
+    tree.plot_sunburst(args.output, levels=args.levels, title=args.title)
+    print(f"wrote {args.output}")
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    tree = _load_tree(args.tree)
+    problems = tree.validate(style=args.style)
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"{len(problems)} problem(s) in {args.tree}", file=sys.stderr)
+        return 1
+    print(f"{args.tree}: OK ({len(tree)} nodes)")
+    return 0

@@ -1,0 +1,20 @@
+"""The persona engine: an immutable fluent builder that generates, streams, enriches and checkpoints personas."""
+
+from __future__ import annotations
+
+from ._anchors import DEMOGRAPHIC_FIELDS, ResolvedAnchors, bind_anchors, validate_anchors
+from ._checkpoint import JsonlCheckpoint, RunReport
+from ._engine import PersonaEngine, persona_id
+from ._options import EngineOptions
+
+__all__ = [
+    "DEMOGRAPHIC_FIELDS",
+    "EngineOptions",
+    "JsonlCheckpoint",
+    "PersonaEngine",
+    "ResolvedAnchors",
+    "RunReport",
+    "bind_anchors",
+    "persona_id",
+    "validate_anchors",
+]

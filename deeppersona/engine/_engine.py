@@ -1,0 +1,847 @@
+"""The :class:`PersonaEngine`: an immutable fluent builder whose terminal calls generate personas."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import hashlib
+import logging
+import queue
+import threading
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, overload
+
+import numpy as np
+
+from .._async import run_sync
+from .._version import __version__
+from ..errors import (
+    AnchorError,
+    ConfigError,
+    DataFileError,
+    DeepPersonaError,
+    DemographicsError,
+    GenerationError,
+    LLMError,
+    TaxonomyError,
+)
+from ..generation import PersonaDraft, ValueGenerator
+from ..llm._base import LLM, Usage
+from ..persona import Persona, Population, Provenance
+from ..prompts import PromptLibrary
+from ..selector import AttributeSelector, SelectionContext, StratifiedSelector
+from ..taxonomy import AttributeNode, AttributeTree
+from ._anchors import ResolvedAnchors, bind_anchors, classify_key, name_embedding_table, validate_anchors
+from ._checkpoint import JsonlCheckpoint, RunReport
+from ._options import EngineOptions
+
+if TYPE_CHECKING:
+    from ..demographics import Cohort, DemographicSampler
+    from ..embeddings import Embedder
+
+__all__ = ["PersonaEngine"]
+
+logger = logging.getLogger(__name__)
+
+SeedLike = int | np.random.Generator | None
+_LOCATION_FIELDS = ("city", "region", "country")
+
+
+@dataclass(frozen=True)
+class _Job:
+    index: int
+    sketch: str | None = None
+
+
+@dataclass
+class _Run:
+    """Everything resolved and validated for one terminal call (read-only while it runs)."""
+
+    tree: AttributeTree
+    fingerprint: str
+    llm: LLM
+    embedder: Embedder
+    selector: AttributeSelector
+    sampler: DemographicSampler
+    generator: ValueGenerator
+    cohort: Cohort | None
+    anchors: ResolvedAnchors
+    seed: int
+    k: int
+    options: EngineOptions
+    provenance: Provenance
+
+
+class _Shared:
+    """Resolved backends and caches shared by an engine and the engines derived from it."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.llms: dict[str, LLM] = {}
+        self.embedders: dict[str, Any] = {}
+        self.name_tables: dict[tuple[str, str], tuple[list[AttributeNode], np.ndarray]] = {}
+        self.sampler: DemographicSampler | None = None
+
+
+def persona_id(seed: int, index: int) -> str:
+    """The stable id of persona ``index`` of the run with seed ``seed``."""
+    return "p-" + hashlib.blake2b(f"{seed}:{index}".encode(), digest_size=6).hexdigest()
+
+
+class PersonaEngine:
+    """Generates deep personas: demographics from real tables, a core chain, ``k`` taxonomy attributes.
+
+    The engine is an immutable builder: every ``with_*``, :meth:`anchor` and :meth:`cohort` call returns
+    a new engine and leaves this one unchanged. Only the terminal calls (:meth:`generate`,
+    :meth:`agenerate`, :meth:`stream`, :meth:`astream`, :meth:`enrich`, :meth:`generate_to`,
+    :meth:`enrich_to`) do work, and they validate everything before the first LLM call.
+
+    Persona ``i`` of a run is a pure function of ``(seed, i)`` and the configuration: the same seed gives
+    the same personas whatever the concurrency (exactly so with a deterministic backend such as
+    :class:`~deeppersona.testing.FakeLLM`).
+
+    Args:
+        tree: The attribute taxonomy.
+        model: An :class:`~deeppersona.llm.LLM`, a LiteLLM model string, or ``None`` for the embedded default.
+        embedder: An :class:`~deeppersona.embeddings.Embedder`, a callable, a model name, or ``None`` for MiniLM.
+
+    Example:
+        >>> from deeppersona.testing import FakeLLM, HashEmbedder
+        >>> engine = PersonaEngine.from_taxonomy("default", model=FakeLLM(), embedder=HashEmbedder())  # doctest: +SKIP
+        >>> persona = engine.anchor(country="Kenya", age=34).with_seed(7).generate(k=50)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        tree: AttributeTree,
+        *,
+        model: LLM | str | None = None,
+        embedder: Any = None,
+    ) -> None:
+        if not isinstance(tree, AttributeTree):
+            raise ConfigError(f"tree must be an AttributeTree, got {type(tree).__name__}; see PersonaEngine.from_taxonomy")
+        _check_model(model)
+        self._tree = tree
+        self._model: LLM | str | None = model
+        self._embedder: Any = embedder
+        self._selector: AttributeSelector = StratifiedSelector()
+        self._sampler: DemographicSampler | None = None
+        self._generator: ValueGenerator | None = None
+        self._templates: PromptLibrary | None = None
+        self._anchors: dict[str, Any] = {}
+        self._cohort: Cohort | None = None
+        self._seed: SeedLike = None
+        self._options = EngineOptions()
+        self._shared = _Shared()
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_taxonomy(
+        cls,
+        taxonomy: AttributeTree | str | Path = "default",
+        model: LLM | str | None = None,
+        embedder: Any = None,
+        *,
+        require_core: bool = True,
+    ) -> PersonaEngine:
+        """Build an engine over a taxonomy.
+
+        Args:
+            taxonomy: An :class:`~deeppersona.taxonomy.AttributeTree`, ``"default"`` for the packaged
+                taxonomy, or the path of a taxonomy file.
+            model: The LLM (see the class docstring).
+            embedder: The embedder (see the class docstring).
+            require_core: Require the tree to mark its core attributes (age, location, occupation, values,
+                attitude, story, interests); they are filled first and never selected again.
+
+        Raises:
+            TaxonomyError: The taxonomy cannot be read, has no attributes, or marks no core attributes.
+            ConfigError: ``model`` has an unsupported type.
+        """
+        if isinstance(taxonomy, AttributeTree):
+            tree = taxonomy
+        elif isinstance(taxonomy, str) and taxonomy == "default":
+            tree = AttributeTree.default()
+        elif isinstance(taxonomy, (str, Path)):
+            tree = AttributeTree.load(taxonomy)
+        else:
+            raise ConfigError(
+                f"taxonomy must be an AttributeTree, 'default' or a file path, got {type(taxonomy).__name__}"
+            )
+        if not any(True for _ in tree.leaves()):
+            raise TaxonomyError("the taxonomy has no attributes; give a tree with at least one path")
+        if require_core and not tree.core_nodes():
+            raise TaxonomyError(
+                "the taxonomy marks no core attributes (age, gender, location, occupation, personal values, "
+                "life attitude, personal story, interests); mark them with `tree.get(path).core = True` "
+                "(see deeppersona.taxonomy.CORE_ATTRIBUTES), or pass require_core=False"
+            )
+        return cls(tree, model=model, embedder=embedder)
+
+    def _replace(self, **changes: Any) -> PersonaEngine:
+        clone = copy.copy(self)
+        for name, value in changes.items():
+            setattr(clone, f"_{name}", value)
+        return clone
+
+    # ------------------------------------------------------------------ fluent configuration
+    def anchor(self, anchors: Mapping[str, Any] | None = None, /, **attributes: Any) -> PersonaEngine:
+        """Return an engine whose personas all have these attributes, verbatim (``S ⊆ P``).
+
+        Keys may be demographic fields (``age``, ``gender``, ``country``, ``region``, ``city``,
+        ``occupation``, ``name``), core-chain fields (``values``, ``attitude``, ``interests``,
+        ``life_stories``), ``bio`` (free text), a taxonomy attribute (``sleep_quality``, or a full path in
+        the mapping form: ``{"Physical and Health Characteristics > Sleep > Sleep Quality": "poor"}``), or
+        anything else (kept as a custom attribute). ``None`` removes an anchor set earlier.
+
+        Raises:
+            AnchorError: A value of the wrong type or an impossible value (``age=-3``).
+        """
+        merged = dict(anchors or {})
+        merged.update(attributes)
+        checked = validate_anchors(merged)
+        new = dict(self._anchors)
+        for key, value in checked.items():
+            if value is None:
+                new.pop(key, None)
+            else:
+                new[key] = value
+        return self._replace(anchors=new)
+
+    def cohort(self, cohort: Cohort | Mapping[str, Any] | None = None, /, **fields: Any) -> PersonaEngine:
+        """Return an engine drawing demographics under these constraints (``country``, ``age_range`` ...).
+
+        Fields add to the constraints set earlier; ``.cohort(None)`` clears them.
+
+        Raises:
+            ConfigError: An unknown cohort field.
+            DemographicsError: An impossible constraint (a reversed age range ...).
+        """
+        from ..demographics import Cohort
+
+        if cohort is None and not fields:
+            return self._replace(cohort=None)
+        base: dict[str, Any] = {}
+        if self._cohort is not None:
+            base = {k: v for k, v in self._cohort.model_dump().items() if v is not None}
+            if self._cohort.predicate is not None:
+                base["predicate"] = self._cohort.predicate
+        if isinstance(cohort, Cohort):
+            base.update({k: v for k, v in cohort.model_dump().items() if v is not None})
+            if cohort.predicate is not None:
+                base["predicate"] = cohort.predicate
+        elif isinstance(cohort, Mapping):
+            base.update(cohort)
+        elif cohort is not None:
+            raise ConfigError(f"cohort must be a Cohort or a mapping of its fields, got {type(cohort).__name__}")
+        base.update(fields)
+        return self._replace(cohort=Cohort(**base))
+
+    def with_selector(self, selector: AttributeSelector) -> PersonaEngine:
+        """Return an engine choosing attributes with ``selector`` (an :class:`~deeppersona.selector.AttributeSelector`)."""
+        if not isinstance(selector, AttributeSelector):
+            raise ConfigError(f"selector must be an AttributeSelector instance, got {type(selector).__name__}")
+        return self._replace(selector=selector)
+
+    def with_llm(self, model: LLM | str | None) -> PersonaEngine:
+        """Return an engine using ``model`` (an LLM, a LiteLLM model string, or ``None`` for the embedded default)."""
+        _check_model(model)
+        return self._replace(model=model)
+
+    def with_embedder(self, embedder: Any) -> PersonaEngine:
+        """Return an engine using ``embedder`` (an Embedder, a callable, a model name or ``None``)."""
+        return self._replace(embedder=embedder)
+
+    def with_seed(self, seed: SeedLike) -> PersonaEngine:
+        """Return an engine with run seed ``seed`` (a non-negative int, a numpy Generator, or ``None``: fresh)."""
+        if seed is not None and not isinstance(seed, np.random.Generator):
+            if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+                raise ConfigError(f"seed must be a non-negative integer, a numpy Generator or None, got {seed!r}")
+            seed = int(seed)
+        return self._replace(seed=seed)
+
+    def with_sampler(self, sampler: DemographicSampler) -> PersonaEngine:
+        """Return an engine drawing demographics with ``sampler`` (a configured DemographicSampler)."""
+        if not callable(getattr(sampler, "draw", None)):
+            raise ConfigError(f"sampler must have a draw(rng, cohort, anchors) method, got {type(sampler).__name__}")
+        return self._replace(sampler=sampler)
+
+    def with_generator(self, generator: ValueGenerator) -> PersonaEngine:
+        """Return an engine writing values with ``generator`` (e.g. a ValueGenerator subclass).
+
+        The engine's options (``batch_size``, ``temperature`` ...) and templates still apply to it.
+        """
+        if not isinstance(generator, ValueGenerator):
+            raise ConfigError(f"generator must be a ValueGenerator, got {type(generator).__name__}")
+        return self._replace(generator=generator)
+
+    def with_templates(self, templates: Mapping[str, str] | str | Path | PromptLibrary) -> PersonaEngine:
+        """Return an engine whose prompts are overridden by name (a mapping, a directory of ``.jinja`` files,
+        or a :class:`~deeppersona.prompts.PromptLibrary`)."""
+        if isinstance(templates, PromptLibrary):
+            library = templates
+        else:
+            library = (self._templates or PromptLibrary()).with_overrides(templates)
+        return self._replace(templates=library)
+
+    def with_options(self, **options: Any) -> PersonaEngine:
+        """Return an engine with run options changed (see :class:`EngineOptions`).
+
+        Raises:
+            ConfigError: An unknown option or an invalid value.
+        """
+        return self._replace(options=self._options.replace(**options))
+
+    # ------------------------------------------------------------------ introspection
+    @property
+    def tree(self) -> AttributeTree:
+        """The taxonomy."""
+        return self._tree
+
+    @property
+    def anchors(self) -> dict[str, Any]:
+        """The anchors (a copy)."""
+        return dict(self._anchors)
+
+    @property
+    def options(self) -> EngineOptions:
+        """The run options."""
+        return self._options
+
+    @property
+    def selector(self) -> AttributeSelector:
+        """The attribute selector."""
+        return self._selector
+
+    @property
+    def seed(self) -> SeedLike:
+        """The run seed setting."""
+        return self._seed
+
+    def calls_per_persona(self, k: int = 220) -> int:
+        """LLM calls a persona takes without re-asks: core + fill batches + consistency + narrative."""
+        return 1 + -(-k // self._options.batch_size) + int(self._options.consistency) + int(self._options.narrative)
+
+    def __repr__(self) -> str:
+        model = self._model if isinstance(self._model, str) or self._model is None else repr(self._model)
+        return (
+            f"PersonaEngine(tree={len(self._tree)} nodes, model={model!r}, anchors={self._anchors!r}, "
+            f"seed={self._seed!r}, selector={self._selector!r})"
+        )
+
+    # ------------------------------------------------------------------ terminal calls
+    @overload
+    def generate(self, k: int = ..., n: None = ..., *, start: int = ...) -> Persona: ...
+
+    @overload
+    def generate(self, k: int = ..., n: int = ..., *, start: int = ...) -> Population: ...
+
+    def generate(self, k: int = 220, n: int | None = None, *, start: int = 0) -> Persona | Population:
+        """Generate one persona (``n=None``) or a population of ``n``.
+
+        Args:
+            k: Attributes per persona, beyond the core.
+            n: Number of personas; ``None`` returns a single :class:`Persona`.
+            start: Index of the first persona (persona ``i`` is the same in every run with this seed,
+                so ``start`` lets shards of one big run be generated separately).
+
+        Returns:
+            A :class:`Persona`, or a :class:`Population` (failed personas in ``population.failures``).
+
+        Raises:
+            ConfigError, AnchorError, DemographicsError, TaxonomyError: Invalid input, before any LLM call.
+            GenerationError: ``n`` is ``None`` and the persona could not be generated.
+        """
+        return run_sync(self.agenerate(k, n, start=start))
+
+    async def agenerate(self, k: int = 220, n: int | None = None, *, start: int = 0) -> Persona | Population:
+        """Async :meth:`generate`."""
+        count = 1 if n is None else _check_count(n, "n")
+        run = self._prepare(k, start=start)
+        personas = [p async for p in self._aiter(run, [_Job(i) for i in range(start, start + count)])]
+        return _finish(personas, single=n is None)
+
+    def astream(self, k: int = 220, n: int = 1, *, start: int = 0) -> AsyncIterator[Persona]:
+        """Yield personas as they finish (in completion order; failed ones too, with ``status="failed"``).
+
+        Input is validated when this is called, before any LLM call.
+        """
+        count = _check_count(n, "n")
+        run = self._prepare(k, start=start)
+        return self._aiter(run, [_Job(i) for i in range(start, start + count)])
+
+    def stream(self, k: int = 220, n: int = 1, *, start: int = 0) -> Iterator[Persona]:
+        """Synchronous :meth:`astream`: a generator of personas as they finish (runs a loop in a thread)."""
+        count = _check_count(n, "n")
+        run = self._prepare(k, start=start)
+        return _sync_iter(lambda: self._aiter(run, [_Job(i) for i in range(start, start + count)]))
+
+    @overload
+    def enrich(self, sketches: str, k: int = ...) -> Persona: ...
+
+    @overload
+    def enrich(self, sketches: Sequence[str], k: int = ...) -> Population: ...
+
+    def enrich(self, sketches: str | Sequence[str], k: int = 220) -> Persona | Population:
+        """Turn PersonaHub-style one-line sketches into deep personas.
+
+        One extra LLM call per sketch extracts anchors (name, age, gender, occupation, place) from the
+        sketch; the sketch itself is kept verbatim as the ``bio`` anchor and conditions every step.
+        Extracted facts the demographic tables cannot honour (an unknown country ...) are dropped with a
+        warning on the persona; anchors set on the engine take precedence over extracted facts.
+
+        Args:
+            sketches: One sketch (returns a :class:`Persona`) or a sequence (returns a :class:`Population`).
+            k: Attributes per persona.
+
+        Raises:
+            AnchorError: An empty sketch, or the engine also has a ``bio`` anchor (before any LLM call).
+        """
+        return run_sync(self.aenrich(sketches, k))
+
+    async def aenrich(self, sketches: str | Sequence[str], k: int = 220) -> Persona | Population:
+        """Async :meth:`enrich`."""
+        single = isinstance(sketches, str)
+        items = _check_sketches(sketches)
+        self._check_enrich_anchors()
+        run = self._prepare(k)
+        personas = [p async for p in self._aiter(run, [_Job(i, s) for i, s in enumerate(items)])]
+        return _finish(personas, single=single)
+
+    def generate_to(self, path: str | Path, n: int, k: int = 220, *, overwrite: bool = False) -> RunReport:
+        """Generate ``n`` personas into a JSONL file, one line per finished persona, resumably.
+
+        Each finished persona is appended as one complete line and flushed to disk at once. If the run
+        stops (a crash, Ctrl-C, a killed process), calling this again with the same engine and file
+        skips the indices already written and generates only the rest: nothing is redone or duplicated.
+        A run without an explicit seed reuses the seed recorded in the file. Failed personas are not
+        written (they are listed in the report) so a rerun retries them.
+
+        Args:
+            path: The JSONL file (created if missing).
+            n: How many personas the file should hold (indices ``0 .. n-1``).
+            k: Attributes per persona.
+            overwrite: Start the file afresh instead of resuming.
+
+        Returns:
+            A :class:`RunReport` (written, skipped, failures, usage).
+
+        Raises:
+            ConfigError: The file was written with another seed or ``k`` (pass ``overwrite=True``), or
+                another process is writing it.
+            DataFileError: The file holds lines that are not personas.
+        """
+        return run_sync(self.agenerate_to(path, n, k, overwrite=overwrite))
+
+    async def agenerate_to(self, path: str | Path, n: int, k: int = 220, *, overwrite: bool = False) -> RunReport:
+        """Async :meth:`generate_to`."""
+        count = _check_count(n, "n")
+        return await self._to_file(path, [_Job(i) for i in range(count)], k, overwrite)
+
+    def enrich_to(self, path: str | Path, sketches: Sequence[str], k: int = 220, *, overwrite: bool = False) -> RunReport:
+        """Enrich ``sketches`` into a JSONL file, resumably (see :meth:`generate_to` and :meth:`enrich`).
+
+        Persona ``i`` is the enrichment of ``sketches[i]``; rerun with the same list to resume.
+        """
+        return run_sync(self.aenrich_to(path, sketches, k, overwrite=overwrite))
+
+    async def aenrich_to(
+        self, path: str | Path, sketches: Sequence[str], k: int = 220, *, overwrite: bool = False
+    ) -> RunReport:
+        """Async :meth:`enrich_to`."""
+        if isinstance(sketches, str):
+            raise ConfigError("enrich_to() takes a sequence of sketches; wrap a single sketch in a list")
+        items = _check_sketches(sketches)
+        self._check_enrich_anchors()
+        return await self._to_file(path, [_Job(i, s) for i, s in enumerate(items)], k, overwrite)
+
+    # ------------------------------------------------------------------ run preparation
+    def _resolve_llm(self) -> LLM:
+        model = self._model
+        if isinstance(model, LLM):
+            return model
+        key = "" if model is None else model
+        with self._shared.lock:
+            llm = self._shared.llms.get(key)
+        if llm is None:
+            from ..llm import resolve_llm
+
+            llm = resolve_llm(model)
+            with self._shared.lock:
+                llm = self._shared.llms.setdefault(key, llm)
+        return llm
+
+    def _resolve_embedder(self) -> Embedder:
+        from ..embeddings import Embedder, resolve_embedder
+
+        spec = self._embedder
+        if isinstance(spec, Embedder):
+            return spec
+        key = repr(spec) if spec is None or isinstance(spec, str) else f"id:{id(spec)}"
+        with self._shared.lock:
+            found = self._shared.embedders.get(key)
+        if found is None:
+            found = resolve_embedder(spec)
+            with self._shared.lock:
+                found = self._shared.embedders.setdefault(key, found)
+        return found  # type: ignore[no-any-return]
+
+    def _resolve_sampler(self) -> DemographicSampler:
+        if self._sampler is not None:
+            return self._sampler
+        with self._shared.lock:
+            if self._shared.sampler is None:
+                from ..demographics import DemographicSampler
+
+                self._shared.sampler = DemographicSampler()
+            return self._shared.sampler
+
+    def _name_table(self, fingerprint: str, embedder: Embedder) -> Callable[[], tuple[list[AttributeNode], np.ndarray]]:
+        def table() -> tuple[list[AttributeNode], np.ndarray]:
+            key = (fingerprint, embedder.name)
+            with self._shared.lock:
+                hit = self._shared.name_tables.get(key)
+            if hit is None:
+                hit = name_embedding_table(self._tree, embedder)
+                with self._shared.lock:
+                    hit = self._shared.name_tables.setdefault(key, hit)
+            return hit
+
+        return table
+
+    def _run_seed(self, file_seed: int | None = None) -> int:
+        seed = self._seed
+        if isinstance(seed, np.random.Generator):
+            return int(seed.integers(0, 2**63 - 1))
+        if seed is None:
+            if file_seed is not None:
+                return file_seed
+            return int(np.random.SeedSequence().entropy % (2**63))  # type: ignore[operator]
+        return int(seed)
+
+    def _prepare(self, k: int, *, start: int = 0, seed: int | None = None) -> _Run:
+        """Resolve and validate everything a run needs; raises before any LLM call."""
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise ConfigError(f"k must be a positive integer (attributes per persona), got {k!r}")
+        if isinstance(start, bool) or not isinstance(start, (int, np.integer)) or start < 0:
+            raise ConfigError(f"start must be a non-negative integer, got {start!r}")
+        k = int(k)
+        tree = self._tree
+        fingerprint = tree.fingerprint()
+        embedder = self._resolve_embedder()
+        anchors = bind_anchors(
+            tree,
+            self._anchors,
+            embedder=embedder,
+            threshold=self._options.anchor_similarity,
+            name_embeddings=self._name_table(fingerprint, embedder),
+        )
+        self._selector.check(tree, k, anchors.exclude, fingerprint=fingerprint)
+        sampler = self._resolve_sampler()
+        try:  # surface impossible anchor/cohort combinations now, not inside every persona
+            sampler.draw(np.random.default_rng(0), self._cohort, anchors.demographic)
+        except DemographicsError as exc:
+            raise DemographicsError(f"the anchors and cohort cannot be drawn together: {exc}") from None
+        base = self._generator or ValueGenerator()
+        params: dict[str, Any] = dict(self._options.generator_params())
+        if self._templates is not None:
+            params["templates"] = self._templates
+        generator = base.replace(**params)
+        llm = self._resolve_llm()
+        self._selector.prepare(tree, embedder, fingerprint=fingerprint)
+        run_seed = seed if seed is not None else self._run_seed()
+        provenance = Provenance(
+            model=str(getattr(llm, "model", type(llm).__name__)),
+            embedder=str(getattr(embedder, "name", type(embedder).__name__)),
+            taxonomy_fingerprint=fingerprint,
+            library_version=__version__,
+            k=k,
+            selector=type(self._selector).__name__,
+        )
+        return _Run(
+            tree=tree,
+            fingerprint=fingerprint,
+            llm=llm,
+            embedder=embedder,
+            selector=self._selector,
+            sampler=sampler,
+            generator=generator,
+            cohort=self._cohort,
+            anchors=anchors,
+            seed=run_seed,
+            k=k,
+            options=self._options,
+            provenance=provenance,
+        )
+
+    def _check_enrich_anchors(self) -> None:
+        if any(classify_key(key)[0] == "bio" for key in self._anchors):
+            raise AnchorError("enrich() keeps each sketch as the bio anchor; remove the engine's own bio anchor")
+
+    # ------------------------------------------------------------------ running
+    async def _aiter(self, run: _Run, jobs: Sequence[_Job]) -> AsyncIterator[Persona]:
+        """Run ``jobs`` with at most ``options.concurrency`` in flight; yield personas as they finish."""
+        bar = _progress(len(jobs), run.options.progress)
+        pending: set[asyncio.Task[Persona]] = set()
+        todo = iter(jobs)
+        try:
+            while True:
+                while len(pending) < run.options.concurrency:
+                    job = next(todo, None)
+                    if job is None:
+                        break
+                    pending.add(asyncio.ensure_future(self._one(run, job)))
+                if not pending:
+                    break
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for task in sorted(done, key=lambda t: t.result().index):
+                    persona = task.result()
+                    if bar is not None:
+                        bar.update(1)
+                    yield persona
+        finally:
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
+            if bar is not None:
+                bar.close()
+
+    async def _one(self, run: _Run, job: _Job) -> Persona:
+        """Generate persona ``job.index``; failures become a failed Persona with the reason."""
+        streams = np.random.SeedSequence([run.seed, job.index]).spawn(4)
+        demo_rng, core_rng, select_rng, llm_rng = (np.random.default_rng(s) for s in streams)
+        anchors = run.anchors
+        draft = PersonaDraft(
+            demographics={},
+            anchors=dict(anchors.raw),
+            given=dict(anchors.given),
+            fixed_core=dict(anchors.core),
+            bio=anchors.bio,
+            seeds=llm_rng,
+        )
+        gen = run.generator
+        try:
+            demographic_anchors = dict(anchors.demographic)
+            extracted: dict[str, Any] = {}
+            if job.sketch is not None:
+                draft.bio = job.sketch
+                draft.anchors["bio"] = job.sketch
+                extracted = await gen.extract_sketch(run.llm, draft, job.sketch)
+            draft.demographics = self._draw(run, demo_rng, demographic_anchors, extracted, draft)
+            if job.sketch is not None:
+                draft.anchors = {**{k: draft.demographics[k] for k in extracted if k in draft.demographics},
+                                 **draft.anchors, "bio": job.sketch}  # fmt: skip
+            await gen.core(run.llm, draft, core_rng)
+            context = SelectionContext(
+                tree=run.tree,
+                profile=gen.profile_text(draft),
+                embedder=run.embedder,
+                exclude=anchors.exclude,
+                run_seed=run.seed,
+                index=job.index,
+                fingerprint=run.fingerprint,
+            )
+            selection = run.selector.select(context, run.k, select_rng)
+            await gen.fill(run.llm, draft, selection)
+            if run.options.consistency:
+                await gen.check_consistency(run.llm, draft)
+            if run.options.narrative:
+                await gen.narrate(run.llm, draft)
+        except DeepPersonaError as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+            logger.warning("persona %d failed: %s", job.index, reason)
+            return self._persona(run, job.index, draft, failure=reason)
+        return self._persona(run, job.index, draft)
+
+    def _draw(
+        self,
+        run: _Run,
+        rng: np.random.Generator,
+        anchored: dict[str, Any],
+        extracted: dict[str, Any],
+        draft: PersonaDraft,
+    ) -> dict[str, Any]:
+        """Draw demographics; anchors are applied verbatim. Extracted sketch facts that the tables cannot
+        honour are dropped (with a warning) rather than failing the persona."""
+        facts = {}
+        for key, value in extracted.items():
+            if key in anchored:
+                continue
+            try:
+                facts.update(validate_anchors({key: value}))
+            except AnchorError as exc:
+                draft.warnings.append(f"dropped sketch fact {key}={value!r}: {exc}")
+        attempts = [facts]
+        if facts:
+            attempts += [
+                {k: v for k, v in facts.items() if k not in ("city", "region")},
+                {k: v for k, v in facts.items() if k not in _LOCATION_FIELDS},
+                {k: v for k, v in facts.items() if k not in (*_LOCATION_FIELDS, "occupation")},
+                {},
+            ]
+        last: Exception | None = None
+        for i, usable in enumerate(attempts):
+            state = rng.bit_generator.state
+            try:
+                drawn = run.sampler.draw(rng, run.cohort, {**usable, **anchored})
+            except (DemographicsError, AnchorError) as exc:
+                rng.bit_generator.state = state
+                last = exc
+                if not facts or i == len(attempts) - 1:
+                    raise
+                continue
+            dropped = sorted(set(facts) - set(usable))
+            if dropped:
+                draft.warnings.append(f"dropped sketch facts {dropped} the demographic tables cannot honour: {last}")
+                for key in dropped:
+                    extracted.pop(key, None)
+            out = drawn.model_dump() if hasattr(drawn, "model_dump") else dict(drawn)
+            out.update(anchored)  # verbatim
+            out.update({k: v for k, v in usable.items() if k in out or k == "name"})
+            return out
+        raise GenerationError(f"could not draw demographics: {last}")  # pragma: no cover
+
+    def _persona(self, run: _Run, index: int, draft: PersonaDraft, failure: str | None = None) -> Persona:
+        return Persona(
+            id=persona_id(run.seed, index),
+            seed=run.seed,
+            index=index,
+            status="failed" if failure else "ok",
+            failure=failure,
+            anchors=draft.anchors,
+            demographics=draft.demographics,
+            core=draft.core,
+            attributes=draft.all_attributes(),
+            narrative=draft.narrative,
+            consistency_notes=draft.notes,
+            warnings=draft.warnings,
+            provenance=run.provenance,
+            usage=draft.usage,
+        )
+
+    async def _to_file(self, path: str | Path, jobs: list[_Job], k: int, overwrite: bool) -> RunReport:
+        checkpoint = JsonlCheckpoint(path, fsync=self._options.fsync)
+        checkpoint.open()
+        try:
+            done = {} if overwrite else checkpoint.scan()
+            file_seed: int | None = None
+            if done:
+                seeds = {int(item["seed"]) for item in done.values()}
+                ks = {int(item.get("provenance", {}).get("k", k)) for item in done.values()}
+                if len(seeds) > 1:
+                    raise DataFileError(f"{path} mixes personas of several runs (seeds {sorted(seeds)}); use a new file")
+                file_seed = seeds.pop()
+                explicit = self._seed if isinstance(self._seed, int) else None
+                if explicit is not None and explicit != file_seed:
+                    raise ConfigError(
+                        f"{path} was written with seed {file_seed}, this engine has seed {explicit}; "
+                        "resume with the same seed, or pass overwrite=True to start again"
+                    )
+                if ks != {k}:
+                    raise ConfigError(f"{path} was written with k={sorted(ks)}, not k={k}; use the same k or overwrite=True")
+            run = self._prepare(k, seed=self._run_seed(file_seed))
+            if overwrite:
+                checkpoint.truncate()
+            todo = [job for job in jobs if job.index not in done]
+            report = RunReport(Path(path), len(jobs), skipped=len(jobs) - len(todo), seed=run.seed)
+            async for persona in self._aiter(run, todo):
+                report.usage = report.usage + persona.usage
+                if persona.ok:
+                    checkpoint.append(persona)
+                    report.written += 1
+                else:
+                    report.failures.append((persona.index, persona.failure or ""))
+            return report
+        finally:
+            checkpoint.close()
+
+
+# ---------------------------------------------------------------------- helpers
+def _check_model(model: Any) -> None:
+    if model is not None and not isinstance(model, (LLM, str)):
+        raise ConfigError(f"model must be an LLM, a LiteLLM model string or None, got {type(model).__name__}")
+    if isinstance(model, str) and not model.strip():
+        raise ConfigError("model must not be an empty string")
+
+
+def _check_count(n: Any, name: str) -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ConfigError(f"{name} must be a positive integer, got {n!r}")
+    return int(n)
+
+
+def _check_sketches(sketches: str | Iterable[str]) -> list[str]:
+    items = [sketches] if isinstance(sketches, str) else list(sketches)
+    if not items:
+        raise AnchorError("no sketches given; pass a sketch string or a non-empty list of them")
+    for i, sketch in enumerate(items):
+        if not isinstance(sketch, str):
+            raise AnchorError(f"sketch {i} is a {type(sketch).__name__}, not a string")
+        if not sketch.strip():
+            raise AnchorError(f"sketch {i} is empty; every sketch needs some text")
+    return items
+
+
+def _finish(personas: list[Persona], *, single: bool) -> Persona | Population:
+    personas.sort(key=lambda p: p.index)
+    if single:
+        persona = personas[0]
+        if not persona.ok:
+            raise GenerationError(f"the persona could not be generated: {persona.failure}")
+        return persona
+    return Population(personas)
+
+
+def _progress(total: int, setting: bool | None) -> Any:
+    if setting is False or total < 2 and setting is None:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="personas", unit="persona", disable=None if setting is None else not setting)
+
+
+def _sync_iter(make: Callable[[], AsyncIterator[Persona]]) -> Iterator[Persona]:
+    """Drive an async iterator on a private loop in a worker thread and yield its items here."""
+    items: queue.Queue[Any] = queue.Queue()
+    stop = threading.Event()
+    done = object()
+
+    def worker() -> None:
+        async def main() -> None:
+            agen = make()
+            try:
+                async for item in agen:
+                    items.put(item)
+                    if stop.is_set():
+                        break
+            finally:
+                await agen.aclose()  # type: ignore[attr-defined]
+
+        try:
+            asyncio.run(main())
+        except BaseException as exc:  # handed to the consumer thread
+            items.put(_Raised(exc))
+        finally:
+            items.put(done)
+
+    thread = threading.Thread(target=worker, name="deeppersona-stream", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = items.get()
+            if item is done:
+                break
+            if isinstance(item, _Raised):
+                raise item.exc
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
+@dataclass
+class _Raised:
+    exc: BaseException

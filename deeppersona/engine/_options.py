@@ -1,0 +1,75 @@
+"""Run options of :class:`PersonaEngine` (``engine.with_options(...)``)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ..errors import ConfigError
+
+__all__ = ["EngineOptions"]
+
+
+class EngineOptions(BaseModel):
+    """How the engine runs. Set with :meth:`PersonaEngine.with_options`.
+
+    Attributes:
+        batch_size: Attributes per fill call (30 → 8 fill calls at ``k=220``).
+        concurrency: Personas generated at once.
+        consistency: Run the consistency pass (one call per persona).
+        narrative: Write the narrative (one call per persona).
+        max_fill_retries: Re-ask rounds for attributes left without a usable value.
+        on_missing: ``"drop"`` attributes still without a value (with a warning), or ``"fail"`` the persona.
+        temperature: Sampling temperature (backend default when ``None``).
+        progress: Show a progress bar: ``True``, ``False``, or ``None`` for "only on a terminal".
+        anchor_similarity: Minimum cosine similarity for binding an anchor key to a taxonomy attribute by
+            embedding (``None`` binds by name only).
+        fsync: Force every line of :meth:`PersonaEngine.generate_to` to disk.
+        story_words: Length of each life story in words, as told to the model.
+        narrative_words: Length of the narrative in words, as told to the model.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    batch_size: int = Field(default=30, ge=1)
+    concurrency: int = Field(default=8, ge=1)
+    consistency: bool = True
+    narrative: bool = True
+    max_fill_retries: int = Field(default=1, ge=0)
+    on_missing: Literal["drop", "fail"] = "drop"
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    progress: bool | None = None
+    anchor_similarity: float | None = Field(default=0.85, ge=-1, le=1)
+    fsync: bool = True
+    story_words: str = "60-120"
+    narrative_words: str = "120-180"
+
+    def replace(self, **changes: Any) -> EngineOptions:
+        """Return new options with ``changes`` applied.
+
+        Raises:
+            ConfigError: An unknown option or an invalid value.
+        """
+        unknown = sorted(set(changes) - set(type(self).model_fields))
+        if unknown:
+            raise ConfigError(
+                f"unknown engine option(s) {unknown}; known options: {', '.join(type(self).model_fields)}"
+            )
+        try:
+            return type(self).model_validate({**self.model_dump(), **changes})
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first.get("loc", ()))
+            raise ConfigError(f"invalid engine option {where}: {first.get('msg')}") from None
+
+    def generator_params(self) -> dict[str, Any]:
+        """The options that configure the :class:`~deeppersona.generation.ValueGenerator`."""
+        return {
+            "batch_size": self.batch_size,
+            "max_fill_retries": self.max_fill_retries,
+            "temperature": self.temperature,
+            "story_words": self.story_words,
+            "narrative_words": self.narrative_words,
+            "on_missing": self.on_missing,
+        }

@@ -1,0 +1,393 @@
+"""The :class:`Evaluator` facade: survey fidelity, Big Five, intrinsic quality and personalization."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .._async import run_sync
+from ..errors import ConfigError, EvaluationError
+from ._intrinsic import arun_intrinsic
+from ._loaders import GroundTruth
+from ._personalization import PersonalizationRequest, arun_personalization
+from ._personas import PersonaView, persona_views
+from ._reports import IntrinsicReport, PersonalizationReport, SurveyReport
+from ._social import arun_survey
+from ._surveys import packaged_instrument
+
+if TYPE_CHECKING:
+    from ..embeddings import Embedder
+    from ..llm import LLM
+    from ..prompts import PromptLibrary
+
+__all__ = ["Evaluator"]
+
+logger = logging.getLogger(__name__)
+
+
+class Evaluator:
+    """Evaluate persona sets the way the DeepPersona paper does (§4), correctly and reproducibly.
+
+    The constructor only stores its arguments; models load on first use.
+
+    Args:
+        model: The LLM that answers surveys and writes responses: an :class:`~deeppersona.llm.LLM`, a
+            LiteLLM model name, or ``None`` for the embedded local model.
+        embedder: For intrinsic similarity metrics: an :class:`~deeppersona.embeddings.Embedder`, a callable,
+            a model name, or ``None`` for the default sentence-transformers model.
+        judge: The LLM judge (intrinsic metrics, response quality, pairwise preferences); ``model`` when
+            ``None``.
+        seed: Seed of every call, the bootstrap, sampling and Elo orders.
+        concurrency: LLM calls in flight at once.
+        repeats: Answers per persona and survey item (each a separate sample).
+        temperature: Sampling temperature of survey answers and responses (backend default when ``None``).
+        retries: Extra attempts for an unusable survey answer before it is recorded as missing.
+        n_boot: Bootstrap replicates for confidence intervals (0 = none).
+        level: Confidence level of the intervals.
+        prompts: A :class:`~deeppersona.prompts.PromptLibrary`, or overrides for it (a directory or a
+            name → template mapping).
+
+    Example:
+        >>> from deeppersona.testing import FakeLLM
+        >>> from deeppersona.evaluation import Evaluator, surveys
+        >>> truth = surveys.WVS7.from_histograms({"Q46": {1: 40, 2: 45, 3: 10, 4: 5}}, country="KEN")
+        >>> report = Evaluator(FakeLLM(), n_boot=0).survey(["A nurse in Nairobi."] * 5, truth, baselines=False)
+        >>> list(report.averages().index)
+        ['personas']
+    """
+
+    def __init__(
+        self,
+        model: str | LLM | None = None,
+        embedder: Embedder | Any = None,
+        *,
+        judge: str | LLM | None = None,
+        seed: int | np.random.Generator | None = 0,
+        concurrency: int = 8,
+        repeats: int = 1,
+        temperature: float | None = None,
+        retries: int = 2,
+        n_boot: int = 1000,
+        level: float = 0.95,
+        prompts: PromptLibrary | Mapping[str, str] | str | Path | None = None,
+    ) -> None:
+        if concurrency < 1 or repeats < 1 or retries < 0 or n_boot < 0:
+            raise ConfigError("concurrency and repeats must be >= 1; retries and n_boot >= 0")
+        if not 0 < level < 1:
+            raise ConfigError(f"level must be in (0, 1), got {level}")
+        self.model = model
+        self.embedder = embedder
+        self.judge = judge
+        self.seed = seed
+        self.concurrency = concurrency
+        self.repeats = repeats
+        self.temperature = temperature
+        self.retries = retries
+        self.n_boot = n_boot
+        self.level = level
+        self.prompts = prompts
+        self._llm: LLM | None = None
+        self._judge: LLM | None = None
+        self._embedder: Embedder | None = None
+        self._prompts: PromptLibrary | None = None
+
+    # --- lazily built resources -------------------------------------------------------------------
+    @property
+    def llm(self) -> LLM:
+        """The answering backend (resolved on first use)."""
+        if self._llm is None:
+            from ..llm import resolve_llm
+
+            self._llm = resolve_llm(self.model)
+        return self._llm
+
+    @property
+    def judge_llm(self) -> LLM:
+        """The judge backend (the answering backend unless ``judge`` was given)."""
+        if self.judge is None:
+            return self.llm
+        if self._judge is None:
+            from ..llm import resolve_llm
+
+            self._judge = resolve_llm(self.judge)
+        return self._judge
+
+    def _embedder_or_none(self) -> Embedder | None:
+        if self.embedder is False:
+            return None
+        if self._embedder is None:
+            from ..embeddings import resolve_embedder  # type: ignore[attr-defined]
+
+            self._embedder = resolve_embedder(self.embedder)
+        return self._embedder
+
+    def _library(self) -> PromptLibrary:
+        if self._prompts is None:
+            from ..prompts import PromptLibrary
+
+            p = self.prompts
+            self._prompts = p if isinstance(p, PromptLibrary) else PromptLibrary(p)
+        return self._prompts
+
+    def _seed(self) -> int:
+        if isinstance(self.seed, (int, np.integer)) and not isinstance(self.seed, bool):
+            return int(self.seed)
+        return int(np.random.default_rng(self.seed).integers(0, 2**31 - 1))
+
+    @staticmethod
+    def _truth(ground_truth: GroundTruth | str | Path, instrument: str, country: str | None) -> GroundTruth:
+        if isinstance(ground_truth, GroundTruth):
+            return ground_truth
+        if isinstance(ground_truth, (str, Path)):
+            return packaged_instrument(instrument).load(ground_truth, country=country)
+        raise EvaluationError(
+            f"ground_truth must be a GroundTruth or a path to the official data file, got {type(ground_truth).__name__}"
+        )
+
+    # --- social simulation --------------------------------------------------------------------------
+    async def asurvey(
+        self,
+        personas: Sequence[Any] | Any,
+        ground_truth: GroundTruth | str | Path,
+        baselines: bool | Sequence[str] = True,
+        *,
+        name: str = "personas",
+        country: str | None = None,
+    ) -> SurveyReport:
+        """Async :meth:`survey`."""
+        truth = self._truth(ground_truth, "wvs7", country)
+        views = persona_views(personas, name=name)
+        return await arun_survey(
+            self.llm,
+            views,
+            truth,
+            prompts=self._library(),
+            name=name,
+            baselines=baselines,
+            country=country,
+            repeats=self.repeats,
+            concurrency=self.concurrency,
+            seed=self._seed(),
+            retries=self.retries,
+            temperature=self.temperature,
+            n_boot=self.n_boot,
+            level=self.level,
+        )
+
+    def survey(
+        self,
+        personas: Sequence[Any] | Any,
+        ground_truth: GroundTruth | str | Path,
+        baselines: bool | Sequence[str] = True,
+        *,
+        name: str = "personas",
+        country: str | None = None,
+    ) -> SurveyReport:
+        """Social simulation (paper §4.3): personas answer a survey; compare with real answers.
+
+        Each persona answers every item with its ``to_prompt()`` as the system prompt; the baselines
+        (Cultural Prompting and a demographics-only shallow persona) answer as many times. Every method's
+        full answer distribution is compared with the full real one per item and on average, with
+        bootstrap intervals.
+
+        Args:
+            personas: Persona objects, persona texts or dicts (or a Population, or a JSONL path).
+            ground_truth: A :class:`GroundTruth` (any instrument), or the path of a WVS-7 CSV (then
+                ``country`` is required).
+            baselines: ``True`` for both baselines, ``False`` for none, or a list of baseline names.
+            name: The persona set's name in the report.
+            country: Country (ISO code or name) for the baselines and for loading a path.
+
+        Returns:
+            A :class:`SurveyReport`.
+
+        Raises:
+            EvaluationError: Empty persona set, or a country without rows in the data file.
+        """
+        return run_sync(self.asurvey(personas, ground_truth, baselines, name=name, country=country))
+
+    async def abig_five(
+        self,
+        personas: Sequence[Any] | Any,
+        ground_truth: GroundTruth | str | Path,
+        baselines: bool | Sequence[str] = True,
+        *,
+        name: str = "personas",
+        country: str | None = None,
+    ) -> SurveyReport:
+        """Async :meth:`big_five`."""
+        truth = self._truth(ground_truth, "ipip50", country)
+        if not truth.instrument.traits:
+            raise EvaluationError(
+                f"instrument {truth.instrument.name!r} has no traits; load it with surveys.IPIP50"
+            )
+        views = persona_views(personas, name=name)
+        return await arun_survey(
+            self.llm,
+            views,
+            truth,
+            prompts=self._library(),
+            name=name,
+            baselines=baselines,
+            country=country,
+            repeats=self.repeats,
+            concurrency=self.concurrency,
+            seed=self._seed(),
+            retries=self.retries,
+            temperature=self.temperature,
+            n_boot=self.n_boot,
+            level=self.level,
+            traits=truth.responses is not None,
+        )
+
+    def big_five(
+        self,
+        personas: Sequence[Any] | Any,
+        ground_truth: GroundTruth | str | Path,
+        baselines: bool | Sequence[str] = True,
+        *,
+        name: str = "personas",
+        country: str | None = None,
+    ) -> SurveyReport:
+        """Big Five test (paper §4.4): the 50 IPIP items, compared per trait score (and per item).
+
+        Args:
+            personas: As for :meth:`survey`.
+            ground_truth: A :class:`GroundTruth` of :data:`surveys.IPIP50`, or the path of the IPIP-FFM
+                ``data-final.csv`` (then ``country`` is required).
+            baselines: As for :meth:`survey`.
+            name: The persona set's name.
+            country: Country (ISO-2, ISO-3 or name).
+
+        Returns:
+            A trait-level :class:`SurveyReport` whose ``items_report`` holds the per-item comparison
+            (item level only when the ground truth is histograms).
+        """
+        return run_sync(self.abig_five(personas, ground_truth, baselines, name=name, country=country))
+
+    # --- intrinsic ----------------------------------------------------------------------------------
+    async def aintrinsic(
+        self,
+        personas: Mapping[str, Any] | Sequence[Any],
+        *,
+        judge: bool = True,
+        similarity: bool = True,
+        taxonomy: Any = None,
+        demographics: bool = True,
+    ) -> IntrinsicReport:
+        """Async :meth:`intrinsic`."""
+        sets = _as_sets(personas)
+        tree = taxonomy
+        if isinstance(taxonomy, str) and taxonomy == "default":
+            from ..taxonomy import AttributeTree
+
+            tree = AttributeTree.default()
+        return await arun_intrinsic(
+            sets,
+            prompts=self._library(),
+            judge=self.judge_llm if judge else None,
+            embedder=self._embedder_or_none() if similarity else None,
+            taxonomy=tree,
+            demographics=demographics,
+            concurrency=self.concurrency,
+            seed=self._seed(),
+        )
+
+    def intrinsic(
+        self,
+        personas: Mapping[str, Any] | Sequence[Any],
+        *,
+        judge: bool = True,
+        similarity: bool = True,
+        taxonomy: Any = None,
+        demographics: bool = True,
+    ) -> IntrinsicReport:
+        """Intrinsic quality (paper §4.1) of one set or of several named sets.
+
+        Args:
+            personas: A persona set, or ``{"name": personas, ...}``.
+            judge: Run the LLM-judge metrics (attribute count, uniqueness, actionability).
+            similarity: Compute embedding similarities (loads the embedder).
+            taxonomy: An ``AttributeTree`` (or ``"default"``) for taxonomy coverage; skipped when ``None``.
+            demographics: Compare demographic marginals with the population tables when possible.
+
+        Returns:
+            An :class:`IntrinsicReport`.
+        """
+        return run_sync(
+            self.aintrinsic(
+                personas, judge=judge, similarity=similarity, taxonomy=taxonomy, demographics=demographics
+            )
+        )
+
+    # --- personalization ----------------------------------------------------------------------------
+    async def apersonalization(
+        self,
+        sets: Mapping[str, Any],
+        *,
+        requests: Sequence[PersonalizationRequest | str] | None = None,
+        max_personas: int | None = None,
+        pairwise: bool = True,
+        dimensions: Sequence[str] | None = None,
+    ) -> PersonalizationReport:
+        """Async :meth:`personalization`."""
+        return await arun_personalization(
+            self.llm,
+            self.judge_llm,
+            _as_sets(sets),
+            prompts=self._library(),
+            requests=requests,
+            max_personas=max_personas,
+            pairwise=pairwise,
+            dimensions=dimensions,
+            concurrency=self.concurrency,
+            seed=self._seed(),
+            temperature=self.temperature,
+        )
+
+    def personalization(
+        self,
+        sets: Mapping[str, Any],
+        *,
+        requests: Sequence[PersonalizationRequest | str] | None = None,
+        max_personas: int | None = None,
+        pairwise: bool = True,
+        dimensions: Sequence[str] | None = None,
+    ) -> PersonalizationReport:
+        """LLM personalization (paper §4.2): responses per persona and request, judged on ten metrics.
+
+        Args:
+            sets: ``{"name": personas, ...}``; two or more sets enable pairwise judging.
+            requests: The requests; the paper's twelve (``PERSONALIZATION_REQUESTS``) when ``None``.
+            max_personas: Use at most this many personas per set (seeded sample).
+            pairwise: Judge the sets' responses to the same request against each other (win rates, Elo).
+            dimensions: Pairwise dimensions; the four of the paper's Table 5 by default.
+
+        Returns:
+            A :class:`PersonalizationReport`.
+        """
+        return run_sync(
+            self.apersonalization(
+                sets, requests=requests, max_personas=max_personas, pairwise=pairwise, dimensions=dimensions
+            )
+        )
+
+    def __repr__(self) -> str:
+        model = self.model if isinstance(self.model, (str, type(None))) else repr(self.model)
+        return f"Evaluator(model={model!r}, seed={self.seed!r}, repeats={self.repeats}, concurrency={self.concurrency})"
+
+
+def _as_sets(personas: Mapping[str, Any] | Sequence[Any]) -> dict[str, list[PersonaView]]:
+    if isinstance(personas, Mapping) and not _looks_like_persona(personas):
+        if not personas:
+            raise EvaluationError("no persona sets given")
+        return {str(k): persona_views(v, name=str(k)) for k, v in personas.items()}
+    return {"personas": persona_views(personas)}
+
+
+def _looks_like_persona(d: Mapping[str, Any]) -> bool:
+    return any(k in d for k in ("narrative", "attributes", "persona", "profile", "text", "demographics"))

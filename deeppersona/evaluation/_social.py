@@ -1,0 +1,219 @@
+"""Social-simulation evaluation (paper §4.3–4.4): personas and baselines answer a survey; compare with real data."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..errors import DeepPersonaError, EvaluationError
+from ._compare import Column, compare_tables
+from ._loaders import GroundTruth
+from ._personas import PersonaView
+from ._reports import SurveyReport
+from ._simulate import SimulatedAnswers, asimulate
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ..llm import LLM
+    from ..prompts import PromptLibrary
+
+__all__ = ["BASELINES", "arun_survey", "shallow_systems"]
+
+logger = logging.getLogger(__name__)
+
+BASELINES: tuple[str, ...] = ("cultural_prompting", "shallow_persona")
+"""Baseline methods run beside the persona set."""
+
+
+def _sampled_demographics(country: str, n: int, seed: int) -> list[dict[str, Any]]:
+    try:
+        from ..demographics import Cohort, DemographicSampler  # type: ignore[attr-defined]
+    except ImportError as exc:
+        raise EvaluationError(f"the demographics module is not available ({exc})") from exc
+    try:
+        sampler = DemographicSampler(seed=seed)
+        rng = np.random.default_rng(seed)
+        cohort = Cohort(country=country)
+        out = []
+        for _ in range(n):
+            d = sampler.draw(rng, cohort)
+            out.append(d.model_dump() if hasattr(d, "model_dump") else dict(d))
+    except Exception as exc:  # the baseline is optional: report why it could not run instead of failing
+        raise EvaluationError(f"DemographicSampler failed: {type(exc).__name__}: {exc}") from exc
+    return out
+
+
+def shallow_systems(
+    views: Sequence[PersonaView], prompts: PromptLibrary, *, country: str | None, seed: int
+) -> list[str]:
+    """Demographics-only system prompts: from each persona's demographics, else from DemographicSampler draws.
+
+    Raises:
+        EvaluationError: Neither the personas' demographics nor a sampler for ``country`` are available.
+    """
+    if all(v.demographics for v in views):
+        dems = [v.demographics for v in views]
+    elif country is not None:
+        try:
+            dems = _sampled_demographics(country, len(views), seed)
+        except DeepPersonaError as exc:
+            raise EvaluationError(f"cannot draw demographics for {country!r}: {exc}") from exc
+    else:
+        raise EvaluationError("the personas carry no demographics and the ground truth names no country")
+    return [prompts.render("eval_shallow_persona", d=d, country=country or "") for d in dems]
+
+
+async def arun_survey(
+    llm: LLM,
+    views: Sequence[PersonaView],
+    ground_truth: GroundTruth,
+    *,
+    prompts: PromptLibrary,
+    name: str = "personas",
+    baselines: bool | Sequence[str] = True,
+    country: str | None = None,
+    repeats: int = 1,
+    concurrency: int = 8,
+    seed: int = 0,
+    retries: int = 2,
+    temperature: float | None = None,
+    n_boot: int = 1000,
+    level: float = 0.95,
+    traits: bool = False,
+) -> SurveyReport:
+    """Run the persona set and the baselines through the survey and compare each with the ground truth.
+
+    Args:
+        llm: The backend that answers.
+        views: The personas.
+        ground_truth: Real answers (its instrument defines the items).
+        prompts: Templates for the baselines.
+        name: The persona set's method name in the report.
+        baselines: ``True`` for both baselines, ``False`` for none, or names from :data:`BASELINES`.
+        country: Country name for the baselines; from the ground truth when ``None``.
+        repeats: Answers per respondent and item.
+        concurrency: Calls in flight.
+        seed: Base seed of calls and bootstrap.
+        retries: Extra attempts per unusable answer before recording it as missing.
+        temperature: Sampling temperature.
+        n_boot: Bootstrap replicates (0 = no intervals).
+        level: Confidence level.
+        traits: Compare trait scores (Big Five) instead of items; the item report is attached.
+
+    Returns:
+        The :class:`SurveyReport`.
+    """
+    if not views:
+        raise EvaluationError("the persona set is empty; give at least one persona")
+    instrument = ground_truth.instrument
+    chosen = list(BASELINES) if baselines is True else [] if baselines is False else list(baselines)
+    unknown = set(chosen) - set(BASELINES)
+    if unknown:
+        raise EvaluationError(f"unknown baselines {sorted(unknown)}; choose from {list(BASELINES)}")
+    where = country or ground_truth.country_name
+    systems: dict[str, list[str]] = {name: [v.text for v in views]}
+    skipped: dict[str, str] = {}
+    for b in chosen:
+        try:
+            if b == "cultural_prompting":
+                if where is None:
+                    raise EvaluationError(
+                        "no country: load the ground truth for one country or pass country="
+                    )
+                systems[b] = [prompts.render("eval_cultural_prompting", country=where)] * len(views)
+            else:
+                systems[b] = shallow_systems(views, prompts, country=where, seed=seed)
+        except EvaluationError as exc:
+            logger.warning("baseline %s skipped: %s", b, exc)
+            skipped[b] = str(exc)
+    answers: dict[str, SimulatedAnswers] = {}
+    for m, sys_prompts in systems.items():
+        answers[m] = await asimulate(
+            llm,
+            sys_prompts,
+            instrument,
+            method=m,
+            repeats=repeats,
+            concurrency=concurrency,
+            seed=seed,
+            retries=retries,
+            temperature=temperature,
+        )
+    items = [
+        Column(it.id, np.asarray(it.codes, dtype=float), (float(it.scale[0]), float(it.scale[1])))
+        for it in instrument
+    ]
+    item_report = _report(
+        answers,
+        ground_truth,
+        items,
+        {m: a.responses for m, a in answers.items()},
+        ground_truth.responses,
+        ground_truth.counts,
+        n_boot,
+        level,
+        seed,
+        skipped,
+    )
+    if not traits:
+        return item_report
+    if ground_truth.responses is None:
+        raise EvaluationError(
+            "trait scores need individual real answers; this ground truth holds histograms only"
+        )
+    trait_cols = []
+    for t in instrument.traits:
+        lo, hi = instrument.trait_items(t)[0].scale
+        trait_cols.append(Column(t, instrument.trait_support(t), (float(lo), float(hi))))
+    sim_traits = {m: instrument.trait_scores(a.responses) for m, a in answers.items()}
+    real_traits = ground_truth.trait_scores()
+    real_counts = {c.id: _counts(real_traits[c.id].to_numpy(dtype=float), c) for c in trait_cols}
+    report = _report(
+        answers, ground_truth, trait_cols, sim_traits, real_traits, real_counts, n_boot, level, seed, skipped
+    )
+    report.items_report = item_report
+    return report
+
+
+def _counts(values: np.ndarray, col: Column) -> np.ndarray:
+    codes = col.codes(values)
+    return np.bincount(codes[codes >= 0], minlength=col.support.size).astype(float)
+
+
+def _report(
+    answers: dict[str, SimulatedAnswers],
+    ground_truth: GroundTruth,
+    columns: list[Column],
+    sim_tables: dict[str, pd.DataFrame],
+    real: pd.DataFrame | None,
+    real_counts: dict[str, np.ndarray],
+    n_boot: int,
+    level: float,
+    seed: int,
+    skipped: dict[str, str],
+) -> SurveyReport:
+    import pandas as pd
+
+    tables = []
+    for k, (m, table) in enumerate(sim_tables.items()):
+        rng = np.random.default_rng([seed, k])
+        t = compare_tables(
+            table, columns, real=real, real_counts=real_counts, n_boot=n_boot, level=level, rng=rng
+        )
+        t.insert(0, "method", m)
+        tables.append(t)
+    return SurveyReport(
+        instrument=ground_truth.instrument,
+        ground_truth=ground_truth,
+        answers=answers,
+        table=pd.concat(tables, ignore_index=True),
+        columns=columns,
+        real_counts={c.id: np.asarray(real_counts[c.id], dtype=float) for c in columns},
+        level=level,
+        skipped=skipped,
+        sim_tables=sim_tables,
+    )

@@ -1,0 +1,348 @@
+"""The :class:`ValueGenerator`: the LLM side of persona generation (paper §3.2, Algorithm 4)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConfigError, LLMError
+from ..llm._base import LLM, LLMResponse, Usage
+from ..persona import AttributeValue, ConsistencyNote, CoreProfile
+from ..persona._render import format_value
+from ..prompts import PromptLibrary
+from ..taxonomy import canonical_key
+from ._draft import PersonaDraft
+from ._schemas import (
+    ConsistencyReport,
+    CoreChain,
+    FillItem,
+    SketchFacts,
+    coerce_value,
+    fill_items,
+    fill_reply_type,
+)
+
+__all__ = ["CORE_FIELDS", "ValueGenerator"]
+
+logger = logging.getLogger(__name__)
+
+CORE_FIELDS: tuple[str, ...] = (
+    "values_orientation",
+    "attitude",
+    "attitude_details",
+    "coping_mechanism",
+    "life_stories",
+    "interests",
+)
+"""The core-chain fields, in generation order."""
+
+_POLARITIES = ("positive", "negative", "neutral")
+_FACT_LABELS = (
+    ("name", "Name"),
+    ("age", "Age"),
+    ("gender", "Gender"),
+    ("occupation", "Occupation"),
+    ("life_stage", "Life stage"),
+)
+
+
+class ValueGenerator:
+    """Writes a persona's values with an LLM: core chain, batched filling, consistency, narrative.
+
+    Every prompt is a Jinja template of :mod:`deeppersona.prompts`, overridable by name through
+    ``templates`` (``core_system``, ``core_chain``, ``fill_batch``, ``fill_missing``,
+    ``consistency_check``, ``narrative``, ``enrich_system``, ``enrich_extract``).
+
+    One persona is one dialogue: the core chain, then one turn per batch of attributes, then the
+    consistency check, then the narrative. Each call therefore sees the whole profile so far, and
+    consecutive calls share their prefix (KV-cache and prompt-cache friendly). With ``k=220`` and the
+    default ``batch_size=30`` a persona takes 1 + 8 + 1 + 1 = 11 calls (12 if a re-ask is needed).
+
+    Args:
+        templates: A :class:`~deeppersona.prompts.PromptLibrary`, or overrides (name → text, or a
+            directory of ``.jinja`` files) applied on top of the packaged templates.
+        batch_size: Attributes per fill call.
+        max_fill_retries: Re-ask rounds for attributes that got no usable value.
+        temperature: Sampling temperature (the backend default when ``None``).
+        story_words: Length of each life story, in words (text shown to the model).
+        narrative_words: Length of the narrative, in words (text shown to the model).
+        on_missing: What to do with attributes still without a value after the re-asks: ``"drop"`` them
+            (with a warning on the persona) or ``"fail"`` the persona.
+
+    Example:
+        >>> gen = ValueGenerator(batch_size=40, templates={"narrative": "Describe them in {{ words }} words."})
+    """
+
+    def __init__(
+        self,
+        templates: PromptLibrary | Mapping[str, str] | str | Path | None = None,
+        *,
+        batch_size: int = 30,
+        max_fill_retries: int = 1,
+        temperature: float | None = None,
+        story_words: str = "60-120",
+        narrative_words: str = "120-180",
+        on_missing: str = "drop",
+    ) -> None:
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+            raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
+        if not isinstance(max_fill_retries, int) or max_fill_retries < 0:
+            raise ConfigError(f"max_fill_retries must be a non-negative integer, got {max_fill_retries!r}")
+        if on_missing not in ("drop", "fail"):
+            raise ConfigError(f"on_missing must be 'drop' or 'fail', got {on_missing!r}")
+        if temperature is not None and not 0 <= temperature <= 2:
+            raise ConfigError(f"temperature must lie within [0, 2], got {temperature}")
+        self.templates = templates if isinstance(templates, PromptLibrary) else PromptLibrary(templates)
+        self.batch_size = batch_size
+        self.max_fill_retries = max_fill_retries
+        self.temperature = temperature
+        self.story_words = story_words
+        self.narrative_words = narrative_words
+        self.on_missing = on_missing
+
+    def replace(self, **changes: Any) -> ValueGenerator:
+        """Return a copy with some constructor parameters changed (``templates`` overrides are merged).
+
+        Raises:
+            ConfigError: An unknown parameter or an invalid value.
+        """
+        names = ("batch_size", "max_fill_retries", "temperature", "story_words", "narrative_words", "on_missing")
+        unknown = sorted(set(changes) - {*names, "templates"})
+        if unknown:
+            raise ConfigError(f"unknown ValueGenerator parameter(s) {unknown}; known: templates, {', '.join(names)}")
+        if "templates" in changes and not isinstance(changes["templates"], PromptLibrary):
+            changes["templates"] = self.templates.with_overrides(changes["templates"])
+        params: dict[str, Any] = {name: getattr(self, name) for name in names}
+        params.update({k: v for k, v in changes.items() if k != "templates"})
+        checked = ValueGenerator(changes.get("templates", self.templates), **params)
+        clone = copy.copy(self)
+        clone.__dict__.update(checked.__dict__)
+        return clone
+
+    def fill_calls(self, k: int) -> int:
+        """How many fill calls ``k`` attributes take (re-asks excluded)."""
+        return -(-k // self.batch_size)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(batch_size={self.batch_size}, max_fill_retries={self.max_fill_retries})"
+
+    # -- plumbing ------------------------------------------------------------------------------------
+
+    def render(self, name: str, **variables: Any) -> str:
+        """Render template ``name`` of this generator's library."""
+        return self.templates.render(name, **variables)
+
+    async def _call(
+        self,
+        llm: LLM,
+        draft: PersonaDraft,
+        messages: Sequence[Mapping[str, str]],
+        response_model: Any,
+        call_site: str,
+    ) -> LLMResponse[Any]:
+        try:
+            response = await llm.acomplete(
+                messages, response_model, call_site=call_site, temperature=self.temperature, seed=draft.next_seed()
+            )
+        except LLMError:
+            draft.usage = draft.usage + Usage(calls=1, failures=1)
+            raise
+        draft.usage = draft.usage + response.usage
+        return response
+
+    # -- 1. core chain -------------------------------------------------------------------------------
+
+    def _facts(self, draft: PersonaDraft) -> list[tuple[str, Any]]:
+        dem = draft.demographics
+        facts = [(label, dem[key]) for key, label in _FACT_LABELS if dem.get(key) not in (None, "")]
+        place = ", ".join(str(dem[k]) for k in ("city", "region", "country") if dem.get(k))
+        if place:
+            facts.append(("Lives in", place))
+        return facts
+
+    @staticmethod
+    def _place(draft: PersonaDraft) -> str:
+        dem = draft.demographics
+        return ", ".join(str(dem[k]) for k in ("region", "country") if dem.get(k)) or "their country"
+
+    async def core(self, llm: LLM, draft: PersonaDraft, rng: np.random.Generator) -> CoreProfile:
+        """Generate the core chain: values → life attitude → life stories → interests (one ordered call).
+
+        The value orientation (positive, negative or neutral), the number of stories (1–3) and of
+        interests (2–3) are drawn from ``rng``; anchored core fields are kept verbatim.
+        """
+        polarity = str(_POLARITIES[int(rng.integers(0, 3))])
+        num_stories = int(rng.integers(1, 4))
+        num_interests = int(rng.integers(2, 4))
+        fixed = [(k, format_value(v)) for k, v in draft.fixed_core.items()]
+        given = [(key, format_value(attr.value)) for key, attr in draft.given.items()]
+        system = self.render("core_system")
+        user = self.render(
+            "core_chain",
+            facts=self._facts(draft),
+            bio=draft.bio,
+            given=given,
+            fixed=fixed,
+            polarity=polarity,
+            num_stories=num_stories,
+            num_interests=num_interests,
+            story_words=self.story_words,
+            place=self._place(draft),
+        )
+        messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
+        reply: CoreChain = (await self._call(llm, draft, messages, CoreChain, "core")).output
+        data = reply.model_dump()
+        for name, value in draft.fixed_core.items():
+            if name in ("life_stories", "interests"):
+                data[name] = list(value) if isinstance(value, (list, tuple)) else [value]
+            else:
+                data[name] = value
+        core = CoreProfile(values_polarity=polarity, **{k: data[k] for k in CORE_FIELDS})  # type: ignore[arg-type]
+        draft.core = core
+        draft.messages = [
+            *messages,
+            {"role": "assistant", "content": _compact({k: data[k] for k in CORE_FIELDS})},
+        ]
+        return core
+
+    def profile_text(self, draft: PersonaDraft) -> str:
+        """The persona's core profile as one text (what the selector embeds)."""
+        parts = []
+        if draft.bio:
+            parts.append(draft.bio)
+        parts.append("; ".join(f"{label}: {value}" for label, value in self._facts(draft)))
+        core = draft.core
+        if core is not None:
+            parts.append(f"Values: {core.values_orientation}. Attitude: {core.attitude} {core.attitude_details}")
+            parts.append(f"Coping: {core.coping_mechanism}. Interests: {', '.join(core.interests)}.")
+            parts.extend(core.life_stories)
+        parts.extend(f"{k}: {format_value(a.value)}" for k, a in draft.given.items())
+        return "\n".join(p for p in parts if p)
+
+    # -- 2. progressive filling ----------------------------------------------------------------------
+
+    async def fill(self, llm: LLM, draft: PersonaDraft, selected: Sequence[tuple[Any, str]]) -> None:
+        """Fill the selected attributes in batches, each conditioned on the whole profile so far.
+
+        Args:
+            llm: The model.
+            draft: The persona (its dialogue must hold the core chain).
+            selected: ``(node, stratum)`` pairs (or :class:`~deeppersona.selector.SelectedAttribute`).
+
+        Raises:
+            GenerationError: ``on_missing="fail"`` and some attributes never got a value.
+        """
+        pairs = [(s.node, s.stratum) if hasattr(s, "node") else (s[0], s[1]) for s in selected]
+        items = fill_items(pairs)
+        draft.items = items
+        missing: list[FillItem] = []
+        for start in range(0, len(items), self.batch_size):
+            batch = items[start : start + self.batch_size]
+            user = self.render("fill_batch", first=start == 0, items=batch)
+            missing += await self._fill_turn(llm, draft, user, batch)
+        for _ in range(self.max_fill_retries):
+            if not missing:
+                break
+            user = self.render("fill_missing", items=missing)
+            missing = await self._fill_turn(llm, draft, user, missing)
+        if missing:
+            paths = ", ".join(item.path for item in missing[:5]) + (" ..." if len(missing) > 5 else "")
+            message = f"{len(missing)} attribute(s) got no usable value after re-asking: {paths}"
+            if self.on_missing == "fail":
+                from ..errors import GenerationError
+
+                raise GenerationError(message)
+            logger.warning(message)
+            draft.warnings.append(message)
+
+    async def _fill_turn(self, llm: LLM, draft: PersonaDraft, user: str, batch: Sequence[FillItem]) -> list[FillItem]:
+        messages = [*draft.messages, {"role": "user", "content": user}]
+        reply = (await self._call(llm, draft, messages, fill_reply_type(batch), "fill")).output
+        values = dict(reply) if isinstance(reply, Mapping) else {}
+        by_canon = {canonical_key(str(k)): v for k, v in values.items()}
+        accepted: dict[str, Any] = {}
+        missing: list[FillItem] = []
+        for item in batch:
+            raw = values[item.key] if item.key in values else by_canon.get(canonical_key(item.key))
+            usable, value = coerce_value(raw, item.node)
+            if not usable:
+                missing.append(item)
+                continue
+            accepted[item.key] = value
+            draft.attributes[item.path] = AttributeValue(value=value, stratum=item.stratum, path=item.node.path)  # type: ignore[arg-type]
+        draft.messages = [*messages, {"role": "assistant", "content": _compact(accepted)}]
+        return missing
+
+    # -- 3. consistency ------------------------------------------------------------------------------
+
+    async def check_consistency(self, llm: LLM, draft: PersonaDraft) -> list[ConsistencyNote]:
+        """Ask for contradictions in the profile and repair them (anchors are never changed).
+
+        Returns:
+            The repairs made (also appended to ``draft.notes``).
+        """
+        fixed = [f"{k}: {format_value(a.value)}" for k, a in draft.given.items()]
+        fixed += [f"{k}: {format_value(v)}" for k, v in draft.anchors.items() if k not in draft.given and k != "bio"]
+        user = self.render("consistency_check", fixed=fixed)
+        messages = [*draft.messages, {"role": "user", "content": user}]
+        report: ConsistencyReport = (await self._call(llm, draft, messages, ConsistencyReport, "consistency")).output
+        by_key = {item.key: item for item in draft.items}
+        by_canon = {canonical_key(item.key): item for item in draft.items}
+        notes: list[ConsistencyNote] = []
+        applied: dict[str, Any] = {}
+        for fix in report.contradictions:
+            item = by_key.get(fix.key) or by_canon.get(canonical_key(fix.key))
+            if item is None or item.path not in draft.attributes:
+                continue  # unknown key, or an anchor (anchors are not in the fill items)
+            usable, value = coerce_value(fix.corrected_value, item.node)
+            old = draft.attributes[item.path].value
+            if not usable or value == old:
+                continue
+            draft.attributes[item.path] = draft.attributes[item.path].model_copy(update={"value": value})
+            notes.append(ConsistencyNote(path=item.path, old=old, new=value, reason=fix.reason))
+            applied[item.key] = value
+        draft.notes.extend(notes)
+        draft.messages = [*messages, {"role": "assistant", "content": _compact({"corrected": applied})}]
+        return notes
+
+    # -- 4. narrative --------------------------------------------------------------------------------
+
+    async def narrate(self, llm: LLM, draft: PersonaDraft) -> str:
+        """Write the concise narrative ``Narr(P)`` of the profile so far."""
+        user = self.render("narrative", words=self.narrative_words)
+        messages = [*draft.messages, {"role": "user", "content": user}]
+        text = str((await self._call(llm, draft, messages, None, "narrative")).output).strip()
+        draft.narrative = text
+        draft.messages = [*messages, {"role": "assistant", "content": text}]
+        return text
+
+    # -- enrichment ----------------------------------------------------------------------------------
+
+    async def extract_sketch(self, llm: LLM, draft: PersonaDraft, sketch: str) -> dict[str, Any]:
+        """Extract demographic facts from a one-line persona sketch (one call; usage added to ``draft``).
+
+        Returns:
+            The facts the sketch states, ``None`` and empty fields dropped.
+        """
+        messages = [
+            {"role": "system", "content": self.render("enrich_system")},
+            {"role": "user", "content": self.render("enrich_extract", sketch=sketch)},
+        ]
+        reply: SketchFacts = (await self._call(llm, draft, messages, SketchFacts, "enrich")).output
+        facts: dict[str, Any] = {}
+        for key, value in reply.model_dump().items():
+            if isinstance(value, str):
+                value = value.strip()
+            if value not in (None, ""):
+                facts[key] = value
+        return facts
+
+
+def _compact(data: Mapping[str, Any]) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))

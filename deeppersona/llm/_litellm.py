@@ -1,0 +1,433 @@
+"""The default backend: any model LiteLLM speaks to, plus the embedded ``local/...`` models."""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import os
+import time
+import weakref
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from .._async import run_sync
+from ..errors import ConfigError, LLMRequestError, MissingDependencyError
+from ._base import LLM, LLMResponse, Message, T
+from ._cache import ResponseCache, cache_key
+from ._limits import RateLimiter
+from ._structured import (
+    RawReply,
+    RetryPolicy,
+    TransientFailure,
+    estimate_tokens,
+    json_schema_for,
+    schema_name,
+    structured_call,
+    with_schema_instructions,
+)
+
+if TYPE_CHECKING:
+    from ._local import LocalRuntime
+    from ._registry import ModelRegistry
+
+__all__ = ["LiteLLMBackend", "import_litellm"]
+
+logger = logging.getLogger(__name__)
+
+StructuredMode = Literal["auto", "json_schema", "json_object", "prompt"]
+
+
+def import_litellm() -> Any:
+    """Import litellm with its network fetch of the model-cost map switched off.
+
+    Raises:
+        MissingDependencyError: litellm is not installed.
+    """
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    try:
+        import litellm
+    except ImportError as exc:  # pragma: no cover - litellm is a core dependency
+        raise MissingDependencyError("litellm is required for model backends: pip install litellm") from exc
+    return litellm
+
+
+class _PerLoop:
+    """One asyncio primitive per event loop (``complete()`` runs each call on a fresh loop)."""
+
+    def __init__(self, factory: Any) -> None:
+        self._factory = factory
+        self._items: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
+
+    def get(self) -> Any:
+        loop = asyncio.get_running_loop()
+        item = self._items.get(loop)
+        if item is None:
+            item = self._items[loop] = self._factory()
+        return item
+
+
+class LiteLLMBackend(LLM):
+    """An :class:`LLM` over ``litellm.acompletion``: OpenAI, Anthropic, Gemini, Ollama, vLLM... or ``local/...``.
+
+    Structured output uses the provider's JSON-schema mode where LiteLLM says it is supported, else
+    JSON mode with the schema in the prompt. Replies are parsed tolerantly and validated; an invalid
+    reply is re-asked with the validation error (``max_attempts`` replies in all). Rate limits,
+    timeouts, 5xx and connection errors back off exponentially with jitter, honouring
+    ``Retry-After`` (``max_retries`` retries); authentication, bad-request, not-found and
+    context-window errors raise :class:`~deeppersona.errors.LLMRequestError` at once.
+
+    Args:
+        model: A LiteLLM model string (``"gpt-4.1-mini"``, ``"ollama/llama3.1"``) or ``"local/<name>"``
+            for an embedded model of ``registry``.
+        max_concurrency: Requests in flight at once (per event loop).
+        max_attempts: Replies asked for before :class:`~deeppersona.errors.LLMOutputError`.
+        max_retries: Retries of one request after transient failures.
+        requests_per_minute: Optional request-rate limit.
+        tokens_per_minute: Optional token-rate limit (estimated from the prompt and ``max_tokens``).
+        cache: ``None``/``False`` for no cache; ``True`` for the user cache directory; or a path
+            (a SQLite file or a directory). Keyed by model, messages, parameters and seed.
+        timeout: Seconds before one request counts as timed out (a transient failure).
+        temperature: Default sampling temperature.
+        max_tokens: Default completion token limit.
+        structured: ``"auto"``, or force ``"json_schema"``, ``"json_object"`` or ``"prompt"`` (schema in the
+            prompt only).
+        registry: The local-model registry for ``local/...`` models (packaged defaults when ``None``).
+        retry_policy: Full control of attempts and backoff (overrides ``max_attempts``/``max_retries``).
+        **litellm_kwargs: Passed to every ``litellm.acompletion`` call (``api_base``, ``api_key``,
+            ``mock_response``, ``top_p``...). For local models: ``n_ctx``, ``n_threads``, ``verbose``, ``use_extra_bufts``.
+
+    Example:
+        >>> from pydantic import BaseModel
+        >>> class City(BaseModel):
+        ...     name: str
+        >>> llm = LiteLLMBackend("gpt-4.1-mini", mock_response='{"name": "Nairobi"}')
+        >>> llm.complete([{"role": "user", "content": "Name a city."}], City).output
+        City(name='Nairobi')
+    """
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        max_concurrency: int = 8,
+        max_attempts: int = 3,
+        max_retries: int = 5,
+        requests_per_minute: int | None = None,
+        tokens_per_minute: int | None = None,
+        cache: bool | str | Path | ResponseCache | None = None,
+        timeout: float = 600.0,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        structured: StructuredMode = "auto",
+        registry: ModelRegistry | None = None,
+        retry_policy: RetryPolicy | None = None,
+        **litellm_kwargs: Any,
+    ) -> None:
+        super().__init__()
+        if not isinstance(model, str) or not model.strip():
+            raise ConfigError(f"model must be a non-empty LiteLLM model string, got {model!r}")
+        if max_concurrency < 1:
+            raise ConfigError(f"max_concurrency must be at least 1, got {max_concurrency}")
+        if structured not in ("auto", "json_schema", "json_object", "prompt"):
+            raise ConfigError(f"structured must be auto, json_schema, json_object or prompt, got {structured!r}")
+        if timeout <= 0:
+            raise ConfigError(f"timeout must be positive, got {timeout}")
+        self.model = model.strip()
+        self.max_concurrency = int(max_concurrency)
+        self.timeout = float(timeout)
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+        self.structured = structured
+        self.policy = retry_policy or RetryPolicy(max_attempts=max_attempts, max_retries=max_retries)
+        self.litellm_kwargs = dict(litellm_kwargs)
+        self.is_local = self.model.startswith("local/")
+        self._local_options = {
+            k: self.litellm_kwargs.pop(k) for k in ("n_ctx", "n_threads", "verbose", "use_extra_bufts") if k in self.litellm_kwargs
+        }
+        if not self.is_local and self._local_options:
+            raise ConfigError(f"{sorted(self._local_options)} only apply to local/... models")
+        self.registry = registry
+        if self.is_local:
+            from ._registry import ModelRegistry
+
+            self.registry = registry if registry is not None else ModelRegistry()
+            self.registry.get(self.model)  # fail early on unknown names
+        self.cache = _make_cache(cache)
+        self._limiter = RateLimiter(requests_per_minute, tokens_per_minute)
+        self._semaphores = _PerLoop(lambda: asyncio.Semaphore(self.max_concurrency))
+        self._rng = np.random.default_rng()
+        self._runtime: LocalRuntime | None = None
+        self._mode: str | None = None if structured == "auto" else structured
+        self._sleep = asyncio.sleep
+
+    # -- public -----------------------------------------------------------------------------------------
+
+    async def acomplete(
+        self,
+        messages: Sequence[Message],
+        response_model: type[T] | None = None,
+        *,
+        call_site: str = "default",
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        seed: int | None = None,
+    ) -> LLMResponse[Any]:
+        """Send ``messages``; return validated output (see the class docstring for the retry policy)."""
+        if not messages:
+            raise ConfigError("messages must not be empty")
+        litellm = import_litellm()
+        params: dict[str, Any] = dict(self.litellm_kwargs)
+        temp = temperature if temperature is not None else self.temperature
+        if temp is not None:
+            params["temperature"] = temp
+        limit = max_tokens if max_tokens is not None else self.max_tokens
+        if limit is not None:
+            params["max_tokens"] = limit
+        if seed is not None:
+            params["seed"] = seed
+        convo: list[dict[str, str]] = [dict(m) for m in messages]
+        if response_model is not None and response_model is not str:
+            mode = self._structured_mode(litellm)
+            schema = json_schema_for(response_model)
+            if mode == "json_schema":
+                params["response_format"] = {
+                    "type": "json_schema",
+                    "json_schema": {"name": schema_name(response_model), "schema": schema, "strict": False},
+                }
+            elif mode == "json_object":
+                params["response_format"] = {"type": "json_object"}
+            if mode != "json_schema" or self.is_local:
+                convo = with_schema_instructions(convo, response_model)
+        if self.is_local:
+            runtime = await self._local_runtime()
+            params["deeppersona_runtime"] = runtime.key
+        cache_params = {k: v for k, v in params.items() if k not in ("api_key", "deeppersona_runtime")}
+
+        async def send(request: list[dict[str, str]]) -> RawReply:
+            return await self._send(litellm, request, params, cache_params)
+
+        return await structured_call(
+            send,
+            convo,
+            response_model,
+            model=self.model,
+            policy=self.policy,
+            rng=self._rng,
+            record=lambda usage: self.usage.record(usage, call_site),
+            sleep=self._sleep,
+        )
+
+    def complete(
+        self,
+        messages: Sequence[Message],
+        response_model: type[T] | None = None,
+        *,
+        call_site: str = "default",
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        seed: int | None = None,
+    ) -> LLMResponse[Any]:
+        """Synchronous :meth:`acomplete`; safe inside a running event loop."""
+
+        async def run() -> LLMResponse[Any]:
+            try:
+                return await self.acomplete(
+                    messages,
+                    response_model,
+                    call_site=call_site,
+                    temperature=temperature,
+                    max_tokens=max_tokens,
+                    seed=seed,
+                )
+            finally:
+                await _flush_litellm_logging()
+
+        return run_sync(run())
+
+    async def aclose(self) -> None:
+        """Unload local models (if any). Idempotent."""
+        runtime, self._runtime = self._runtime, None
+        if runtime is not None:
+            await asyncio.to_thread(runtime.close)
+
+    # -- internals --------------------------------------------------------------------------------------
+
+    def _structured_mode(self, litellm: Any) -> str:
+        if self._mode is not None:
+            return self._mode
+        if self.is_local:
+            mode = "json_schema"
+        else:
+            try:
+                if litellm.supports_response_schema(model=self.model):
+                    mode = "json_schema"
+                elif "response_format" in (litellm.get_supported_openai_params(model=self.model) or []):
+                    mode = "json_object"
+                else:
+                    mode = "prompt"
+            except Exception:  # unknown model names make litellm raise
+                mode = "prompt"
+        logger.debug("%s: structured output mode %s", self.model, mode)
+        self._mode = mode
+        return mode
+
+    async def _local_runtime(self) -> LocalRuntime:
+        if self._runtime is None:
+            from ._local import LocalRuntime, register_local_provider
+
+            assert self.registry is not None
+            register_local_provider()
+            self._runtime = LocalRuntime(self.registry, **self._local_options)
+        # verify (and assemble) the weights here so integrity errors surface unwrapped
+        await asyncio.to_thread(self._runtime.ensure_file, self.model)
+        return self._runtime
+
+    async def _send(
+        self,
+        litellm: Any,
+        messages: list[dict[str, str]],
+        params: dict[str, Any],
+        cache_params: dict[str, Any],
+    ) -> RawReply:
+        key = cache_key(self.model, messages, cache_params) if self.cache is not None else ""
+        if self.cache is not None:
+            hit = await asyncio.to_thread(self.cache.get, key)
+            if hit is not None:
+                return RawReply(text=hit[0], cached=True)
+        prompt_estimate = sum(estimate_tokens(str(m.get("content", ""))) for m in messages)
+        await self._limiter.acquire(prompt_estimate + int(params.get("max_tokens") or 0))
+        async with self._semaphores.get():
+            started = time.perf_counter()
+            try:
+                response = await litellm.acompletion(
+                    model=self.model, messages=messages, timeout=self.timeout, **params
+                )
+            except Exception as exc:
+                raise _map_error(litellm, exc, self.model) from exc
+            logger.debug("%s: reply in %.2fs", self.model, time.perf_counter() - started)
+        text = _reply_text(response)
+        usage = getattr(response, "usage", None)
+        prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0) or prompt_estimate
+        completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0) or estimate_tokens(text)
+        cost = _cost(litellm, response)
+        cache = self.cache
+
+        def commit() -> None:
+            if cache is not None:
+                cache.put(key, self.model, text, prompt_tokens, completion_tokens)
+
+        return RawReply(
+            text=text,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            cost_usd=cost,
+            commit=commit if cache is not None else None,
+        )
+
+
+async def _flush_litellm_logging() -> None:
+    """Let litellm's background logging finish before a short-lived event loop (``complete()``) ends."""
+    try:
+        from litellm.litellm_core_utils.logging_worker import GLOBAL_LOGGING_WORKER
+    except ImportError:  # pragma: no cover - older litellm has no logging worker
+        return
+    try:
+        await asyncio.wait_for(GLOBAL_LOGGING_WORKER.flush(), timeout=5.0)
+    except Exception:  # logging must never break a call
+        logger.debug("could not flush litellm's logging worker", exc_info=True)
+
+
+def _make_cache(cache: bool | str | Path | ResponseCache | None) -> ResponseCache | None:
+    if cache is None or cache is False:
+        return None
+    if isinstance(cache, ResponseCache):
+        return cache
+    if cache is True:
+        from ._registry import default_cache_dir
+
+        return ResponseCache(default_cache_dir().parent / "responses")
+    if isinstance(cache, (str, Path)):
+        return ResponseCache(cache)
+    raise ConfigError(f"cache must be None, True, a path or a ResponseCache, got {cache!r}")
+
+
+def _reply_text(response: Any) -> str:
+    try:
+        content = response.choices[0].message.content
+    except (AttributeError, IndexError, KeyError, TypeError):
+        return ""
+    return content if isinstance(content, str) else ""
+
+
+def _cost(litellm: Any, response: Any) -> float:
+    try:
+        return float(litellm.completion_cost(completion_response=response) or 0.0)
+    except Exception:  # litellm raises when a model has no known price
+        return 0.0
+
+
+def _retry_after(exc: BaseException) -> float | None:
+    headers: Any = None
+    response = getattr(exc, "response", None)
+    if response is not None:
+        headers = getattr(response, "headers", None)
+    if not headers:
+        headers = getattr(exc, "headers", None) or getattr(exc, "litellm_response_headers", None)
+    if not headers:
+        return None
+    try:
+        value = headers.get("retry-after") or headers.get("Retry-After")
+    except AttributeError:
+        return None
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except (TypeError, ValueError):
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(str(value))
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _map_error(litellm: Any, exc: Exception, model: str) -> Exception:
+    """Classify an exception from ``litellm.acompletion``: transient, or a clear request error."""
+    if isinstance(exc, (LLMRequestError, TransientFailure)):
+        return exc
+    fatal: list[tuple[Any, str]] = [
+        (getattr(litellm, "ContextWindowExceededError", None), "the prompt exceeds the model's context window; "
+         "shorten it (fewer attributes per batch) or use a model with a longer context"),
+        (getattr(litellm, "AuthenticationError", None), "authentication failed; check the API key "
+         "(e.g. OPENAI_API_KEY) or pass api_key="),
+        (getattr(litellm, "PermissionDeniedError", None), "permission denied for this model or key"),
+        (getattr(litellm, "NotFoundError", None), "the model or endpoint was not found; check the model name "
+         "and api_base"),
+        (getattr(litellm, "ContentPolicyViolationError", None), "the provider refused the content"),
+        (getattr(litellm, "BadRequestError", None), "the provider rejected the request"),
+        (getattr(litellm, "UnsupportedParamsError", None), "a parameter is not supported by this model"),
+    ]
+    for cls, hint in fatal:
+        if cls is not None and isinstance(exc, cls):
+            return LLMRequestError(f"{model}: {hint}: {exc}", model=model, error_type=type(exc).__name__)
+    transient_names = (
+        "RateLimitError",
+        "Timeout",
+        "APIConnectionError",
+        "InternalServerError",
+        "ServiceUnavailableError",
+        "BadGatewayError",
+    )
+    transient = tuple(getattr(litellm, n) for n in transient_names if getattr(litellm, n, None) is not None)
+    if isinstance(exc, (*transient, asyncio.TimeoutError, TimeoutError, ConnectionError)):
+        return TransientFailure(f"{type(exc).__name__}: {exc}", retry_after=_retry_after(exc))
+    status = getattr(exc, "status_code", None)
+    if isinstance(status, int) and (status >= 500 or status in (408, 409, 429)):
+        return TransientFailure(f"{type(exc).__name__} ({status}): {exc}", retry_after=_retry_after(exc))
+    return LLMRequestError(f"{model}: request failed: {type(exc).__name__}: {exc}", model=model,
+                           error_type=type(exc).__name__)

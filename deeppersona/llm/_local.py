@@ -1,0 +1,311 @@
+"""Embedded GGUF models through llama.cpp, registered as the LiteLLM custom provider ``local``.
+
+``LiteLLMBackend("local/smollm2-135m")`` goes through ``litellm.acompletion`` like any remote model;
+LiteLLM hands the call to :class:`LocalProvider`, which finds the backend's :class:`LocalRuntime`
+(passed as the ``deeppersona_runtime`` parameter) and runs llama.cpp in a worker thread, one call
+at a time per model (llama.cpp contexts are not thread-safe), so the event loop stays free.
+Consecutive prompts that share a prefix reuse llama.cpp's KV cache for that prefix.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import threading
+import time
+import uuid
+import weakref
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError, MissingDependencyError
+from ._registry import ModelRegistry, ModelSpec
+
+__all__ = ["PROVIDER", "LocalProvider", "LocalRuntime", "register_local_provider", "to_llama_response_format"]
+
+logger = logging.getLogger(__name__)
+
+PROVIDER = "local"
+"""The LiteLLM provider name of the embedded models (``local/<name>``)."""
+
+_PASSTHROUGH = (
+    "temperature",
+    "max_tokens",
+    "top_p",
+    "seed",
+    "stop",
+    "presence_penalty",
+    "frequency_penalty",
+)
+
+
+def to_llama_response_format(response_format: Any) -> dict[str, Any] | None:
+    """Translate an OpenAI/LiteLLM ``response_format`` into llama.cpp's grammar-constrained form.
+
+    ``{"type": "json_schema", "json_schema": {"schema": S}}`` becomes ``{"type": "json_object", "schema": S}``;
+    ``{"type": "json_object"}`` stays; a pydantic model class becomes its schema; anything else is dropped.
+    """
+    if response_format is None:
+        return None
+    if isinstance(response_format, type):
+        schema_fn = getattr(response_format, "model_json_schema", None)
+        return {"type": "json_object", "schema": schema_fn()} if schema_fn else None
+    if not isinstance(response_format, dict):
+        return None
+    kind = response_format.get("type")
+    if kind == "json_schema":
+        spec = response_format.get("json_schema") or {}
+        schema = spec.get("schema") if isinstance(spec, dict) else None
+        return {"type": "json_object", "schema": schema} if schema else {"type": "json_object"}
+    if kind == "json_object":
+        out = {"type": "json_object"}
+        if "schema" in response_format:
+            out["schema"] = response_format["schema"]
+        return out
+    return None
+
+
+class _Loaded:
+    def __init__(self, llama: Any, spec: ModelSpec) -> None:
+        self.llama = llama
+        self.spec = spec
+        self.lock = threading.Lock()
+
+
+class LocalRuntime:
+    """Loaded llama.cpp models of one backend: loading, serialised calls, explicit close.
+
+    Args:
+        registry: Where model names resolve to verified GGUF files.
+        n_ctx: Context window (the model spec's when ``None``).
+        n_threads: CPU threads (``os.cpu_count()`` when ``None``).
+        verbose: Let llama.cpp log to stderr.
+        use_extra_bufts: Let llama.cpp use extra CPU buffer types (AMX, weight repacking). ``None``
+            decides automatically: off on CPUs that advertise AMX, whose AMX kernels crash in some
+            virtual machines; the environment variable ``DEEPPERSONA_LLAMA_EXTRA_BUFTS=1``/``0`` overrides.
+
+    Attributes:
+        key: The id LiteLLM calls carry to find this runtime.
+    """
+
+    def __init__(
+        self,
+        registry: ModelRegistry,
+        *,
+        n_ctx: int | None = None,
+        n_threads: int | None = None,
+        verbose: bool = False,
+        use_extra_bufts: bool | None = None,
+    ) -> None:
+        self.registry = registry
+        self.use_extra_bufts = _auto_extra_bufts() if use_extra_bufts is None else use_extra_bufts
+        self.n_ctx = n_ctx
+        self.n_threads = n_threads or os.cpu_count() or 1
+        self.verbose = verbose
+        self.key = uuid.uuid4().hex
+        self._models: dict[str, _Loaded] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+        provider = register_local_provider()
+        provider.runtimes[self.key] = self
+
+    def ensure_file(self, model: str) -> Path:
+        """Verify (assembling first, if needed) the weights of ``model``; return the file."""
+        return self.registry.path(model)
+
+    def load(self, model: str) -> _Loaded:
+        """Load ``model`` (once) and return it."""
+        name = self.registry.get(model).name
+        with self._lock:
+            if self._closed:
+                raise ConfigError("this local model runtime was closed; create a new backend")
+            loaded = self._models.get(name)
+            if loaded is not None:
+                return loaded
+            spec = self.registry.get(name)
+            path = self.registry.path(name)
+            try:
+                from llama_cpp import Llama
+            except ImportError as exc:
+                raise MissingDependencyError(
+                    "embedded models need llama-cpp-python: pip install 'deeppersona[local]'"
+                ) from exc
+            started = time.perf_counter()
+            with _model_params(use_extra_bufts=self.use_extra_bufts):
+                llama = Llama(
+                    model_path=str(path),
+                    n_ctx=self.n_ctx or spec.n_ctx,
+                    n_threads=self.n_threads,
+                    n_threads_batch=self.n_threads,
+                    chat_format=spec.chat_format,
+                    verbose=self.verbose,
+                )
+            logger.info("loaded %s in %.1fs", name, time.perf_counter() - started)
+            loaded = self._models[name] = _Loaded(llama, spec)
+            return loaded
+
+    def complete(self, model: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
+        """Run one chat completion (blocking; call it from a worker thread).
+
+        Returns:
+            llama.cpp's OpenAI-shaped completion dict.
+        """
+        loaded = self.load(model)
+        kwargs: dict[str, Any] = {k: params[k] for k in _PASSTHROUGH if params.get(k) is not None}
+        kwargs.setdefault("temperature", 0.7)
+        fmt = to_llama_response_format(params.get("response_format"))
+        if fmt is not None:
+            kwargs["response_format"] = fmt
+        ignored = sorted(set(params) - set(_PASSTHROUGH) - {"response_format"})
+        if ignored:
+            logger.debug("local/%s ignores parameters %s", loaded.spec.name, ignored)
+        clean = [{"role": m.get("role", "user"), "content": m.get("content") or ""} for m in messages]
+        with loaded.lock:
+            result: dict[str, Any] = loaded.llama.create_chat_completion(messages=clean, **kwargs)
+        return result
+
+    def close(self) -> None:
+        """Free every loaded model. Idempotent."""
+        with self._lock:
+            models, self._models = self._models, {}
+            self._closed = True
+        for loaded in models.values():
+            with loaded.lock:
+                close = getattr(loaded.llama, "close", None)
+                if close is not None:
+                    close()
+
+    def __repr__(self) -> str:
+        return f"LocalRuntime(loaded={sorted(self._models)})"
+
+
+_PARAMS_LOCK = threading.Lock()  # guards the brief swap of llama_cpp's default-params factory
+
+
+def _auto_extra_bufts() -> bool:
+    env = os.environ.get("DEEPPERSONA_LLAMA_EXTRA_BUFTS")
+    if env is not None:
+        return env.strip().lower() in ("1", "true", "yes", "on")
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            return "amx_tile" not in fh.read()
+    except OSError:
+        return True
+
+
+@contextlib.contextmanager
+def _model_params(*, use_extra_bufts: bool) -> Iterator[None]:
+    """Load models with ``use_extra_bufts`` set (``Llama`` has no argument for it)."""
+    if use_extra_bufts:
+        yield
+        return
+    import llama_cpp.llama_cpp as capi
+
+    with _PARAMS_LOCK:
+        original = capi.llama_model_default_params
+
+        def patched() -> Any:
+            params = original()
+            params.use_extra_bufts = False
+            return params
+
+        capi.llama_model_default_params = patched
+        try:
+            yield
+        finally:
+            capi.llama_model_default_params = original
+
+
+def _provider_base() -> type:
+    from ._litellm import import_litellm
+
+    litellm = import_litellm()
+    return litellm.CustomLLM  # type: ignore[no-any-return]
+
+
+def register_local_provider() -> LocalProvider:
+    """Register the ``local`` provider with LiteLLM (once per process) and return it.
+
+    LiteLLM keeps custom providers in its own process-wide list; this adds one entry and leaves any
+    other entries alone.
+    """
+    from ._litellm import import_litellm
+
+    litellm = import_litellm()
+    current = list(getattr(litellm, "custom_provider_map", None) or [])
+    for entry in current:
+        if entry.get("provider") == PROVIDER and getattr(entry.get("custom_handler"), "_deeppersona", False):
+            return entry["custom_handler"]  # type: ignore[no-any-return]
+    provider = _make_provider()
+    current = [e for e in current if e.get("provider") != PROVIDER]
+    current.append({"provider": PROVIDER, "custom_handler": provider})
+    litellm.custom_provider_map = current
+    try:
+        from litellm.utils import custom_llm_setup
+
+        custom_llm_setup()
+    except ImportError:  # pragma: no cover - older litellm sets providers up per call
+        pass
+    return provider
+
+
+def _make_provider() -> LocalProvider:
+    base = _provider_base()
+
+    class _Provider(base):  # type: ignore[misc, valid-type]
+        _deeppersona = True
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.runtimes: weakref.WeakValueDictionary[str, LocalRuntime] = weakref.WeakValueDictionary()
+            self._default: LocalRuntime | None = None
+            self._default_lock = threading.Lock()
+
+        def _runtime(self, params: dict[str, Any]) -> LocalRuntime:
+            key = params.pop("deeppersona_runtime", None)
+            if key is not None:
+                runtime = self.runtimes.get(str(key))
+                if runtime is None:
+                    raise ConfigError("the local model runtime of this backend was closed")
+                return runtime
+            with self._default_lock:
+                if self._default is None:
+                    self._default = LocalRuntime(ModelRegistry())
+                return self._default
+
+        def _fill(self, model_response: Any, model: str, result: dict[str, Any]) -> Any:
+            from ._litellm import import_litellm
+
+            litellm = import_litellm()
+            choice = result["choices"][0]
+            model_response.choices[0].message.content = choice["message"].get("content") or ""
+            model_response.choices[0].finish_reason = choice.get("finish_reason") or "stop"
+            usage = result.get("usage") or {}
+            model_response.usage = litellm.Usage(
+                prompt_tokens=int(usage.get("prompt_tokens", 0)),
+                completion_tokens=int(usage.get("completion_tokens", 0)),
+                total_tokens=int(usage.get("total_tokens", 0)),
+            )
+            model_response.model = f"{PROVIDER}/{model}"
+            return model_response
+
+        def completion(self, model: str, messages: list, *args: Any, **kwargs: Any) -> Any:
+            params = dict(kwargs.get("optional_params") or {})
+            runtime = self._runtime(params)
+            result = runtime.complete(model, messages, params)
+            return self._fill(kwargs["model_response"], model, result)
+
+        async def acompletion(self, model: str, messages: list, *args: Any, **kwargs: Any) -> Any:
+            params = dict(kwargs.get("optional_params") or {})
+            runtime = self._runtime(params)
+            result = await asyncio.to_thread(runtime.complete, model, messages, params)
+            return self._fill(kwargs["model_response"], model, result)
+
+    return _Provider()  # type: ignore[no-any-return]
+
+
+LocalProvider = Any
+"""The type of the registered provider (a ``litellm.CustomLLM`` subclass built on first use)."""

@@ -1,0 +1,48 @@
+"""Turn a model argument (a name, a backend or nothing) into an :class:`LLM`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ConfigError
+from ._base import LLM
+
+if TYPE_CHECKING:
+    from ._registry import ModelRegistry
+
+__all__ = ["DEFAULT_LOCAL_MODEL", "resolve_llm"]
+
+DEFAULT_LOCAL_MODEL = "local/qwen2.5-coder-1.5b"
+"""The model used when none is configured: the embedded Qwen2.5-Coder 1.5B through llama.cpp."""
+
+
+def resolve_llm(model: str | LLM | None = None, *, registry: ModelRegistry | None = None, **kwargs: Any) -> LLM:
+    """Return a backend for ``model``.
+
+    Args:
+        model: An :class:`LLM` (returned as is); a LiteLLM model string such as ``"gpt-4.1-mini"``,
+            ``"anthropic/claude-sonnet-4-5"``, ``"ollama/llama3.1"`` or ``"local/smollm2-135m"``; or ``None``
+            for the embedded default model (:data:`DEFAULT_LOCAL_MODEL`, needs the ``local`` extra).
+        registry: The local-model registry for ``local/...`` names (the packaged defaults when ``None``).
+        **kwargs: Passed to :class:`LiteLLMBackend` (``max_concurrency``, ``cache``, ``temperature``...).
+
+    Returns:
+        An :class:`LLM`.
+
+    Raises:
+        ConfigError: ``model`` is of an unsupported type or an empty string.
+    """
+    if isinstance(model, LLM):
+        if kwargs or registry is not None:
+            raise ConfigError("backend options cannot be applied to an existing LLM instance; configure it directly")
+        return model
+    if model is None:
+        model = DEFAULT_LOCAL_MODEL
+    if not isinstance(model, str) or not model.strip():
+        raise ConfigError(
+            f"model must be an LLM, a LiteLLM model string or None, got {model!r}; "
+            "e.g. 'gpt-4.1-mini' or 'local/qwen2.5-coder-1.5b'"
+        )
+    from ._litellm import LiteLLMBackend
+
+    return LiteLLMBackend(model.strip(), registry=registry, **kwargs)

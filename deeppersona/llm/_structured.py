@@ -1,0 +1,359 @@
+"""Parse, validate, re-ask and retry: the call loop shared by every backend (fakes included).
+
+A backend supplies one coroutine, ``send(messages) -> RawReply``, that performs a single request and
+maps its failures onto :class:`TransientFailure` (worth retrying after a pause) or
+:class:`~deeppersona.errors.LLMRequestError` (give up at once). :func:`structured_call` does the rest:
+tolerant JSON extraction, pydantic validation, bounded re-asks that quote the validation error,
+exponential backoff with jitter that honours ``Retry-After``, and usage accounting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+import re
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from ..errors import ConfigError, LLMOutputError, LLMRequestError, LLMTransientError
+from ._base import LLMResponse, Message, Usage
+
+__all__ = [
+    "RawReply",
+    "RetryPolicy",
+    "TransientFailure",
+    "estimate_tokens",
+    "extract_json",
+    "is_reask_message",
+    "json_schema_for",
+    "reask_message",
+    "schema_instructions",
+    "structured_call",
+    "validate_reply",
+]
+
+logger = logging.getLogger(__name__)
+
+_FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.DOTALL)
+
+
+class TransientFailure(Exception):
+    """A failure worth retrying after a pause (rate limit, timeout, 5xx, dropped connection).
+
+    Args:
+        message: What went wrong.
+        retry_after: Seconds the server asked us to wait, if it said.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass
+class RawReply:
+    """The outcome of one request.
+
+    Attributes:
+        text: The reply text.
+        prompt_tokens: Prompt tokens used.
+        completion_tokens: Completion tokens used.
+        cost_usd: Cost in US dollars, 0 when unknown.
+        cached: Whether the reply came from a cache (no request was made).
+        commit: Called once the reply validated (e.g. to store it in a cache).
+    """
+
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    cached: bool = False
+    commit: Callable[[], None] | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how patiently to retry.
+
+    Attributes:
+        max_attempts: Replies asked for before giving up on invalid output (the first plus re-asks).
+        max_retries: Retries of one request after transient failures.
+        base_delay: First backoff delay in seconds; it doubles on each retry.
+        max_delay: Cap of one computed backoff delay (a longer ``Retry-After`` is still honoured).
+        jitter: Relative jitter: each delay is multiplied by a uniform factor in ``[1 - jitter, 1 + jitter]``.
+    """
+
+    max_attempts: int = 3
+    max_retries: int = 5
+    base_delay: float = 1.0
+    max_delay: float = 60.0
+    jitter: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ConfigError(f"max_attempts must be at least 1, got {self.max_attempts}")
+        if self.max_retries < 0:
+            raise ConfigError(f"max_retries must be 0 or more, got {self.max_retries}")
+        if self.base_delay < 0 or self.max_delay < 0 or not 0 <= self.jitter <= 1:
+            raise ConfigError("base_delay and max_delay must be >= 0 and jitter within [0, 1]")
+
+    def delay(self, retry: int, retry_after: float | None, rng: np.random.Generator) -> float:
+        """Seconds to wait before retry number ``retry`` (0-based)."""
+        backoff = min(self.base_delay * (2.0**retry), self.max_delay)
+        factor = 1.0 + self.jitter * (2.0 * float(rng.random()) - 1.0)
+        wait = max(0.0, backoff * factor)
+        if retry_after is not None and retry_after > 0:
+            wait = max(wait, float(retry_after))  # the server's word wins, even beyond max_delay
+        return wait
+
+
+def estimate_tokens(text: str) -> int:
+    """A rough token count (about four characters per token) for backends that report none."""
+    return max(1, (len(text) + 3) // 4) if text else 0
+
+
+@functools.lru_cache(maxsize=256)
+def _adapter(response_model: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(response_model)
+
+
+def json_schema_for(response_model: Any) -> dict[str, Any]:
+    """The JSON schema of ``response_model`` (a pydantic model class or any type pydantic can validate)."""
+    if isinstance(response_model, type) and issubclass(response_model, BaseModel):
+        return response_model.model_json_schema()
+    try:
+        return _adapter(response_model).json_schema()
+    except Exception as exc:  # pydantic raises several error types for unsupported types
+        raise ConfigError(f"cannot build a JSON schema for response model {response_model!r}: {exc}") from exc
+
+
+def schema_name(response_model: Any) -> str:
+    """A short identifier for ``response_model`` (used as the schema name in requests)."""
+    name = getattr(response_model, "__name__", None) or "Output"
+    return re.sub(r"[^A-Za-z0-9_-]", "_", str(name))[:64] or "Output"
+
+
+def schema_instructions(response_model: Any) -> str:
+    """The instructions that ask for JSON matching ``response_model``'s schema (rendered prompt text)."""
+    from ..prompts import render
+
+    schema = json.dumps(json_schema_for(response_model), ensure_ascii=False, separators=(",", ":"))
+    return render("llm_json_instructions", schema=schema)
+
+
+def with_schema_instructions(messages: Sequence[Message], response_model: Any) -> list[dict[str, str]]:
+    """Return ``messages`` with the schema instructions appended to the system message (added if absent)."""
+    out = [dict(m) for m in messages]
+    text = schema_instructions(response_model)
+    for m in out:
+        if m.get("role") == "system":
+            m["content"] = f"{m.get('content', '')}\n\n{text}".strip()
+            return out
+    return [{"role": "system", "content": text}, *out]
+
+
+def reask_message(error: str) -> str:
+    """The user message that asks the model to fix its previous reply."""
+    from ..prompts import render
+
+    return render("llm_reask", error=error)
+
+
+def is_reask_message(message: Mapping[str, str]) -> bool:
+    """Whether ``message`` is a re-ask turn produced by :func:`reask_message`."""
+    if message.get("role") != "user":
+        return False
+    prefix, _, suffix = reask_message("\x00").partition("\x00")
+    content = str(message.get("content", ""))
+    return content.startswith(prefix) and content.endswith(suffix)
+
+
+def extract_json(text: str) -> Any:
+    """Parse the JSON value in a model reply, tolerating code fences, surrounding prose and small syntax slips.
+
+    Raises:
+        ValueError: No JSON value could be recovered.
+    """
+    candidates: list[str] = []
+    fenced = _FENCE.search(text)
+    if fenced:
+        candidates.append(fenced.group(1).strip())
+    stripped = text.strip()
+    candidates.append(stripped)
+    starts = [i for i in (stripped.find("{"), stripped.find("[")) if i >= 0]
+    if starts:
+        start = min(starts)
+        closer = "}" if stripped[start] == "{" else "]"
+        end = stripped.rfind(closer)
+        if end > start:
+            candidates.append(stripped[start : end + 1])
+        candidates.append(stripped[start:])
+    for candidate in candidates:
+        try:
+            return json.loads(candidate)
+        except (json.JSONDecodeError, ValueError):
+            continue
+    try:
+        import json_repair
+    except ImportError:  # pragma: no cover - json-repair is a core dependency
+        json_repair = None
+    if json_repair is not None and starts:
+        repaired = json_repair.loads(stripped[min(starts) :])
+        if repaired not in ("", None) and isinstance(repaired, (dict, list)):
+            return repaired
+    raise ValueError("the reply contains no JSON object")
+
+
+def validate_reply(text: str, response_model: Any) -> Any:
+    """Parse ``text`` and validate it as ``response_model``.
+
+    Returns:
+        The validated instance, or the stripped text when ``response_model`` is ``None`` or ``str``.
+
+    Raises:
+        ValueError: The reply is empty, holds no JSON, or fails validation (the message says why).
+    """
+    if response_model is None or response_model is str:
+        if not text or not text.strip():
+            raise ValueError("the reply is empty")
+        return text.strip()
+    try:
+        data = extract_json(text)
+    except ValueError as exc:
+        raise ValueError(f"{exc}; reply with a JSON object only") from None
+    try:
+        if isinstance(response_model, type) and issubclass(response_model, BaseModel):
+            return response_model.model_validate(data)
+        return _adapter(response_model).validate_python(data)
+    except ValidationError as exc:
+        raise ValueError(_describe_validation_error(exc)) from None
+
+
+def _describe_validation_error(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors(include_url=False)[:10]:
+        loc = ".".join(str(p) for p in err.get("loc", ())) or "(root)"
+        parts.append(f"{loc}: {err.get('msg', 'invalid')}")
+    more = exc.error_count() - len(parts)
+    if more > 0:
+        parts.append(f"... and {more} more")
+    return "the JSON does not match the schema: " + "; ".join(parts)
+
+
+Send = Callable[[list[dict[str, str]]], Awaitable[RawReply]]
+
+
+async def structured_call(
+    send: Send,
+    messages: Sequence[Message],
+    response_model: Any,
+    *,
+    model: str,
+    policy: RetryPolicy,
+    rng: np.random.Generator,
+    record: Callable[[Usage], None] | None = None,
+    sleep: Callable[[float], Awaitable[Any]] | None = None,
+) -> LLMResponse[Any]:
+    """Run one logical call: send, parse, validate, re-ask on invalid output, retry transient failures.
+
+    Args:
+        send: Performs one request with the given messages.
+        messages: The conversation to send.
+        response_model: The type the reply must validate as; ``None`` for text.
+        model: The model name (for errors and the response).
+        policy: Attempt and retry bounds and backoff.
+        rng: Jitter source.
+        record: Receives the call's usage once it ends, successfully or not.
+        sleep: The sleep coroutine (``asyncio.sleep`` unless replaced, e.g. in tests).
+
+    Returns:
+        The validated response with the usage of every request it took.
+
+    Raises:
+        LLMOutputError: ``policy.max_attempts`` replies failed to validate.
+        LLMTransientError: A request kept failing transiently after ``policy.max_retries`` retries.
+        LLMRequestError: A non-retryable failure.
+    """
+    do_sleep = sleep if sleep is not None else asyncio.sleep
+    convo = [dict(m) for m in messages]
+    usage = Usage(calls=1)
+    requests = 0
+    errors: list[str] = []
+    last_raw: str | None = None
+    succeeded = False
+    try:
+        for attempt in range(1, policy.max_attempts + 1):
+            retry = 0
+            while True:
+                requests += 1
+                try:
+                    reply = await send(convo)
+                    break
+                except TransientFailure as exc:
+                    if retry >= policy.max_retries:
+                        raise LLMTransientError(
+                            f"{model}: giving up after {retry + 1} tries on a transient failure: {exc}. "
+                            "Lower the concurrency or the request rate, or raise max_retries.",
+                            model=model,
+                            attempts=requests,
+                        ) from exc
+                    wait = policy.delay(retry, exc.retry_after, rng)
+                    logger.info("%s: transient failure (%s); retrying in %.2fs", model, exc, wait)
+                    retry += 1
+                    await do_sleep(wait)
+            usage = usage + Usage(
+                prompt_tokens=reply.prompt_tokens,
+                completion_tokens=reply.completion_tokens,
+                cost_usd=reply.cost_usd,
+                cache_hits=int(reply.cached),
+            )
+            last_raw = reply.text
+            try:
+                output = validate_reply(reply.text, response_model)
+            except ValueError as exc:
+                errors.append(str(exc))
+                logger.info("%s: attempt %d/%d gave invalid output: %s", model, attempt, policy.max_attempts, exc)
+                convo = [
+                    *convo,
+                    {"role": "assistant", "content": reply.text},
+                    {"role": "user", "content": reask_message(str(exc))},
+                ]
+                continue
+            if reply.commit is not None:
+                reply.commit()
+            succeeded = True
+            final = usage.model_copy(update={"retries": requests - 1})
+            return LLMResponse[Any](output=output, raw=reply.text, usage=final, model=model)
+        raise LLMOutputError(
+            f"{model}: no valid reply after {policy.max_attempts} attempts; last error: {errors[-1]}. "
+            "Try a stronger model, a simpler response model, or more attempts (max_attempts).",
+            model=model,
+            attempts=policy.max_attempts,
+            raw=last_raw,
+            errors=errors,
+        )
+    except LLMRequestError as exc:
+        if not exc.attempts:
+            exc.attempts = requests
+        raise
+    finally:
+        usage = usage.model_copy(update={"retries": max(0, requests - 1), "failures": 0 if succeeded else 1})
+        if record is not None:
+            record(usage)
+
+
+def coerce_reply_text(reply: Any) -> str:
+    """Turn a scripted reply (text, mapping, list or pydantic instance) into reply text."""
+    if isinstance(reply, str):
+        return reply
+    if isinstance(reply, BaseModel):
+        return reply.model_dump_json()
+    if isinstance(reply, (Mapping, list, tuple)):
+        return json.dumps(reply, ensure_ascii=False, default=str)
+    raise ConfigError(f"a reply must be a str, dict, list or pydantic model, got {type(reply).__name__}")

@@ -1,0 +1,266 @@
+"""The :class:`Persona` model and its parts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..llm._base import Usage
+
+__all__ = [
+    "PATH_SEPARATOR",
+    "STRATA",
+    "AttributeValue",
+    "ConsistencyNote",
+    "CoreProfile",
+    "Persona",
+    "Provenance",
+    "Stratum",
+]
+
+PATH_SEPARATOR = " > "
+
+Stratum = Literal["near", "middle", "far", "required", "anchor", "custom"]
+"""Where an attribute came from: a selector stratum, a required attribute, or an anchor
+(``"anchor"`` when bound to a taxonomy node, ``"custom"`` when kept under its own name)."""
+
+STRATA: tuple[str, ...] = ("near", "middle", "far")
+"""The three similarity strata of the default selector, nearest first."""
+
+Polarity = Literal["positive", "negative", "neutral"]
+
+
+class AttributeValue(BaseModel):
+    """The value of one attribute of a persona.
+
+    Attributes:
+        value: The value: a short text, a number, a boolean or a list of short texts.
+        stratum: Where the attribute came from (see :data:`Stratum`).
+        path: The taxonomy path of the attribute (the anchor's own name for custom anchors).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    value: Any
+    stratum: Stratum
+    path: tuple[str, ...] = ()
+
+
+class CoreProfile(BaseModel):
+    """The core chain every persona starts from (paper §3.2): values → attitude → stories → interests.
+
+    Attributes:
+        values_polarity: The drawn orientation of the value system.
+        values_orientation: A short phrase capturing the person's core values.
+        attitude: The overall life attitude, one short sentence.
+        attitude_details: How the attitude shows in daily life.
+        coping_mechanism: How the person deals with challenges.
+        life_stories: One to three salient life stories rooted in the person's country and region.
+        interests: Two or three hobbies or interests inferred from the stories.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    values_polarity: Polarity = "neutral"
+    values_orientation: str
+    attitude: str
+    attitude_details: str
+    coping_mechanism: str
+    life_stories: list[str] = Field(default_factory=list)
+    interests: list[str] = Field(default_factory=list)
+
+
+class ConsistencyNote(BaseModel):
+    """One repair made by the consistency pass.
+
+    Attributes:
+        path: The attribute path that changed.
+        old: The value before the repair.
+        new: The value after the repair.
+        reason: The contradiction that was found.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: str
+    old: Any = None
+    new: Any = None
+    reason: str = ""
+
+
+class Provenance(BaseModel):
+    """Where a persona came from.
+
+    Attributes:
+        model: The language model that generated the values.
+        embedder: The embedder the selector used.
+        taxonomy_fingerprint: The fingerprint of the attribute tree.
+        library_version: The deeppersona version.
+        k: The number of attributes asked for.
+        selector: The selector class name.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = ""
+    embedder: str | None = None
+    taxonomy_fingerprint: str = ""
+    library_version: str = ""
+    k: int = 0
+    selector: str = ""
+
+
+class Persona(BaseModel):
+    """A deep synthetic persona: demographics, a core chain, ``k`` attributes and a narrative.
+
+    A persona is reproducible from ``(seed, index)`` with the same engine configuration.
+
+    Attributes:
+        id: A stable identifier derived from the run seed and the index.
+        seed: The run seed.
+        index: The persona's position in its run.
+        status: ``"ok"``, or ``"failed"`` when generation could not finish (see ``failure``).
+        failure: Why generation failed, or ``None``.
+        anchors: The anchors exactly as given (they also appear, verbatim, in the profile).
+        demographics: Core demographic fields (country, region, city, age, gender, occupation ...).
+        core: The core chain (values, attitude, stories, interests).
+        attributes: Ordered path → :class:`AttributeValue` (anchors first, then the selected attributes).
+        narrative: A concise text version of the profile, ``Narr(P)``.
+        consistency_notes: The repairs made by the consistency pass.
+        warnings: Problems that did not stop generation (attributes left without a value, dropped
+            sketch facts).
+        provenance: Model, taxonomy fingerprint, library version.
+        usage: The LLM calls, tokens and cost spent on this persona.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    seed: int
+    index: int = 0
+    status: Literal["ok", "failed"] = "ok"
+    failure: str | None = None
+    anchors: dict[str, Any] = Field(default_factory=dict)
+    demographics: dict[str, Any] = Field(default_factory=dict)
+    core: CoreProfile | None = None
+    attributes: dict[str, AttributeValue] = Field(default_factory=dict)
+    narrative: str = ""
+    consistency_notes: list[ConsistencyNote] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+    provenance: Provenance = Field(default_factory=Provenance)
+    usage: Usage = Field(default_factory=Usage)
+
+    # -- convenient views ------------------------------------------------------------------------------
+
+    @property
+    def ok(self) -> bool:
+        """Whether generation finished."""
+        return self.status == "ok"
+
+    @property
+    def name(self) -> str | None:
+        """The person's name, when known."""
+        value = self.demographics.get("name")
+        return str(value) if value else None
+
+    @property
+    def bio(self) -> str | None:
+        """The free-text biography anchor (or enriched sketch), when given."""
+        value = self.anchors.get("bio")
+        return str(value) if value else None
+
+    @property
+    def selected(self) -> dict[str, AttributeValue]:
+        """The attributes chosen by the selector (anchors excluded)."""
+        return {p: a for p, a in self.attributes.items() if a.stratum not in ("anchor", "custom")}
+
+    def values(self) -> dict[str, Any]:
+        """Return path → value for every attribute (strata dropped)."""
+        return {path: attr.value for path, attr in self.attributes.items()}
+
+    def strata_counts(self) -> dict[str, int]:
+        """Return how many attributes came from each stratum."""
+        counts: dict[str, int] = {}
+        for attr in self.attributes.values():
+            counts[attr.stratum] = counts.get(attr.stratum, 0) + 1
+        return counts
+
+    def get(self, path: str, default: Any = None) -> Any:
+        """Return the value of attribute ``path`` (case- and spacing-insensitive), or ``default``.
+
+        Args:
+            path: A full path such as ``"Health > Sleep > Sleep Quality"``, or a custom anchor name.
+            default: What to return when the persona has no such attribute.
+        """
+        if path in self.attributes:
+            return self.attributes[path].value
+        wanted = _norm_path(path)
+        for key, attr in self.attributes.items():
+            if _norm_path(key) == wanted:
+                return attr.value
+        return default
+
+    # -- serialisation ---------------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-compatible dict form (what :meth:`to_json` writes)."""
+        return self.model_dump(mode="json")
+
+    def to_json(self, *, indent: int | None = None) -> str:
+        """Return the persona as JSON text (one line unless ``indent`` is given)."""
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Persona:
+        """Rebuild a persona from :meth:`to_dict` output."""
+        return cls.model_validate(dict(data))
+
+    @classmethod
+    def from_json(cls, text: str) -> Persona:
+        """Rebuild a persona from :meth:`to_json` output."""
+        return cls.model_validate_json(text)
+
+    def to_nested(self) -> dict[str, Any]:
+        """Return the profile as nested JSON in the style of the paper's Figure 7.
+
+        Core sections (``age_info``, ``gender``, ``location``, ``career_info``, ``personal_values``,
+        ``life_attitude``, ``personal_story``, ``interests``) come first, then the attributes nested by
+        their taxonomy path (``{"Physical and Health Characteristics": {"Sleep": {"Sleep Quality": ...}}}``),
+        custom anchors under ``"custom_attributes"``, and the ``narrative``.
+        """
+        from ._render import nested
+
+        return nested(self)
+
+    def to_prompt(self, *, max_attributes: int | None = None, include_narrative: bool = True) -> str:
+        """Return a system prompt that makes a model role-play this persona in a simulation.
+
+        Args:
+            max_attributes: Keep at most this many attributes (anchors first); ``None`` keeps all.
+            include_narrative: Whether to include the narrative paragraph.
+        """
+        from ._render import system_prompt
+
+        return system_prompt(self, max_attributes=max_attributes, include_narrative=include_narrative)
+
+    def _repr_html_(self) -> str:
+        from ._render import persona_html
+
+        return persona_html(self)
+
+    def __repr__(self) -> str:
+        dem = self.demographics
+        who = ", ".join(
+            str(dem[k]) for k in ("name", "age", "gender", "occupation", "city", "country") if dem.get(k)
+        )
+        status = "" if self.ok else f", status='failed: {self.failure}'"
+        return f"Persona(id={self.id!r}, {who or 'no demographics'}, attributes={len(self.attributes)}{status})"
+
+    __str__ = __repr__
+
+
+def _norm_path(path: str) -> str:
+    return PATH_SEPARATOR.join(" ".join(part.lower().replace("_", " ").split()) for part in path.split(">"))

@@ -1,0 +1,14 @@
+"""Offline fakes for testing code that uses deeppersona (yours and ours).
+
+* :class:`FakeLLM`: an :class:`~deeppersona.llm.LLM` with scripted, computed or schema-generated
+  replies and on-demand failures (invalid JSON, missing keys, rate limits, timeouts).
+* :class:`HashEmbedder`: a deterministic :class:`~deeppersona.embeddings.Embedder` with no model to load.
+"""
+
+from __future__ import annotations
+
+from ._fake_llm import FakeLLM, FakeRequest
+from ._hash_embedder import HashEmbedder, canonical_words
+from ._schema_faker import fake_from_schema
+
+__all__ = ["FakeLLM", "FakeRequest", "HashEmbedder", "canonical_words", "fake_from_schema"]

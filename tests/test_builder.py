@@ -1,0 +1,436 @@
+"""TaxonomyBuilder: each stage with scripted FakeLLMs, the whole pipeline, checkpoints, extend."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from deeppersona.builder import (
+    BuildResult,
+    PairRecord,
+    QAPair,
+    RuleFilter,
+    TaxonomyBuilder,
+    builder_fake_handler,
+    display_name,
+    fake_builder_llm,
+    sample_qa_path,
+)
+from deeppersona.errors import ConfigError, LLMOutputError
+from deeppersona.taxonomy import ROOT_CATEGORIES, AttributeTree
+from deeppersona.testing import FakeLLM, HashEmbedder
+
+HEALTH, ROUTINE, CAREER = ROOT_CATEGORIES[1], ROOT_CATEGORIES[8], ROOT_CATEGORIES[5]
+
+QA = [
+    {"question": "I'm a nurse in Nairobi on night shifts. How can I sleep better?", "answer": "Dark room."},
+    {"question": "What is the capital of France?", "answer": "Paris."},
+    {"question": "I'm vegan and training for a marathon; enough protein?", "answer": "Eat lentils."},
+]
+
+
+def make_builder(llm: Any, **kwargs: Any) -> TaxonomyBuilder:
+    kwargs.setdefault("embedder", HashEmbedder(256))
+    kwargs.setdefault("merge_threshold", 0.5)
+    return TaxonomyBuilder(llm=llm, **kwargs)
+
+
+def classify_reply(label: str) -> dict[str, str]:
+    return {"category": "advice", "reason": "because", "is_personalizable": label}
+
+
+# ---------------------------------------------------------------------------- classify
+
+
+def test_classify_records_follow_figure_6() -> None:
+    fake = FakeLLM(replies=[classify_reply("Personalizable"), classify_reply("No"), classify_reply("partially")])
+    builder = make_builder(fake, concurrency=1)
+    result = builder.classify(QA)
+    labels = [r.label for r in result.records]
+    assert labels == ["Personalizable", "No", "Partially Personalizable"]
+    assert result.report.n_in == 3 and result.report.n_out == 2
+    assert result.report.dropped["not_personalizable"] == 1
+    record = result.records[0].to_dict()
+    assert record["tags"]["is_personalizable"] == {"reason": "because", "is_personalizable": "Personalizable"}
+    assert record["original_answer"] == "Dark room."
+    assert result.report.usage.calls == 3
+    assert all(req.call_site == "builder.classify" for req in fake.requests)
+    assert "Nairobi" in fake.requests[0].last_user_message
+
+
+def test_classify_failure_is_counted_not_raised() -> None:
+    fake = FakeLLM(replies=[LLMOutputError("never valid", attempts=3)] + [classify_reply("No")] * 2)
+    result = make_builder(fake, concurrency=1).classify(QA)
+    assert result.records[0].label is None and result.records[0].error
+    assert result.report.dropped["llm_error"] == 1
+    assert result.label_counts["failed"] == 1
+
+
+def test_only_selected_labels_are_extracted() -> None:
+    fake = FakeLLM(replies=[classify_reply("Personalizable"), classify_reply("No"), classify_reply("Partially Personalizable")])
+    builder = make_builder(fake, concurrency=1, labels=("Personalizable",))
+    classified = builder.classify(QA)
+    fake2 = FakeLLM(replies=[{"paths": [[ROUTINE, "Sleep Patterns", "Sleep Schedule"]]}])
+    builder2 = make_builder(fake2, labels=("Personalizable",))
+    extracted = builder2.extract(classified.records)
+    assert len(extracted.records) == 1
+    assert extracted.paths == [(ROUTINE, "Sleep Patterns", "Sleep Schedule")]
+
+
+# ---------------------------------------------------------------------------- extract
+
+
+def test_extract_parses_lists_and_strings_and_dedupes() -> None:
+    reply = {
+        "paths": [
+            [HEALTH, "Diet", "Dietary Preferences"],
+            f"{HEALTH} > Diet > Dietary Preferences",
+            f"{ROUTINE} -> Sleep",
+            [" ", ""],
+        ]
+    }
+    fake = FakeLLM(replies=[reply])
+    result = make_builder(fake).extract([QAPair("I'm vegan, what should I eat?", "Beans.")])
+    assert result.paths == [(HEALTH, "Diet", "Dietary Preferences"), (ROUTINE, "Sleep")]
+    assert result.report.notes["distinct_paths"] == 2
+    prompt = fake.requests[0].last_user_message
+    assert all(root in prompt for root in ROOT_CATEGORIES)
+
+
+def test_extract_counts_pairs_without_paths() -> None:
+    fake = FakeLLM(replies=[{"paths": []}])
+    result = make_builder(fake).extract([QAPair("Hi", "Hello")])
+    assert result.paths == [] and result.report.dropped["no_paths"] == 1
+
+
+# ---------------------------------------------------------------------------- filter
+
+
+def all_valid(request: Any) -> Any:
+    return builder_fake_handler(request)
+
+
+def test_filter_rules_cut_tails_and_align_roots() -> None:
+    fake = FakeLLM(handler=all_valid)
+    builder = make_builder(fake)
+    paths = [
+        (HEALTH, "Sleep", "8 Hours"),  # digits -> tail cut
+        ("physical_and_health_characteristics", "Diet"),  # canonical root
+        ("Health", "Exercise Habits"),  # words-subset root
+        ("Astrology Charts", "Zodiac"),  # unknown root -> dropped
+        (CAREER, "Employer", "Google"),  # brand -> cut
+        (CAREER, "Marketing Strategy"),  # business term -> dropped (root only left)
+        (HEALTH, "Diet", "Weight", "Kg Lost"),  # too deep
+    ]
+    result = builder.filter(paths)
+    d = result.decisions
+    assert d[paths[0]][0] == (HEALTH, "Sleep")
+    assert d[paths[1]][0] == (HEALTH, "Diet")
+    assert d[paths[2]][0] == (HEALTH, "Exercise Habits")
+    assert d[paths[3]] == (None, "unknown_root")
+    assert d[paths[4]][0] == (CAREER, "Employer")
+    assert d[paths[5]] == (None, "rules")
+    assert d[paths[6]][0] == (HEALTH, "Diet", "Weight")
+    notes = result.report.notes
+    assert notes["cut_digits"] == 1 and notes["cut_proper_noun"] == 1 and notes["cut_business_term"] == 1
+    assert notes["cut_too_deep"] == 1
+    assert result.report.dropped == {"unknown_root": 1, "rules": 1}
+    assert result.report.n_in == 7 and result.report.n_out == 5
+
+
+def test_filter_node_check_rewrites_and_cuts() -> None:
+    def handler(request: Any) -> Any:
+        if request.call_site == "builder.check_node":
+            text = request.last_user_message
+            verdicts = []
+            for line in text.splitlines():
+                if line.startswith("["):
+                    i = int(line[1 : line.index("]")])
+                    name = line[line.index("]") + 2 :].split("  (")[0]
+                    if name == "Python":
+                        verdicts.append({"id": i, "valid": False, "rewrite": "Programming Languages"})
+                    elif name == "Manager":
+                        verdicts.append({"id": i, "valid": False, "rewrite": None})
+                    else:
+                        verdicts.append({"id": i, "valid": True, "rewrite": None})
+            return {"verdicts": verdicts}
+        return builder_fake_handler(request)
+
+    fake = FakeLLM(handler=handler)
+    builder = make_builder(fake, check_batch_size=2)
+    paths = [(CAREER, "Technical Skills", "Python"), (CAREER, "Job Role", "Manager"), (CAREER, "Job Role", "Manager")]
+    result = builder.filter(paths)
+    assert result.decisions[paths[0]] == ((CAREER, "Technical Skills", "Programming Languages"), "changed")
+    assert result.decisions[paths[1]] == ((CAREER, "Job Role"), "changed")
+    assert result.report.notes["cut_invalid_node"] == 2
+    assert result.report.notes["nodes_rewritten"] == 1
+    # 4 distinct names in batches of 2 -> 2 Check Node calls; occurrences are kept
+    assert sum(r.call_site == "builder.check_node" for r in fake.requests) == 2
+    assert result.paths.count((CAREER, "Job Role")) == 2
+
+
+def test_filter_path_check_is_bottom_up() -> None:
+    seen: list[str] = []
+
+    def handler(request: Any) -> Any:
+        if request.call_site == "builder.check_path":
+            verdicts = []
+            for line in request.last_user_message.splitlines():
+                if line.startswith("["):
+                    i = int(line[1 : line.index("]")])
+                    path = line[line.index("]") + 2 :]
+                    seen.append(path)
+                    if path.endswith("Favourite Colour Of Car"):
+                        verdicts.append({"id": i, "valid": False, "rewrite": None})
+                    elif path.endswith("Sleep Tips"):
+                        verdicts.append({"id": i, "valid": False, "rewrite": [ROUTINE, "Sleep Patterns"]})
+                    else:
+                        verdicts.append({"id": i, "valid": True, "rewrite": None})
+            return {"verdicts": verdicts}
+        return builder_fake_handler(request)
+
+    builder = make_builder(FakeLLM(handler=handler))
+    paths = [(ROUTINE, "Commuting", "Favourite Colour Of Car"), (ROUTINE, "Sleep Tips")]
+    result = builder.filter(paths)
+    assert result.decisions[paths[0]][0] == (ROUTINE, "Commuting")
+    assert result.decisions[paths[1]][0] == (ROUTINE, "Sleep Patterns")
+    assert f"{ROUTINE} > Commuting" in seen  # the parent was judged in the second round
+    assert result.report.notes["paths_rewritten"] == 1
+    assert result.report.notes["cut_invalid_path"] == 1
+
+
+def test_filter_without_llm_checks_makes_no_calls() -> None:
+    fake = FakeLLM()
+    builder = make_builder(fake, llm_checks=False)
+    result = builder.filter([f"{HEALTH} > Diet > Dietary Preferences"])
+    assert result.paths == [(HEALTH, "Diet", "Dietary Preferences")]
+    assert fake.requests == []
+
+
+def test_filter_llm_failure_keeps_paths_unjudged() -> None:
+    fake = FakeLLM(replies=[LLMOutputError("bad", attempts=3), LLMOutputError("bad", attempts=3)])
+    result = make_builder(fake).filter([(HEALTH, "Diet")])
+    assert result.paths == [(HEALTH, "Diet")]
+    assert result.report.notes["llm_failures"] == 2
+    assert result.report.notes["nodes_unjudged"] == 1
+
+
+def test_rule_filter_examples() -> None:
+    rules = RuleFilter()
+    ok = ["Sleep Habits", "LGBTQ Identity", "Marital Status", "sleep_quality", "Work-Life Balance"]
+    assert [rules.problem(n) for n in ok] == [None] * len(ok)
+    bad = {
+        "8 Hours": "digits",
+        "Weight in Kg": "measurement",
+        "Steps Per Day": "measurement",
+        "iPhone Usage": "proper_noun",
+        "Netflix Shows": "proper_noun",
+        "Life in New York": "proper_noun",
+        "Conversion Rate": "business_term",
+        "What I Like To Eat On Weekends When Tired": "too_long",
+        "Things": "vague",
+        "!!!": "no_letters",
+        "A > B": "bad_characters",
+    }
+    assert {n: rules.problem(n) for n in bad} == bad
+    assert rules.problem("Sleep", parent="sleep") == "repeats_parent"
+    assert RuleFilter.clean("My Hobbies") == "Hobbies"
+
+
+# ---------------------------------------------------------------------------- merge
+
+
+def test_merge_spelling_variants_without_embeddings_and_canonical_name() -> None:
+    builder = make_builder(FakeLLM(), merge_threshold=0.99)
+    paths = [(HEALTH, "sleep_habits")] * 2 + [(HEALTH, "Sleep Habits")] * 3 + [(HEALTH, "SleepHabits")]
+    result = builder.merge(paths)
+    assert result.paths == [(HEALTH, "Sleep Habits")]
+    assert result.counts[(HEALTH, "Sleep Habits")] == 6
+    assert result.mapping[(HEALTH, "sleep_habits")] == (HEALTH, "Sleep Habits")
+
+
+def test_merge_children_of_merged_nodes_are_pooled() -> None:
+    builder = make_builder(FakeLLM(), merge_threshold=0.45)
+    paths = [
+        (ROUTINE, "Sleep Schedule", "Bedtime"),
+        (ROUTINE, "Sleeping Schedule", "bedtime"),
+        (ROUTINE, "Sleeping Schedule", "Wake Time"),
+        (ROUTINE, "Commute"),
+    ]
+    result = builder.merge(paths)
+    assert set(result.paths) == {
+        (ROUTINE, "Sleep Schedule", "Bedtime"),
+        (ROUTINE, "Sleep Schedule", "Wake Time"),
+        (ROUTINE, "Commute"),
+    } or set(result.paths) == {
+        (ROUTINE, "Sleeping Schedule", "Bedtime"),
+        (ROUTINE, "Sleeping Schedule", "Wake Time"),
+        (ROUTINE, "Commute"),
+    }
+    merged = [k for k, v in result.merged_names.items() if len(k) == 2]
+    assert len(merged) == 1
+    assert result.report.notes["level2_merged"] == 1
+
+
+def test_merge_pinned_names_win_and_never_merge_together() -> None:
+    builder = make_builder(FakeLLM(), merge_threshold=0.45)
+    pinned = [(ROUTINE, "Sleep Schedule"), (ROUTINE, "Sleep Quality")]
+    result = builder.merge([(ROUTINE, "sleeping schedule")] * 5, pinned=pinned)
+    assert result.mapping[(ROUTINE, "sleeping schedule")] == (ROUTINE, "Sleep Schedule")
+    names = {p[1] for p in result.counts if len(p) == 2}
+    assert {"Sleep Schedule", "Sleep Quality"} <= names
+
+
+def test_merge_llm_confirmation_can_split_a_cluster() -> None:
+    def handler(request: Any) -> Any:
+        if request.call_site == "builder.merge":
+            return {"mapping": {"Sleep Schedule": "Sleep Schedule", "Sleeping Schedule": "Bedtime Routine"}}
+        return None
+
+    fake = FakeLLM(handler=handler)
+    builder = make_builder(fake, merge_threshold=0.45, confirm_merges_with_llm=True)
+    result = builder.merge([(ROUTINE, "Sleep Schedule"), (ROUTINE, "Sleeping Schedule")])
+    assert len(result.paths) == 2
+    assert any(r.call_site == "builder.merge" for r in fake.requests)
+    assert result.report.usage.calls == 1
+
+
+def test_merge_llm_confirmation_can_rename() -> None:
+    def handler(request: Any) -> Any:
+        if request.call_site == "builder.merge":
+            return {"mapping": {"Sleep Schedule": "Sleep Timing", "Sleeping Schedule": "Sleep Timing"}}
+        return None
+
+    builder = make_builder(FakeLLM(handler=handler), merge_threshold=0.45, confirm_merges_with_llm=True)
+    result = builder.merge([(ROUTINE, "Sleep Schedule"), (ROUTINE, "Sleeping Schedule")])
+    assert result.paths == [(ROUTINE, "Sleep Timing")]
+
+
+def test_display_name() -> None:
+    assert display_name("sleep_habits") == "Sleep Habits"
+    assert display_name("SleepHabits") == "Sleep Habits"
+    assert display_name("LGBTQ identity") == "LGBTQ Identity"
+    assert display_name("hobbies and interests") == "Hobbies and Interests"
+    assert display_name("Place of birth") == "Place of Birth"
+
+
+# ---------------------------------------------------------------------------- build / extend / checkpoint
+
+
+def test_build_end_to_end_with_fake() -> None:
+    builder = make_builder(fake_builder_llm())
+    result = builder.build(sample_qa_path())
+    assert isinstance(result, BuildResult)
+    tree = result.tree
+    assert [r.name for r in tree.roots] == list(ROOT_CATEGORIES)
+    assert tree.validate() == []
+    assert len(tree) > 40
+    stages = [s.stage for s in result.stages]
+    assert stages == ["read", "classify", "extract", "filter", "merge", "filter (after merge)", "format"]
+    assert result.stage("read").n_out >= 300
+    assert result.stage("classify").dropped["not_personalizable"] > 0
+    assert result.usage.calls == sum(s.usage.calls for s in result.stages) > 0
+    md = result.to_markdown()
+    assert "| classify |" in md and "Taxonomy" in md
+    assert "BuildResult(" in repr(result)
+    json.dumps(result.to_dict())
+    assert tree.metadata["builder"]["qa_pairs"] >= 300
+    for path, count in result.path_counts.items():
+        assert count > 0 and tree.find(path) is not None
+
+
+def test_checkpoint_resume_skips_done_pairs(tmp_path: Path) -> None:
+    fake = fake_builder_llm()
+    builder = make_builder(fake, checkpoint_dir=tmp_path)
+    first = builder.build(QA)
+    calls = len(fake.requests)
+    assert (tmp_path / "pairs.jsonl").exists()
+    lines = (tmp_path / "pairs.jsonl").read_text().splitlines()
+    assert len(lines) >= 3
+    # a crash mid-write leaves a torn line: it is ignored
+    with (tmp_path / "pairs.jsonl").open("a") as fh:
+        fh.write('{"key": "abc", "fp"')
+    fake2 = fake_builder_llm()
+    builder2 = make_builder(fake2, checkpoint_dir=tmp_path)
+    second = builder2.build(QA)
+    assert calls > 0 and len(fake2.requests) == 0
+    assert second.tree.fingerprint() == first.tree.fingerprint()
+    assert second.stage("classify").notes["resumed_from_checkpoint"] == 3
+
+
+def test_checkpoint_resumes_after_partial_failure(tmp_path: Path) -> None:
+    def failing(request: Any) -> Any:
+        if request.call_site == "builder.extract" and "vegan" in request.last_user_message:
+            return LLMOutputError("boom", attempts=3)
+        return builder_fake_handler(request)
+
+    builder = make_builder(FakeLLM(handler=failing), checkpoint_dir=tmp_path)
+    first = builder.build(QA)
+    assert first.stage("extract").dropped["llm_error"] == 1
+    fake2 = fake_builder_llm()
+    second = make_builder(fake2, checkpoint_dir=tmp_path).build(QA)
+    extract_calls = [r for r in fake2.requests if r.call_site == "builder.extract"]
+    assert len(extract_calls) == 1 and "vegan" in extract_calls[0].last_user_message
+    assert second.stage("extract").dropped.get("llm_error", 0) == 0
+
+
+def test_checkpoint_of_another_model_is_not_reused(tmp_path: Path) -> None:
+    make_builder(fake_builder_llm(), checkpoint_dir=tmp_path).build(QA)
+    other = FakeLLM(handler=builder_fake_handler, model="fake-2")
+    make_builder(other, checkpoint_dir=tmp_path).build(QA)
+    assert any(r.call_site == "builder.classify" for r in other.requests)
+
+
+def test_extend_keeps_existing_nodes() -> None:
+    base = AttributeTree.from_paths(
+        [(ROUTINE, "Sleep Patterns", "Sleep Schedule"), (HEALTH, "Allergies")], fixed_roots=ROOT_CATEGORIES
+    )
+    for root in ROOT_CATEGORIES:
+        base.add_path((root,))
+    builder = make_builder(fake_builder_llm())
+    result = builder.extend(base, QA)
+    tree = result.tree
+    assert tree.find((HEALTH, "Allergies")) is not None
+    assert tree.find((ROUTINE, "Sleep Patterns", "Sleep Schedule")) is not None
+    assert len(tree) > len(base)
+    assert base.find((HEALTH, "Diet")) is None  # the original is untouched
+
+
+def test_concurrency_is_bounded() -> None:
+    fake = FakeLLM(handler=builder_fake_handler, latency=0.01)
+    make_builder(fake, concurrency=3).classify([{"question": f"I am person {i}?", "answer": "ok"} for i in range(12)])
+    assert 1 < fake.max_active <= 3
+
+
+def test_constructor_validates() -> None:
+    with pytest.raises(ConfigError):
+        TaxonomyBuilder(roots=())
+    with pytest.raises(ConfigError):
+        TaxonomyBuilder(merge_threshold=2.0)
+    with pytest.raises(ConfigError):
+        TaxonomyBuilder(concurrency=0)
+    with pytest.raises(ConfigError):
+        TaxonomyBuilder(labels=("Maybe",))
+    with pytest.raises(ConfigError):
+        TaxonomyBuilder(roots=("Health", "health"))
+
+
+def test_format_seeds_every_root_and_skips_bad_paths() -> None:
+    builder = make_builder(FakeLLM())
+    tree = builder.format([(HEALTH, "Diet"), ("Unknown Root", "X")])
+    assert len(tree.roots) == 12 and tree.find((HEALTH, "Diet")) is not None
+
+
+def test_pair_record_roundtrip() -> None:
+    record = PairRecord("k", "q", "a", "cat", "No", "r")
+    assert record.to_dict()["tags"]["category"] == "cat"
+
+
+def test_custom_prompt_override_is_used() -> None:
+    fake = FakeLLM(replies=[classify_reply("No")])
+    builder = make_builder(fake, prompts={"builder_classify": "CUSTOM {{ question }} {{ answer }}"})
+    builder.classify([QA[0]])
+    assert fake.requests[0].last_user_message.startswith("CUSTOM")

@@ -1,0 +1,106 @@
+"""``deeppersona evaluate survey|intrinsic|personalization`` with the offline fake model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from test_eval_surveys import write_wvs  # tests/ is on sys.path (pytest prepend import mode)
+
+from deeppersona.cli import main
+
+
+@pytest.fixture
+def persona_file(tmp_path: Path) -> Path:
+    path = tmp_path / "personas.jsonl"
+    lines = [json.dumps({"id": str(i), "narrative": f"Persona {i}, a teacher in Nairobi."}) for i in range(6)]
+    lines.append("A plain-text persona: a fisherman in Mombasa.")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_evaluate_survey(tmp_path: Path, persona_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    wvs = write_wvs(tmp_path / "wvs.csv", {"KEN": 100})
+    out = tmp_path / "report.md"
+    code = main(
+        [
+            "evaluate",
+            "survey",
+            str(persona_file),
+            str(wvs),
+            "--country",
+            "KEN",
+            "--model",
+            "fake",
+            "--n-boot",
+            "50",
+            "--out",
+            str(out),
+            "--csv",
+            str(tmp_path / "t.csv"),
+            "--plots",
+            str(tmp_path / "plots"),
+        ]
+    )
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "| personas | average |" in printed and "cultural_prompting" in printed
+    assert out.read_text(encoding="utf-8").strip() == printed.strip()
+    assert (tmp_path / "t.csv").exists() and (tmp_path / "plots" / "histograms.png").exists()
+
+
+def test_evaluate_survey_missing_country(
+    tmp_path: Path, persona_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    wvs = write_wvs(tmp_path / "wvs.csv", {"KEN": 10})
+    code = main(["evaluate", "survey", str(persona_file), str(wvs), "--country", "JPN", "--model", "fake"])
+    assert code == 1
+    assert "has no rows" in capsys.readouterr().err
+
+
+def test_evaluate_intrinsic_and_personalization(
+    tmp_path: Path, persona_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = tmp_path / "other.txt"
+    other.write_text("a person\nsomeone else\n", encoding="utf-8")
+    assert (
+        main(
+            [
+                "evaluate",
+                "intrinsic",
+                f"deep={persona_file}",
+                str(other),
+                "--model",
+                "fake",
+                "--embedder",
+                "hash",
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "deep" in out and "other" in out and "uniqueness" in out
+    assert (
+        main(
+            [
+                "evaluate",
+                "personalization",
+                f"deep={persona_file}",
+                f"plain={other}",
+                "--model",
+                "fake",
+                "--requests",
+                "1,12",
+                "--limit",
+                "2",
+            ]
+        )
+        == 0
+    )
+    assert "Pairwise preferences" in capsys.readouterr().out
+
+
+def test_evaluate_without_kind_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["evaluate"]) == 2
+    assert "survey" in capsys.readouterr().out

@@ -1,0 +1,287 @@
+"""PersonaEngine with the shipped fakes: depth, strata, anchors, reproducibility, bad input, failures."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from deeppersona.demographics import Cohort
+from deeppersona.engine import EngineOptions, PersonaEngine
+from deeppersona.errors import AnchorError, ConfigError, DemographicsError, GenerationError, TaxonomyError
+from deeppersona.generation import ConsistencyReport, FillReply, SketchFacts
+from deeppersona.persona import Persona, Population
+from deeppersona.selector import StratifiedSelector
+from deeppersona.taxonomy import AttributeTree
+from deeppersona.testing import FakeLLM, FakeRequest, HashEmbedder
+
+
+@pytest.fixture(scope="module")
+def tree() -> AttributeTree:
+    return AttributeTree.default()
+
+
+@pytest.fixture(scope="module")
+def embedder() -> HashEmbedder:
+    return HashEmbedder()
+
+
+def make(tree: AttributeTree, embedder: HashEmbedder, llm: Any = None, seed: int = 7) -> PersonaEngine:
+    return PersonaEngine.from_taxonomy(tree, model=llm or FakeLLM(seed=1), embedder=embedder).with_seed(seed)
+
+
+def test_generate_k220_depth_strata_anchors_calls(tree: AttributeTree, embedder: HashEmbedder) -> None:
+    llm = FakeLLM(seed=3)
+    anchors = {"age": 34, "occupation": "night-shift nurse", "country": "Kenya", "sleep_quality": "poor",
+               "favourite_radio_show": "Kiss 100 breakfast", "bio": "Raised by her grandmother in Kisumu."}  # fmt: skip
+    persona = make(tree, embedder, llm).anchor(**anchors).generate(k=220)
+    assert isinstance(persona, Persona) and persona.ok
+    selected = persona.selected
+    assert len(selected) == 220
+    assert len(set(selected)) == 220
+    counts = Counter(a.stratum for a in selected.values())
+    assert abs(counts["near"] - 110) <= 1 and abs(counts["middle"] - 66) <= 1 and abs(counts["far"] - 44) <= 1
+    # the core is there and is not duplicated among the selected attributes
+    assert persona.core is not None and 1 <= len(persona.core.life_stories) <= 3
+    assert 2 <= len(persona.core.interests) <= 3
+    core_keys = {n.key for n in tree.core_nodes()}
+    assert not any(any(tree.get(p).key.startswith(c) for c in core_keys) for p in selected)
+    # anchors verbatim (S ⊆ P)
+    assert persona.anchors == anchors
+    assert persona.demographics["age"] == 34
+    assert persona.demographics["occupation"] == "night-shift nurse"
+    assert persona.demographics["country"] == "Kenya"
+    assert persona.bio == anchors["bio"]
+    bound = persona.attributes["Physical and Health Characteristics > Sleep Health > Sleep Quality"]
+    assert bound.value == "poor" and bound.stratum == "anchor"
+    assert persona.attributes["favourite_radio_show"].value == "Kiss 100 breakfast"
+    assert persona.attributes["favourite_radio_show"].stratum == "custom"
+    # at most 12 LLM calls (1 core + 8 fill + consistency + narrative)
+    assert persona.usage.calls == len(llm.requests) <= 12
+    assert Counter(r.call_site for r in llm.requests) == {"core": 1, "fill": 8, "consistency": 1, "narrative": 1}
+    assert persona.narrative
+    assert persona.provenance.taxonomy_fingerprint == tree.fingerprint()
+    assert persona.provenance.k == 220 and persona.provenance.model == "fake"
+    # the bio and anchors reach the prompts
+    assert "Raised by her grandmother in Kisumu." in llm.requests[0].prompt
+    assert "Kiss 100 breakfast" in llm.requests[0].prompt
+
+
+def test_same_seed_same_persona_any_concurrency(tree: AttributeTree, embedder: HashEmbedder) -> None:
+    a = make(tree, embedder, FakeLLM(seed=2), seed=21).with_options(concurrency=1).generate(k=40, n=4)
+    b = make(tree, embedder, FakeLLM(seed=2), seed=21).with_options(concurrency=4).generate(k=40, n=4)
+    assert [p.to_dict() for p in a] == [p.to_dict() for p in b]
+    # persona i alone equals persona i of a run
+    c = make(tree, embedder, FakeLLM(seed=2), seed=21).generate(k=40, n=1, start=2)
+    assert c[0].to_dict() == a[2].to_dict()
+    d = make(tree, embedder, FakeLLM(seed=2), seed=22).generate(k=40, n=1)
+    assert d[0].to_dict() != a[0].to_dict()
+
+
+def test_builder_is_immutable(tree: AttributeTree, embedder: HashEmbedder) -> None:
+    base = make(tree, embedder)
+    derived = base.anchor(age=30).with_options(batch_size=10).with_seed(1).cohort(country="Kenya")
+    assert base.anchors == {} and base.options == EngineOptions() and base.seed == 7
+    assert derived.anchors == {"age": 30} and derived.options.batch_size == 10
+    assert derived.anchor(age=None).anchors == {}
+    assert derived.calls_per_persona(220) == 1 + 22 + 2
+
+
+def test_cohort_constrains_demographics(tree: AttributeTree, embedder: HashEmbedder) -> None:
+    pop = make(tree, embedder).cohort(country="Japan", age_range=(30, 40)).generate(k=10, n=3)
+    assert all(p.demographics["country"] == "Japan" and 30 <= p.demographics["age"] <= 40 for p in pop)
+
+
+@pytest.mark.parametrize(
+    ("build", "error"),
+    [
+        (lambda e: e.generate(k=0), ConfigError),
+        (lambda e: e.generate(k=100_000), ConfigError),
+        (lambda e: e.generate(k=10, n=0), ConfigError),
+        (lambda e: e.anchor(age=-3).generate(k=10), AnchorError),
+        (lambda e: e.anchor(age="thirty").generate(k=10), AnchorError),
+        (lambda e: e.anchor(hobby=object()).generate(k=10), AnchorError),
+        (lambda e: e.anchor(bio="   ").generate(k=10), AnchorError),
+        (lambda e: e.anchor(country="Atlantis").generate(k=10), DemographicsError),
+        (lambda e: e.cohort(planet="Mars").generate(k=10), ConfigError),
+        (lambda e: e.cohort(age_range=(50, 20)).generate(k=10), DemographicsError),
+        (lambda e: e.enrich("", k=10), AnchorError),
+        (lambda e: e.enrich([], k=10), AnchorError),
+        (lambda e: e.with_options(batch_size=0), ConfigError),
+        (lambda e: e.with_options(colour="red"), ConfigError),
+        (lambda e: e.with_seed(-1), ConfigError),
+        (lambda e: e.anchor({"Physical and Health Characteristics > Nope": "x"}).generate(k=10), AnchorError),
+    ],
+)
+def test_bad_input_fails_before_any_llm_call(tree: AttributeTree, embedder: HashEmbedder, build: Any, error: type) -> None:
+    llm = FakeLLM()
+    with pytest.raises(error):
+        build(make(tree, embedder, llm))
+    assert llm.requests == []
+
+
+def test_taxonomy_without_core_is_rejected() -> None:
+    with pytest.raises(TaxonomyError, match="core"):
+        PersonaEngine.from_taxonomy(AttributeTree.from_paths(["Health > Sleep > Quality"]))
+    with pytest.raises(ConfigError):
+        PersonaEngine.from_taxonomy(42)  # type: ignore[arg-type]
+
+
+def test_failing_persona_is_recorded_and_run_goes_on(tree: AttributeTree, embedder: HashEmbedder) -> None:
+    def handler(req: FakeRequest) -> Any:
+        if req.call_site == "core" and "Age: 7" in req.prompt:
+            return "not json at all"
+        return None
+
+    # persona ages are random; make one persona's core call fail by scripting its age through an anchor
+    llm = FakeLLM(seed=1, handler=handler, max_attempts=2)
+    engine = make(tree, embedder, llm).anchor(age=7)
+    pop = engine.generate(k=10, n=3)
+    assert isinstance(pop, Population)
+    assert len(pop) == 0 and len(pop.failures) == 3
+    assert all("LLMOutputError" in (p.failure or "") for p in pop.failures)
+    assert pop.usage.failures == 3
+    with pytest.raises(GenerationError, match="could not be generated"):
+        engine.generate(k=10)
+    ok = make(tree, embedder, FakeLLM(seed=1, handler=handler, max_attempts=2)).anchor(age=8).generate(k=10, n=2)
+    assert len(ok) == 2
+
+
+def test_missing_values_are_reasked_once(tree: AttributeTree, embedder: HashEmbedder) -> None:
+    dropped: set[str] = set()
+
+    def typed(schema: dict[str, Any], text: str) -> Any:
+        if "enum" in schema:
+            return schema["enum"][0]
+        return {"number": 3, "array": [text]}.get(schema["type"], text)
+
+    def handler(req: FakeRequest) -> Any:
+        if isinstance(req.response_model, type) and issubclass(req.response_model, FillReply):
+            props = req.response_model.json_schema["properties"]
+            keys = list(props)
+            if "still have no usable value" in req.last_user_message:
+                assert set(keys) == dropped  # exactly the missing attributes are re-asked
+                return {k: typed(props[k], "fixed value") for k in keys}
+            dropped.add(keys[0])
+            return {k: ("" if k == keys[0] else typed(props[k], "some value")) for k in keys}
+        return None
+
+    llm = FakeLLM(seed=1, handler=handler)
+    persona = make(tree, embedder, llm).generate(k=60)
+    assert len(persona.selected) == 60
+    assert len(dropped) == 2
+    assert Counter(r.call_site for r in llm.requests)["fill"] == 3  # 2 batches + 1 re-ask
+
+
+def test_consistency_repairs_are_recorded_and_anchors_kept(tree: AttributeTree, embedder: HashEmbedder) -> None:
+    state: dict[str, str] = {}
+
+    def handler(req: FakeRequest) -> Any:
+        model = req.response_model
+        if isinstance(model, type) and issubclass(model, FillReply) and "key" not in state:
+            state["key"] = next(iter(model.json_schema["properties"]))
+        if model is ConsistencyReport:
+            return {"contradictions": [
+                {"key": state["key"], "corrected_value": "repaired", "reason": "clashed with the story"},
+                {"key": "sleep_quality", "corrected_value": "great", "reason": "try to change an anchor"},
+                {"key": "no_such_key", "corrected_value": "x", "reason": "unknown"},
+            ]}  # fmt: skip
+        return None
+
+    persona = make(tree, embedder, FakeLLM(seed=1, handler=handler)).anchor(sleep_quality="poor").generate(k=30)
+    assert len(persona.consistency_notes) == 1
+    note = persona.consistency_notes[0]
+    assert note.new == "repaired" and persona.get(note.path) == "repaired" and note.old != "repaired"
+    assert persona.get("Physical and Health Characteristics > Sleep Health > Sleep Quality") == "poor"
+
+
+def test_options_skip_consistency_and_narrative(tree: AttributeTree, embedder: HashEmbedder) -> None:
+    llm = FakeLLM(seed=1)
+    persona = make(tree, embedder, llm).with_options(consistency=False, narrative=False, batch_size=50).generate(k=100)
+    assert persona.narrative == "" and len(llm.requests) == 1 + 2
+
+
+def test_enrich_keeps_sketch_and_extracts_anchors(tree: AttributeTree, embedder: HashEmbedder) -> None:
+    sketch = "A night-shift pharmacist in Lagos studying for an MBA."
+
+    def handler(req: FakeRequest) -> Any:
+        if req.response_model is SketchFacts:
+            return {"occupation": "pharmacist", "city": "Lagos", "country": "Nigeria", "age": None}
+        return None
+
+    llm = FakeLLM(seed=1, handler=handler)
+    persona = make(tree, embedder, llm).enrich(sketch, k=20)
+    assert persona.bio == sketch and persona.anchors["bio"] == sketch
+    assert persona.demographics["occupation"] == "pharmacist"
+    assert persona.demographics["country"] == "Nigeria"
+    assert sketch in llm.requests[1].prompt
+    assert Counter(r.call_site for r in llm.requests)["enrich"] == 1
+
+
+def test_enrich_drops_facts_the_tables_cannot_honour(tree: AttributeTree, embedder: HashEmbedder) -> None:
+    def handler(req: FakeRequest) -> Any:
+        if req.response_model is SketchFacts:
+            return {"occupation": "ferry captain", "country": "Narnia"}
+        return None
+
+    pop = make(tree, embedder, FakeLLM(seed=1, handler=handler)).enrich(["A ferry captain.", "Another one."], k=5)
+    assert len(pop) == 2
+    for p in pop:
+        assert p.demographics["occupation"] == "ferry captain" and p.demographics["country"] != "Narnia"
+        assert any("Narnia" in w or "country" in w for w in p.warnings)
+
+
+def test_stream_and_astream(tree: AttributeTree, embedder: HashEmbedder) -> None:
+    engine = make(tree, embedder).with_options(concurrency=3)
+    streamed = sorted(engine.stream(k=10, n=5), key=lambda p: p.index)
+    assert [p.index for p in streamed] == [0, 1, 2, 3, 4]
+    assert [p.to_dict() for p in streamed] == [p.to_dict() for p in engine.generate(k=10, n=5)]
+
+    async def collect() -> list[int]:
+        return [p.index async for p in engine.astream(k=10, n=3)]
+
+    assert sorted(asyncio.run(collect())) == [0, 1, 2]
+
+
+def test_stream_stops_early(tree: AttributeTree, embedder: HashEmbedder) -> None:
+    llm = FakeLLM(seed=1)
+    for p in make(tree, embedder, llm).with_options(concurrency=1).stream(k=10, n=50):
+        assert p.ok
+        break
+    assert len(llm.requests) < 50 * 4
+
+
+async def test_agenerate_inside_running_loop(tree: AttributeTree, embedder: HashEmbedder) -> None:
+    engine = make(tree, embedder)
+    persona = await engine.agenerate(k=10)
+    assert isinstance(persona, Persona)
+    same = engine.generate(k=10)  # the sync API also works inside a running loop
+    assert same.to_dict() == persona.to_dict()
+
+
+def test_bounded_concurrency(tree: AttributeTree, embedder: HashEmbedder) -> None:
+    llm = FakeLLM(seed=1, latency=0.01)
+    make(tree, embedder, llm).with_options(concurrency=3).generate(k=10, n=8)
+    assert 2 <= llm.max_active <= 3
+
+
+def test_with_selector_and_templates(tree: AttributeTree, embedder: HashEmbedder) -> None:
+    llm = FakeLLM(seed=1)
+    engine = (
+        make(tree, embedder, llm)
+        .with_selector(StratifiedSelector(include_roots=["Education and Learning"]))
+        .with_templates({"narrative": "Sum this person up in {{ words }} words. CUSTOM-NARRATIVE"})
+    )
+    persona = engine.generate(k=15)
+    assert {a.path[0] for a in persona.selected.values()} == {"Education and Learning"}
+    assert "CUSTOM-NARRATIVE" in llm.requests[-1].last_user_message
+    with pytest.raises(ConfigError):
+        engine.with_selector("not a selector")  # type: ignore[arg-type]
+
+
+def test_cohort_object_and_merge(tree: AttributeTree, embedder: HashEmbedder) -> None:
+    engine = make(tree, embedder).cohort(Cohort(country="Japan")).cohort(age_range=(20, 25))
+    p = engine.generate(k=5)
+    assert p.demographics["country"] == "Japan" and 20 <= p.demographics["age"] <= 25

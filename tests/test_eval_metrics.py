@@ -1,0 +1,164 @@
+"""Distribution metrics against independent scipy computations, and bootstrap coverage."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats
+from scipy.spatial.distance import jensenshannon
+
+from deeppersona.errors import EvaluationError
+from deeppersona.evaluation import (
+    METRICS,
+    bootstrap_ci,
+    compare_samples,
+    js_distance,
+    js_divergence,
+    ks_statistic,
+    mean_difference,
+    normalized_wasserstein,
+    wasserstein,
+)
+from deeppersona.evaluation._bootstrap import bootstrap_table_counts, percentile_interval
+from deeppersona.evaluation._metrics import metrics_from_counts
+
+
+def _hist(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    support = np.union1d(x, y)
+    return np.array([np.sum(x == s) for s in support]), np.array([np.sum(y == s) for s in support])
+
+
+@pytest.mark.parametrize("trial", range(40))
+def test_metrics_equal_scipy_on_random_samples(trial: int) -> None:
+    rng = np.random.default_rng(trial)
+    if trial % 4 == 0:  # continuous values: every value its own category
+        x, y = rng.normal(size=rng.integers(1, 60)), rng.normal(0.5, 2.0, size=rng.integers(1, 80))
+    else:
+        x = rng.integers(1, 11, size=rng.integers(1, 300)).astype(float)
+        y = rng.integers(1, 6, size=rng.integers(1, 300)).astype(float)
+    m = compare_samples(x, y)
+    p, q = _hist(x, y)
+    assert m["ks"] == pytest.approx(stats.ks_2samp(x, y).statistic, abs=1e-9)
+    assert m["wasserstein"] == pytest.approx(stats.wasserstein_distance(x, y), abs=1e-9)
+    assert m["js_distance"] == pytest.approx(jensenshannon(p, q), abs=1e-9)
+    assert m["js_divergence"] == pytest.approx(jensenshannon(p, q) ** 2, abs=1e-9)
+    assert m["js_bits"] == pytest.approx(jensenshannon(p, q, base=2) ** 2, abs=1e-9)
+    assert m["mean_diff"] == pytest.approx(abs(x.mean() - y.mean()), abs=1e-9)
+    lo, hi = min(x.min(), y.min()), max(x.max(), y.max())
+    if hi > lo:
+        assert m["wasserstein_norm"] == pytest.approx(stats.wasserstein_distance(x, y) / (hi - lo), abs=1e-9)
+
+
+def test_single_metric_functions_match_compare_samples() -> None:
+    rng = np.random.default_rng(5)
+    x, y = rng.integers(1, 5, 50), rng.integers(1, 5, 70)
+    m = compare_samples(x, y)
+    assert ks_statistic(x, y) == m["ks"]
+    assert wasserstein(x, y) == m["wasserstein"]
+    assert normalized_wasserstein(x, y, (1, 4)) == pytest.approx(m["wasserstein"] / 3)
+    assert js_divergence(x, y) == m["js_divergence"]
+    assert js_divergence(x, y, base=2) == pytest.approx(m["js_bits"])
+    assert js_distance(x, y) == pytest.approx(math.sqrt(m["js_divergence"]))
+    assert mean_difference(x, y) == pytest.approx(m["mean_diff"])
+
+
+def test_support_adds_empty_categories_and_scale_normalises() -> None:
+    # Declared codes that nobody used still widen the Wasserstein normalisation range.
+    m = compare_samples([1, 1, 2], [2, 2, 2], support=[1, 2, 3, 4], scale=(1, 4))
+    assert m["wasserstein"] == pytest.approx(2 / 3)
+    assert m["wasserstein_norm"] == pytest.approx(2 / 9)
+    with pytest.raises(EvaluationError, match="not in the support"):
+        compare_samples([1, 5], [1, 2], support=[1, 2, 3, 4])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(1, 10), min_size=1, max_size=80))
+def test_identical_samples_give_zero(values: list[int]) -> None:
+    rng = np.random.default_rng(len(values))
+    shuffled = rng.permutation(values)  # order must not matter: full distributions, not aligned rows
+    m = compare_samples(values, shuffled)
+    for name in METRICS:
+        assert m[name] == pytest.approx(0.0, abs=1e-12), name
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(st.integers(1, 6), min_size=1, max_size=50), st.lists(st.integers(1, 6), min_size=1, max_size=50)
+)
+def test_bounds_and_symmetry(x: list[int], y: list[int]) -> None:
+    m, r = compare_samples(x, y, support=range(1, 7)), compare_samples(y, x, support=range(1, 7))
+    assert 0.0 <= m["js_divergence"] <= math.log(2) + 1e-12
+    assert 0.0 <= m["js_bits"] <= 1.0 + 1e-12
+    assert 0.0 <= m["ks"] <= 1.0
+    assert 0.0 <= m["wasserstein_norm"] <= 1.0 + 1e-12
+    for name in METRICS:
+        assert m[name] == pytest.approx(r[name], abs=1e-12)
+
+
+def test_disjoint_samples_reach_the_js_bound() -> None:
+    m = compare_samples([1, 1, 1], [4, 4])
+    assert m["js_divergence"] == pytest.approx(math.log(2))
+    assert m["js_bits"] == pytest.approx(1.0)
+    assert m["ks"] == 1.0
+
+
+def test_missing_values_are_dropped_and_empty_samples_rejected() -> None:
+    assert compare_samples([1, np.nan, 2], [1, 2])["ks"] == 0.0
+    with pytest.raises(EvaluationError, match="empty"):
+        compare_samples([np.nan], [1, 2])
+    with pytest.raises(EvaluationError, match="no answers"):
+        metrics_from_counts([0, 0], [1, 1], [1, 2])
+
+
+def test_metrics_from_counts_is_vectorised() -> None:
+    rng = np.random.default_rng(3)
+    cx, cy = rng.integers(0, 20, size=(7, 5)) + 1, rng.integers(0, 20, size=(7, 5)) + 1
+    batch = metrics_from_counts(cx, cy, np.arange(1, 6))
+    for i in range(7):
+        one = metrics_from_counts(cx[i], cy[i], np.arange(1, 6))
+        for name in METRICS:
+            assert batch[name][i] == pytest.approx(float(one[name]))
+
+
+def test_bootstrap_ci_is_seeded_and_brackets_the_estimate() -> None:
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(1, 5, 300), rng.integers(2, 6, 400)
+    a = bootstrap_ci(x, y, "mean_diff", seed=1)
+    b = bootstrap_ci(x, y, "mean_diff", seed=1)
+    assert a == b
+    est, lo, hi = a
+    assert lo <= est <= hi
+    with pytest.raises(EvaluationError, match="unknown metric"):
+        bootstrap_ci(x, y, "nope")
+
+
+def test_bootstrap_coverage_is_near_nominal() -> None:
+    """Percentile intervals of |mean difference| cover the true value at about 95%."""
+    rng = np.random.default_rng(11)
+    support = np.arange(1, 6, dtype=float)
+    p = np.array([0.1, 0.2, 0.3, 0.25, 0.15])
+    q = np.array([0.3, 0.3, 0.2, 0.1, 0.1])
+    truth = abs(p @ support - q @ support)
+    n_sim, n_x, n_y, n_boot = 300, 150, 200, 400
+    cx = rng.multinomial(n_x, p, size=n_sim).astype(float)
+    cy = rng.multinomial(n_y, q, size=n_sim).astype(float)
+    # All bootstrap replicates of all simulated datasets at once: (n_sim, n_boot, K).
+    bx = np.stack([rng.multinomial(n_x, c / n_x, size=n_boot) for c in cx]).astype(float)
+    by = np.stack([rng.multinomial(n_y, c / n_y, size=n_boot) for c in cy]).astype(float)
+    reps = metrics_from_counts(bx, by, support)["mean_diff"]
+    lo, hi = np.quantile(reps, 0.025, axis=1), np.quantile(reps, 0.975, axis=1)
+    coverage = np.mean((lo <= truth) & (truth <= hi))
+    assert 0.90 <= coverage <= 0.99, coverage
+
+
+def test_row_bootstrap_keeps_totals_and_missing() -> None:
+    rng = np.random.default_rng(2)
+    codes = rng.integers(-1, 3, size=(50, 2))
+    out = bootstrap_table_counts(codes, [3, 3], 20, rng)
+    assert [o.shape for o in out] == [(20, 3), (20, 3)]
+    assert np.all(out[0].sum(axis=1) <= 50)
+    assert percentile_interval([1.0, 2.0, 3.0], 0.5) == pytest.approx((1.5, 2.5))

@@ -1,0 +1,366 @@
+"""LiteLLMBackend: structured output, re-asks, retries, errors, concurrency, usage and the disk cache.
+
+No test reaches the network: replies come from LiteLLM's ``mock_response`` or a patched
+``litellm.acompletion`` that raises LiteLLM's own exception types.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import BaseModel, Field
+
+from deeppersona.errors import ConfigError, LLMOutputError, LLMRequestError, LLMTransientError
+from deeppersona.llm import LiteLLMBackend, Usage, resolve_llm
+from deeppersona.llm._cache import ResponseCache
+from deeppersona.llm._limits import RateLimiter
+from deeppersona.llm._litellm import import_litellm
+from deeppersona.llm._structured import RetryPolicy, extract_json
+
+litellm = import_litellm()
+
+# litellm imports pydantic models lazily that warn about ``ReadOnly`` TypedDict items; not ours to fix.
+pytestmark = pytest.mark.filterwarnings("ignore:.*ReadOnly.*:UserWarning")
+
+MSG = [{"role": "system", "content": "You describe cities."}, {"role": "user", "content": "Name a city."}]
+
+
+class City(BaseModel):
+    name: str
+    population: int = Field(ge=0)
+
+
+def _response(text: str, prompt_tokens: int = 11, completion_tokens: int = 7) -> Any:
+    return litellm.ModelResponse(
+        model="gpt-4o-mini",
+        choices=[{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        usage={"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+               "total_tokens": prompt_tokens + completion_tokens},
+    )
+
+
+class Script:
+    """A stand-in for ``litellm.acompletion``: pops replies (text or exceptions), records calls."""
+
+    def __init__(self, *items: Any, delay: float = 0.0) -> None:
+        self.items = list(items)
+        self.calls: list[dict[str, Any]] = []
+        self.delay = delay
+        self.active = 0
+        self.max_active = 0
+
+    async def __call__(self, **kwargs: Any) -> Any:
+        self.calls.append(kwargs)
+        self.active += 1
+        self.max_active = max(self.max_active, self.active)
+        try:
+            if self.delay:
+                await asyncio.sleep(self.delay)
+            item = self.items.pop(0) if self.items else '{"name": "Default", "population": 1}'
+            if isinstance(item, BaseException):
+                raise item
+            return _response(item)
+        finally:
+            self.active -= 1
+
+
+def _http(status: int, headers: dict[str, str] | None = None) -> httpx.Response:
+    return httpx.Response(status, headers=headers or {}, request=httpx.Request("POST", "https://api.example/v1"))
+
+
+def _rate_limit(retry_after: str | None = None) -> Exception:
+    headers = {"retry-after": retry_after} if retry_after else {}
+    return litellm.RateLimitError(message="slow down", llm_provider="openai", model="gpt-4o-mini",
+                                  response=_http(429, headers))
+
+
+@pytest.fixture
+def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    return []
+
+
+def _backend(script: Script | None, monkeypatch: pytest.MonkeyPatch, sleeps: list[float] | None = None,
+             **kwargs: Any) -> LiteLLMBackend:
+    if script is not None:
+        monkeypatch.setattr(litellm, "acompletion", script)
+    llm = LiteLLMBackend("gpt-4o-mini", **kwargs)
+    record = sleeps if sleeps is not None else []
+
+    async def fake_sleep(seconds: float) -> None:
+        record.append(seconds)
+
+    llm._sleep = fake_sleep
+    return llm
+
+
+# -- mock_response: the real litellm path ------------------------------------------------------------
+
+
+def test_mock_response_returns_a_validated_object() -> None:
+    llm = LiteLLMBackend("gpt-4o-mini", mock_response='{"name": "Nairobi", "population": 4397073}')
+    response = llm.complete(MSG, City)
+    assert response.output == City(name="Nairobi", population=4397073)
+    assert response.model == "gpt-4o-mini"
+    assert response.usage.calls == 1 and response.usage.total_tokens > 0
+    assert llm.usage.total.calls == 1
+
+
+def test_mock_response_text_mode() -> None:
+    llm = resolve_llm("gpt-4o-mini", mock_response="Hello there.")
+    assert llm.complete(MSG).output == "Hello there."
+
+
+# -- structured output mode ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("model", "fmt", "schema_in_prompt"),
+    [("gpt-4o-mini", "json_schema", False), ("some-unknown-provider/model-x", None, True)],
+)
+def test_structured_mode_follows_litellm_capabilities(
+    model: str, fmt: str | None, schema_in_prompt: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    script = Script('{"name": "Lima", "population": 10}')
+    monkeypatch.setattr(litellm, "acompletion", script)
+    LiteLLMBackend(model).complete(MSG, City)
+    sent = script.calls[0]
+    assert (sent.get("response_format") or {}).get("type") == fmt
+    if fmt == "json_schema":
+        assert sent["response_format"]["json_schema"]["schema"]["required"] == ["name", "population"]
+    system = sent["messages"][0]["content"]
+    assert ('"population"' in system) is schema_in_prompt
+
+
+def test_json_object_mode_puts_the_schema_in_the_prompt(monkeypatch: pytest.MonkeyPatch) -> None:
+    script = Script('{"name": "Lima", "population": 10}')
+    monkeypatch.setattr(litellm, "acompletion", script)
+    LiteLLMBackend("gpt-4o-mini", structured="json_object").complete(MSG, City)
+    assert script.calls[0]["response_format"] == {"type": "json_object"}
+    assert '"population"' in script.calls[0]["messages"][0]["content"]
+
+
+def test_params_and_kwargs_reach_litellm(monkeypatch: pytest.MonkeyPatch) -> None:
+    script = Script('{"name": "Lima", "population": 10}')
+    monkeypatch.setattr(litellm, "acompletion", script)
+    llm = LiteLLMBackend("gpt-4o-mini", temperature=0.3, max_tokens=50, api_base="http://localhost:1", timeout=9)
+    llm.complete(MSG, City, seed=4, temperature=0.9)
+    sent = script.calls[0]
+    assert sent["temperature"] == 0.9 and sent["max_tokens"] == 50 and sent["seed"] == 4
+    assert sent["api_base"] == "http://localhost:1" and sent["timeout"] == 9
+
+
+# -- re-asks -----------------------------------------------------------------------------------------
+
+
+def test_invalid_output_is_reasked_with_the_validation_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    script = Script('```json\n{"name": "Lima"}\n```', '{"name": "Lima", "population": 10}')
+    llm = _backend(script, monkeypatch)
+    response = llm.complete(MSG, City)
+    assert response.output.population == 10
+    assert response.usage.retries == 1 and response.usage.prompt_tokens == 22
+    reask = script.calls[1]["messages"]
+    assert reask[-2] == {"role": "assistant", "content": '```json\n{"name": "Lima"}\n```'}
+    assert "population" in reask[-1]["content"] and reask[-1]["role"] == "user"
+
+
+def test_output_error_after_bounded_attempts(monkeypatch: pytest.MonkeyPatch) -> None:
+    script = Script("no json here", "still none", "nothing")
+    llm = _backend(script, monkeypatch, max_attempts=3)
+    with pytest.raises(LLMOutputError) as info:
+        llm.complete(MSG, City)
+    assert info.value.attempts == 3 and info.value.raw == "nothing" and len(info.value.errors) == 3
+    assert info.value.model == "gpt-4o-mini"
+    assert len(script.calls) == 3
+    total = llm.usage.total
+    assert total.failures == 1 and total.retries == 2 and total.calls == 1
+
+
+def test_tolerant_parsing() -> None:
+    assert extract_json('Sure! Here it is:\n{"a": 1, "b": [1, 2]}\nHope that helps.') == {"a": 1, "b": [1, 2]}
+    assert extract_json("```\n{\"a\": 1}\n```") == {"a": 1}
+    assert extract_json("{'a': 1, 'b': 'x',}") == {"a": 1, "b": "x"}  # repaired
+    with pytest.raises(ValueError):
+        extract_json("no json at all")
+
+
+# -- transient failures --------------------------------------------------------------------------------
+
+
+def test_backoff_on_transient_errors_honours_retry_after(monkeypatch: pytest.MonkeyPatch) -> None:
+    timeout = litellm.Timeout(message="too slow", model="gpt-4o-mini", llm_provider="openai")
+    unavailable = litellm.ServiceUnavailableError(message="busy", llm_provider="openai", model="gpt-4o-mini",
+                                                  response=_http(503))
+    connection = litellm.APIConnectionError(message="reset", llm_provider="openai", model="gpt-4o-mini")
+    internal = litellm.InternalServerError(message="oops", llm_provider="openai", model="gpt-4o-mini")
+    script = Script(_rate_limit("7"), timeout, unavailable, connection, internal, '{"name": "A", "population": 1}')
+    sleeps: list[float] = []
+    llm = _backend(script, monkeypatch, sleeps, max_retries=5)
+    response = llm.complete(MSG, City)
+    assert response.output.name == "A"
+    assert response.usage.retries == 5
+    assert len(sleeps) == 5
+    assert sleeps[0] >= 7.0  # Retry-After honoured
+    policy = RetryPolicy()
+    for i, s in enumerate(sleeps[1:], start=1):  # exponential with jitter
+        base = min(policy.base_delay * 2**i, policy.max_delay)
+        assert base * (1 - policy.jitter) <= s <= base * (1 + policy.jitter)
+
+
+def test_transient_errors_exhaust_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    script = Script(*[_rate_limit() for _ in range(4)])
+    llm = _backend(script, monkeypatch, max_retries=3)
+    with pytest.raises(LLMTransientError) as info:
+        llm.complete(MSG, City)
+    assert info.value.attempts == 4 and len(script.calls) == 4
+    assert llm.usage.total.failures == 1
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        litellm.AuthenticationError(message="bad key", llm_provider="openai", model="gpt-4o-mini"),
+        litellm.BadRequestError(message="bad", model="gpt-4o-mini", llm_provider="openai"),
+        litellm.ContextWindowExceededError(message="too long", model="gpt-4o-mini", llm_provider="openai"),
+        litellm.NotFoundError(message="no model", model="gpt-4o-mini", llm_provider="openai"),
+    ],
+    ids=["auth", "bad-request", "context-window", "not-found"],
+)
+def test_non_retryable_errors_raise_at_once(exc: Exception, monkeypatch: pytest.MonkeyPatch) -> None:
+    script = Script(exc, '{"name": "never", "population": 1}')
+    sleeps: list[float] = []
+    llm = _backend(script, monkeypatch, sleeps)
+    with pytest.raises(LLMRequestError) as info:
+        llm.complete(MSG, City)
+    assert len(script.calls) == 1 and not sleeps
+    assert info.value.model == "gpt-4o-mini" and info.value.attempts == 1
+    assert isinstance(info.value.__cause__, type(exc))
+    if isinstance(exc, litellm.AuthenticationError):
+        assert "API key" in str(info.value)
+    if isinstance(exc, litellm.ContextWindowExceededError):
+        assert "context window" in str(info.value)
+
+
+# -- concurrency, rate limits, usage ---------------------------------------------------------------------
+
+
+async def test_concurrency_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    script = Script(delay=0.02)
+    llm = _backend(script, monkeypatch, max_concurrency=3)
+    results = await asyncio.gather(*(llm.acomplete(MSG, City) for _ in range(12)))
+    assert len(results) == 12
+    assert script.max_active == 3
+
+
+async def test_rate_limiter_spaces_requests() -> None:
+    now = [0.0]
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        now[0] += seconds
+
+    limiter = RateLimiter(requests_per_minute=2, tokens_per_minute=100, clock=lambda: now[0], sleep=sleep)
+    await limiter.acquire(10)
+    await limiter.acquire(10)
+    await limiter.acquire(10)  # third request in a minute waits
+    assert waits == [60.0]
+    await limiter.acquire(95)  # token budget: waits until earlier requests leave the window
+    assert len(waits) == 2
+
+
+def test_usage_totals_and_cost(monkeypatch: pytest.MonkeyPatch) -> None:
+    script = Script('{"name": "A", "population": 1}', "bad", '{"name": "B", "population": 2}',
+                    '{"name": "C", "population": 3}')
+    llm = _backend(script, monkeypatch)
+    llm.complete(MSG, City, call_site="core")
+    llm.complete(MSG, City, call_site="fill")
+    llm.complete(MSG, City, call_site="fill")
+    total = llm.usage.total
+    assert (total.calls, total.retries, total.failures) == (3, 1, 0)
+    assert total.prompt_tokens == 4 * 11 and total.completion_tokens == 4 * 7
+    assert total.cost_usd > 0  # gpt-4o-mini has a known price in LiteLLM's local cost map
+    sites = llm.usage.by_call_site()
+    assert sites["core"].calls == 1 and sites["fill"].calls == 2
+    assert sum(sites.values(), Usage()) == total
+
+
+# -- disk cache ---------------------------------------------------------------------------------------
+
+
+def test_cache_hit_in_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    script = Script('{"name": "A", "population": 1}', '{"name": "B", "population": 2}')
+    llm = _backend(script, monkeypatch, cache=tmp_path / "c")
+    first = llm.complete(MSG, City, seed=1)
+    second = llm.complete(MSG, City, seed=1)
+    other_seed = llm.complete(MSG, City, seed=2)
+    assert first.output == second.output != other_seed.output
+    assert second.usage.cache_hits == 1 and len(script.calls) == 2
+
+
+def test_invalid_replies_are_not_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    script = Script("bad", '{"name": "A", "population": 1}')
+    llm = _backend(script, monkeypatch, cache=tmp_path)
+    llm.complete(MSG, City)
+    cache = ResponseCache(tmp_path)
+    assert len(cache) == 1
+
+
+def test_cache_hit_across_processes(tmp_path: Path) -> None:
+    db = tmp_path / "responses.sqlite"
+    llm = LiteLLMBackend("gpt-4o-mini", cache=db, mock_response='{"name": "Quito", "population": 2800000}')
+    assert llm.complete(MSG, City, seed=3).usage.cache_hits == 0
+    child = textwrap.dedent(
+        f"""
+        import json, litellm
+        from pydantic import BaseModel, Field
+        from deeppersona.llm import LiteLLMBackend
+
+        class City(BaseModel):
+            name: str
+            population: int = Field(ge=0)
+
+        async def refuse(**kwargs):
+            raise AssertionError("the cache should have answered")
+
+        litellm.acompletion = refuse
+        llm = LiteLLMBackend("gpt-4o-mini", cache={str(db)!r},
+                             mock_response='{{"name": "Quito", "population": 2800000}}')
+        r = llm.complete({MSG!r}, City, seed=3)
+        print(json.dumps({{"name": r.output.name, "hits": r.usage.cache_hits}}))
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=120,
+                          env={**__import__("os").environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"name": "Quito", "hits": 1}
+
+
+# -- configuration -----------------------------------------------------------------------------------
+
+
+def test_bad_configuration() -> None:
+    with pytest.raises(ConfigError):
+        LiteLLMBackend("")
+    with pytest.raises(ConfigError):
+        LiteLLMBackend("gpt-4o-mini", max_concurrency=0)
+    with pytest.raises(ConfigError):
+        LiteLLMBackend("gpt-4o-mini", n_ctx=2048)
+    with pytest.raises(ConfigError):
+        LiteLLMBackend("local/no-such-model")
+    with pytest.raises(ConfigError):
+        resolve_llm(42)  # type: ignore[arg-type]
+
+
+def test_resolve_llm() -> None:
+    llm = LiteLLMBackend("gpt-4o-mini")
+    assert resolve_llm(llm) is llm
+    assert resolve_llm(None).model == "local/qwen2.5-coder-1.5b"
+    assert resolve_llm("anthropic/claude-sonnet-4-5", max_concurrency=2).max_concurrency == 2  # type: ignore[attr-defined]
