@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from deeppersona.demographics import Cohort
+from deeppersona.demographics import Cohort, DemographicSampler
 from deeppersona.engine import EngineOptions, PersonaEngine
 from deeppersona.errors import AnchorError, ConfigError, DemographicsError, GenerationError, TaxonomyError
 from deeppersona.generation import ConsistencyReport, FillReply, SketchFacts
@@ -21,6 +21,22 @@ from deeppersona.testing import FakeLLM, FakeRequest, HashEmbedder
 @pytest.fixture(scope="module")
 def tree() -> AttributeTree:
     return AttributeTree.default()
+
+
+@pytest.fixture(scope="module")
+def sampler() -> DemographicSampler:
+    return DemographicSampler()
+
+
+@pytest.fixture(autouse=True)
+def _shared_sampler(sampler: DemographicSampler, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reuse one sampler (its tables take a moment to load) across this module's engines."""
+    real = PersonaEngine.from_taxonomy.__func__  # type: ignore[attr-defined]
+
+    def from_taxonomy(cls: type[PersonaEngine], *args: Any, **kwargs: Any) -> PersonaEngine:
+        return real(cls, *args, **kwargs).with_sampler(sampler)
+
+    monkeypatch.setattr(PersonaEngine, "from_taxonomy", classmethod(from_taxonomy))
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from deeppersona.demographics import DemographicSampler
 from deeppersona.engine import PersonaEngine
 from deeppersona.errors import ConfigError, DataFileError
 from deeppersona.persona import Population
@@ -23,6 +24,22 @@ from deeppersona.testing import FakeLLM, FakeRequest, HashEmbedder
 @pytest.fixture(scope="module")
 def tree() -> AttributeTree:
     return AttributeTree.default()
+
+
+@pytest.fixture(scope="module")
+def sampler() -> DemographicSampler:
+    return DemographicSampler()
+
+
+@pytest.fixture(autouse=True)
+def _shared_sampler(sampler: DemographicSampler, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reuse one sampler (its tables take a moment to load) across this module's engines."""
+    real = PersonaEngine.from_taxonomy.__func__  # type: ignore[attr-defined]
+
+    def from_taxonomy(cls: type[PersonaEngine], *args: Any, **kwargs: Any) -> PersonaEngine:
+        return real(cls, *args, **kwargs).with_sampler(sampler)
+
+    monkeypatch.setattr(PersonaEngine, "from_taxonomy", classmethod(from_taxonomy))
 
 
 def make(tree: AttributeTree, llm: Any = None, seed: int | None = 5) -> PersonaEngine:
@@ -93,12 +110,15 @@ def test_resume_reuses_file_seed_and_rejects_mismatch(tree: AttributeTree, tmp_p
 
 def test_failures_are_reported_not_written(tree: AttributeTree, tmp_path: Path) -> None:
     def handler(req: FakeRequest) -> Any:
-        return "broken" if req.call_site == "narrative" and "Age: 9" in req.prompt else None
+        return "broken" if req.call_site == "core" else None
 
     out = tmp_path / "people.jsonl"
-    report = make(tree, FakeLLM(seed=1, handler=handler, max_attempts=1)).anchor(age=9).generate_to(out, n=2, k=5)
-    # a text reply cannot be invalid, so the narrative succeeds: check the normal path instead
-    assert report.written + len(report.failures) == 2
+    report = make(tree, FakeLLM(seed=1, handler=handler, max_attempts=1)).generate_to(out, n=2, k=5)
+    assert report.written == 0 and [i for i, _ in report.failures] == [0, 1] and not report.complete
+    assert "LLMOutputError" in report.failures[0][1] and report.usage.failures == 2
+    assert _indices(out) == []
+    retry = make(tree).generate_to(out, n=2, k=5)  # a rerun retries the failed personas
+    assert retry.written == 2 and sorted(_indices(out)) == [0, 1]
 
 
 def test_not_a_persona_file(tree: AttributeTree, tmp_path: Path) -> None:
@@ -110,6 +130,7 @@ def test_not_a_persona_file(tree: AttributeTree, tmp_path: Path) -> None:
 
 _SCRIPT = """
 import sys
+from deeppersona.demographics import DemographicSampler
 from deeppersona.engine import PersonaEngine
 from deeppersona.testing import FakeLLM, HashEmbedder
 engine = PersonaEngine.from_taxonomy("default", model=FakeLLM(seed=1, latency=0.02), embedder=HashEmbedder())

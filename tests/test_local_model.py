@@ -31,7 +31,9 @@ def test_json_schema_format_becomes_a_llama_grammar_format() -> None:
 
 
 def _smollm_ready() -> bool:
-    return importlib.util.find_spec("llama_cpp") is not None and default_registry().is_available("smollm2-135m")
+    return importlib.util.find_spec("llama_cpp") is not None and default_registry().is_available(
+        "smollm2-135m"
+    )
 
 
 @pytest.mark.slow

@@ -83,7 +83,9 @@ def test_generated_values_respect_constraints(seed: int, lo: int, span: int, n: 
 
 
 def test_scripted_replies_are_used_in_order_then_default() -> None:
-    fake = FakeLLM(replies=['{"title": "abc", "year": 2000, "tags": ["x"]}', Story(title="def", year=2001, tags=["y"])])
+    fake = FakeLLM(
+        replies=['{"title": "abc", "year": 2000, "tags": ["x"]}', Story(title="def", year=2001, tags=["y"])]
+    )
     assert fake.complete(MSG, Story).output.title == "abc"
     assert fake.complete(MSG, Story).output.title == "def"
     assert fake.remaining_replies == 0
@@ -129,8 +131,12 @@ def test_output_error_keeps_attempts_and_last_raw() -> None:
 
 
 def test_injected_failures_are_recovered_and_counted() -> None:
-    fake = FakeLLM(seed=4, failures={"invalid_json": 0.1, "missing_keys": 0.1, "rate_limit": 0.1, "timeout": 0.1},
-                   max_attempts=6, max_retries=8)
+    fake = FakeLLM(
+        seed=4,
+        failures={"invalid_json": 0.1, "missing_keys": 0.1, "rate_limit": 0.1, "timeout": 0.1},
+        max_attempts=6,
+        max_retries=8,
+    )
     for i in range(20):
         fake.complete([{"role": "user", "content": f"person {i}"}], Story)
     total = fake.usage.total
@@ -181,7 +187,9 @@ def test_complete_works_inside_a_running_loop() -> None:
 
 
 def test_canonical_words() -> None:
-    assert canonical_words("SleepHabits") == canonical_words(" sleep_habits ") == canonical_words("Sleep-Habits")
+    assert (
+        canonical_words("SleepHabits") == canonical_words(" sleep_habits ") == canonical_words("Sleep-Habits")
+    )
 
 
 def test_hash_embedder_shape_norm_and_similarity() -> None:

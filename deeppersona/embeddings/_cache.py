@@ -45,7 +45,9 @@ class EmbeddingCache:
     """
 
     def __init__(self, directory: str | Path | None = None) -> None:
-        self.directory = Path(directory).expanduser() if directory is not None else default_embedding_cache_dir()
+        self.directory = (
+            Path(directory).expanduser() if directory is not None else default_embedding_cache_dir()
+        )
 
     def path_for(self, key: str, texts: Sequence[str], embedder: Embedder) -> Path:
         """The file that holds the embeddings of ``texts`` by ``embedder`` under ``key``."""

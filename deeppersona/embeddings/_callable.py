@@ -74,7 +74,9 @@ class LiteLLMEmbedder(Embedder):
             try:
                 response = litellm.embedding(model=self.model, input=batch, **self.litellm_kwargs)
             except Exception as exc:
-                raise LLMRequestError(f"{self.model}: embedding request failed: {exc}", model=self.model) from exc
+                raise LLMRequestError(
+                    f"{self.model}: embedding request failed: {exc}", model=self.model
+                ) from exc
             data = sorted(response.data, key=lambda d: d["index"] if isinstance(d, dict) else d.index)
             rows.extend(d["embedding"] if isinstance(d, dict) else d.embedding for d in data)
         if not rows:

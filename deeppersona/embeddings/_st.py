@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Sequence
 from importlib import metadata
@@ -66,7 +65,9 @@ class SentenceTransformerEmbedder(Embedder):
         self.device = device
         self.batch_size = int(batch_size)
         self.allow_download = allow_download
-        self.name = DEFAULT_EMBEDDING_MODEL if self.model.lower() in _ALIASES else Path(self.model).name or self.model
+        self.name = (
+            DEFAULT_EMBEDDING_MODEL if self.model.lower() in _ALIASES else Path(self.model).name or self.model
+        )
         self._model: Any = None
         self._lock = threading.Lock()
 
@@ -87,16 +88,15 @@ class SentenceTransformerEmbedder(Embedder):
         with self._lock:
             if self._model is None:
                 location = self._location()
-                if not self.allow_download:
-                    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-                    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
                 try:
                     from sentence_transformers import SentenceTransformer
                 except ImportError as exc:
                     raise MissingDependencyError(
                         "sentence-transformers is required for the default embedder: pip install sentence-transformers"
                     ) from exc
-                self._model = SentenceTransformer(location, device=self.device, local_files_only=not self.allow_download)
+                self._model = SentenceTransformer(
+                    location, device=self.device, local_files_only=not self.allow_download
+                )
             return self._model
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:

@@ -68,7 +68,9 @@ class ResponseCache:
             conn.close()
         return None if row is None else (str(row[0]), int(row[1]), int(row[2]))
 
-    def put(self, key: str, model: str, text: str, prompt_tokens: int = 0, completion_tokens: int = 0) -> None:
+    def put(
+        self, key: str, model: str, text: str, prompt_tokens: int = 0, completion_tokens: int = 0
+    ) -> None:
         """Store a reply under ``key`` (replacing any earlier one)."""
         conn = self._connect()
         try:

@@ -133,7 +133,9 @@ class LiteLLMBackend(LLM):
         if max_concurrency < 1:
             raise ConfigError(f"max_concurrency must be at least 1, got {max_concurrency}")
         if structured not in ("auto", "json_schema", "json_object", "prompt"):
-            raise ConfigError(f"structured must be auto, json_schema, json_object or prompt, got {structured!r}")
+            raise ConfigError(
+                f"structured must be auto, json_schema, json_object or prompt, got {structured!r}"
+            )
         if timeout <= 0:
             raise ConfigError(f"timeout must be positive, got {timeout}")
         self.model = model.strip()
@@ -146,7 +148,9 @@ class LiteLLMBackend(LLM):
         self.litellm_kwargs = dict(litellm_kwargs)
         self.is_local = self.model.startswith("local/")
         self._local_options = {
-            k: self.litellm_kwargs.pop(k) for k in ("n_ctx", "n_threads", "verbose", "use_extra_bufts") if k in self.litellm_kwargs
+            k: self.litellm_kwargs.pop(k)
+            for k in ("n_ctx", "n_threads", "verbose", "use_extra_bufts")
+            if k in self.litellm_kwargs
         }
         if not self.is_local and self._local_options:
             raise ConfigError(f"{sorted(self._local_options)} only apply to local/... models")
@@ -401,13 +405,20 @@ def _map_error(litellm: Any, exc: Exception, model: str) -> Exception:
     if isinstance(exc, (LLMRequestError, TransientFailure)):
         return exc
     fatal: list[tuple[Any, str]] = [
-        (getattr(litellm, "ContextWindowExceededError", None), "the prompt exceeds the model's context window; "
-         "shorten it (fewer attributes per batch) or use a model with a longer context"),
-        (getattr(litellm, "AuthenticationError", None), "authentication failed; check the API key "
-         "(e.g. OPENAI_API_KEY) or pass api_key="),
+        (
+            getattr(litellm, "ContextWindowExceededError", None),
+            "the prompt exceeds the model's context window; "
+            "shorten it (fewer attributes per batch) or use a model with a longer context",
+        ),
+        (
+            getattr(litellm, "AuthenticationError", None),
+            "authentication failed; check the API key (e.g. OPENAI_API_KEY) or pass api_key=",
+        ),
         (getattr(litellm, "PermissionDeniedError", None), "permission denied for this model or key"),
-        (getattr(litellm, "NotFoundError", None), "the model or endpoint was not found; check the model name "
-         "and api_base"),
+        (
+            getattr(litellm, "NotFoundError", None),
+            "the model or endpoint was not found; check the model name and api_base",
+        ),
         (getattr(litellm, "ContentPolicyViolationError", None), "the provider refused the content"),
         (getattr(litellm, "BadRequestError", None), "the provider rejected the request"),
         (getattr(litellm, "UnsupportedParamsError", None), "a parameter is not supported by this model"),
@@ -429,5 +440,6 @@ def _map_error(litellm: Any, exc: Exception, model: str) -> Exception:
     status = getattr(exc, "status_code", None)
     if isinstance(status, int) and (status >= 500 or status in (408, 409, 429)):
         return TransientFailure(f"{type(exc).__name__} ({status}): {exc}", retry_after=_retry_after(exc))
-    return LLMRequestError(f"{model}: request failed: {type(exc).__name__}: {exc}", model=model,
-                           error_type=type(exc).__name__)
+    return LLMRequestError(
+        f"{model}: request failed: {type(exc).__name__}: {exc}", model=model, error_type=type(exc).__name__
+    )

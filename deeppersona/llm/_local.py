@@ -127,6 +127,9 @@ class LocalRuntime:
                 return loaded
             spec = self.registry.get(name)
             path = self.registry.path(name)
+            # Busy-waiting OpenMP workers collapse throughput (10x and worse) when the cores are shared
+            # with other work (torch embeddings, other processes); passive waiting costs little alone.
+            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
             try:
                 from llama_cpp import Llama
             except ImportError as exc:

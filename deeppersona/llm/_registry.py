@@ -235,7 +235,9 @@ class ModelRegistry:
             return cached
         if spec.path is not None:
             if not spec.path.is_file():
-                raise ConfigError(f"model file {str(spec.path)!r} of local model {spec.name!r} does not exist")
+                raise ConfigError(
+                    f"model file {str(spec.path)!r} of local model {spec.name!r} does not exist"
+                )
             path = spec.path
             self._verify(path, spec)
         else:

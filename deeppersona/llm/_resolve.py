@@ -16,7 +16,9 @@ DEFAULT_LOCAL_MODEL = "local/qwen2.5-coder-1.5b"
 """The model used when none is configured: the embedded Qwen2.5-Coder 1.5B through llama.cpp."""
 
 
-def resolve_llm(model: str | LLM | None = None, *, registry: ModelRegistry | None = None, **kwargs: Any) -> LLM:
+def resolve_llm(
+    model: str | LLM | None = None, *, registry: ModelRegistry | None = None, **kwargs: Any
+) -> LLM:
     """Return a backend for ``model``.
 
     Args:
@@ -34,7 +36,9 @@ def resolve_llm(model: str | LLM | None = None, *, registry: ModelRegistry | Non
     """
     if isinstance(model, LLM):
         if kwargs or registry is not None:
-            raise ConfigError("backend options cannot be applied to an existing LLM instance; configure it directly")
+            raise ConfigError(
+                "backend options cannot be applied to an existing LLM instance; configure it directly"
+            )
         return model
     if model is None:
         model = DEFAULT_LOCAL_MODEL

@@ -318,7 +318,9 @@ async def structured_call(
                 output = validate_reply(reply.text, response_model)
             except ValueError as exc:
                 errors.append(str(exc))
-                logger.info("%s: attempt %d/%d gave invalid output: %s", model, attempt, policy.max_attempts, exc)
+                logger.info(
+                    "%s: attempt %d/%d gave invalid output: %s", model, attempt, policy.max_attempts, exc
+                )
                 convo = [
                     *convo,
                     {"role": "assistant", "content": reply.text},

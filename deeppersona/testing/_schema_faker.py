@@ -93,7 +93,9 @@ class _Faker:
     def _boolean(self, schema: dict[str, Any], depth: int, name: str) -> bool:
         return bool(self.rng.integers(0, 2))
 
-    def _bounds(self, schema: dict[str, Any], default_lo: float, default_hi: float) -> tuple[float, float, bool]:
+    def _bounds(
+        self, schema: dict[str, Any], default_lo: float, default_hi: float
+    ) -> tuple[float, float, bool]:
         lo = schema.get("minimum", -math.inf)
         hi = schema.get("maximum", math.inf)
         exclusive = False
@@ -112,7 +114,9 @@ class _Faker:
         return float(lo), float(hi), exclusive
 
     def _integer(self, schema: dict[str, Any], depth: int, name: str) -> int:
-        lo, hi, _ = self._bounds(schema, 18 if "age" in name.lower() else 0, 80 if "age" in name.lower() else 100)
+        lo, hi, _ = self._bounds(
+            schema, 18 if "age" in name.lower() else 0, 80 if "age" in name.lower() else 100
+        )
         ilo = math.ceil(lo)
         ihi = math.floor(hi)
         if "exclusiveMinimum" in schema and ilo == schema["exclusiveMinimum"]:
@@ -162,7 +166,11 @@ class _Faker:
         min_items = int(schema.get("minItems", 0))
         max_items = int(schema.get("maxItems", max(min_items, 3)))
         upper = min(max_items, max(min_items, 3))
-        n = min_items if depth >= _MAX_DEPTH else int(self.rng.integers(max(min_items, min(1, upper)), upper + 1))
+        n = (
+            min_items
+            if depth >= _MAX_DEPTH
+            else int(self.rng.integers(max(min_items, min(1, upper)), upper + 1))
+        )
         if "prefixItems" in schema:
             return [self.value(s, depth + 1, name) for s in schema["prefixItems"]]
         item_schema = schema.get("items", {})

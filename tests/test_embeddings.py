@@ -1,0 +1,116 @@
+"""Embedders, nearest-neighbour helpers and the on-disk embedding cache."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from deeppersona.embeddings import (
+    CallableEmbedder,
+    Embedder,
+    EmbeddingCache,
+    LiteLLMEmbedder,
+    SentenceTransformerEmbedder,
+    VectorIndex,
+    normalize_rows,
+    packaged_minilm_path,
+    resolve_embedder,
+    similarity,
+    top_k,
+)
+from deeppersona.errors import ConfigError
+from deeppersona.testing import HashEmbedder
+
+
+def test_normalize_rows() -> None:
+    out = normalize_rows(np.array([[3.0, 4.0], [0.0, 0.0]]))
+    assert out.dtype == np.float32 and np.allclose(out, [[0.6, 0.8], [0.0, 0.0]])
+
+
+def test_callable_embedder_normalises_and_checks_shape() -> None:
+    emb = CallableEmbedder(lambda texts: [[float(len(t)), 1.0] for t in texts], name="len")
+    v = emb.encode(["a", "abcd"])
+    assert v.shape == (2, 2) and np.allclose(np.linalg.norm(v, axis=1), 1)
+    bad = CallableEmbedder(lambda texts: [[1.0, 2.0]])
+    with pytest.raises(ConfigError, match="shape"):
+        bad.encode(["a", "b"])
+
+
+def test_resolve_embedder() -> None:
+    h = HashEmbedder()
+    assert resolve_embedder(h) is h
+    assert isinstance(resolve_embedder(lambda texts: np.ones((len(texts), 3))), CallableEmbedder)
+    assert isinstance(resolve_embedder(None), SentenceTransformerEmbedder)
+    assert isinstance(resolve_embedder("all-MiniLM-L6-v2"), SentenceTransformerEmbedder)
+    assert isinstance(resolve_embedder("hash-32"), HashEmbedder) and resolve_embedder("hash-32").encode(
+        ["x"]
+    ).shape == (1, 32)
+    assert isinstance(resolve_embedder("text-embedding-3-small"), LiteLLMEmbedder)
+    with pytest.raises(ConfigError):
+        resolve_embedder(3.5)  # type: ignore[arg-type]
+
+
+def test_unknown_sentence_transformer_needs_opt_in() -> None:
+    with pytest.raises(ConfigError, match="allow_download"):
+        SentenceTransformerEmbedder("someone/some-model").load()
+
+
+@pytest.mark.parametrize("use_faiss", [True, False])
+def test_vector_index_finds_nearest(use_faiss: bool) -> None:
+    emb = HashEmbedder(dim=128)
+    corpus = ["Sleep Quality", "Favourite Food", "Commute Mode", "sleep habits"]
+    index = VectorIndex(emb.encode(corpus), use_faiss=use_faiss)
+    scores, idx = index.search(emb.encode(["sleep_quality", "food favourite"]), k=2)
+    assert idx.shape == (2, 2) and idx[0, 0] == 0 and idx[1, 0] == 1
+    assert scores[0, 0] == pytest.approx(1.0, abs=1e-5) and scores[0, 0] >= scores[0, 1]
+    assert index.search(emb.encode(["x"]), k=10)[1].shape == (1, 4)
+
+
+def test_faiss_and_numpy_agree_and_top_k_similarity() -> None:
+    rng = np.random.default_rng(0)
+    corpus, queries = rng.normal(size=(50, 16)), rng.normal(size=(5, 16))
+    s1, i1 = VectorIndex(corpus).search(queries, 5)
+    s2, i2 = VectorIndex(corpus, use_faiss=False).search(queries, 5)
+    assert np.array_equal(i1, i2) and np.allclose(s1, s2, atol=1e-5)
+    s3, i3 = top_k(queries, corpus, 5)
+    assert np.array_equal(i1, i3)
+    sims = similarity(queries, corpus)
+    assert sims.shape == (5, 50) and np.allclose(np.take_along_axis(sims, i1, 1), s1, atol=1e-5)
+
+
+def test_embedding_cache_computes_once(tmp_path: Path) -> None:
+    calls: list[int] = []
+
+    class Counting(Embedder):
+        name = "counting"
+
+        def encode(self, texts):  # type: ignore[no-untyped-def]
+            calls.append(len(texts))
+            return HashEmbedder().encode(texts)
+
+    cache = EmbeddingCache(tmp_path)
+    a = cache.get_or_compute("tree-abc", ["Health", "Sleep"], Counting())
+    b = EmbeddingCache(tmp_path).get_or_compute("tree-abc", ["Health", "Sleep"], Counting())
+    assert np.array_equal(a, b) and calls == [2]
+    cache.get_or_compute("tree-def", ["Health", "Sleep"], Counting())  # another key
+    cache.get_or_compute("tree-abc", ["Health"], Counting())  # other texts
+    assert calls == [2, 2, 1]
+    assert len(list(tmp_path.glob("*.npy"))) == 3
+
+
+def test_packaged_minilm_is_found_offline() -> None:
+    path = packaged_minilm_path()
+    assert (path / "modules.json").is_file() and (path / "model.safetensors").is_file()
+
+
+@pytest.mark.slow
+def test_default_embedder_is_offline_minilm() -> None:
+    emb = resolve_embedder(None)
+    v = emb.encode(["Sleep quality", "How well someone sleeps", "Favourite programming language"])
+    assert emb.name == "all-MiniLM-L6-v2"
+    assert v.shape == (3, 384) and v.dtype == np.float32
+    assert np.allclose(np.linalg.norm(v, axis=1), 1, atol=1e-5)
+    assert float(v[0] @ v[1]) > float(v[0] @ v[2])
+    assert emb.encode([]).shape == (0, 384)
