@@ -46,7 +46,9 @@ def classify_reply(label: str) -> dict[str, str]:
 
 
 def test_classify_records_follow_figure_6() -> None:
-    fake = FakeLLM(replies=[classify_reply("Personalizable"), classify_reply("No"), classify_reply("partially")])
+    fake = FakeLLM(
+        replies=[classify_reply("Personalizable"), classify_reply("No"), classify_reply("partially")]
+    )
     builder = make_builder(fake, concurrency=1)
     result = builder.classify(QA)
     labels = [r.label for r in result.records]
@@ -70,7 +72,13 @@ def test_classify_failure_is_counted_not_raised() -> None:
 
 
 def test_only_selected_labels_are_extracted() -> None:
-    fake = FakeLLM(replies=[classify_reply("Personalizable"), classify_reply("No"), classify_reply("Partially Personalizable")])
+    fake = FakeLLM(
+        replies=[
+            classify_reply("Personalizable"),
+            classify_reply("No"),
+            classify_reply("Partially Personalizable"),
+        ]
+    )
     builder = make_builder(fake, concurrency=1, labels=("Personalizable",))
     classified = builder.classify(QA)
     fake2 = FakeLLM(replies=[{"paths": [[ROUTINE, "Sleep Patterns", "Sleep Schedule"]]}])
@@ -161,7 +169,11 @@ def test_filter_node_check_rewrites_and_cuts() -> None:
 
     fake = FakeLLM(handler=handler)
     builder = make_builder(fake, check_batch_size=2)
-    paths = [(CAREER, "Technical Skills", "Python"), (CAREER, "Job Role", "Manager"), (CAREER, "Job Role", "Manager")]
+    paths = [
+        (CAREER, "Technical Skills", "Python"),
+        (CAREER, "Job Role", "Manager"),
+        (CAREER, "Job Role", "Manager"),
+    ]
     result = builder.filter(paths)
     assert result.decisions[paths[0]] == ((CAREER, "Technical Skills", "Programming Languages"), "changed")
     assert result.decisions[paths[1]] == ((CAREER, "Job Role"), "changed")
@@ -401,7 +413,9 @@ def test_extend_keeps_existing_nodes() -> None:
 
 def test_concurrency_is_bounded() -> None:
     fake = FakeLLM(handler=builder_fake_handler, latency=0.01)
-    make_builder(fake, concurrency=3).classify([{"question": f"I am person {i}?", "answer": "ok"} for i in range(12)])
+    make_builder(fake, concurrency=3).classify(
+        [{"question": f"I am person {i}?", "answer": "ok"} for i in range(12)]
+    )
     assert 1 < fake.max_active <= 3
 
 

@@ -117,7 +117,7 @@ def test_utf16_file_is_refused_clearly(tmp_path: Path) -> None:
 
 
 def test_csv_with_bom_and_bad_bytes(tmp_path: Path) -> None:
-    content = "\ufeffquestion,answer\n\"I'm a nurse, help\",\"Sure, here\"\n".encode() + b"caf\xe9,x\n"
+    content = '\ufeffquestion,answer\n"I\'m a nurse, help","Sure, here"\n'.encode() + b"caf\xe9,x\n"
     (tmp_path / "qa.csv").write_bytes(content)
     pairs, stats = read_qa(tmp_path / "qa.csv")
     assert pairs[0].question == "I'm a nurse, help"
@@ -126,7 +126,9 @@ def test_csv_with_bom_and_bad_bytes(tmp_path: Path) -> None:
 
 def test_json_array_and_wrapped(tmp_path: Path) -> None:
     (tmp_path / "a.json").write_text(json.dumps([{"question": "q", "answer": "a"}]), encoding="utf-8")
-    (tmp_path / "b.json").write_text(json.dumps({"data": [{"question": "q", "answer": "a"}]}), encoding="utf-8")
+    (tmp_path / "b.json").write_text(
+        json.dumps({"data": [{"question": "q", "answer": "a"}]}), encoding="utf-8"
+    )
     (tmp_path / "c.json").write_text("{broken", encoding="utf-8")
     assert len(read_qa(tmp_path / "a.json")[0]) == 1
     assert len(read_qa(tmp_path / "b.json")[0]) == 1
@@ -165,7 +167,10 @@ def test_limit() -> None:
 
 
 def test_build_reports_skipped_records(tmp_path: Path) -> None:
-    rows = [{"question": "I'm a vegan cook in Lima, recipes?", "answer": "Beans."}, {"question": "x" * 50_000, "answer": ""}]
+    rows = [
+        {"question": "I'm a vegan cook in Lima, recipes?", "answer": "Beans."},
+        {"question": "x" * 50_000, "answer": ""},
+    ]
     path = write_jsonl(tmp_path / "qa.jsonl", rows)
     with path.open("ab") as fh:
         fh.write(b"\xff\xfe garbage\n")

@@ -53,12 +53,22 @@ def test_minilm_merges_spelling_variants_but_not_distinct_attributes(minilm: obj
 def test_calibration_pairs_separate_at_default_threshold(minilm: object) -> None:
     from deeppersona.taxonomy import canonical_key
 
-    same = [("Sleep Habits", "Sleeping Habits"), ("Exercise Routine", "Workout Routine"), ("Hobbies", "Hobby"),
-            ("Travel Preferences", "Travel Preference"), ("Coping Strategies", "Coping Mechanisms")]
-    different = [("Sleep Habits", "Diet"), ("Sleep Habits", "Eating Habits"), ("Physical Health", "Mental Health"),
-                 ("Religious Beliefs", "Political Beliefs"), ("Dietary Preferences", "Dietary Restrictions")]
+    same = [
+        ("Sleep Habits", "Sleeping Habits"),
+        ("Exercise Routine", "Workout Routine"),
+        ("Hobbies", "Hobby"),
+        ("Travel Preferences", "Travel Preference"),
+        ("Coping Strategies", "Coping Mechanisms"),
+    ]
+    different = [
+        ("Sleep Habits", "Diet"),
+        ("Sleep Habits", "Eating Habits"),
+        ("Physical Health", "Mental Health"),
+        ("Religious Beliefs", "Political Beliefs"),
+        ("Dietary Preferences", "Dietary Restrictions"),
+    ]
     texts = sorted({canonical_key(t) for pair in same + different for t in pair})
-    vec = dict(zip(texts, minilm.encode(texts)))  # type: ignore[attr-defined]
+    vec = dict(zip(texts, minilm.encode(texts), strict=True))  # type: ignore[attr-defined]
 
     def sim(a: str, b: str) -> float:
         return float(np.dot(vec[canonical_key(a)], vec[canonical_key(b)]))

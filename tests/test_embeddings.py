@@ -74,7 +74,7 @@ def test_faiss_and_numpy_agree_and_top_k_similarity() -> None:
     s1, i1 = VectorIndex(corpus).search(queries, 5)
     s2, i2 = VectorIndex(corpus, use_faiss=False).search(queries, 5)
     assert np.array_equal(i1, i2) and np.allclose(s1, s2, atol=1e-5)
-    s3, i3 = top_k(queries, corpus, 5)
+    _, i3 = top_k(queries, corpus, 5)
     assert np.array_equal(i1, i3)
     sims = similarity(queries, corpus)
     assert sims.shape == (5, 50) and np.allclose(np.take_along_axis(sims, i1, 1), s1, atol=1e-5)

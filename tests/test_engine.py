@@ -76,7 +76,12 @@ def test_generate_k220_depth_strata_anchors_calls(tree: AttributeTree, embedder:
     assert persona.attributes["favourite_radio_show"].stratum == "custom"
     # at most 12 LLM calls (1 core + 8 fill + consistency + narrative)
     assert persona.usage.calls == len(llm.requests) <= 12
-    assert Counter(r.call_site for r in llm.requests) == {"core": 1, "fill": 8, "consistency": 1, "narrative": 1}
+    assert Counter(r.call_site for r in llm.requests) == {
+        "core": 1,
+        "fill": 8,
+        "consistency": 1,
+        "narrative": 1,
+    }
     assert persona.narrative
     assert persona.provenance.taxonomy_fingerprint == tree.fingerprint()
     assert persona.provenance.k == 220 and persona.provenance.model == "fake"
@@ -131,7 +136,9 @@ def test_cohort_constrains_demographics(tree: AttributeTree, embedder: HashEmbed
         (lambda e: e.anchor({"Physical and Health Characteristics > Nope": "x"}).generate(k=10), AnchorError),
     ],
 )
-def test_bad_input_fails_before_any_llm_call(tree: AttributeTree, embedder: HashEmbedder, build: Any, error: type) -> None:
+def test_bad_input_fails_before_any_llm_call(
+    tree: AttributeTree, embedder: HashEmbedder, build: Any, error: type
+) -> None:
     llm = FakeLLM()
     with pytest.raises(error):
         build(make(tree, embedder, llm))
@@ -161,7 +168,11 @@ def test_failing_persona_is_recorded_and_run_goes_on(tree: AttributeTree, embedd
     assert pop.usage.failures == 3
     with pytest.raises(GenerationError, match="could not be generated"):
         engine.generate(k=10)
-    ok = make(tree, embedder, FakeLLM(seed=1, handler=handler, max_attempts=2)).anchor(age=8).generate(k=10, n=2)
+    ok = (
+        make(tree, embedder, FakeLLM(seed=1, handler=handler, max_attempts=2))
+        .anchor(age=8)
+        .generate(k=10, n=2)
+    )
     assert len(ok) == 2
 
 
@@ -191,7 +202,9 @@ def test_missing_values_are_reasked_once(tree: AttributeTree, embedder: HashEmbe
     assert Counter(r.call_site for r in llm.requests)["fill"] == 3  # 2 batches + 1 re-ask
 
 
-def test_consistency_repairs_are_recorded_and_anchors_kept(tree: AttributeTree, embedder: HashEmbedder) -> None:
+def test_consistency_repairs_are_recorded_and_anchors_kept(
+    tree: AttributeTree, embedder: HashEmbedder
+) -> None:
     state: dict[str, str] = {}
 
     def handler(req: FakeRequest) -> Any:
@@ -206,7 +219,9 @@ def test_consistency_repairs_are_recorded_and_anchors_kept(tree: AttributeTree, 
             ]}  # fmt: skip
         return None
 
-    persona = make(tree, embedder, FakeLLM(seed=1, handler=handler)).anchor(sleep_quality="poor").generate(k=30)
+    persona = (
+        make(tree, embedder, FakeLLM(seed=1, handler=handler)).anchor(sleep_quality="poor").generate(k=30)
+    )
     assert len(persona.consistency_notes) == 1
     note = persona.consistency_notes[0]
     assert note.new == "repaired" and persona.get(note.path) == "repaired" and note.old != "repaired"
@@ -215,7 +230,11 @@ def test_consistency_repairs_are_recorded_and_anchors_kept(tree: AttributeTree, 
 
 def test_options_skip_consistency_and_narrative(tree: AttributeTree, embedder: HashEmbedder) -> None:
     llm = FakeLLM(seed=1)
-    persona = make(tree, embedder, llm).with_options(consistency=False, narrative=False, batch_size=50).generate(k=100)
+    persona = (
+        make(tree, embedder, llm)
+        .with_options(consistency=False, narrative=False, batch_size=50)
+        .generate(k=100)
+    )
     assert persona.narrative == "" and len(llm.requests) == 1 + 2
 
 
@@ -242,7 +261,9 @@ def test_enrich_drops_facts_the_tables_cannot_honour(tree: AttributeTree, embedd
             return {"occupation": "ferry captain", "country": "Narnia"}
         return None
 
-    pop = make(tree, embedder, FakeLLM(seed=1, handler=handler)).enrich(["A ferry captain.", "Another one."], k=5)
+    pop = make(tree, embedder, FakeLLM(seed=1, handler=handler)).enrich(
+        ["A ferry captain.", "Another one."], k=5
+    )
     assert len(pop) == 2
     for p in pop:
         assert p.demographics["occupation"] == "ferry captain" and p.demographics["country"] != "Narnia"

@@ -21,18 +21,35 @@ def persona(index: int = 0, *, ok: bool = True) -> Persona:
         status="ok" if ok else "failed",
         failure=None if ok else "LLMOutputError: broken",
         anchors={"age": 34, "bio": "Grew up by the lake."},
-        demographics={"name": "Ada Obi", "age": 34 + index, "gender": "female", "occupation": "nurse",
-                      "city": "Kisumu", "region": "Kisumu County", "country": "Kenya", "life_stage": "employed"},  # fmt: skip
-        core=CoreProfile(values_polarity="negative", values_orientation="Distrust of institutions",
-                         attitude="Life is a grind.", attitude_details="She expects little and plans for less.",
-                         coping_mechanism="Long walks at dawn.", life_stories=["Lost a job in 2019."],
-                         interests=["Fishing", "Radio dramas"]),  # fmt: skip
+        demographics={
+            "name": "Ada Obi",
+            "age": 34 + index,
+            "gender": "female",
+            "occupation": "nurse",
+            "city": "Kisumu",
+            "region": "Kisumu County",
+            "country": "Kenya",
+            "life_stage": "employed",
+        },
+        core=CoreProfile(
+            values_polarity="negative",
+            values_orientation="Distrust of institutions",
+            attitude="Life is a grind.",
+            attitude_details="She expects little and plans for less.",
+            coping_mechanism="Long walks at dawn.",
+            life_stories=["Lost a job in 2019."],
+            interests=["Fishing", "Radio dramas"],
+        ),
         attributes={
-            "Health > Sleep > Sleep Quality": AttributeValue(value="poor", stratum="anchor", path=("Health", "Sleep", "Sleep Quality")),
-            "Health > Diet": AttributeValue(value=["ugali", "tilapia"], stratum="near", path=("Health", "Diet")),
+            "Health > Sleep > Sleep Quality": AttributeValue(
+                value="poor", stratum="anchor", path=("Health", "Sleep", "Sleep Quality")
+            ),
+            "Health > Diet": AttributeValue(
+                value=["ugali", "tilapia"], stratum="near", path=("Health", "Diet")
+            ),
             "Media > Radio > Hours": AttributeValue(value=3, stratum="far", path=("Media", "Radio", "Hours")),
             "pet_name": AttributeValue(value="Simba", stratum="custom", path=("pet_name",)),
-        },  # fmt: skip
+        },
         narrative="Ada is a nurse in Kisumu.",
         provenance=Provenance(model="fake", taxonomy_fingerprint="abc", library_version="0.1.0", k=2),
         usage=Usage(calls=11, prompt_tokens=100),

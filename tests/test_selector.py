@@ -44,7 +44,11 @@ def test_exactly_k_distinct_leaves_with_5_3_2_strata(tree: AttributeTree, embedd
         assert len(picks) == 220
         assert len({p.node.key for p in picks}) == 220
         counts = Counter(p.stratum for p in picks)
-        assert abs(counts["near"] - 110) <= 1 and abs(counts["middle"] - 66) <= 1 and abs(counts["far"] - 44) <= 1
+        assert (
+            abs(counts["near"] - 110) <= 1
+            and abs(counts["middle"] - 66) <= 1
+            and abs(counts["far"] - 44) <= 1
+        )
         for p in picks:
             assert not p.node.children, "only leaves are selected"
             assert p.node.depth >= 2
@@ -93,7 +97,9 @@ def test_exclusions_anchors_and_options(tree: AttributeTree, embedder: HashEmbed
     assert not any(p.node.key.startswith(sleep.key) for p in picks)
     assert not any(p.path[0] == "Media Consumption and Engagement" for p in picks)
     only = StratifiedSelector(include_roots=["Education and Learning"])
-    assert {p.path[0] for p in only.select(_ctx(tree, embedder), 20, np.random.default_rng(1))} == {"Education and Learning"}
+    assert {p.path[0] for p in only.select(_ctx(tree, embedder), 20, np.random.default_rng(1))} == {
+        "Education and Learning"
+    }
 
 
 def test_required_and_root_quotas(tree: AttributeTree, embedder: HashEmbedder) -> None:
@@ -117,7 +123,9 @@ def test_k_too_large_and_bad_options(tree: AttributeTree, embedder: HashEmbedder
     with pytest.raises(ConfigError):
         StratifiedSelector(root_weights={"Education and Learning": -1})
     with pytest.raises(ConfigError, match="no attribute"):
-        StratifiedSelector(require=["Nope > Nothing"]).select(_ctx(tree, embedder), 5, np.random.default_rng(0))
+        StratifiedSelector(require=["Nope > Nothing"]).select(
+            _ctx(tree, embedder), 5, np.random.default_rng(0)
+        )
 
 
 def test_subclass_node_weight_biases_selection(tree: AttributeTree, embedder: HashEmbedder) -> None:
@@ -134,11 +142,13 @@ def test_subclass_node_weight_biases_selection(tree: AttributeTree, embedder: Ha
 
 def test_custom_base_subclass(tree: AttributeTree, embedder: HashEmbedder) -> None:
     class FirstK(AttributeSelector):
-        def select(self, context: SelectionContext, k: int, rng: np.random.Generator) -> list[SelectedAttribute]:
+        def select(
+            self, context: SelectionContext, k: int, rng: np.random.Generator
+        ) -> list[SelectedAttribute]:
             return [SelectedAttribute(n, "near") for n in self.cached_candidates(context.tree)[:k]]
 
     picks = FirstK().select(_ctx(tree, embedder), 3, np.random.default_rng(0))
-    assert len(picks) == 3 and "FirstK()" == repr(FirstK())
+    assert len(picks) == 3 and repr(FirstK()) == "FirstK()"
 
 
 def test_uniform_selector(tree: AttributeTree, embedder: HashEmbedder) -> None:
@@ -154,8 +164,8 @@ def test_uniform_selector(tree: AttributeTree, embedder: HashEmbedder) -> None:
 )
 def test_stratum_quotas_properties(k: int, ratios: tuple[int, int, int], caps: tuple[int, int, int]) -> None:
     q = stratum_quotas(k, ratios, caps)
-    assert all(0 <= qi <= ci for qi, ci in zip(q, caps))
+    assert all(0 <= qi <= ci for qi, ci in zip(q, caps, strict=False))
     assert sum(q) == min(k, sum(caps))
     if min(caps) >= k:  # every stratum has room: within one of the exact share
         total = sum(ratios)
-        assert all(abs(qi - k * r / total) < 1 for qi, r in zip(q, ratios))
+        assert all(abs(qi - k * r / total) < 1 for qi, r in zip(q, ratios, strict=False))

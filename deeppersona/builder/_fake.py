@@ -15,26 +15,86 @@ _ITEM = re.compile(r"^\[(\d+)\] (.+?)(?:  \(found under: .*\))?$", re.M)
 _NAMES = re.compile(r"^- (.+)$", re.M)
 _FIRST_PERSON = re.compile(r"\b(i|i'm|i've|my|me|we|our)\b", re.I)
 
-(DEMO, HEALTH, PSYCH, CULTURE, RELATIONS, CAREER, EDUCATION, HOBBIES, ROUTINE, VALUES, EMOTION, MEDIA) = ROOT_CATEGORIES
+(DEMO, HEALTH, PSYCH, CULTURE, RELATIONS, CAREER, EDUCATION, HOBBIES, ROUTINE, VALUES, EMOTION, MEDIA) = (
+    ROOT_CATEGORIES
+)
 
 # keyword pattern -> path variants (spelling variants exercise the merge stage; a few invalid tails
 # exercise the filters)
 _RULES: tuple[tuple[str, tuple[tuple[str, ...], ...]], ...] = (
-    (r"\bsleep|insomnia|night shift", ((ROUTINE, "Sleep Patterns", "Sleep Schedule"), (ROUTINE, "sleep_patterns", "Sleeping Schedule"), (HEALTH, "Sleep Habits"))),
-    (r"\bvegan|vegetarian|diet|meal|cook|recipe|food", ((HEALTH, "Diet", "Dietary Preferences"), (HEALTH, "Diet", "Food Preferences"), (HOBBIES, "Cooking", "Cooking Skills"))),
-    (r"\brun|gym|exercise|workout|marathon|fitness|yoga", ((HEALTH, "Physical Activity", "Exercise Habits"), (HEALTH, "PhysicalActivity", "Workout Routine"))),
-    (r"\bnurse|teacher|engineer|developer|manager|job|work|career|boss|salary", ((CAREER, "Occupation", "Job Role"), (CAREER, "Work Experience"), (CAREER, "Occupation", "Google Employer"))),
-    (r"\bstudy|degree|university|exam|course|school|student|phd", ((EDUCATION, "Educational Background", "Highest Degree"), (EDUCATION, "Learning Style"))),
-    (r"\bwife|husband|partner|kids?|daughter|son|mother|father|mom|dad|family|children", ((RELATIONS, "Family", "Family Structure"), (RELATIONS, "Family", "Family Composition"), (DEMO, "Marital Status"))),
-    (r"\bbudget|money|debt|savings|loan|rent|mortgage", ((ROUTINE, "Finances", "Budgeting Habits"), (VALUES, "Financial Values"))),
-    (r"\btravel|trip|vacation|holiday|flight", ((HOBBIES, "Travel", "Travel Preferences"), (HOBBIES, "travel", "Travel Style"))),
-    (r"\banxious|anxiety|stress|burnout|overwhelmed|lonely|depress", ((PSYCH, "Mental Health", "Stress Management"), (EMOTION, "Coping Strategies"))),
-    (r"\bmusic|guitar|piano|sing|band", ((HOBBIES, "Music", "Musical Preferences"), (HOBBIES, "Music", "Instruments Played"))),
-    (r"\bbook|read|novel|podcast|netflix|movie|show", ((MEDIA, "Reading Habits"), (MEDIA, "Entertainment Preferences", "Genre Preferences"))),
-    (r"\bchurch|mosque|temple|faith|pray|religio|ramadan", ((VALUES, "Religion", "Religious Practice"), (CULTURE, "Religious Background"))),
-    (r"\bmoved|live in|living in|immigra|abroad|city|village", ((DEMO, "Location", "Country of Residence"), (CULTURE, "Cultural Background", "Migration History"))),
+    (
+        r"\bsleep|insomnia|night shift",
+        (
+            (ROUTINE, "Sleep Patterns", "Sleep Schedule"),
+            (ROUTINE, "sleep_patterns", "Sleeping Schedule"),
+            (HEALTH, "Sleep Habits"),
+        ),
+    ),
+    (
+        r"\bvegan|vegetarian|diet|meal|cook|recipe|food",
+        (
+            (HEALTH, "Diet", "Dietary Preferences"),
+            (HEALTH, "Diet", "Food Preferences"),
+            (HOBBIES, "Cooking", "Cooking Skills"),
+        ),
+    ),
+    (
+        r"\brun|gym|exercise|workout|marathon|fitness|yoga",
+        ((HEALTH, "Physical Activity", "Exercise Habits"), (HEALTH, "PhysicalActivity", "Workout Routine")),
+    ),
+    (
+        r"\bnurse|teacher|engineer|developer|manager|job|work|career|boss|salary",
+        (
+            (CAREER, "Occupation", "Job Role"),
+            (CAREER, "Work Experience"),
+            (CAREER, "Occupation", "Google Employer"),
+        ),
+    ),
+    (
+        r"\bstudy|degree|university|exam|course|school|student|phd",
+        ((EDUCATION, "Educational Background", "Highest Degree"), (EDUCATION, "Learning Style")),
+    ),
+    (
+        r"\bwife|husband|partner|kids?|daughter|son|mother|father|mom|dad|family|children",
+        (
+            (RELATIONS, "Family", "Family Structure"),
+            (RELATIONS, "Family", "Family Composition"),
+            (DEMO, "Marital Status"),
+        ),
+    ),
+    (
+        r"\bbudget|money|debt|savings|loan|rent|mortgage",
+        ((ROUTINE, "Finances", "Budgeting Habits"), (VALUES, "Financial Values")),
+    ),
+    (
+        r"\btravel|trip|vacation|holiday|flight",
+        ((HOBBIES, "Travel", "Travel Preferences"), (HOBBIES, "travel", "Travel Style")),
+    ),
+    (
+        r"\banxious|anxiety|stress|burnout|overwhelmed|lonely|depress",
+        ((PSYCH, "Mental Health", "Stress Management"), (EMOTION, "Coping Strategies")),
+    ),
+    (
+        r"\bmusic|guitar|piano|sing|band",
+        ((HOBBIES, "Music", "Musical Preferences"), (HOBBIES, "Music", "Instruments Played")),
+    ),
+    (
+        r"\bbook|read|novel|podcast|netflix|movie|show",
+        ((MEDIA, "Reading Habits"), (MEDIA, "Entertainment Preferences", "Genre Preferences")),
+    ),
+    (
+        r"\bchurch|mosque|temple|faith|pray|religio|ramadan",
+        ((VALUES, "Religion", "Religious Practice"), (CULTURE, "Religious Background")),
+    ),
+    (
+        r"\bmoved|live in|living in|immigra|abroad|city|village",
+        ((DEMO, "Location", "Country of Residence"), (CULTURE, "Cultural Background", "Migration History")),
+    ),
     (r"\byears? old|\d{2}[- ]year|\bage\b|retire", ((DEMO, "Age", "Life Stage"), (DEMO, "Age Group"))),
-    (r"\bgarden|paint|photograph|knit|hike|hiking|fish", ((HOBBIES, "Creative Hobbies"), (HOBBIES, "Outdoor Activities", "Hiking Experience"))),
+    (
+        r"\bgarden|paint|photograph|knit|hike|hiking|fish",
+        ((HOBBIES, "Creative Hobbies"), (HOBBIES, "Outdoor Activities", "Hiking Experience")),
+    ),
 )
 
 
@@ -77,9 +137,13 @@ def builder_fake_handler(request: Any) -> Any:
                 paths.append(list(_pick(convo, pattern, options)))
         return {"paths": paths[:8]}
     if site == "builder.check_node":
-        return {"verdicts": [{"id": int(i), "valid": True, "rewrite": None} for i, _ in _ITEM.findall(prompt)]}
+        return {
+            "verdicts": [{"id": int(i), "valid": True, "rewrite": None} for i, _ in _ITEM.findall(prompt)]
+        }
     if site == "builder.check_path":
-        return {"verdicts": [{"id": int(i), "valid": True, "rewrite": None} for i, _ in _ITEM.findall(prompt)]}
+        return {
+            "verdicts": [{"id": int(i), "valid": True, "rewrite": None} for i, _ in _ITEM.findall(prompt)]
+        }
     if site == "builder.merge":
         return {"mapping": {n.strip(): n.strip() for n in _NAMES.findall(prompt)}}
     return None

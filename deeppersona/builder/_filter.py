@@ -39,7 +39,9 @@ class RootAligner:
         threshold: Minimum cosine similarity of an embedding match.
     """
 
-    def __init__(self, roots: Sequence[str], embed: Callable[[list[str]], np.ndarray], threshold: float) -> None:
+    def __init__(
+        self, roots: Sequence[str], embed: Callable[[list[str]], np.ndarray], threshold: float
+    ) -> None:
         self.roots = tuple(roots)
         self.embed = embed
         self.threshold = threshold
@@ -66,11 +68,13 @@ class RootAligner:
                     pending.append(name)
         if pending:
             if self._root_vectors is None:
-                self._root_vectors = np.asarray(self.embed([canonical_key(r) for r in self.roots]), np.float32)
+                self._root_vectors = np.asarray(
+                    self.embed([canonical_key(r) for r in self.roots]), np.float32
+                )
             vecs = np.asarray(self.embed([canonical_key(n) or n for n in pending]), np.float32)
             sims = vecs @ self._root_vectors.T
             best = sims.argmax(axis=1)
-            for name, b, s in zip(pending, best.tolist(), sims.max(axis=1).tolist()):
+            for name, b, s in zip(pending, best.tolist(), sims.max(axis=1).tolist(), strict=True):
                 out[name] = (self.roots[b], "embedding") if s >= self.threshold else (None, "unknown")
         return out
 
@@ -169,7 +173,11 @@ async def run_filter(
                 kept.append(name)
                 continue
             rewrite = rules.clean(v.rewrite) if isinstance(v.rewrite, str) else ""
-            if rewrite and canonical_key(rewrite) != canonical_key(name) and rules.problem(rewrite, kept[-1]) is None:
+            if (
+                rewrite
+                and canonical_key(rewrite) != canonical_key(name)
+                and rules.problem(rewrite, kept[-1]) is None
+            ):
                 kept.append(rewrite)
                 report.notes["nodes_rewritten"] = report.notes.get("nodes_rewritten", 0) + occurrences[path]
                 continue

@@ -154,7 +154,9 @@ def _to_pair(
         raw_id = record.get(id_field) if id_field else None
         rid = None if raw_id is None else str(raw_id)
         meta = {k: v for k, v in record.items() if k not in (q_field, a_field, id_field)}
-    elif isinstance(record, Sequence) and not isinstance(record, (bytes, bytearray)) and len(record) in (1, 2):
+    elif (
+        isinstance(record, Sequence) and not isinstance(record, (bytes, bytearray)) and len(record) in (1, 2)
+    ):
         question = record[0]
         answer = record[1] if len(record) == 2 else ""
         rid, meta = None, {}
@@ -214,9 +216,8 @@ def _read_file(path: Path, stats: InputStats) -> Iterator[Any]:
         )
     with path.open("rb") as fh:
         head = fh.read(4)
-    if not head.strip():
-        if path.stat().st_size == 0 or not path.read_bytes().strip():
-            raise DataFileError(f"QA file {str(path)!r} is empty")
+    if not head.strip() and (path.stat().st_size == 0 or not path.read_bytes().strip()):
+        raise DataFileError(f"QA file {str(path)!r} is empty")
     if head.startswith(_UTF16_BOMS):
         raise DataFileError(
             f"QA file {str(path)!r} is UTF-16 encoded; convert it to UTF-8 "
@@ -280,4 +281,6 @@ def _read_csv(path: Path, stats: InputStats, delimiter: str) -> Iterator[Any]:
                     continue
                 yield row
         except csv.Error as exc:
-            raise DataFileError(f"QA file {str(path)!r} is not valid CSV (line {reader.line_num}: {exc})") from None
+            raise DataFileError(
+                f"QA file {str(path)!r} is not valid CSV (line {reader.line_num}: {exc})"
+            ) from None

@@ -20,6 +20,7 @@ Design:
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -32,7 +33,9 @@ from ._records import AttributePath
 
 __all__ = ["MergeOutcome", "display_name", "merge_tree"]
 
-_SMALL_WORDS = frozenset({"a", "an", "and", "as", "at", "by", "for", "in", "of", "on", "or", "the", "to", "with"})
+_SMALL_WORDS = frozenset(
+    {"a", "an", "and", "as", "at", "by", "for", "in", "of", "on", "or", "the", "to", "with"}
+)
 _NUMPY_MAX = 384  # sibling sets up to this size use a dense numpy product instead of a faiss index
 
 Confirmer = Callable[[int, AttributePath, list[list[str]]], Awaitable[list[list[str]]]]
@@ -117,7 +120,8 @@ def _similar_pairs(vectors: np.ndarray, threshold: float) -> tuple[np.ndarray, n
     index = faiss.IndexFlatIP(vectors.shape[1])
     index.add(vectors)
     lims, _dist, ids = index.range_search(vectors, float(threshold))
-    rows = np.repeat(np.arange(n), np.diff(lims))
+    counts: np.ndarray = np.diff(np.asarray(lims).astype(np.int64))
+    rows = np.repeat(np.arange(n, dtype=np.int64), counts)
     keep = ids > rows
     return rows[keep], ids[keep].astype(np.int64)
 
@@ -142,7 +146,12 @@ class _Clusterer:
         self.floor = threshold - chain_slack
 
     def clusters(
-        self, vectors: np.ndarray, weights: np.ndarray, pinned: np.ndarray, keys: Sequence[str], depth: int = 0
+        self,
+        vectors: np.ndarray,
+        weights: np.ndarray,
+        pinned: np.ndarray,
+        keys: Sequence[str],
+        depth: int = 0,
     ) -> list[np.ndarray]:
         """Groups (anchor first) of local indices to merge; singletons are left out."""
         i, j = _similar_pairs(vectors, self.threshold)
@@ -177,7 +186,9 @@ class _Clusterer:
                 groups.append(np.concatenate([[anchor], sel]))
         rest = members[(best_sim < self.floor) & ~is_anchor]
         if len(rest) > 1 and depth < 8:
-            sub = self.clusters(vectors[rest], weights[rest], pinned[rest], [keys[r] for r in rest], depth + 1)
+            sub = self.clusters(
+                vectors[rest], weights[rest], pinned[rest], [keys[r] for r in rest], depth + 1
+            )
             groups.extend(rest[g] for g in sub)
         return groups
 
@@ -216,7 +227,7 @@ async def merge_tree(
     stats: dict[str, int] = {"distinct_paths": len(weighted_paths), "names_embedded": len(all_keys)}
     key_index = {k: i for i, k in enumerate(all_keys)}
     if all_keys:
-        matrix = np.asarray(embed(all_keys), dtype=np.float32)
+        matrix = np.asarray(await asyncio.to_thread(embed, all_keys), dtype=np.float32)
         norms = np.linalg.norm(matrix, axis=1, keepdims=True)
         norms[norms == 0] = 1.0
         matrix = np.ascontiguousarray(matrix / norms)
@@ -264,8 +275,6 @@ async def _confirm(
     level: int,
     confirm: Confirmer,
 ) -> list[tuple[_Node, list[_Node], list[np.ndarray]]]:
-    import asyncio
-
     path_of = {id(node): path for path, node in parents}
     replies = await asyncio.gather(
         *(
@@ -274,18 +283,18 @@ async def _confirm(
         )
     )
     out = []
-    for (parent, kids, groups), new_names in zip(plans, replies):
+    for (parent, kids, groups), new_names in zip(plans, replies, strict=True):
         kept: list[np.ndarray] = []
-        for group, names in zip(groups, new_names):
+        for group, names in zip(groups, new_names, strict=True):
             by_name: dict[str, list[int]] = {}
-            for m, new in zip(group.tolist(), names):
+            for m, new in zip(group.tolist(), names, strict=True):
                 by_name.setdefault(canonical_key(new) or canonical_key(_top_form(kids[m])), []).append(m)
             for new_key, members in by_name.items():
                 if len(members) > 1:
                     anchor = members[0]
                     # the LLM's name becomes the display name unless the anchor is pinned
                     if kids[anchor].pinned is None:
-                        label = next(n for m, n in zip(group.tolist(), names) if m == anchor)
+                        label = next(n for m, n in zip(group.tolist(), names, strict=True) if m == anchor)
                         if canonical_key(label) == new_key and label.strip():
                             kids[anchor].forms[label.strip()] += 10**9
                     kept.append(np.array(members))

@@ -101,7 +101,9 @@ class ClassifyResult:
     records: list[PairRecord]
     report: StageReport
 
-    def selected(self, labels: tuple[str, ...] = ("Personalizable", "Partially Personalizable")) -> list[PairRecord]:
+    def selected(
+        self, labels: tuple[str, ...] = ("Personalizable", "Partially Personalizable")
+    ) -> list[PairRecord]:
         """Records whose label is in ``labels``."""
         return [r for r in self.records if r.label in labels]
 
@@ -207,6 +209,8 @@ class BuildResult:
         }
 
     def __repr__(self) -> str:
-        lines = [f"BuildResult(tree={len(self.tree)} nodes, pairs={len(self.records)}, llm_calls={self.usage.calls})"]
+        lines = [
+            f"BuildResult(tree={len(self.tree)} nodes, pairs={len(self.records)}, llm_calls={self.usage.calls})"
+        ]
         lines += [f"  {r.summary()}" for r in self.stages]
         return "\n".join(lines)

@@ -28,8 +28,8 @@ _OWNER_PREFIX = re.compile(
 )
 
 _UNITS = frozenset(
-    "kg kgs lb lbs cm mm km mi mph kmh kph ml mg mcg oz ft inch inches cal kcal bpm mmhg usd eur gbp inr "
-    "jpy cny ghz mbps gb tb".split()
+    """kg kgs lb lbs cm mm km mi mph kmh kph ml mg mcg oz ft inch inches cal kcal bpm mmhg usd eur gbp inr
+    jpy cny ghz mbps gb tb""".split()  # noqa: SIM905
 )
 _PER_UNIT = re.compile(r"\bper (?:day|week|month|year|hour|night|session|kg|km|mile)\b")
 
@@ -38,7 +38,7 @@ _BRANDS = frozenset(
     bmw mercedes microsoft facebook instagram tiktok youtube twitter whatsapp linkedin reddit snapchat
     pinterest twitch discord telegram wechat uber airbnb starbucks mcdonalds disney playstation xbox
     nintendo fitbit peloton duolingo coursera udemy chatgpt openai android kindle zara ikea costco walmart
-    hulu hbo marvel lego pokemon pepsi gucci rolex harvard stanford yale oxford""".split()
+    hulu hbo marvel lego pokemon pepsi gucci rolex harvard stanford yale oxford""".split()  # noqa: SIM905
 ) | frozenset({"coca cola", "new balance", "under armour", "weight watchers", "strava", "garmin", "notion"})
 
 _PLACES = frozenset(
@@ -47,39 +47,115 @@ _PLACES = frozenset(
     argentina colombia peru chile poland ukraine netherlands sweden norway iran iraq morocco london paris
     tokyo beijing shanghai mumbai delhi lagos nairobi berlin sydney toronto chicago seoul singapore dubai
     cairo madrid rome moscow istanbul bangkok jakarta manila lima bogota johannesburg accra hanoi karachi
-    dhaka melbourne vancouver boston seattle""".split()
+    dhaka melbourne vancouver boston seattle""".split()  # noqa: SIM905
 ) | frozenset(
     {
-        "united states", "united kingdom", "new york", "los angeles", "san francisco", "hong kong",
-        "south africa", "new zealand", "sao paulo", "mexico city", "buenos aires", "cape town",
+        "united states",
+        "united kingdom",
+        "new york",
+        "los angeles",
+        "san francisco",
+        "hong kong",
+        "south africa",
+        "new zealand",
+        "sao paulo",
+        "mexico city",
+        "buenos aires",
+        "cape town",
         "saudi arabia",
     }
 )
 
 _BUSINESS = frozenset(
     {
-        "roi", "kpi", "kpis", "seo", "sem", "ctr", "b2b", "b2c", "cpc", "cpm", "conversion rate",
-        "conversion rates", "sales funnel", "revenue", "revenues", "profit margin", "profit margins",
-        "customer acquisition", "customer segment", "customer segments", "customer segmentation",
-        "target audience", "target market", "market share", "brand awareness", "lead generation",
-        "engagement rate", "click through", "monetization", "monetisation", "stakeholder", "stakeholders",
-        "market segment", "market segments", "user acquisition", "churn", "churn rate", "retention rate",
-        "marketing", "marketing strategy", "advertising", "ad campaign", "sales strategy", "business model",
-        "pricing strategy", "go to market", "growth hacking", "upsell", "cross sell", "competitor analysis",
+        "roi",
+        "kpi",
+        "kpis",
+        "seo",
+        "sem",
+        "ctr",
+        "b2b",
+        "b2c",
+        "cpc",
+        "cpm",
+        "conversion rate",
+        "conversion rates",
+        "sales funnel",
+        "revenue",
+        "revenues",
+        "profit margin",
+        "profit margins",
+        "customer acquisition",
+        "customer segment",
+        "customer segments",
+        "customer segmentation",
+        "target audience",
+        "target market",
+        "market share",
+        "brand awareness",
+        "lead generation",
+        "engagement rate",
+        "click through",
+        "monetization",
+        "monetisation",
+        "stakeholder",
+        "stakeholders",
+        "market segment",
+        "market segments",
+        "user acquisition",
+        "churn",
+        "churn rate",
+        "retention rate",
+        "marketing",
+        "marketing strategy",
+        "advertising",
+        "ad campaign",
+        "sales strategy",
+        "business model",
+        "pricing strategy",
+        "go to market",
+        "growth hacking",
+        "upsell",
+        "cross sell",
+        "competitor analysis",
     }
 )
 
 _VAGUE = frozenset(
     {
-        "yes", "no", "true", "false", "none", "null", "n a", "na", "unknown", "other", "others", "misc",
-        "miscellaneous", "general", "various", "etc", "details", "information", "info", "stuff", "things",
-        "specific", "example", "value", "values list", "attribute", "attributes",
+        "yes",
+        "no",
+        "true",
+        "false",
+        "none",
+        "null",
+        "n a",
+        "na",
+        "unknown",
+        "other",
+        "others",
+        "misc",
+        "miscellaneous",
+        "general",
+        "various",
+        "etc",
+        "details",
+        "information",
+        "info",
+        "stuff",
+        "things",
+        "specific",
+        "example",
+        "value",
+        "values list",
+        "attribute",
+        "attributes",
     }
 )
 
 _ACRONYMS = frozenset(
     """LGBTQ LGBTQ+ LGBT ADHD PTSD OCD DIY STEM MBTI HIV AIDS ESL IELTS TOEFL BMI GPA CEO CFO CTO NGO
-    IVF ASL PCOS IBS GERD COPD""".split()
+    IVF ASL PCOS IBS GERD COPD""".split()  # noqa: SIM905
 )
 
 

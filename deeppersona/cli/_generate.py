@@ -32,11 +32,19 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="a demographic constraint, e.g. country=Kenya or age_range=[25,40] (repeatable)")  # fmt: skip
     p.add_argument("--model", "-m", default=None,
                    help="LiteLLM model string (default: the embedded local model); 'fake' for an offline dry run")  # fmt: skip
-    p.add_argument("--embedder", default=None, help="embedding model (default: packaged MiniLM); 'hash' for a fast offline one")
+    p.add_argument(
+        "--embedder",
+        default=None,
+        help="embedding model (default: packaged MiniLM); 'hash' for a fast offline one",
+    )
     p.add_argument("--taxonomy", default="default", help="taxonomy file (default: the packaged taxonomy)")
     p.add_argument("--seed", type=int, default=None, help="run seed (default: fresh, recorded in the output)")
-    p.add_argument("--output", "-o", default=None, help="JSONL output file (resumable); default: print to stdout")
-    p.add_argument("--overwrite", action="store_true", help="start the output file afresh instead of resuming")
+    p.add_argument(
+        "--output", "-o", default=None, help="JSONL output file (resumable); default: print to stdout"
+    )
+    p.add_argument(
+        "--overwrite", action="store_true", help="start the output file afresh instead of resuming"
+    )
     p.add_argument("--concurrency", type=int, default=None, help="personas generated at once")
     p.add_argument("--batch-size", type=int, default=None, help="attributes per fill call")
     p.add_argument("--no-consistency", action="store_true", help="skip the consistency pass")

@@ -28,12 +28,20 @@ def register(subparsers: Any) -> None:
         help="build (or extend) a taxonomy from QA pairs",
         description="Run the taxonomy pipeline (classify, extract, filter, merge, filter, format) on QA pairs.",
     )
-    build.add_argument("input", help="QA pairs: a .jsonl, .json or .csv file ('sample' for the bundled sample)")
-    build.add_argument("-o", "--output", default="tree.json", help="where to write the tree (default: tree.json)")
-    build.add_argument("--model", default=None, help="LiteLLM model string (default: the embedded local model)")
+    build.add_argument(
+        "input", help="QA pairs: a .jsonl, .json or .csv file ('sample' for the bundled sample)"
+    )
+    build.add_argument(
+        "-o", "--output", default="tree.json", help="where to write the tree (default: tree.json)"
+    )
+    build.add_argument(
+        "--model", default=None, help="LiteLLM model string (default: the embedded local model)"
+    )
     build.add_argument("--embedder", default=None, help="embedding model (default: the offline MiniLM)")
     build.add_argument(
-        "--fields", default="question,answer", help="question and answer field names (default: question,answer)"
+        "--fields",
+        default="question,answer",
+        help="question and answer field names (default: question,answer)",
     )
     build.add_argument("--limit", type=int, default=None, help="use only the first N pairs")
     build.add_argument("--concurrency", type=int, default=8, help="LLM calls in flight (default: 8)")
@@ -41,8 +49,12 @@ def register(subparsers: Any) -> None:
     build.add_argument("--merge-threshold", type=float, default=None, help="sibling merge similarity")
     build.add_argument("--root-threshold", type=float, default=None, help="root alignment similarity")
     build.add_argument("--confirm-merges", action="store_true", help="confirm merges with the LLM")
-    build.add_argument("--no-llm-checks", action="store_true", help="skip the LLM Check Node / Check Path calls")
-    build.add_argument("--extend", default=None, metavar="TREE", help="extend this tree instead of starting anew")
+    build.add_argument(
+        "--no-llm-checks", action="store_true", help="skip the LLM Check Node / Check Path calls"
+    )
+    build.add_argument(
+        "--extend", default=None, metavar="TREE", help="extend this tree instead of starting anew"
+    )
     build.add_argument("--report", default=None, help="also write the stage report as Markdown")
     build.add_argument("--records", default=None, help="also write per-pair records (JSON Lines)")
     build.add_argument("--quiet", action="store_true", help="no progress bar")

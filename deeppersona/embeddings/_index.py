@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
@@ -10,6 +11,8 @@ from ..errors import ConfigError
 from ._base import normalize_rows
 
 __all__ = ["VectorIndex", "similarity", "top_k"]
+
+logger = logging.getLogger(__name__)
 
 
 def similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -42,9 +45,9 @@ class VectorIndex:
         if use_faiss and len(arr):
             try:
                 import faiss
-            except ImportError:
-                faiss = None
-            if faiss is not None:
+            except ImportError:  # pragma: no cover - faiss-cpu is a core dependency
+                logger.warning("faiss is not installed; searching with numpy")
+            else:
                 self._index = faiss.IndexFlatIP(self.dim)
                 self._index.add(arr)
 

@@ -123,7 +123,9 @@ def validate_anchors(anchors: Mapping[str, Any]) -> dict[str, Any]:
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
                 raise AnchorError(f"anchor age must be a whole number of years, got {value!r}")
             if not _AGE_RANGE[0] <= int(value) <= _AGE_RANGE[1]:
-                raise AnchorError(f"anchor age={value} is impossible; give an age within {_AGE_RANGE[0]}-{_AGE_RANGE[1]}")
+                raise AnchorError(
+                    f"anchor age={value} is impossible; give an age within {_AGE_RANGE[0]}-{_AGE_RANGE[1]}"
+                )
             value = int(value)
         elif kind == "demographic":
             _check_text(key, value)
@@ -133,7 +135,9 @@ def validate_anchors(anchors: Mapping[str, Any]) -> dict[str, Any]:
             elif isinstance(value, (list, tuple)) and value:
                 value = [_check_text(key, v) for v in value]
             else:
-                raise AnchorError(f"anchor {key!r} must be a string or a non-empty list of strings, got {value!r}")
+                raise AnchorError(
+                    f"anchor {key!r} must be a string or a non-empty list of strings, got {value!r}"
+                )
         elif kind == "core":
             _check_text(key, value)
         else:
@@ -237,7 +241,9 @@ def bind_anchors(
             continue
         _bind(given, exclude, bound, key, value, node)
     if unbound and embedder is not None and threshold is not None:
-        nodes, matrix = name_embeddings() if name_embeddings is not None else name_embedding_table(tree, embedder)
+        nodes, matrix = (
+            name_embeddings() if name_embeddings is not None else name_embedding_table(tree, embedder)
+        )
         if nodes:
             queries = np.asarray(embedder.encode([canonical_key(k) for k in unbound]), dtype=np.float32)
             sims = queries @ matrix.T
@@ -265,7 +271,9 @@ def _bind(
     node: AttributeNode,
 ) -> None:
     if node.key in bound:
-        raise AnchorError(f"anchors {bound[node.key]!r} and {key!r} both name the attribute {node.path_str!r}; keep one")
+        raise AnchorError(
+            f"anchors {bound[node.key]!r} and {key!r} both name the attribute {node.path_str!r}; keep one"
+        )
     bound[node.key] = key
     given[node.path_str] = AttributeValue(value=value, stratum="anchor", path=tuple(node.path))
     exclude.add(node.key)

@@ -112,7 +112,9 @@ class JsonlCheckpoint:
         try:
             lock.acquire(timeout=0)
         except Timeout:
-            raise ConfigError(f"{self.path} is being written by another process; wait for it or use another file") from None
+            raise ConfigError(
+                f"{self.path} is being written by another process; wait for it or use another file"
+            ) from None
         self._lock = lock
         self._fh = self.path.open("ab")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
 import hashlib
 import logging
 import queue
@@ -24,11 +25,11 @@ from ..errors import (
     DeepPersonaError,
     DemographicsError,
     GenerationError,
-    LLMError,
     TaxonomyError,
 )
 from ..generation import PersonaDraft, ValueGenerator
-from ..llm._base import LLM, Usage
+from ..generation._generator import merge_templates
+from ..llm._base import LLM
 from ..persona import Persona, Population, Provenance
 from ..prompts import PromptLibrary
 from ..selector import AttributeSelector, SelectionContext, StratifiedSelector
@@ -121,7 +122,9 @@ class PersonaEngine:
         embedder: Any = None,
     ) -> None:
         if not isinstance(tree, AttributeTree):
-            raise ConfigError(f"tree must be an AttributeTree, got {type(tree).__name__}; see PersonaEngine.from_taxonomy")
+            raise ConfigError(
+                f"tree must be an AttributeTree, got {type(tree).__name__}; see PersonaEngine.from_taxonomy"
+            )
         _check_model(model)
         self._tree = tree
         self._model: LLM | str | None = model
@@ -235,14 +238,18 @@ class PersonaEngine:
         elif isinstance(cohort, Mapping):
             base.update(cohort)
         elif cohort is not None:
-            raise ConfigError(f"cohort must be a Cohort or a mapping of its fields, got {type(cohort).__name__}")
+            raise ConfigError(
+                f"cohort must be a Cohort or a mapping of its fields, got {type(cohort).__name__}"
+            )
         base.update(fields)
         return self._replace(cohort=Cohort(**base))
 
     def with_selector(self, selector: AttributeSelector) -> PersonaEngine:
         """Return an engine choosing attributes with ``selector`` (an :class:`~deeppersona.selector.AttributeSelector`)."""
         if not isinstance(selector, AttributeSelector):
-            raise ConfigError(f"selector must be an AttributeSelector instance, got {type(selector).__name__}")
+            raise ConfigError(
+                f"selector must be an AttributeSelector instance, got {type(selector).__name__}"
+            )
         return self._replace(selector=selector)
 
     def with_llm(self, model: LLM | str | None) -> PersonaEngine:
@@ -258,14 +265,18 @@ class PersonaEngine:
         """Return an engine with run seed ``seed`` (a non-negative int, a numpy Generator, or ``None``: fresh)."""
         if seed is not None and not isinstance(seed, np.random.Generator):
             if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-                raise ConfigError(f"seed must be a non-negative integer, a numpy Generator or None, got {seed!r}")
+                raise ConfigError(
+                    f"seed must be a non-negative integer, a numpy Generator or None, got {seed!r}"
+                )
             seed = int(seed)
         return self._replace(seed=seed)
 
     def with_sampler(self, sampler: DemographicSampler) -> PersonaEngine:
         """Return an engine drawing demographics with ``sampler`` (a configured DemographicSampler)."""
         if not callable(getattr(sampler, "draw", None)):
-            raise ConfigError(f"sampler must have a draw(rng, cohort, anchors) method, got {type(sampler).__name__}")
+            raise ConfigError(
+                f"sampler must have a draw(rng, cohort, anchors) method, got {type(sampler).__name__}"
+            )
         return self._replace(sampler=sampler)
 
     def with_generator(self, generator: ValueGenerator) -> PersonaEngine:
@@ -283,7 +294,7 @@ class PersonaEngine:
         if isinstance(templates, PromptLibrary):
             library = templates
         else:
-            library = (self._templates or PromptLibrary()).with_overrides(templates)
+            library = merge_templates(self._templates or PromptLibrary(), templates)
         return self._replace(templates=library)
 
     def with_options(self, **options: Any) -> PersonaEngine:
@@ -322,7 +333,12 @@ class PersonaEngine:
 
     def calls_per_persona(self, k: int = 220) -> int:
         """LLM calls a persona takes without re-asks: core + fill batches + consistency + narrative."""
-        return 1 + -(-k // self._options.batch_size) + int(self._options.consistency) + int(self._options.narrative)
+        return (
+            1
+            + -(-k // self._options.batch_size)
+            + int(self._options.consistency)
+            + int(self._options.narrative)
+        )
 
     def __repr__(self) -> str:
         model = self._model if isinstance(self._model, str) or self._model is None else repr(self._model)
@@ -336,7 +352,10 @@ class PersonaEngine:
     def generate(self, k: int = ..., n: None = ..., *, start: int = ...) -> Persona: ...
 
     @overload
-    def generate(self, k: int = ..., n: int = ..., *, start: int = ...) -> Population: ...
+    def generate(self, k: int, n: int, *, start: int = ...) -> Population: ...
+
+    @overload
+    def generate(self, *, n: int, k: int = ..., start: int = ...) -> Population: ...
 
     def generate(self, k: int = 220, n: int | None = None, *, start: int = 0) -> Persona | Population:
         """Generate one persona (``n=None``) or a population of ``n``.
@@ -379,7 +398,7 @@ class PersonaEngine:
         return _sync_iter(lambda: self._aiter(run, [_Job(i) for i in range(start, start + count)]))
 
     @overload
-    def enrich(self, sketches: str, k: int = ...) -> Persona: ...
+    def enrich(self, sketches: str, k: int = ...) -> Persona: ...  # type: ignore[overload-overlap]
 
     @overload
     def enrich(self, sketches: Sequence[str], k: int = ...) -> Population: ...
@@ -435,12 +454,16 @@ class PersonaEngine:
         """
         return run_sync(self.agenerate_to(path, n, k, overwrite=overwrite))
 
-    async def agenerate_to(self, path: str | Path, n: int, k: int = 220, *, overwrite: bool = False) -> RunReport:
+    async def agenerate_to(
+        self, path: str | Path, n: int, k: int = 220, *, overwrite: bool = False
+    ) -> RunReport:
         """Async :meth:`generate_to`."""
         count = _check_count(n, "n")
         return await self._to_file(path, [_Job(i) for i in range(count)], k, overwrite)
 
-    def enrich_to(self, path: str | Path, sketches: Sequence[str], k: int = 220, *, overwrite: bool = False) -> RunReport:
+    def enrich_to(
+        self, path: str | Path, sketches: Sequence[str], k: int = 220, *, overwrite: bool = False
+    ) -> RunReport:
         """Enrich ``sketches`` into a JSONL file, resumably (see :meth:`generate_to` and :meth:`enrich`).
 
         Persona ``i`` is the enrichment of ``sketches[i]``; rerun with the same list to resume.
@@ -498,7 +521,9 @@ class PersonaEngine:
                 self._shared.sampler = DemographicSampler()
             return self._shared.sampler
 
-    def _name_table(self, fingerprint: str, embedder: Embedder) -> Callable[[], tuple[list[AttributeNode], np.ndarray]]:
+    def _name_table(
+        self, fingerprint: str, embedder: Embedder
+    ) -> Callable[[], tuple[list[AttributeNode], np.ndarray]]:
         def table() -> tuple[list[AttributeNode], np.ndarray]:
             key = (fingerprint, embedder.name)
             with self._shared.lock:
@@ -578,17 +603,21 @@ class PersonaEngine:
 
     def _check_enrich_anchors(self) -> None:
         if any(classify_key(key)[0] == "bio" for key in self._anchors):
-            raise AnchorError("enrich() keeps each sketch as the bio anchor; remove the engine's own bio anchor")
+            raise AnchorError(
+                "enrich() keeps each sketch as the bio anchor; remove the engine's own bio anchor"
+            )
 
     # ------------------------------------------------------------------ running
     async def _aiter(self, run: _Run, jobs: Sequence[_Job]) -> AsyncIterator[Persona]:
-        """Run ``jobs`` with at most ``options.concurrency`` in flight; yield personas as they finish."""
+        """Run ``jobs`` with at most ``options.concurrency`` LLM calls in flight; yield personas as they finish."""
         bar = _progress(len(jobs), run.options.progress)
+        run = dataclasses.replace(run, llm=_Throttled(run.llm, run.options.concurrency))
+        in_flight = run.options.in_flight()
         pending: set[asyncio.Task[Persona]] = set()
         todo = iter(jobs)
         try:
             while True:
-                while len(pending) < run.options.concurrency:
+                while len(pending) < in_flight:
                     job = next(todo, None)
                     if job is None:
                         break
@@ -695,7 +724,9 @@ class PersonaEngine:
                 continue
             dropped = sorted(set(facts) - set(usable))
             if dropped:
-                draft.warnings.append(f"dropped sketch facts {dropped} the demographic tables cannot honour: {last}")
+                draft.warnings.append(
+                    f"dropped sketch facts {dropped} the demographic tables cannot honour: {last}"
+                )
                 for key in dropped:
                     extracted.pop(key, None)
             out = drawn.model_dump() if hasattr(drawn, "model_dump") else dict(drawn)
@@ -732,7 +763,9 @@ class PersonaEngine:
                 seeds = {int(item["seed"]) for item in done.values()}
                 ks = {int(item.get("provenance", {}).get("k", k)) for item in done.values()}
                 if len(seeds) > 1:
-                    raise DataFileError(f"{path} mixes personas of several runs (seeds {sorted(seeds)}); use a new file")
+                    raise DataFileError(
+                        f"{path} mixes personas of several runs (seeds {sorted(seeds)}); use a new file"
+                    )
                 file_seed = seeds.pop()
                 explicit = self._seed if isinstance(self._seed, int) else None
                 if explicit is not None and explicit != file_seed:
@@ -741,7 +774,9 @@ class PersonaEngine:
                         "resume with the same seed, or pass overwrite=True to start again"
                     )
                 if ks != {k}:
-                    raise ConfigError(f"{path} was written with k={sorted(ks)}, not k={k}; use the same k or overwrite=True")
+                    raise ConfigError(
+                        f"{path} was written with k={sorted(ks)}, not k={k}; use the same k or overwrite=True"
+                    )
             run = self._prepare(k, seed=self._run_seed(file_seed))
             if overwrite:
                 checkpoint.truncate()
@@ -796,11 +831,13 @@ def _finish(personas: list[Persona], *, single: bool) -> Persona | Population:
 
 
 def _progress(total: int, setting: bool | None) -> Any:
-    if setting is False or total < 2 and setting is None:
+    if setting is False or (total < 2 and setting is None):
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc="personas", unit="persona", disable=None if setting is None else not setting)
+    return tqdm(
+        total=total, desc="personas", unit="persona", disable=None if setting is None else not setting
+    )
 
 
 def _sync_iter(make: Callable[[], AsyncIterator[Persona]]) -> Iterator[Persona]:
@@ -840,6 +877,26 @@ def _sync_iter(make: Callable[[], AsyncIterator[Persona]]) -> Iterator[Persona]:
     finally:
         stop.set()
         thread.join()
+
+
+class _Throttled(LLM):
+    """Lets at most ``limit`` calls of ``inner`` run at once (one run's calls, across its personas)."""
+
+    def __init__(self, inner: LLM, limit: int) -> None:
+        super().__init__()
+        self.inner = inner
+        self.model = inner.model
+        self._semaphore = asyncio.Semaphore(limit)
+
+    @property
+    def usage(self) -> Any:
+        """The wrapped backend's usage."""
+        return self.inner.usage
+
+    async def acomplete(self, messages: Any, response_model: Any = None, **kwargs: Any) -> Any:
+        """Wait for a free slot, then call the wrapped backend."""
+        async with self._semaphore:
+            return await self.inner.acomplete(messages, response_model, **kwargs)
 
 
 @dataclass

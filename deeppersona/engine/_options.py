@@ -16,7 +16,10 @@ class EngineOptions(BaseModel):
 
     Attributes:
         batch_size: Attributes per fill call (30 → 8 fill calls at ``k=220``).
-        concurrency: Personas generated at once.
+        concurrency: LLM calls in flight at once, across the personas of a run.
+        personas_in_flight: Personas worked on at once; ``None`` means ``2 * concurrency`` (so LLM slots stay
+            busy while personas start and finish), or 1 when ``concurrency`` is 1 (so a local model sees one
+            dialogue at a time and reuses its KV cache).
         consistency: Run the consistency pass (one call per persona).
         narrative: Write the narrative (one call per persona).
         max_fill_retries: Re-ask rounds for attributes left without a usable value.
@@ -34,6 +37,7 @@ class EngineOptions(BaseModel):
 
     batch_size: int = Field(default=30, ge=1)
     concurrency: int = Field(default=8, ge=1)
+    personas_in_flight: int | None = Field(default=None, ge=1)
     consistency: bool = True
     narrative: bool = True
     max_fill_retries: int = Field(default=1, ge=0)
@@ -62,6 +66,12 @@ class EngineOptions(BaseModel):
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first.get("loc", ()))
             raise ConfigError(f"invalid engine option {where}: {first.get('msg')}") from None
+
+    def in_flight(self) -> int:
+        """How many personas a run works on at once (see ``personas_in_flight``)."""
+        if self.personas_in_flight is not None:
+            return self.personas_in_flight
+        return 1 if self.concurrency == 1 else 2 * self.concurrency
 
     def generator_params(self) -> dict[str, Any]:
         """The options that configure the :class:`~deeppersona.generation.ValueGenerator`."""

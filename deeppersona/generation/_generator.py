@@ -28,7 +28,7 @@ from ._schemas import (
     fill_reply_type,
 )
 
-__all__ = ["CORE_FIELDS", "ValueGenerator"]
+__all__ = ["CORE_FIELDS", "ValueGenerator", "merge_templates"]
 
 logger = logging.getLogger(__name__)
 
@@ -112,12 +112,21 @@ class ValueGenerator:
         Raises:
             ConfigError: An unknown parameter or an invalid value.
         """
-        names = ("batch_size", "max_fill_retries", "temperature", "story_words", "narrative_words", "on_missing")
+        names = (
+            "batch_size",
+            "max_fill_retries",
+            "temperature",
+            "story_words",
+            "narrative_words",
+            "on_missing",
+        )
         unknown = sorted(set(changes) - {*names, "templates"})
         if unknown:
-            raise ConfigError(f"unknown ValueGenerator parameter(s) {unknown}; known: templates, {', '.join(names)}")
+            raise ConfigError(
+                f"unknown ValueGenerator parameter(s) {unknown}; known: templates, {', '.join(names)}"
+            )
         if "templates" in changes and not isinstance(changes["templates"], PromptLibrary):
-            changes["templates"] = self.templates.with_overrides(changes["templates"])
+            changes["templates"] = merge_templates(self.templates, changes["templates"])
         params: dict[str, Any] = {name: getattr(self, name) for name in names}
         params.update({k: v for k, v in changes.items() if k != "templates"})
         checked = ValueGenerator(changes.get("templates", self.templates), **params)
@@ -130,7 +139,9 @@ class ValueGenerator:
         return -(-k // self.batch_size)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(batch_size={self.batch_size}, max_fill_retries={self.max_fill_retries})"
+        return (
+            f"{type(self).__name__}(batch_size={self.batch_size}, max_fill_retries={self.max_fill_retries})"
+        )
 
     # -- plumbing ------------------------------------------------------------------------------------
 
@@ -148,7 +159,11 @@ class ValueGenerator:
     ) -> LLMResponse[Any]:
         try:
             response = await llm.acomplete(
-                messages, response_model, call_site=call_site, temperature=self.temperature, seed=draft.next_seed()
+                messages,
+                response_model,
+                call_site=call_site,
+                temperature=self.temperature,
+                seed=draft.next_seed(),
             )
         except LLMError:
             draft.usage = draft.usage + Usage(calls=1, failures=1)
@@ -219,7 +234,9 @@ class ValueGenerator:
         parts.append("; ".join(f"{label}: {value}" for label, value in self._facts(draft)))
         core = draft.core
         if core is not None:
-            parts.append(f"Values: {core.values_orientation}. Attitude: {core.attitude} {core.attitude_details}")
+            parts.append(
+                f"Values: {core.values_orientation}. Attitude: {core.attitude} {core.attitude_details}"
+            )
             parts.append(f"Coping: {core.coping_mechanism}. Interests: {', '.join(core.interests)}.")
             parts.extend(core.life_stories)
         parts.extend(f"{k}: {format_value(a.value)}" for k, a in draft.given.items())
@@ -227,7 +244,7 @@ class ValueGenerator:
 
     # -- 2. progressive filling ----------------------------------------------------------------------
 
-    async def fill(self, llm: LLM, draft: PersonaDraft, selected: Sequence[tuple[Any, str]]) -> None:
+    async def fill(self, llm: LLM, draft: PersonaDraft, selected: Sequence[Any]) -> None:
         """Fill the selected attributes in batches, each conditioned on the whole profile so far.
 
         Args:
@@ -261,21 +278,32 @@ class ValueGenerator:
             logger.warning(message)
             draft.warnings.append(message)
 
-    async def _fill_turn(self, llm: LLM, draft: PersonaDraft, user: str, batch: Sequence[FillItem]) -> list[FillItem]:
+    async def _fill_turn(
+        self, llm: LLM, draft: PersonaDraft, user: str, batch: Sequence[FillItem]
+    ) -> list[FillItem]:
         messages = [*draft.messages, {"role": "user", "content": user}]
         reply = (await self._call(llm, draft, messages, fill_reply_type(batch), "fill")).output
         values = dict(reply) if isinstance(reply, Mapping) else {}
-        by_canon = {canonical_key(str(k)): v for k, v in values.items()}
+        by_canon: dict[str, Any] | None = None  # built only if the model changed some key's spelling
         accepted: dict[str, Any] = {}
         missing: list[FillItem] = []
         for item in batch:
-            raw = values[item.key] if item.key in values else by_canon.get(canonical_key(item.key))
+            if item.key in values:
+                raw = values[item.key]
+            else:
+                if by_canon is None:
+                    by_canon = {canonical_key(str(k)): v for k, v in values.items()}
+                raw = by_canon.get(canonical_key(item.key))
             usable, value = coerce_value(raw, item.node)
             if not usable:
                 missing.append(item)
                 continue
             accepted[item.key] = value
-            draft.attributes[item.path] = AttributeValue(value=value, stratum=item.stratum, path=item.node.path)  # type: ignore[arg-type]
+            draft.attributes[item.path] = AttributeValue(
+                value=value,
+                stratum=item.stratum,  # type: ignore[arg-type]
+                path=item.names,
+            )
         draft.messages = [*messages, {"role": "assistant", "content": _compact(accepted)}]
         return missing
 
@@ -288,16 +316,24 @@ class ValueGenerator:
             The repairs made (also appended to ``draft.notes``).
         """
         fixed = [f"{k}: {format_value(a.value)}" for k, a in draft.given.items()]
-        fixed += [f"{k}: {format_value(v)}" for k, v in draft.anchors.items() if k not in draft.given and k != "bio"]
+        fixed += [
+            f"{k}: {format_value(v)}" for k, v in draft.anchors.items() if k not in draft.given and k != "bio"
+        ]
         user = self.render("consistency_check", fixed=fixed)
         messages = [*draft.messages, {"role": "user", "content": user}]
-        report: ConsistencyReport = (await self._call(llm, draft, messages, ConsistencyReport, "consistency")).output
+        report: ConsistencyReport = (
+            await self._call(llm, draft, messages, ConsistencyReport, "consistency")
+        ).output
         by_key = {item.key: item for item in draft.items}
-        by_canon = {canonical_key(item.key): item for item in draft.items}
+        by_canon: dict[str, FillItem] | None = None
         notes: list[ConsistencyNote] = []
         applied: dict[str, Any] = {}
         for fix in report.contradictions:
-            item = by_key.get(fix.key) or by_canon.get(canonical_key(fix.key))
+            item = by_key.get(fix.key)
+            if item is None:
+                if by_canon is None:
+                    by_canon = {canonical_key(i.key): i for i in draft.items}
+                item = by_canon.get(canonical_key(fix.key))
             if item is None or item.path not in draft.attributes:
                 continue  # unknown key, or an anchor (anchors are not in the fill items)
             usable, value = coerce_value(fix.corrected_value, item.node)
@@ -342,6 +378,30 @@ class ValueGenerator:
             if value not in (None, ""):
                 facts[key] = value
         return facts
+
+
+def merge_templates(base: PromptLibrary, overrides: Mapping[str, str] | str | Path) -> PromptLibrary:
+    """Return ``base`` with ``overrides`` (name → text, or a directory of ``.jinja`` files) applied on top.
+
+    Unlike rebuilding from the packaged templates, earlier overrides in ``base`` are kept.
+    """
+    sources = {name: base.source(name) for name in base.names}
+    if isinstance(overrides, (str, Path)):
+        directory = Path(overrides)
+        if not directory.is_dir():
+            raise ConfigError(f"template directory {str(directory)!r} does not exist or is not a directory")
+        sources.update(
+            {
+                f.name[: -len(".jinja")]: f.read_text(encoding="utf-8")
+                for f in sorted(directory.glob("*.jinja"))
+            }
+        )
+    else:
+        for name, text in overrides.items():
+            if not isinstance(text, str):
+                raise ConfigError(f"template {name!r} must be a string, got {type(text).__name__}")
+            sources[name.removesuffix(".jinja")] = text
+    return PromptLibrary(sources)
 
 
 def _compact(data: Mapping[str, Any]) -> str:

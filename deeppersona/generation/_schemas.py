@@ -31,11 +31,17 @@ class CoreChain(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    values_orientation: str = Field(description="A short phrase capturing the person's core values and beliefs.")
+    values_orientation: str = Field(
+        description="A short phrase capturing the person's core values and beliefs."
+    )
     attitude: str = Field(description="One sentence (5-10 words): their overall attitude to life.")
-    attitude_details: str = Field(description="One sentence (15-20 words): how the attitude shows in daily life.")
+    attitude_details: str = Field(
+        description="One sentence (15-20 words): how the attitude shows in daily life."
+    )
     coping_mechanism: str = Field(description="One sentence (5-10 words): how they deal with challenges.")
-    life_stories: list[str] = Field(min_length=1, max_length=3, description="One to three concise personal stories.")
+    life_stories: list[str] = Field(
+        min_length=1, max_length=3, description="One to three concise personal stories."
+    )
     interests: list[str] = Field(min_length=2, max_length=3, description="Two or three hobbies or interests.")
 
 
@@ -73,33 +79,41 @@ class SketchFacts(BaseModel):
 
 @dataclass(frozen=True)
 class FillItem:
-    """One attribute to fill: its JSON key, node and prompt hint."""
+    """One attribute to fill: its JSON key, node, stratum and (precomputed) prompt texts.
+
+    Attributes:
+        key: The JSON key of the attribute in fill replies.
+        node: The taxonomy node.
+        stratum: The selector stratum.
+        path: The node's path string.
+        names: The node's path as a tuple of names.
+        hint: The value-type hint shown in the prompt (empty for free text).
+        description: The node's description (empty when it has none).
+    """
 
     key: str
     node: AttributeNode
     stratum: str
+    path: str = ""
+    names: tuple[str, ...] = ()
+    hint: str = ""
+    description: str = ""
 
-    @property
-    def path(self) -> str:
-        """The node's path string."""
-        return str(self.node.path_str)
+    @classmethod
+    def of(cls, key: str, node: AttributeNode, stratum: str) -> FillItem:
+        """Build an item, computing the node's path and hint once."""
+        names = tuple(node.path)
+        return cls(key, node, stratum, " > ".join(names), names, _hint(node.value_type), str(node.description or ""))
 
-    @property
-    def hint(self) -> str:
-        """The value-type hint shown in the prompt (empty for free text)."""
-        vt: ValueType | None = self.node.value_type
-        if vt is None or vt.kind == "text":
-            return ""
-        if vt.kind == "categorical":
-            return "one of: " + " | ".join(vt.options)
-        if vt.kind == "number":
-            return f"a number{' of ' + vt.unit if vt.unit else ''}"
-        return "a short list"
 
-    @property
-    def description(self) -> str:
-        """The node's description (empty when it has none)."""
-        return str(self.node.description or "")
+def _hint(vt: ValueType | None) -> str:
+    if vt is None or vt.kind == "text":
+        return ""
+    if vt.kind == "categorical":
+        return "one of: " + " | ".join(vt.options)
+    if vt.kind == "number":
+        return f"a number{' of ' + vt.unit if vt.unit else ''}"
+    return "a short list"
 
 
 _SLUG = re.compile(r"[^a-z0-9]+")
@@ -121,16 +135,17 @@ def fill_items(selected: Sequence[tuple[AttributeNode, str]]) -> list[FillItem]:
         counts[b] = counts.get(b, 0) + 1
     keys: list[str] = []
     used: set[str] = set()
-    for (node, _), b in zip(selected, base):
+    for (node, _), b in zip(selected, base, strict=False):
         key = b
-        if counts[b] > 1 and node.parent is not None and getattr(node.parent, "name", ""):
-            key = f"{_slug(node.parent.name)}_{b}"
+        parent = node.parent
+        if counts[b] > 1 and isinstance(parent, AttributeNode) and parent.name:
+            key = f"{_slug(parent.name)}_{b}"
         candidate, n = key, 2
         while candidate in used:
             candidate, n = f"{key}_{n}", n + 1
         used.add(candidate)
         keys.append(candidate)
-    return [FillItem(k, node, stratum) for k, (node, stratum) in zip(keys, selected)]
+    return [FillItem.of(k, node, stratum) for k, (node, stratum) in zip(keys, selected, strict=False)]
 
 
 def _value_schema(item: FillItem) -> dict[str, Any]:
@@ -160,7 +175,9 @@ class FillReply(dict):  # type: ignore[type-arg]
     json_schema: ClassVar[dict[str, Any]] = {"type": "object"}
 
     @classmethod
-    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+    def __get_pydantic_core_schema__(
+        cls, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
         return core_schema.no_info_after_validator_function(
             cls, core_schema.dict_schema(core_schema.str_schema(), core_schema.any_schema())
         )

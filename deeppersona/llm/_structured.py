@@ -199,13 +199,11 @@ def extract_json(text: str) -> Any:
             return json.loads(candidate)
         except (json.JSONDecodeError, ValueError):
             continue
-    try:
+    if starts:
         import json_repair
-    except ImportError:  # pragma: no cover - json-repair is a core dependency
-        json_repair = None
-    if json_repair is not None and starts:
+
         repaired = json_repair.loads(stripped[min(starts) :])
-        if repaired not in ("", None) and isinstance(repaired, (dict, list)):
+        if isinstance(repaired, (dict, list)) and repaired:
             return repaired
     raise ValueError("the reply contains no JSON object")
 

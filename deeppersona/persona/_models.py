@@ -257,7 +257,9 @@ class Persona(BaseModel):
             str(dem[k]) for k in ("name", "age", "gender", "occupation", "city", "country") if dem.get(k)
         )
         status = "" if self.ok else f", status='failed: {self.failure}'"
-        return f"Persona(id={self.id!r}, {who or 'no demographics'}, attributes={len(self.attributes)}{status})"
+        return (
+            f"Persona(id={self.id!r}, {who or 'no demographics'}, attributes={len(self.attributes)}{status})"
+        )
 
     __str__ = __repr__
 

@@ -251,7 +251,10 @@ class Population(Sequence[Persona]):
                 for level in range(1, min(len(a.path), 3) + 1):
                     reached[level].add(tuple(a.path[:level]))
             roots_per_persona.update(roots)
-        strata = {s: (strata_totals.get(s, 0) / n if n else 0.0) for s in (*STRATA, *sorted(set(strata_totals) - set(STRATA)))}
+        strata = {
+            s: (strata_totals.get(s, 0) / n if n else 0.0)
+            for s in (*STRATA, *sorted(set(strata_totals) - set(STRATA)))
+        }
         root_names: list[str] = sorted(roots_per_persona)
         level_cov: dict[int, float]
         if tree is not None:
@@ -267,11 +270,15 @@ class Population(Sequence[Persona]):
         marginals: dict[str, dict[str, float]] = {}
         if n:
             for name in _MARGINAL_FIELDS:
-                c = Counter(str(p.demographics.get(name)) for p in people if p.demographics.get(name) is not None)
+                c = Counter(
+                    str(p.demographics.get(name)) for p in people if p.demographics.get(name) is not None
+                )
                 if c:
                     marginals[name] = {k: v / n for k, v in c.most_common()}
             ages = Counter(_age_band(p.demographics.get("age")) for p in people)
-            marginals["age"] = {label: ages.get(label, 0) / n for _, _, label in _AGE_BANDS if ages.get(label)}
+            marginals["age"] = {
+                label: ages.get(label, 0) / n for _, _, label in _AGE_BANDS if ages.get(label)
+            }
         return PopulationStats(
             n=n,
             failed=len(self.failures),
@@ -329,7 +336,8 @@ class Population(Sequence[Persona]):
         import html
 
         head = "".join(
-            f"<tr><td>{html.escape(p.id)}</td><td>{html.escape(repr(p))}</td></tr>" for p in self._personas[:10]
+            f"<tr><td>{html.escape(p.id)}</td><td>{html.escape(repr(p))}</td></tr>"
+            for p in self._personas[:10]
         )
         more = f"<p>… {len(self) - 10} more</p>" if len(self) > 10 else ""
         return f"<div><b>{html.escape(repr(self))}</b><table>{head}</table>{more}</div>"

@@ -88,7 +88,9 @@ def _intro(persona: Persona) -> str:
     return f"{text} living in {place}" if place else text
 
 
-def system_prompt(persona: Persona, *, max_attributes: int | None = None, include_narrative: bool = True) -> str:
+def system_prompt(
+    persona: Persona, *, max_attributes: int | None = None, include_narrative: bool = True
+) -> str:
     """Return the role-play system prompt of ``persona`` (see :meth:`Persona.to_prompt`)."""
     from ..prompts import render
 

@@ -130,7 +130,9 @@ class AttributeSelector(abc.ABC):
             out.append(node)
         return out
 
-    def prepare(self, tree: AttributeTree, embedder: Embedder | None = None, *, fingerprint: str | None = None) -> None:  # noqa: B027
+    def prepare(  # noqa: B027
+        self, tree: AttributeTree, embedder: Embedder | None = None, *, fingerprint: str | None = None
+    ) -> None:
         """Build whatever :meth:`select` needs once per taxonomy (e.g. candidate embeddings).
 
         The engine calls this before a run's first LLM call, so slow one-off work shows up front.
@@ -174,7 +176,9 @@ class AttributeSelector(abc.ABC):
         ex = frozenset(exclude)
         return sum(1 for n in self.cached_candidates(tree, fingerprint) if not excluded_by(n.key, ex))
 
-    def check(self, tree: AttributeTree, k: int, exclude: Iterable[str] = (), *, fingerprint: str | None = None) -> None:
+    def check(
+        self, tree: AttributeTree, k: int, exclude: Iterable[str] = (), *, fingerprint: str | None = None
+    ) -> None:
         """Raise :class:`~deeppersona.errors.ConfigError` unless ``k`` attributes can be selected.
 
         Raises:

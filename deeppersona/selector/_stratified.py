@@ -129,7 +129,9 @@ class StratifiedSelector(AttributeSelector):
         super().__init__()
         ratios = tuple(float(r) for r in ratios)
         if len(ratios) != 3 or any(r < 0 or not math.isfinite(r) for r in ratios) or sum(ratios) <= 0:
-            raise ConfigError(f"ratios must be three non-negative numbers (near, middle, far), got {ratios!r}")
+            raise ConfigError(
+                f"ratios must be three non-negative numbers (near, middle, far), got {ratios!r}"
+            )
         if sparsity < 0 or root_balance < 0:
             raise ConfigError("sparsity and root_balance must be >= 0")
         if coverage_period < 0:
@@ -182,7 +184,9 @@ class StratifiedSelector(AttributeSelector):
             out.append(node)
         return out
 
-    def prepare(self, tree: AttributeTree, embedder: Embedder | None = None, *, fingerprint: str | None = None) -> None:
+    def prepare(
+        self, tree: AttributeTree, embedder: Embedder | None = None, *, fingerprint: str | None = None
+    ) -> None:
         """Build the candidate index and embed the candidates (cached per taxonomy and embedder)."""
         self._index(SelectionContext(tree, embedder=embedder, fingerprint=fingerprint))
 
@@ -302,7 +306,9 @@ class StratifiedSelector(AttributeSelector):
 
     def _similarity(self, index: _Index, context: SelectionContext) -> np.ndarray:
         if context.embedder is None:
-            raise ConfigError(f"{type(self).__name__} needs an embedder to compare attributes with the profile")
+            raise ConfigError(
+                f"{type(self).__name__} needs an embedder to compare attributes with the profile"
+            )
         matrix = index.embeddings[context.embedder.name]
         vec = np.asarray(context.embedder.encode([context.profile or "a person"]), dtype=np.float32)[0]
         return np.asarray(matrix @ vec, dtype=float)
@@ -312,7 +318,9 @@ class StratifiedSelector(AttributeSelector):
         for node in resolve_paths(tree, self.require, "require"):
             pos = index.position.get(node.key)
             if pos is None:
-                raise ConfigError(f"required attribute {node.path_str!r} is not a candidate leaf of this selector")
+                raise ConfigError(
+                    f"required attribute {node.path_str!r} is not a candidate leaf of this selector"
+                )
             if valid[pos]:
                 out.append(pos)
         return out
@@ -327,7 +335,9 @@ class StratifiedSelector(AttributeSelector):
             key[slot] += _BOOST
         return key
 
-    def _walk(self, index: _Index, members: np.ndarray, branch_key: np.ndarray, leaf_key: np.ndarray) -> np.ndarray:
+    def _walk(
+        self, index: _Index, members: np.ndarray, branch_key: np.ndarray, leaf_key: np.ndarray
+    ) -> np.ndarray:
         """Order ``members`` as the stochastic walk visits them."""
         if members.size == 0:
             return members
@@ -345,12 +355,12 @@ class StratifiedSelector(AttributeSelector):
         return members[np.lexsort((-branch_key[b], rank))]
 
     def _apply_root_quotas(
-        self, index: _Index, ordered: list[np.ndarray], picks: list[np.ndarray]
+        self, index: _Index, ordered: list[np.ndarray], initial: list[np.ndarray]
     ) -> list[np.ndarray]:
         """Swap attributes so every root with a quota reaches it, keeping each stratum's size."""
         mins = {canonical_key(k): v for k, v in self.root_quotas.items()}
         root_min = np.array([mins.get(canonical_key(r), 0) for r in index.root_names], dtype=np.int64)
-        picks = [list(map(int, p)) for p in picks]
+        picks: list[list[int]] = [[int(x) for x in p] for p in initial]
         counts = np.bincount(index.root_id[np.concatenate([np.asarray(p, dtype=np.int64) for p in picks])],
                              minlength=len(index.root_names))  # fmt: skip
         for r in np.flatnonzero(counts < root_min):
@@ -372,7 +382,10 @@ class StratifiedSelector(AttributeSelector):
                     counts[r] += 1
             if counts[r] < root_min[r]:
                 logger.warning(
-                    "root quota of %r not met (%d of %d): too few candidates", index.root_names[r], counts[r], root_min[r]
+                    "root quota of %r not met (%d of %d): too few candidates",
+                    index.root_names[r],
+                    counts[r],
+                    root_min[r],
                 )
         return [np.asarray(p, dtype=np.int64) for p in picks]
 
@@ -415,7 +428,9 @@ def _encode_cached(embedder: Embedder, texts: list[str], fingerprint: str) -> np
     from ..embeddings import EmbeddingCache
 
     try:
-        return np.asarray(EmbeddingCache().get_or_compute(f"selector-{fingerprint}", texts, embedder), dtype=np.float32)
+        return np.asarray(
+            EmbeddingCache().get_or_compute(f"selector-{fingerprint}", texts, embedder), dtype=np.float32
+        )
     except (OSError, ImportError) as exc:  # an unwritable cache must not stop generation
         logger.warning("embedding cache unavailable (%s); encoding %d candidates directly", exc, len(texts))
     return np.asarray(embedder.encode(texts), dtype=np.float32)

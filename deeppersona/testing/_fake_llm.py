@@ -282,7 +282,7 @@ class FakeLLM(LLM):
 
 
 def _strip_reask(messages: Sequence[Mapping[str, str]]) -> list[Mapping[str, str]]:
-    out = [dict(m) for m in messages]
+    out: list[Mapping[str, str]] = [dict(m) for m in messages]
     while len(out) >= 2 and is_reask_message(out[-1]) and out[-2].get("role") == "assistant":
         out = out[:-2]
     return out

@@ -1,0 +1,159 @@
+"""Benchmark of the persona engine (issue 5). Prints four figures:
+
+1. LLM calls per persona at k=220 (target <= 12);
+2. engine overhead per persona at k=220 on the default taxonomy, everything except waiting on the LLM,
+   with candidate embeddings cached (target <= 25 ms);
+3. throughput of 200 personas at concurrency 32 against a FakeLLM sleeping 200 ms per call, as a share of
+   the calls-bound ideal ``concurrency / (calls per persona x latency)`` (target >= 85 %);
+4. with ``--local``: seconds per persona of the embedded default model, with and without KV prefix reuse.
+
+Usage::
+
+    python benchmarks/bench_engine.py                 # figures 1-3 (about half a minute)
+    python benchmarks/bench_engine.py --local --k 220 # also figure 4 (slow on CPU)
+    python benchmarks/bench_engine.py --minilm        # figure 2 with the MiniLM embedder instead of HashEmbedder
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from deeppersona.demographics import DemographicSampler
+from deeppersona.engine import PersonaEngine
+from deeppersona.llm import LLM, LLMResponse
+from deeppersona.taxonomy import AttributeTree
+from deeppersona.testing import FakeLLM, HashEmbedder
+
+
+class TimedLLM(LLM):
+    """Wraps an LLM and adds up the wall time spent inside its calls."""
+
+    def __init__(self, inner: LLM, before_call: Any = None) -> None:
+        super().__init__()
+        self.inner = inner
+        self.model = inner.model
+        self.seconds = 0.0
+        self.calls = 0
+        self.before_call = before_call
+
+    async def acomplete(self, messages: Sequence[Any], response_model: Any = None, **kwargs: Any) -> LLMResponse[Any]:
+        if self.before_call is not None:
+            self.before_call()
+        start = time.perf_counter()
+        try:
+            return await self.inner.acomplete(messages, response_model, **kwargs)
+        finally:
+            self.seconds += time.perf_counter() - start
+            self.calls += 1
+
+
+def engine_for(tree: AttributeTree, llm: LLM, embedder: Any, sampler: DemographicSampler) -> PersonaEngine:
+    return (
+        PersonaEngine.from_taxonomy(tree, model=llm, embedder=embedder)
+        .with_sampler(sampler)
+        .with_seed(1)
+        .with_options(progress=False)
+    )
+
+
+def warm_sampler(sampler: DemographicSampler, draws: int = 400) -> None:
+    """Load the sampler's per-country name generators once (a one-off cost per country, cached on the sampler)."""
+    import numpy as np
+
+    for i in range(draws):
+        sampler.draw(np.random.default_rng([99, i]))
+
+
+def calls_and_overhead(tree: AttributeTree, sampler: DemographicSampler, embedder: Any, k: int, n: int) -> None:
+    llm = TimedLLM(FakeLLM(seed=1))
+    engine = engine_for(tree, llm, embedder, sampler).with_options(concurrency=1)
+    engine.generate(k=k, n=2)  # warm-up: candidate index and embeddings, template compilation
+    warm_sampler(sampler)
+    llm.seconds, llm.calls = 0.0, 0
+    start = time.perf_counter()
+    pop = engine.generate(k=k, n=n, start=2)
+    total = time.perf_counter() - start
+    calls = llm.calls / n
+    print(f"[1] LLM calls per persona at k={k}: {calls:.2f} (target <= 12)  "
+          f"[by site: { {s: u.calls for s, u in llm.inner.usage.by_call_site().items()} }]")  # fmt: skip
+    overhead_ms = (total - llm.seconds) / n * 1000
+    print(f"[2] engine overhead per persona at k={k}: {overhead_ms:.1f} ms excluding LLM time "
+          f"(target <= 25 ms; embedder {getattr(embedder, 'name', embedder)}; {len(pop)} personas)")  # fmt: skip
+
+
+def throughput(tree: AttributeTree, sampler: DemographicSampler, embedder: Any, k: int, n: int, concurrency: int,
+               latency: float) -> None:  # fmt: skip
+    llm = FakeLLM(seed=1, latency=latency)
+    engine = engine_for(tree, llm, embedder, sampler).with_options(concurrency=concurrency, fsync=False)
+    calls_per_persona = engine.calls_per_persona(k)
+    engine.with_options(concurrency=1).generate(k=k, n=1, start=10_000)  # warm-up outside the timing
+    warm_sampler(sampler)
+    start = time.perf_counter()
+    pop = asyncio.run(engine.agenerate(k=k, n=n))
+    elapsed = time.perf_counter() - start
+    ideal = concurrency / (calls_per_persona * latency)
+    actual = len(pop) / elapsed
+    print(f"[3] {n} personas, concurrency {concurrency}, {latency * 1000:.0f} ms/call, {calls_per_persona} calls/persona: "
+          f"{actual:.2f} personas/s vs ideal {ideal:.2f} = {actual / ideal:.0%} (target >= 85%; "
+          f"peak in-flight calls {llm.max_active})")  # fmt: skip
+
+
+def local_model(tree: AttributeTree, sampler: DemographicSampler, k: int, n: int, model: str | None) -> None:
+    from deeppersona.embeddings import resolve_embedder
+    from deeppersona.llm import resolve_llm
+
+    embedder = resolve_embedder(None)
+    for reuse in (True, False):
+        backend = resolve_llm(model)
+        reset = None
+        if not reuse:
+
+            def reset() -> None:  # forget llama.cpp's KV cache before every call
+                runtime = getattr(backend, "_runtime", None)
+                for loaded in list(getattr(runtime, "_loaded", {}).values()):
+                    loaded.llama.reset()
+
+        llm = TimedLLM(backend, before_call=reset)
+        engine = engine_for(tree, llm, embedder, sampler).with_options(concurrency=1)
+        start = time.perf_counter()
+        pop = engine.generate(k=k, n=n)
+        per = (time.perf_counter() - start) / n
+        print(f"[4] embedded model {backend.model}, k={k}: {per:.1f} s/persona with{'' if reuse else 'out'} "
+              f"KV prefix reuse ({llm.calls / n:.1f} calls/persona, {len(pop.failures)} failed)")  # fmt: skip
+        backend.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--k", type=int, default=220)
+    parser.add_argument("--n", type=int, default=50, help="personas for the overhead figure")
+    parser.add_argument("--throughput-n", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--latency", type=float, default=0.2)
+    parser.add_argument("--minilm", action="store_true", help="use the packaged MiniLM embedder for figure 2")
+    parser.add_argument("--local", action="store_true", help="also time the embedded default model (slow)")
+    parser.add_argument("--local-k", type=int, default=None, help="k for the local-model figure (default --k)")
+    parser.add_argument("--local-n", type=int, default=1)
+    parser.add_argument("--model", default=None, help="local model for figure 4 (default: the embedded default)")
+    args = parser.parse_args()
+
+    tree = AttributeTree.default()
+    sampler = DemographicSampler()
+    if args.minilm:
+        from deeppersona.embeddings import resolve_embedder
+
+        embedder: Any = resolve_embedder(None)
+    else:
+        embedder = HashEmbedder()
+    calls_and_overhead(tree, sampler, embedder, args.k, args.n)
+    throughput(tree, sampler, HashEmbedder(), args.k, args.throughput_n, args.concurrency, args.latency)
+    if args.local:
+        local_model(tree, sampler, args.local_k or args.k, args.local_n, args.model)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+"""ValueGenerator pieces: fill keys and schemas, value coercion, the core chain, template overrides."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import numpy as np
+import pytest
+
+from deeppersona.errors import ConfigError, GenerationError
+from deeppersona.generation import PersonaDraft, ValueGenerator, coerce_value, fill_items, fill_reply_type
+from deeppersona.llm._structured import json_schema_for
+from deeppersona.taxonomy import AttributeTree
+from deeppersona.testing import FakeLLM, FakeRequest
+
+
+@pytest.fixture(scope="module")
+def tree() -> AttributeTree:
+    tree = AttributeTree.from_paths(
+        [
+            "Health > Sleep > Frequency",
+            "Health > Diet > Frequency",
+            "Health > Diet > Frequency Two",
+            "Media > Radio > Hours",
+            "Media > Radio > Station",
+            "Media > Radio > Genres",
+        ]
+    )
+    tree.get("Media > Radio > Hours").value_type = "number: hours per week"  # type: ignore[assignment]
+    from deeppersona.taxonomy import ValueType
+
+    tree.get("Media > Radio > Hours").value_type = ValueType.parse("number: hours per week")
+    tree.get("Media > Radio > Station").value_type = ValueType.parse("categorical: Capital FM | Radio Jambo")
+    tree.get("Media > Radio > Genres").value_type = ValueType.parse("list")
+    return tree
+
+
+def test_fill_keys_are_unique_and_readable(tree: AttributeTree) -> None:
+    items = fill_items([(n, "near") for n in tree.leaves()])
+    keys = [i.key for i in items]
+    assert len(set(keys)) == len(keys)
+    assert keys[:2] == ["sleep_frequency", "diet_frequency"]
+    assert "hours" in keys and "station" in keys
+
+
+def test_fill_schema_has_exact_keys_and_types(tree: AttributeTree) -> None:
+    items = fill_items([(n, "near") for n in tree.leaves()])
+    model = fill_reply_type(items)
+    schema = json_schema_for(model)
+    assert schema["required"] == [i.key for i in items] and schema["additionalProperties"] is False
+    props = schema["properties"]
+    assert props["hours"]["type"] == "number"
+    assert props["station"]["enum"] == ["Capital FM", "Radio Jambo"]
+    assert props["genres"]["type"] == "array"
+    fake = FakeLLM(seed=3).complete([{"role": "user", "content": "fill"}], model).output
+    assert set(fake) == {i.key for i in items}
+
+
+def test_coerce_value(tree: AttributeTree) -> None:
+    hours, station, genres = (tree.get(f"Media > Radio > {n}") for n in ("Hours", "Station", "Genres"))
+    text = tree.get("Health > Sleep > Frequency")
+    assert coerce_value("about 12 hours", hours) == (True, 12)
+    assert coerce_value(2.5, hours) == (True, 2.5)
+    assert coerce_value("lots", hours)[0] is False
+    assert coerce_value(True, hours)[0] is False
+    assert coerce_value("radio jambo", station) == (True, "Radio Jambo")
+    assert coerce_value("Other FM", station) == (True, "Other FM")
+    assert coerce_value("jazz; taarab", genres) == (True, ["jazz", "taarab"])
+    assert coerce_value(["", "n/a"], genres)[0] is False
+    for empty in (None, "", "  ", "N/A", "unknown"):
+        assert coerce_value(empty, text)[0] is False
+    assert coerce_value(["a", "b"], text) == (True, "a, b")
+
+
+def _draft(**kw: Any) -> PersonaDraft:
+    return PersonaDraft(demographics={"age": 30, "gender": "female", "country": "Kenya", "city": "Kisumu"},
+                        seeds=np.random.default_rng(0), **kw)  # fmt: skip
+
+
+def test_core_chain_keeps_fixed_fields_and_draws_polarity() -> None:
+    llm = FakeLLM(seed=1)
+    draft = _draft(fixed_core={"interests": "chess", "values_orientation": "Family first"})
+    core = asyncio.run(ValueGenerator().core(llm, draft, np.random.default_rng(4)))
+    assert core.interests == ["chess"] and core.values_orientation == "Family first"
+    assert core.values_polarity in ("positive", "negative", "neutral")
+    prompt = llm.requests[0].prompt
+    assert "Kisumu, Kenya" in prompt and "Family first" in prompt and "value system" in prompt
+    assert draft.messages[-1]["role"] == "assistant"
+    polarities = {ValueGenerator().replace() and asyncio.run(ValueGenerator().core(FakeLLM(), _draft(),
+                  np.random.default_rng(s))).values_polarity for s in range(12)}  # fmt: skip
+    assert polarities == {"positive", "negative", "neutral"}
+
+
+def test_fill_batches_and_on_missing_fail(tree: AttributeTree) -> None:
+    gen = ValueGenerator(batch_size=4)
+    llm = FakeLLM(seed=2)
+    draft = _draft()
+    asyncio.run(gen.core(llm, draft, np.random.default_rng(0)))
+    asyncio.run(gen.fill(llm, draft, [(n, "far") for n in tree.leaves()]))
+    assert len(draft.attributes) == 6 and gen.fill_calls(6) == 2
+    assert [r.call_site for r in llm.requests] == ["core", "fill", "fill"]
+    # each fill call extends the previous conversation (a shared prefix)
+    first, second = llm.requests[1].messages, llm.requests[2].messages
+    assert [m["content"] for m in second[1 : len(first)]] == [m["content"] for m in first[1:]]
+
+    def empty(req: FakeRequest) -> Any:
+        return {} if req.call_site == "fill" else None
+
+    failing = ValueGenerator(on_missing="fail")
+    draft = _draft()
+    fake = FakeLLM(seed=2, handler=empty)
+    asyncio.run(failing.core(fake, draft, np.random.default_rng(0)))
+    with pytest.raises(GenerationError, match="no usable value"):
+        asyncio.run(failing.fill(fake, draft, [(n, "far") for n in tree.leaves()]))
+
+
+def test_templates_override_and_bad_params() -> None:
+    gen = ValueGenerator(templates={"narrative": "Short please ({{ words }})."})
+    assert gen.render("narrative", words="10") == "Short please (10)."
+    assert gen.replace(batch_size=7).batch_size == 7
+    assert gen.replace(templates={"fill_missing": "X"}).render("narrative", words="1") == "Short please (1)."
+    for bad in ({"batch_size": 0}, {"max_fill_retries": -1}, {"on_missing": "ignore"}, {"temperature": 5.0}):
+        with pytest.raises(ConfigError):
+            ValueGenerator(**bad)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError):
+        gen.replace(colour="red")
+    with pytest.raises(ConfigError):
+        gen.render("no_such_template")
