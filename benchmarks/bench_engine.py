@@ -24,9 +24,10 @@ from typing import Any
 
 from deeppersona.demographics import DemographicSampler
 from deeppersona.engine import PersonaEngine
+from deeppersona.generation import ConsistencyReport, CoreChain, FillReply
 from deeppersona.llm import LLM, LLMResponse
 from deeppersona.taxonomy import AttributeTree
-from deeppersona.testing import FakeLLM, HashEmbedder
+from deeppersona.testing import FakeLLM, FakeRequest, HashEmbedder
 
 
 class TimedLLM(LLM):
@@ -40,7 +41,9 @@ class TimedLLM(LLM):
         self.calls = 0
         self.before_call = before_call
 
-    async def acomplete(self, messages: Sequence[Any], response_model: Any = None, **kwargs: Any) -> LLMResponse[Any]:
+    async def acomplete(
+        self, messages: Sequence[Any], response_model: Any = None, **kwargs: Any
+    ) -> LLMResponse[Any]:
         if self.before_call is not None:
             self.before_call()
         start = time.perf_counter()
@@ -68,7 +71,9 @@ def warm_sampler(sampler: DemographicSampler, draws: int = 400) -> None:
         sampler.draw(np.random.default_rng([99, i]))
 
 
-def calls_and_overhead(tree: AttributeTree, sampler: DemographicSampler, embedder: Any, k: int, n: int) -> None:
+def calls_and_overhead(
+    tree: AttributeTree, sampler: DemographicSampler, embedder: Any, k: int, n: int
+) -> None:
     llm = TimedLLM(FakeLLM(seed=1))
     engine = engine_for(tree, llm, embedder, sampler).with_options(concurrency=1)
     engine.generate(k=k, n=2)  # warm-up: candidate index and embeddings, template compilation
@@ -85,9 +90,40 @@ def calls_and_overhead(tree: AttributeTree, sampler: DemographicSampler, embedde
           f"(target <= 25 ms; embedder {getattr(embedder, 'name', embedder)}; {len(pop)} personas)")  # fmt: skip
 
 
+_CORE = {
+    "values_orientation": "Self-reliance above all",
+    "attitude": "Life rewards the stubborn.",
+    "attitude_details": "She keeps lists, distrusts shortcuts and rarely asks anyone for help with anything.",
+    "coping_mechanism": "Long walks and cheap cigarettes.",
+    "life_stories": ["A flood took the family shop in 2012; she rebuilt it alone."],
+    "interests": ["Night fishing", "Radio dramas"],
+}
+
+
+def cheap_reply(request: FakeRequest) -> Any:
+    """Schema-valid replies at almost no CPU cost, like a remote API whose time is all network wait."""
+    model = request.response_model
+    if model is None:
+        return "A concise portrait."
+    if isinstance(model, type) and issubclass(model, FillReply):
+        out: dict[str, Any] = {}
+        for key, prop in model.json_schema["properties"].items():
+            out[key] = (
+                prop["enum"][0]
+                if "enum" in prop
+                else {"number": 2, "array": ["x"]}.get(prop["type"], "short value")
+            )
+        return out
+    if model is ConsistencyReport:
+        return {"contradictions": []}
+    if model is CoreChain:
+        return _CORE
+    return None
+
+
 def throughput(tree: AttributeTree, sampler: DemographicSampler, embedder: Any, k: int, n: int, concurrency: int,
-               latency: float) -> None:  # fmt: skip
-    llm = FakeLLM(seed=1, latency=latency)
+               latency: float, *, schema_fake: bool = False) -> None:  # fmt: skip
+    llm = FakeLLM(seed=1, latency=latency, handler=None if schema_fake else cheap_reply)
     engine = engine_for(tree, llm, embedder, sampler).with_options(concurrency=concurrency, fsync=False)
     calls_per_persona = engine.calls_per_persona(k)
     engine.with_options(concurrency=1).generate(k=k, n=1, start=10_000)  # warm-up outside the timing
@@ -99,7 +135,8 @@ def throughput(tree: AttributeTree, sampler: DemographicSampler, embedder: Any, 
     actual = len(pop) / elapsed
     print(f"[3] {n} personas, concurrency {concurrency}, {latency * 1000:.0f} ms/call, {calls_per_persona} calls/persona: "
           f"{actual:.2f} personas/s vs ideal {ideal:.2f} = {actual / ideal:.0%} (target >= 85%; "
-          f"peak in-flight calls {llm.max_active})")  # fmt: skip
+          f"peak in-flight calls {llm.max_active}; "
+          f"{'schema-generating FakeLLM' if schema_fake else 'FakeLLM with cheap scripted replies'})")  # fmt: skip
 
 
 def local_model(tree: AttributeTree, sampler: DemographicSampler, k: int, n: int, model: str | None) -> None:
@@ -112,7 +149,7 @@ def local_model(tree: AttributeTree, sampler: DemographicSampler, k: int, n: int
         reset = None
         if not reuse:
 
-            def reset() -> None:  # forget llama.cpp's KV cache before every call
+            def reset(backend: Any = backend) -> None:  # forget llama.cpp's KV cache before every call
                 runtime = getattr(backend, "_runtime", None)
                 for loaded in list(getattr(runtime, "_loaded", {}).values()):
                     loaded.llama.reset()
@@ -128,17 +165,25 @@ def local_model(tree: AttributeTree, sampler: DemographicSampler, k: int, n: int
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--k", type=int, default=220)
     parser.add_argument("--n", type=int, default=50, help="personas for the overhead figure")
     parser.add_argument("--throughput-n", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--latency", type=float, default=0.2)
+    parser.add_argument("--schema-fake", action="store_true",
+                        help="also run figure 3 with the default (schema-generating, CPU-heavier) FakeLLM")  # fmt: skip
     parser.add_argument("--minilm", action="store_true", help="use the packaged MiniLM embedder for figure 2")
     parser.add_argument("--local", action="store_true", help="also time the embedded default model (slow)")
-    parser.add_argument("--local-k", type=int, default=None, help="k for the local-model figure (default --k)")
+    parser.add_argument(
+        "--local-k", type=int, default=None, help="k for the local-model figure (default --k)"
+    )
     parser.add_argument("--local-n", type=int, default=1)
-    parser.add_argument("--model", default=None, help="local model for figure 4 (default: the embedded default)")
+    parser.add_argument(
+        "--model", default=None, help="local model for figure 4 (default: the embedded default)"
+    )
     args = parser.parse_args()
 
     tree = AttributeTree.default()
@@ -151,6 +196,9 @@ def main() -> None:
         embedder = HashEmbedder()
     calls_and_overhead(tree, sampler, embedder, args.k, args.n)
     throughput(tree, sampler, HashEmbedder(), args.k, args.throughput_n, args.concurrency, args.latency)
+    if args.schema_fake:
+        throughput(tree, sampler, HashEmbedder(), args.k, args.throughput_n, args.concurrency, args.latency,
+                   schema_fake=True)  # fmt: skip
     if args.local:
         local_model(tree, sampler, args.local_k or args.k, args.local_n, args.model)
 

@@ -48,13 +48,19 @@ def main() -> None:
         loaded.llama.reset()
         cold, prompt_tokens, _ = _call(runtime, args.model, "Describe the person's hobbies.", 1)
         warm, _, _ = _call(runtime, args.model, "Describe the person's job.", 1)
-        print(f"prompt of {prompt_tokens} tokens, 1 new token: cold {cold:.2f}s, shared prefix reused {warm:.2f}s "
-              f"({cold / max(warm, 1e-9):.1f}x faster)")
+        print(
+            f"prompt of {prompt_tokens} tokens, 1 new token: cold {cold:.2f}s, shared prefix reused {warm:.2f}s "
+            f"({cold / max(warm, 1e-9):.1f}x faster)"
+        )
         loaded.llama.reset()
         _call(runtime, args.model, "Describe the person's hobbies.", 1)  # prefix in cache
-        gen, _, completion = _call(runtime, args.model, "Write one long paragraph about their week.", args.tokens)
+        gen, _, completion = _call(
+            runtime, args.model, "Write one long paragraph about their week.", args.tokens
+        )
         prefill = warm
-        print(f"generation: {completion} tokens in {gen - prefill:.2f}s -> {completion / max(gen - prefill, 1e-9):.1f} tok/s")
+        print(
+            f"generation: {completion} tokens in {gen - prefill:.2f}s -> {completion / max(gen - prefill, 1e-9):.1f} tok/s"
+        )
     finally:
         runtime.close()
 

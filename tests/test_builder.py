@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from deeppersona.builder import (
     BuildResult,
@@ -132,6 +134,7 @@ def test_filter_rules_cut_tails_and_align_roots() -> None:
         (CAREER, "Employer", "Google"),  # brand -> cut
         (CAREER, "Marketing Strategy"),  # business term -> dropped (root only left)
         (HEALTH, "Diet", "Weight", "Kg Lost"),  # too deep
+        (HEALTH, CAREER, "Job"),  # a root name below the root level
     ]
     result = builder.filter(paths)
     d = result.decisions
@@ -144,9 +147,9 @@ def test_filter_rules_cut_tails_and_align_roots() -> None:
     assert d[paths[6]][0] == (HEALTH, "Diet", "Weight")
     notes = result.report.notes
     assert notes["cut_digits"] == 1 and notes["cut_proper_noun"] == 1 and notes["cut_business_term"] == 1
-    assert notes["cut_too_deep"] == 1
-    assert result.report.dropped == {"unknown_root": 1, "rules": 1}
-    assert result.report.n_in == 7 and result.report.n_out == 5
+    assert notes["cut_too_deep"] == 1 and notes["cut_root_name"] == 1
+    assert result.report.dropped == {"unknown_root": 1, "rules": 2}
+    assert result.report.n_in == 8 and result.report.n_out == 5
 
 
 def test_filter_node_check_rewrites_and_cuts() -> None:
@@ -448,3 +451,50 @@ def test_custom_prompt_override_is_used() -> None:
     builder = make_builder(fake, prompts={"builder_classify": "CUSTOM {{ question }} {{ answer }}"})
     builder.classify([QA[0]])
     assert fake.requests[0].last_user_message.startswith("CUSTOM")
+
+
+# ---------------------------------------------------------------------------- merge properties
+
+_NAMES = [
+    "Sleep Habits",
+    "sleep_habits",
+    "Sleeping Habits",
+    "Diet",
+    "Dietary Preferences",
+    "Diet Preferences",
+    "Music",
+    "Musical Taste",
+    "Work",
+    "Job Role",
+    "SleepHabits",
+    "Hobbies",
+    "Hobby",
+]
+_PATHS = st.lists(
+    st.tuples(
+        st.sampled_from(ROOT_CATEGORIES[:3]), st.sampled_from(_NAMES), st.sampled_from([*_NAMES, None])
+    ),
+    min_size=1,
+    max_size=40,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(raw=_PATHS, threshold=st.floats(0.3, 1.0))
+def test_merge_properties(raw: list[tuple[str, str, str | None]], threshold: float) -> None:
+    from deeppersona.taxonomy import canonical_key
+
+    paths = [tuple(p for p in t if p is not None) for t in raw]
+    builder = TaxonomyBuilder(llm=FakeLLM(), embedder=HashEmbedder(128), merge_threshold=threshold)
+    result = builder.merge(paths)
+    # every distinct input path is mapped, and support is conserved at the root level
+    assert set(result.mapping) == set(paths)
+    roots = {p: c for p, c in result.counts.items() if len(p) == 1}
+    assert sum(roots.values()) == len(paths)
+    # siblings are canonically distinct, and each mapped path exists in the output
+    tree = AttributeTree.from_paths(result.paths)
+    for node in tree.nodes():
+        keys = [canonical_key(c.name) for c in node.children]
+        assert len(keys) == len(set(keys))
+    for target in result.mapping.values():
+        assert target in result.counts

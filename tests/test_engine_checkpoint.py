@@ -44,7 +44,7 @@ def _shared_sampler(sampler: DemographicSampler, monkeypatch: pytest.MonkeyPatch
 
 def make(tree: AttributeTree, llm: Any = None, seed: int | None = 5) -> PersonaEngine:
     engine = PersonaEngine.from_taxonomy(tree, model=llm or FakeLLM(seed=1), embedder=HashEmbedder())
-    engine = engine.with_options(concurrency=2, fsync=False, progress=False)
+    engine = engine.with_options(concurrency=2, personas_in_flight=2, fsync=False, progress=False)
     return engine.with_seed(seed) if seed is not None else engine
 
 

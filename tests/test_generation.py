@@ -66,6 +66,11 @@ def test_coerce_value(tree: AttributeTree) -> None:
     assert coerce_value(True, hours)[0] is False
     assert coerce_value("radio jambo", station) == (True, "Radio Jambo")
     assert coerce_value("Other FM", station) == (True, "Other FM")
+    none_option = AttributeTree.from_paths(["Car > Owned"]).get("Car > Owned")
+    from deeppersona.taxonomy import ValueType
+
+    none_option.value_type = ValueType.parse("categorical: None | One")
+    assert coerce_value("none", none_option) == (True, "None")
     assert coerce_value("jazz; taarab", genres) == (True, ["jazz", "taarab"])
     assert coerce_value(["", "n/a"], genres)[0] is False
     for empty in (None, "", "  ", "N/A", "unknown"):

@@ -27,7 +27,8 @@ from deeppersona.llm._structured import RetryPolicy, extract_json
 
 litellm = import_litellm()
 
-# litellm imports pydantic models lazily that warn about ``ReadOnly`` TypedDict items; not ours to fix.
+# litellm builds pydantic schemas of its own TypedDicts mid-call; pydantic warns about their ``ReadOnly``
+# items. pyproject's filterwarnings turns warnings into errors, so ignore this one here.
 pytestmark = pytest.mark.filterwarnings("ignore:.*ReadOnly.*:UserWarning")
 
 MSG = [{"role": "system", "content": "You describe cities."}, {"role": "user", "content": "Name a city."}]

@@ -11,6 +11,8 @@ from pydantic import BaseModel, Field
 from deeppersona.llm import LiteLLMBackend, default_registry
 from deeppersona.llm._local import to_llama_response_format
 
+# litellm builds pydantic schemas of its own TypedDicts mid-call; pydantic warns about their ``ReadOnly``
+# items. pyproject's filterwarnings turns warnings into errors, so ignore this one here.
 pytestmark = pytest.mark.filterwarnings("ignore:.*ReadOnly.*:UserWarning")
 
 

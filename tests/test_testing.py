@@ -205,3 +205,40 @@ def test_hash_embedder_shape_norm_and_similarity() -> None:
 def test_hash_embedder_rejects_a_bare_string() -> None:
     with pytest.raises(ConfigError):
         HashEmbedder().encode("oops")  # type: ignore[arg-type]
+
+
+def test_unsatisfiable_schema_asks_for_a_handler() -> None:
+    class Code(BaseModel):
+        code: str = Field(pattern=r"^[a-z]+-\d{2}$")
+
+    with pytest.raises(ConfigError, match="handler"):
+        FakeLLM().complete(MSG, Code)
+    fake = FakeLLM(handler=lambda request: {"code": "abc-12"})
+    assert fake.complete(MSG, Code).output.code == "abc-12"
+
+
+def test_common_types_and_simple_patterns_are_generated() -> None:
+    import datetime
+    import decimal
+    import uuid
+
+    class Node(BaseModel):
+        name: str
+        children: list[Node] = []
+
+    class Many(BaseModel):
+        pair: tuple[int, str]
+        unique: set[str]
+        day: datetime.date
+        moment: datetime.datetime
+        ident: uuid.UUID
+        amount: decimal.Decimal
+        either: int | str
+        counts: dict[str, int]
+        tree: Node
+        level: Literal[1, 2, 3]
+        iso3: str = Field(pattern=r"^[A-Z]{3}$")
+        half: float = Field(multiple_of=0.5, ge=0, le=10)
+
+    for seed in range(5):
+        assert isinstance(FakeLLM(seed=seed).complete(MSG, Many).output, Many)

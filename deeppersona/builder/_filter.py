@@ -49,6 +49,10 @@ class RootAligner:
         self._words = [(r, set(stem_key(r).split()) - {"and"}) for r in self.roots]
         self._root_vectors: np.ndarray | None = None
 
+    def is_root(self, name: str) -> bool:
+        """Whether ``name`` is (canonically) one of the template roots."""
+        return canonical_key(name) in self._by_key
+
     def align(self, names: Sequence[str]) -> dict[str, tuple[str | None, str]]:
         """Return ``name -> (template root or None, how)``, ``how`` being ``exact``, ``canonical``,
         ``words``, ``embedding`` or ``unknown``."""
@@ -147,6 +151,8 @@ async def run_filter(
             problem = rules.problem(name, kept[-1])
             if problem is None and any(canonical_key(name) == canonical_key(k) for k in kept):
                 problem = "repeats_parent"
+            if problem is None and aligner.is_root(name):
+                problem = "root_name"
             if problem is not None:
                 reason = problem
                 break

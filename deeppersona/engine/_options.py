@@ -17,7 +17,7 @@ class EngineOptions(BaseModel):
     Attributes:
         batch_size: Attributes per fill call (30 → 8 fill calls at ``k=220``).
         concurrency: LLM calls in flight at once, across the personas of a run.
-        personas_in_flight: Personas worked on at once; ``None`` means ``2 * concurrency`` (so LLM slots stay
+        personas_in_flight: Personas worked on at once; ``None`` means ``4 * concurrency`` (so LLM slots stay
             busy while personas start and finish), or 1 when ``concurrency`` is 1 (so a local model sees one
             dialogue at a time and reuses its KV cache).
         consistency: Run the consistency pass (one call per persona).
@@ -71,7 +71,7 @@ class EngineOptions(BaseModel):
         """How many personas a run works on at once (see ``personas_in_flight``)."""
         if self.personas_in_flight is not None:
             return self.personas_in_flight
-        return 1 if self.concurrency == 1 else 2 * self.concurrency
+        return 1 if self.concurrency == 1 else 4 * self.concurrency
 
     def generator_params(self) -> dict[str, Any]:
         """The options that configure the :class:`~deeppersona.generation.ValueGenerator`."""

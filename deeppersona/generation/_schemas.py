@@ -103,7 +103,9 @@ class FillItem:
     def of(cls, key: str, node: AttributeNode, stratum: str) -> FillItem:
         """Build an item, computing the node's path and hint once."""
         names = tuple(node.path)
-        return cls(key, node, stratum, " > ".join(names), names, _hint(node.value_type), str(node.description or ""))
+        return cls(
+            key, node, stratum, " > ".join(names), names, _hint(node.value_type), str(node.description or "")
+        )
 
 
 def _hint(vt: ValueType | None) -> str:
@@ -239,10 +241,10 @@ def coerce_value(value: Any, node: AttributeNode) -> tuple[bool, Any]:
     if isinstance(value, bool):
         value = "yes" if value else "no"
     text = str(value).strip()
-    if text.lower() in _EMPTY:
-        return False, None
-    if kind == "categorical" and vt is not None:
+    if kind == "categorical" and vt is not None:  # before the emptiness check: "None" may be an option
         for option in vt.options:
             if option.casefold() == text.casefold():
                 return True, option
+    if text.lower() in _EMPTY:
+        return False, None
     return True, text

@@ -6,7 +6,9 @@ import asyncio
 import email.utils
 import logging
 import os
+import sys
 import time
+import warnings
 import weakref
 from collections.abc import Sequence
 from pathlib import Path
@@ -38,6 +40,8 @@ __all__ = ["LiteLLMBackend", "import_litellm"]
 
 logger = logging.getLogger(__name__)
 
+_READONLY_WARNING = r".*is using the `ReadOnly` qualifier.*"
+
 StructuredMode = Literal["auto", "json_schema", "json_object", "prompt"]
 
 
@@ -47,11 +51,16 @@ def import_litellm() -> Any:
     Raises:
         MissingDependencyError: litellm is not installed.
     """
+    first = "litellm" not in sys.modules
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     try:
         import litellm
     except ImportError as exc:  # pragma: no cover - litellm is a core dependency
         raise MissingDependencyError("litellm is required for model backends: pip install litellm") from exc
+    # litellm builds pydantic schemas of TypedDicts with ``ReadOnly`` items lazily, mid-call; pydantic
+    # then warns on every such type. The warning is about litellm's types, not the user's code.
+    if first:
+        warnings.filterwarnings("ignore", message=_READONLY_WARNING, category=UserWarning)
     return litellm
 
 

@@ -259,15 +259,20 @@ class FakeLLM(LLM):
         if request.response_model is None or request.response_model is str:
             return f"{fake_sentence(rng, 6, 14)}."
         schema = json_schema_for(request.response_model)
-        text = ""
+        error = ""
         for _ in range(20):
             text = json.dumps(fake_from_schema(schema, rng), ensure_ascii=False)
             try:
                 validate_reply(text, request.response_model)
-            except ValueError:
+            except ValueError as exc:
+                error = str(exc)
                 continue
             return text
-        return text  # never validated: the call loop re-asks and finally raises LLMOutputError
+        name = getattr(request.response_model, "__name__", repr(request.response_model))
+        raise ConfigError(
+            f"FakeLLM cannot generate a valid {name} from its schema ({error}); "
+            "answer such requests with FakeLLM(handler=...) or replies=[...]"
+        )
 
     @staticmethod
     def _drop_required_key(text: str, response_model: Any) -> str:

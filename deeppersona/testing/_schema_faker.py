@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+import re
 import uuid
 from typing import Any
 
@@ -70,7 +71,8 @@ class _Faker:
             if key in schema:
                 branches = [self.resolve(b) for b in schema[key]]
                 non_null = [b for b in branches if b.get("type") != "null"]
-                pool = non_null or branches
+                plain = [b for b in non_null if "pattern" not in b]  # e.g. Decimal: number | patterned string
+                pool = plain or non_null or branches
                 if depth >= _MAX_DEPTH and len(pool) < len(branches):
                     return None
                 return self.value(pool[int(self.rng.integers(0, len(pool)))], depth, name)
@@ -136,7 +138,14 @@ class _Faker:
         if exclusive:
             span = hi - lo
             lo, hi = lo + span * 0.01, hi - span * 0.01
-        return round(float(lo + (hi - lo) * self.rng.random()), 3) if hi > lo else lo
+        value = round(float(lo + (hi - lo) * self.rng.random()), 3) if hi > lo else lo
+        step = schema.get("multipleOf")
+        if isinstance(step, (int, float)) and step > 0:
+            k = round(value / step)
+            for candidate in (k, k + 1, k - 1, math.ceil(lo / step), math.floor(hi / step)):
+                if lo <= candidate * step <= hi:
+                    return float(candidate * step)
+        return value
 
     def _string(self, schema: dict[str, Any], depth: int, name: str) -> str:
         fmt = schema.get("format")
@@ -153,6 +162,10 @@ class _Faker:
             return str(uuid.UUID(int=int(self.rng.integers(0, 2**62))))
         min_len = int(schema.get("minLength", 0))
         max_len = schema.get("maxLength")
+        if "pattern" in schema:
+            matched = self._matching(str(schema["pattern"]), min_len, max_len)
+            if matched is not None:
+                return matched
         text = fake_sentence(self.rng)
         while len(text) < min_len:
             text = f"{text} {fake_sentence(self.rng)}"
@@ -161,6 +174,25 @@ class _Faker:
             while len(text) < min_len:
                 text += "x"
         return text
+
+    def _matching(self, pattern: str, min_len: int, max_len: Any) -> str | None:
+        """A simple string that matches ``pattern`` (regex support is best effort)."""
+        try:
+            regex = re.compile(pattern)
+        except re.error:
+            return None
+        word = _WORDS[int(self.rng.integers(0, len(_WORDS)))]
+        letters = "".join(chr(ord("a") + int(i)) for i in self.rng.integers(0, 26, size=12))
+        digits = "".join(str(int(i)) for i in self.rng.integers(0, 10, size=12))
+        candidates = [word, word.upper(), word.capitalize(), fake_sentence(self.rng)]
+        for n in range(1, 13):
+            candidates += [letters[:n].upper(), letters[:n], digits[:n], f"{letters[:n]}{digits[:n]}"]
+        for candidate in candidates:
+            if len(candidate) < min_len or (max_len is not None and len(candidate) > int(max_len)):
+                continue
+            if regex.search(candidate):
+                return candidate
+        return None
 
     def _array(self, schema: dict[str, Any], depth: int, name: str) -> list[Any]:
         min_items = int(schema.get("minItems", 0))
