@@ -55,7 +55,12 @@ DEFAULT_ROOT_THRESHOLD = 0.60
 is accepted, "Identity" -> "Career and Work Identity" (0.56) is not."""
 
 _SELECTED = ("Personalizable", "Partially Personalizable")
-_SITES = ("builder.classify", "builder.extract", "builder.check_node", "builder.check_path", "builder.merge")
+_MAX_TOKENS = {
+    "builder.classify": 400,
+    "builder.extract": 800,
+    "builder.check_node": 100,
+    "builder.check_path": 100,
+}
 
 
 class TaxonomyBuilder:
@@ -263,9 +268,12 @@ class TaxonomyBuilder:
             {"role": "system", "content": lib.render("builder_system")},
             {"role": "user", "content": lib.render(template, **variables)},
         ]
+        # A generous bound on the reply, so a model that rambles cannot stall a run for minutes.
+        n_items = len(variables.get("items", variables.get("names", ())))
+        max_tokens = _MAX_TOKENS.get(call_site, 800) + 60 * n_items
         async with sem:
             response = await self.llm_.acomplete(
-                messages, model, call_site=call_site, temperature=self.temperature
+                messages, model, call_site=call_site, temperature=self.temperature, max_tokens=max_tokens
             )
         output = response.output
         if not isinstance(output, model):
