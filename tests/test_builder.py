@@ -63,6 +63,7 @@ def test_classify_records_follow_figure_6() -> None:
     assert result.report.usage.calls == 3
     assert all(req.call_site == "builder.classify" for req in fake.requests)
     assert "Nairobi" in fake.requests[0].last_user_message
+    assert fake.requests[0].max_tokens == 400  # replies are bounded
 
 
 def test_classify_failure_is_counted_not_raised() -> None:

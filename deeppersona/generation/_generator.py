@@ -383,25 +383,9 @@ class ValueGenerator:
 def merge_templates(base: PromptLibrary, overrides: Mapping[str, str] | str | Path) -> PromptLibrary:
     """Return ``base`` with ``overrides`` (name → text, or a directory of ``.jinja`` files) applied on top.
 
-    Unlike rebuilding from the packaged templates, earlier overrides in ``base`` are kept.
+    Earlier overrides in ``base`` are kept (see :meth:`PromptLibrary.with_overrides`).
     """
-    sources = {name: base.source(name) for name in base.names}
-    if isinstance(overrides, (str, Path)):
-        directory = Path(overrides)
-        if not directory.is_dir():
-            raise ConfigError(f"template directory {str(directory)!r} does not exist or is not a directory")
-        sources.update(
-            {
-                f.name[: -len(".jinja")]: f.read_text(encoding="utf-8")
-                for f in sorted(directory.glob("*.jinja"))
-            }
-        )
-    else:
-        for name, text in overrides.items():
-            if not isinstance(text, str):
-                raise ConfigError(f"template {name!r} must be a string, got {type(text).__name__}")
-            sources[name.removesuffix(".jinja")] = text
-    return PromptLibrary(sources)
+    return base.with_overrides(overrides)
 
 
 def _compact(data: Mapping[str, Any]) -> str:

@@ -26,6 +26,26 @@ def _packaged_sources() -> dict[str, str]:
     }
 
 
+def _override_sources(overrides: Mapping[str, str] | str | Path | None) -> dict[str, str]:
+    """Template name → text for ``overrides`` alone (a mapping, or a directory of ``*.jinja`` files)."""
+    if overrides is None:
+        return {}
+    if isinstance(overrides, (str, Path)):
+        directory = Path(overrides)
+        if not directory.is_dir():
+            raise ConfigError(f"template directory {str(directory)!r} does not exist or is not a directory")
+        return {
+            file.name[: -len(_SUFFIX)]: file.read_text(encoding="utf-8")
+            for file in sorted(directory.glob(f"*{_SUFFIX}"))
+        }
+    sources: dict[str, str] = {}
+    for name, text in overrides.items():
+        if not isinstance(text, str):
+            raise ConfigError(f"template {name!r} must be a string, got {type(text).__name__}")
+        sources[name.removesuffix(_SUFFIX)] = text
+    return sources
+
+
 class PromptLibrary:
     """A set of named Jinja templates: the packaged ones, optionally overridden.
 
@@ -41,17 +61,7 @@ class PromptLibrary:
 
     def __init__(self, overrides: Mapping[str, str] | str | Path | None = None) -> None:
         sources = dict(_packaged_sources())
-        if isinstance(overrides, (str, Path)):
-            directory = Path(overrides)
-            if not directory.is_dir():
-                raise ConfigError(f"template directory {str(directory)!r} does not exist or is not a directory")
-            for file in sorted(directory.glob(f"*{_SUFFIX}")):
-                sources[file.name[: -len(_SUFFIX)]] = file.read_text(encoding="utf-8")
-        elif overrides is not None:
-            for name, text in overrides.items():
-                if not isinstance(text, str):
-                    raise ConfigError(f"template {name!r} must be a string, got {type(text).__name__}")
-                sources[name.removesuffix(_SUFFIX)] = text
+        sources.update(_override_sources(overrides))
         self._sources = sources
         self._env = jinja2.Environment(
             loader=jinja2.DictLoader(sources),
@@ -87,7 +97,7 @@ class PromptLibrary:
     def with_overrides(self, overrides: Mapping[str, str] | str | Path) -> PromptLibrary:
         """Return a new library with ``overrides`` applied on top of this one."""
         merged = dict(self._sources)
-        merged.update(PromptLibrary(overrides)._sources)
+        merged.update(_override_sources(overrides))
         return PromptLibrary(merged)
 
     def _check(self, name: str) -> None:
