@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from test_eval_surveys import write_wvs  # tests/ is on sys.path (pytest prepend import mode)
 
@@ -104,3 +105,29 @@ def test_evaluate_intrinsic_and_personalization(
 def test_evaluate_without_kind_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["evaluate"]) == 2
     assert "survey" in capsys.readouterr().out
+
+
+def test_evaluate_personas_written_by_generate_to(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from deeppersona.engine import PersonaEngine
+    from deeppersona.persona import Population
+    from deeppersona.testing import FakeLLM, HashEmbedder
+
+    engine = PersonaEngine.from_taxonomy("default").with_llm(FakeLLM()).with_embedder(HashEmbedder())
+    people = tmp_path / "kenya.jsonl"
+    assert engine.cohort(country="Kenya").with_seed(1).generate_to(people, n=5, k=20).written == 5
+    wvs = write_wvs(tmp_path / "wvs.csv", {"KEN": 100})
+    args = ["survey", str(people), str(wvs), "--country", "KEN", "--model", "fake", "--n-boot", "0"]
+    assert main(["evaluate", *args, "--name", "deep", "--csv", str(tmp_path / "t.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "| deep | average |" in out and "shallow_persona" in out  # demographics read from the Personas
+    table = pd.read_csv(tmp_path / "t.csv")
+    assert (table[table["method"] == "deep"]["n_sim"] <= 5).all()
+
+    assert main(["evaluate", "intrinsic", f"deep={people}", "--no-judge", "--embedder", "hash", "--taxonomy",
+                 "--csv", str(tmp_path / "i.csv")]) == 0  # fmt: skip
+    assert "taxonomy_coverage" in capsys.readouterr().out
+    row = pd.read_csv(tmp_path / "i.csv", index_col=0).loc["deep"]
+    stats = Population.from_jsonl(people).stats()
+    assert row["attributes"] == stats.attributes_per_persona["mean"] == 20
+    assert 0 < row["taxonomy_coverage"] < 1 and row["category_coverage"] > 0
+    assert row["tv_gender"] >= 0  # demographic marginals need the Personas' demographics

@@ -143,8 +143,10 @@ def test_structured_mode_follows_litellm_capabilities(
     assert (sent.get("response_format") or {}).get("type") == fmt
     if fmt == "json_schema":
         assert sent["response_format"]["json_schema"]["schema"]["required"] == ["name", "population"]
-    system = sent["messages"][0]["content"]
-    assert ('"population"' in system) is schema_in_prompt
+    assert sent["messages"][0] == MSG[0]  # the system message is never changed
+    last_user = sent["messages"][-1]["content"]
+    assert last_user.startswith(MSG[-1]["content"])
+    assert ('"population"' in last_user) is schema_in_prompt
 
 
 def test_json_object_mode_puts_the_schema_in_the_prompt(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -152,7 +154,81 @@ def test_json_object_mode_puts_the_schema_in_the_prompt(monkeypatch: pytest.Monk
     monkeypatch.setattr(litellm, "acompletion", script)
     LiteLLMBackend("gpt-4o-mini", structured="json_object").complete(MSG, City)
     assert script.calls[0]["response_format"] == {"type": "json_object"}
-    assert '"population"' in script.calls[0]["messages"][0]["content"]
+    assert script.calls[0]["messages"][0] == MSG[0]
+    assert '"population"' in script.calls[0]["messages"][-1]["content"]
+
+
+class Note(BaseModel):
+    text: str
+
+
+def _dialogue_requests(monkeypatch: pytest.MonkeyPatch, llm_model: str, **kwargs: Any) -> list[list[Any]]:
+    """Run a three-call dialogue the way the engine does (each call extends the previous one)."""
+    script = Script(
+        '{"name": "Lima", "population": 10}', '{"text": "humid"}', '{"name": "Cusco", "population": 3}'
+    )
+    monkeypatch.setattr(litellm, "acompletion", script)
+    llm = LiteLLMBackend(llm_model, **kwargs)
+    convo: list[dict[str, str]] = [dict(m) for m in MSG]
+    turns = ((City, "Describe its climate."), (Note, "Name another city."), (City, None))
+    for model, question in turns:
+        reply = llm.complete(convo, model)
+        if question is not None:
+            convo = [*convo, {"role": "assistant", "content": reply.raw}, {"role": "user", "content": question}]
+    return [call["messages"] for call in script.calls]
+
+
+@pytest.mark.parametrize("structured", ["json_object", "prompt"])
+def test_successive_dialogue_calls_share_their_whole_prefix(
+    structured: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Per-call schema text goes into the newest user turn, never into earlier (shared) messages."""
+    sent = _dialogue_requests(monkeypatch, "gpt-4o-mini", structured=structured)
+    assert len(sent) == 3
+    for previous, current in zip(sent, sent[1:]):
+        # everything before the previous call's newest user turn is sent again unchanged ...
+        assert current[: len(previous) - 1] == previous[:-1]
+        # ... and that turn itself is resent as the engine wrote it: the schema text was only a suffix
+        shared_turn = current[len(previous) - 1]["content"]
+        assert previous[-1]["content"].startswith(shared_turn)
+        assert len(previous[-1]["content"]) > len(shared_turn)  # the schema was appended there
+    assert all(call[0] == MSG[0] for call in sent)
+    assert '"population"' in sent[2][-1]["content"] and '"text"' in sent[1][-1]["content"]
+
+
+def test_schema_instructions_without_a_user_turn_become_a_user_message() -> None:
+    from deeppersona.llm._structured import with_schema_instructions
+
+    out = with_schema_instructions([{"role": "system", "content": "Be brief."}], City)
+    assert out[0] == {"role": "system", "content": "Be brief."}
+    assert out[1]["role"] == "user" and '"population"' in out[1]["content"]
+    prefill = [*MSG, {"role": "assistant", "content": "{"}]
+    out = with_schema_instructions(prefill, City)
+    assert out[-1] == prefill[-1] and '"population"' in out[1]["content"]
+
+
+def _dict_core_schema(cls: type, source: Any, handler: Any) -> Any:
+    from pydantic_core import core_schema
+
+    return core_schema.no_info_after_validator_function(
+        cls, core_schema.dict_schema(core_schema.str_schema(), core_schema.any_schema())
+    )
+
+
+def test_schemas_are_built_once_per_type_and_returned_as_copies() -> None:
+    from deeppersona.llm import _structured
+
+    first = _structured.json_schema_for(City)
+    first["properties"].clear()  # callers may change their copy
+    assert set(_structured.json_schema_for(City)["properties"]) == {"name", "population"}
+    hits = _structured._cached_schema_json.cache_info().hits
+    _structured.schema_instructions(City)
+    assert _structured._cached_schema_json.cache_info().hits > hits
+    # engine-style response models: a dict subclass made per request (classes are hashable)
+    dynamic = type("Batch", (dict,), {"__get_pydantic_core_schema__": classmethod(_dict_core_schema)})
+    assert _structured.json_schema_for(dynamic)["type"] == "object"
+    assert _structured.validate_reply('{"a": 1}', dynamic) == {"a": 1}
+    assert _structured._any_response() is _structured._any_response()
 
 
 def test_params_and_kwargs_reach_litellm(monkeypatch: pytest.MonkeyPatch) -> None:

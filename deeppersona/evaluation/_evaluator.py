@@ -120,7 +120,7 @@ class Evaluator:
         if self.embedder is False:
             return None
         if self._embedder is None:
-            from ..embeddings import resolve_embedder  # type: ignore[attr-defined]
+            from ..embeddings import resolve_embedder
 
             self._embedder = resolve_embedder(self.embedder)
         return self._embedder
@@ -149,17 +149,22 @@ class Evaluator:
         )
 
     # --- social simulation --------------------------------------------------------------------------
-    async def asurvey(
+    async def _arun_survey(
         self,
+        instrument: str,
         personas: Sequence[Any] | Any,
         ground_truth: GroundTruth | str | Path,
-        baselines: bool | Sequence[str] = True,
-        *,
-        name: str = "personas",
-        country: str | None = None,
+        baselines: bool | Sequence[str],
+        name: str,
+        country: str | None,
     ) -> SurveyReport:
-        """Async :meth:`survey`."""
-        truth = self._truth(ground_truth, "wvs7", country)
+        """The flow shared by :meth:`survey` (``"wvs7"``) and :meth:`big_five` (``"ipip50"``)."""
+        truth = self._truth(ground_truth, instrument, country)
+        by_trait = instrument == "ipip50"
+        if by_trait and not truth.instrument.traits:
+            raise EvaluationError(
+                f"instrument {truth.instrument.name!r} has no traits; load it with surveys.IPIP50"
+            )
         views = persona_views(personas, name=name)
         return await arun_survey(
             self.llm,
@@ -176,7 +181,20 @@ class Evaluator:
             temperature=self.temperature,
             n_boot=self.n_boot,
             level=self.level,
+            traits=by_trait and truth.responses is not None,
         )
+
+    async def asurvey(
+        self,
+        personas: Sequence[Any] | Any,
+        ground_truth: GroundTruth | str | Path,
+        baselines: bool | Sequence[str] = True,
+        *,
+        name: str = "personas",
+        country: str | None = None,
+    ) -> SurveyReport:
+        """Async :meth:`survey`."""
+        return await self._arun_survey("wvs7", personas, ground_truth, baselines, name, country)
 
     def survey(
         self,
@@ -208,7 +226,7 @@ class Evaluator:
         Raises:
             EvaluationError: Empty persona set, or a country without rows in the data file.
         """
-        return run_sync(self.asurvey(personas, ground_truth, baselines, name=name, country=country))
+        return run_sync(self._arun_survey("wvs7", personas, ground_truth, baselines, name, country))
 
     async def abig_five(
         self,
@@ -220,29 +238,7 @@ class Evaluator:
         country: str | None = None,
     ) -> SurveyReport:
         """Async :meth:`big_five`."""
-        truth = self._truth(ground_truth, "ipip50", country)
-        if not truth.instrument.traits:
-            raise EvaluationError(
-                f"instrument {truth.instrument.name!r} has no traits; load it with surveys.IPIP50"
-            )
-        views = persona_views(personas, name=name)
-        return await arun_survey(
-            self.llm,
-            views,
-            truth,
-            prompts=self._library(),
-            name=name,
-            baselines=baselines,
-            country=country,
-            repeats=self.repeats,
-            concurrency=self.concurrency,
-            seed=self._seed(),
-            retries=self.retries,
-            temperature=self.temperature,
-            n_boot=self.n_boot,
-            level=self.level,
-            traits=truth.responses is not None,
-        )
+        return await self._arun_survey("ipip50", personas, ground_truth, baselines, name, country)
 
     def big_five(
         self,
@@ -267,7 +263,7 @@ class Evaluator:
             A trait-level :class:`SurveyReport` whose ``items_report`` holds the per-item comparison
             (item level only when the ground truth is histograms).
         """
-        return run_sync(self.abig_five(personas, ground_truth, baselines, name=name, country=country))
+        return run_sync(self._arun_survey("ipip50", personas, ground_truth, baselines, name, country))
 
     # --- intrinsic ----------------------------------------------------------------------------------
     async def aintrinsic(

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..errors import EvaluationError, LLMOutputError, LLMTransientError
+from ..errors import DeepPersonaError, EvaluationError, LLMOutputError, LLMTransientError
 from ._personas import PersonaView
 from ._reports import IntrinsicReport
 from ._simulate import call_seed
@@ -71,6 +71,14 @@ class JudgeScore(BaseModel):
 
     rationale: str = ""
     score: int = Field(ge=1, le=5)
+
+
+# The judge calls per persona, in the order their results are read: (template, output model, seed tag).
+_JUDGE_CALLS: tuple[tuple[str, type[BaseModel], str], ...] = (
+    ("eval_attribute_extraction", AttributeExtraction, "extract"),
+    ("eval_uniqueness", JudgeScore, "unique"),
+    ("eval_actionability", JudgeScore, "action"),
+)
 
 
 def count_leaves(value: Any) -> int:
@@ -124,14 +132,16 @@ def _value_text(value: Any) -> str:
 
 
 def _coverage(views: Sequence[PersonaView], taxonomy: Any) -> tuple[float, float]:
+    """Share of the tree's leaves (outside the core attributes) and of its root categories reached."""
     from ..taxonomy import canonical_key
 
-    leaves = {leaf.key for leaf in taxonomy.leaves()}
+    leaves = {leaf.key for leaf in taxonomy.leaves() if not any(n.core for n in leaf.node_path)}
     roots = {canonical_key(r.name) for r in taxonomy.roots}
     hit_leaves: set[str] = set()
     hit_roots: set[str] = set()
     for v in views:
-        for path in v.attributes or {}:
+        paths = v.paths if v.paths is not None else list(v.attributes or {})
+        for path in paths:
             node = taxonomy.find(path)
             if node is None:
                 continue
@@ -158,22 +168,20 @@ def demographic_marginals(
     """Observed shares of gender, age band and occupation group against a DemographicSampler reference.
 
     Raises:
-        EvaluationError: No demographics, or the demographics module is unavailable.
+        EvaluationError: No demographics, or no reference sample can be drawn for their country.
     """
     import pandas as pd
 
     dems = [v.demographics for v in views if v.demographics]
     if not dems:
         raise EvaluationError("the personas carry no demographics")
-    try:
-        from ..demographics import DemographicSampler  # type: ignore[attr-defined]
-    except ImportError as exc:
-        raise EvaluationError(f"the demographics module is not available ({exc})") from exc
+    from ..demographics import DemographicSampler
+
     countries = {str(d.get("country")) for d in dems if d.get("country")}
     cohort: dict[str, Any] = {"country": countries.pop()} if len(countries) == 1 else {}
     try:
         ref = DemographicSampler(seed=seed).sample(n_reference, seed=seed, **cohort)
-    except Exception as exc:  # optional metric: report why it could not be computed instead of failing
+    except DeepPersonaError as exc:  # an optional metric: the report says why it is missing
         raise EvaluationError(f"cannot sample the reference population: {type(exc).__name__}: {exc}") from exc
     obs = pd.DataFrame(dems)
     rows = []
@@ -269,47 +277,17 @@ async def arun_intrinsic(
             {
                 "set": name,
                 "persona": i,
-                "words": float(len(_TOKEN.findall(v.text))),
+                "words": float(len(_TOKEN.findall(v.profile))),
                 "attributes": float(len(v.attributes)) if v.attributes is not None else float("nan"),
             }
             for i, v in enumerate(views)
         ]
         if judge is not None:
-            jobs = []
-            for i, v in enumerate(views):
-                jobs.append(
-                    _judge(
-                        judge,
-                        prompts,
-                        "eval_attribute_extraction",
-                        AttributeExtraction,
-                        v.text,
-                        call_seed(seed, "extract", name, i),
-                        sem,
-                    )
-                )
-                jobs.append(
-                    _judge(
-                        judge,
-                        prompts,
-                        "eval_uniqueness",
-                        JudgeScore,
-                        v.text,
-                        call_seed(seed, "unique", name, i),
-                        sem,
-                    )
-                )
-                jobs.append(
-                    _judge(
-                        judge,
-                        prompts,
-                        "eval_actionability",
-                        JudgeScore,
-                        v.text,
-                        call_seed(seed, "action", name, i),
-                        sem,
-                    )
-                )
+            jobs = [
+                _judge(judge, prompts, template, model, v.profile, call_seed(seed, tag, name, i), sem)
+                for i, v in enumerate(views)
+                for template, model, tag in _JUDGE_CALLS
+            ]
             results = await asyncio.gather(*jobs)
             for i, row in enumerate(rows):
                 ext, uni, act = results[3 * i : 3 * i + 3]
@@ -321,12 +299,13 @@ async def arun_intrinsic(
         per_persona_rows.extend(rows)
         summary: dict[str, float] = {}
         texts = [
-            " ".join(_value_text(x) for x in v.attributes.values()) if v.attributes else v.text for v in views
+            " ".join(_value_text(x) for x in v.attributes.values()) if v.attributes else v.profile
+            for v in views
         ]
         for n in (1, 2, 3):
             summary[f"distinct_{n}"] = distinct_n(texts, n)
         if embedder is not None:
-            vecs = embedder.encode([v.text for v in views])
+            vecs = embedder.encode([v.profile for v in views])
             summary["mean_pairwise_similarity"], summary["mean_nn_similarity"] = embedding_similarity(vecs)
         if taxonomy is not None and any(v.attributes for v in views):
             summary["taxonomy_coverage"], summary["category_coverage"] = _coverage(views, taxonomy)

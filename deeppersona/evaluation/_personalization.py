@@ -230,7 +230,7 @@ async def arun_personalization(
                         {
                             "role": "user",
                             "content": prompts.render(
-                                "eval_responder_user", persona=view.text, request=req.text
+                                "eval_responder_user", persona=view.profile, request=req.text
                             ),
                         },
                     ],
@@ -248,7 +248,7 @@ async def arun_personalization(
                         {
                             "role": "user",
                             "content": prompts.render(
-                                template, profile_text=view.text, question=req.text, answer=answer
+                                template, profile_text=view.profile, question=req.text, answer=answer
                             ),
                         }
                     ],
@@ -344,9 +344,9 @@ async def _pairwise(
         text = prompts.render(
             "eval_pairwise",
             question=reqs[r].text,
-            profile_a=chosen[first[0]][first[1]].text,
+            profile_a=chosen[first[0]][first[1]].profile,
             answer_a=responses[(first[0], first[1], r)],
-            profile_b=chosen[second[0]][second[1]].text,
+            profile_b=chosen[second[0]][second[1]].profile,
             answer_b=responses[(second[0], second[1], r)],
             dimensions=dim_specs,
         )

@@ -1,13 +1,18 @@
-"""Turning any persona set into prompt texts: Persona objects, plain strings, dicts, JSONL files.
+"""Turning any persona set into what the evaluator needs: Persona objects, plain strings, dicts, JSONL files.
 
 The evaluator works on persona sets from any source (deeppersona, PersonaHub, OpenCharacter, plain
 prompting). A persona may be:
 
-* an object with ``to_prompt()`` (a :class:`deeppersona.persona.Persona`): its prompt is used;
+* a :class:`deeppersona.persona.Persona` (or a :class:`~deeppersona.persona.Population` of them): the
+  simulation prompt is :meth:`Persona.to_prompt`, the profile shown to judges and responders is its
+  Figure 7 JSON (:meth:`Persona.to_nested`), attributes come from :meth:`Persona.values` and demographics
+  from :attr:`Persona.demographics`; personas whose generation failed are left out (with a warning);
+* a mapping that is a serialised Persona (what :meth:`Persona.to_dict` and ``PersonaEngine.generate_to``
+  write): rebuilt with :meth:`Persona.from_dict`, then as above;
 * a string: the persona text itself (a PersonaHub sketch, an OpenCharacter profile);
-* a mapping: a serialised Persona (rebuilt when :mod:`deeppersona.persona` validates it), or any object with
-  a text field (``narrative``, ``persona``, ``profile``, ``text``, ``prompt``, ``description``,
-  ``character``), or else its attributes rendered as ``key: value`` lines.
+* any other mapping: its text field (``narrative``, ``persona``, ``profile``, ``text``, ``prompt``,
+  ``description``, ``character``, ``content``), or else its fields rendered as ``key: value`` lines;
+* any other object with ``to_prompt()``: its prompt.
 """
 
 from __future__ import annotations
@@ -18,9 +23,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import DataFileError, DataFileNotFoundError, EvaluationError
+from pydantic import ValidationError
 
-__all__ = ["PersonaView", "load_personas", "persona_views"]
+from ..errors import DataFileError, DataFileNotFoundError, EvaluationError
+from ..persona import Persona
+
+__all__ = ["PersonaView", "load_personas", "persona_view", "persona_views"]
 
 logger = logging.getLogger(__name__)
 
@@ -34,20 +42,25 @@ TEXT_FIELDS: tuple[str, ...] = (
     "character",
     "content",
 )
+_SEP = " > "  # the separator of attribute paths, as in Persona.attributes
 _DEMOGRAPHIC_FIELDS = ("name", "age", "gender", "occupation", "city", "region", "country")
+_PERSONA_FIELDS = frozenset(Persona.model_fields)
 
 
 class PersonaView:
     """What the evaluator needs from one persona, whatever its source.
 
     Attributes:
-        text: The persona as a system prompt.
+        text: The persona as a role-play system prompt (survey simulation).
+        profile: The persona as a user profile for judges and responders (the Figure 7 JSON of a
+            deeppersona persona; ``text`` for other sources).
         demographics: Core demographic fields when known (age, gender, occupation, city, country …).
         attributes: Attribute path → value when known (deeppersona personas), else ``None``.
+        paths: Taxonomy paths of those attributes when known (custom anchors excluded), else ``None``.
         source: The original object.
     """
 
-    __slots__ = ("attributes", "demographics", "source", "text")
+    __slots__ = ("attributes", "demographics", "paths", "profile", "source", "text")
 
     def __init__(
         self,
@@ -55,35 +68,25 @@ class PersonaView:
         demographics: dict[str, Any] | None = None,
         attributes: dict[str, Any] | None = None,
         source: Any = None,
+        *,
+        profile: str | None = None,
+        paths: Sequence[tuple[str, ...]] | None = None,
     ) -> None:
         self.text = text
+        self.profile = profile if profile is not None else text
         self.demographics = demographics or {}
         self.attributes = attributes
+        self.paths = None if paths is None else list(paths)
         self.source = source
 
     def __repr__(self) -> str:
         return f"PersonaView({self.text[:40]!r}…)"
 
 
-def _as_dict(obj: Any) -> dict[str, Any] | None:
-    if obj is None:
-        return None
-    if isinstance(obj, Mapping):
-        return dict(obj)
-    dump = getattr(obj, "model_dump", None) or getattr(obj, "to_dict", None)
-    if callable(dump):
-        try:
-            out = dump()
-        except TypeError:
-            return None
-        return dict(out) if isinstance(out, Mapping) else None
-    return None
-
-
 def _flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in d.items():
-        key = f"{prefix} > {k}" if prefix else str(k)
+        key = f"{prefix}{_SEP}{k}" if prefix else str(k)
         if isinstance(v, Mapping) and v:
             out.update(_flatten(v, key))
         else:
@@ -91,22 +94,20 @@ def _flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def _demographics_of(obj: Any, d: Mapping[str, Any] | None) -> dict[str, Any]:
-    dem = _as_dict(getattr(obj, "demographics", None))
-    if dem is None and d is not None:
-        dem = _as_dict(d.get("demographics"))
-    if dem is None and d is not None:
-        core = d.get("core")
-        dem = _as_dict(core) if isinstance(core, Mapping) else None
-    if dem is None and d is not None:
-        dem = {k: d[k] for k in _DEMOGRAPHIC_FIELDS if k in d}
-    return {k: v for k, v in (dem or {}).items() if v not in (None, "")}
+def _present(d: Mapping[str, Any]) -> dict[str, Any]:
+    return {str(k): v for k, v in d.items() if v not in (None, "")}
 
 
-def _attributes_of(obj: Any, d: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    attrs = getattr(obj, "attributes", None)
-    if attrs is None and d is not None:
-        attrs = d.get("attributes")
+def _demographics_of(d: Mapping[str, Any]) -> dict[str, Any]:
+    dem = d.get("demographics")
+    if isinstance(dem, Mapping):
+        return _present(dem)
+    return _present({k: d[k] for k in _DEMOGRAPHIC_FIELDS if k in d})
+
+
+def _attributes_of(d: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Path → value from a dict's ``attributes``: a (nested) mapping or a list of ``{"path", "value"}``."""
+    attrs = d.get("attributes")
     if isinstance(attrs, Mapping):
         out_map: dict[str, Any] = {}
         for key, value in attrs.items():
@@ -114,8 +115,6 @@ def _attributes_of(obj: Any, d: Mapping[str, Any] | None) -> dict[str, Any] | No
                 out_map[str(key)] = value["value"]  # a serialised AttributeValue
             elif isinstance(value, Mapping):
                 out_map.update(_flatten(value, str(key)))
-            elif hasattr(value, "value") and hasattr(value, "model_dump"):
-                out_map[str(key)] = value.value  # an AttributeValue object
             else:
                 out_map[str(key)] = value
         return out_map
@@ -124,70 +123,98 @@ def _attributes_of(obj: Any, d: Mapping[str, Any] | None) -> dict[str, Any] | No
         for a in attrs:
             if isinstance(a, Mapping) and "path" in a:
                 path = a["path"]
-                out[" > ".join(path) if isinstance(path, (list, tuple)) else str(path)] = a.get("value")
+                key = _SEP.join(path) if isinstance(path, (list, tuple)) else str(path)
+                out[key] = a.get("value")
         return out or None
     return None
 
 
-def _try_persona(d: Mapping[str, Any]) -> Any:
-    try:
-        from ..persona import Persona  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    try:
-        return Persona.model_validate(d)
-    except Exception:  # not a serialised deeppersona Persona: fall back to text fields
-        return None
+def _is_serialised_persona(d: Mapping[str, Any]) -> bool:
+    return "id" in d and "seed" in d and set(d) <= _PERSONA_FIELDS
+
+
+def _from_persona(persona: Persona) -> PersonaView:
+    return PersonaView(
+        persona.to_prompt(),
+        _present(persona.demographics),
+        persona.values(),
+        persona,
+        profile=json.dumps(persona.to_nested(), ensure_ascii=False),
+        paths=[a.path for a in persona.attributes.values() if a.path and a.stratum != "custom"],
+    )
+
+
+def _from_mapping(d: Mapping[str, Any]) -> PersonaView:
+    demographics, attributes = _demographics_of(d), _attributes_of(d)
+    for key in TEXT_FIELDS:
+        value = d.get(key)
+        if isinstance(value, str) and value.strip():
+            return PersonaView(value.strip(), demographics, attributes, d)
+    lines = [f"{k}: {v}" for k, v in _flatten(d).items() if v not in (None, "", [], {})]
+    if not lines:
+        raise EvaluationError(f"persona {d!r} has no text fields ({', '.join(TEXT_FIELDS)}) and no values")
+    return PersonaView("\n".join(lines), demographics, attributes, d)
 
 
 def persona_view(obj: Any) -> PersonaView:
     """Normalise one persona (see the module docstring for what is accepted).
 
     Raises:
-        EvaluationError: The object has no usable text.
+        EvaluationError: The object has no usable text, or is a serialised Persona that does not validate.
     """
     if isinstance(obj, PersonaView):
         return obj
+    if isinstance(obj, Persona):
+        return _from_persona(obj)
     if isinstance(obj, str):
         text = obj.strip()
         if not text:
             raise EvaluationError("a persona text is empty")
         return PersonaView(text, source=obj)
+    if isinstance(obj, Mapping):
+        if _is_serialised_persona(obj):
+            try:
+                return _from_persona(Persona.from_dict(obj))
+            except ValidationError as exc:
+                raise EvaluationError(
+                    f"persona {obj.get('id')!r} looks like a serialised deeppersona Persona but does not "
+                    f"validate (written by another version?): {str(exc)[:300]}"
+                ) from exc
+        return _from_mapping(obj)
     to_prompt = getattr(obj, "to_prompt", None)
     if callable(to_prompt):
-        d = _as_dict(obj)
-        return PersonaView(str(to_prompt()), _demographics_of(obj, d), _attributes_of(obj, d), obj)
-    if isinstance(obj, Mapping):
-        persona = _try_persona(obj) if "attributes" in obj else None
-        if persona is not None and callable(getattr(persona, "to_prompt", None)):
-            return persona_view(persona)
-        for key in TEXT_FIELDS:
-            value = obj.get(key)
-            if isinstance(value, str) and value.strip():
-                return PersonaView(value.strip(), _demographics_of(None, obj), _attributes_of(None, obj), obj)
-        flat = _flatten(obj)
-        lines = [f"{k}: {v}" for k, v in flat.items() if v not in (None, "", [], {})]
-        if not lines:
-            raise EvaluationError(
-                f"persona {obj!r} has no text fields ({', '.join(TEXT_FIELDS)}) and no values"
-            )
-        return PersonaView("\n".join(lines), _demographics_of(None, obj), _attributes_of(None, obj), obj)
+        dem = getattr(obj, "demographics", None)
+        return PersonaView(str(to_prompt()), _present(dem) if isinstance(dem, Mapping) else {}, source=obj)
     raise EvaluationError(
         f"cannot read a persona from {type(obj).__name__}; pass Persona objects, strings or dicts"
     )
 
 
-def persona_views(personas: Iterable[Any], *, name: str = "personas") -> list[PersonaView]:
-    """Normalise a persona set (a list, a Population, a JSONL path).
+def persona_views(personas: Iterable[Any] | str | Path, *, name: str = "personas") -> list[PersonaView]:
+    """Normalise a persona set (a list, a Population, a JSONL path); failed Personas are left out.
 
     Raises:
-        EvaluationError: The set is empty or a persona is unreadable.
+        EvaluationError: A single persona instead of a set, an empty set, or an unreadable persona.
     """
-    if isinstance(personas, (str, Path)) and Path(personas).suffix in {".jsonl", ".json", ".txt"}:
+    if isinstance(personas, Path) or (
+        isinstance(personas, str) and Path(personas).suffix in {".jsonl", ".json", ".txt"}
+    ):
         personas = load_personas(personas)
-    if isinstance(personas, str):
-        raise EvaluationError(f"{name}: expected a sequence of personas, got a single string")
+    if isinstance(personas, (str, Persona, Mapping)):
+        raise EvaluationError(
+            f"{name}: expected a sequence of personas, got a single {type(personas).__name__}; "
+            "wrap it in a list"
+        )
     views = [persona_view(p) for p in personas]
+    failed = [v for v in views if isinstance(v.source, Persona) and not v.source.ok]
+    if failed:
+        logger.warning(
+            "%s: leaving out %d persona(s) whose generation failed (%s)",
+            name,
+            len(failed),
+            "; ".join(f"{v.source.id}: {v.source.failure}" for v in failed[:3]),
+        )
+        views = [v for v in views if v not in failed]
     if not views:
         raise EvaluationError(f"persona set {name!r} is empty; give at least one persona")
     return views
@@ -196,29 +223,38 @@ def persona_views(personas: Iterable[Any], *, name: str = "personas") -> list[Pe
 def load_personas(path: str | Path) -> list[Any]:
     """Read personas from a file: JSONL (one JSON object or string per line) or plain text (one per line).
 
-    Lines that are not JSON are kept as persona texts; blank lines are skipped.
+    Serialised Personas (``Population.to_jsonl``, ``PersonaEngine.generate_to``) come back as dicts and are
+    rebuilt as :class:`~deeppersona.persona.Persona` by the evaluator. Lines that are not JSON are kept as
+    persona texts; blank lines are skipped; a last line that starts a JSON object but is cut off (an
+    interrupted write) is skipped with a warning.
 
     Raises:
         DataFileNotFoundError: The file does not exist.
-        DataFileError: The file holds no personas.
+        DataFileError: The file holds no personas, or a line other than the last is broken JSON.
     """
     p = Path(path)
     if not p.is_file():
         raise DataFileNotFoundError(f"persona file {str(p)!r} does not exist")
     text = p.read_text(encoding="utf-8")
+    items: list[Any] = []
     if p.suffix == ".json":
         data = json.loads(text)
         items = data if isinstance(data, list) else [data]
     else:
-        items = []
-        for line in text.splitlines():
-            line = line.strip()
+        lines = text.split("\n")
+        for number, raw in enumerate(lines, 1):
+            line = raw.strip()
             if not line:
                 continue
             try:
                 items.append(json.loads(line))
-            except json.JSONDecodeError:
-                items.append(line)
+            except json.JSONDecodeError as exc:
+                if not line.startswith("{"):
+                    items.append(line)  # a plain-text persona
+                elif number == len(lines):  # no newline after it: a write that never finished
+                    logger.warning("%s: skipping a truncated last line (an interrupted write)", p)
+                else:
+                    raise DataFileError(f"{p}:{number}: broken JSON object ({exc})") from exc
     if not items:
         raise DataFileError(f"persona file {str(p)!r} holds no personas")
     logger.info("read %d personas from %s", len(items), p)

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..errors import DeepPersonaError, EvaluationError
 from ._compare import Column, compare_tables
-from ._loaders import GroundTruth
+from ._loaders import GroundTruth, country_aliases
 from ._personas import PersonaView
 from ._reports import SurveyReport
 from ._simulate import SimulatedAnswers, asimulate
@@ -30,21 +30,15 @@ BASELINES: tuple[str, ...] = ("cultural_prompting", "shallow_persona")
 
 
 def _sampled_demographics(country: str, n: int, seed: int) -> list[dict[str, Any]]:
-    try:
-        from ..demographics import Cohort, DemographicSampler  # type: ignore[attr-defined]
-    except ImportError as exc:
-        raise EvaluationError(f"the demographics module is not available ({exc})") from exc
+    from ..demographics import Cohort, DemographicSampler
+
     try:
         sampler = DemographicSampler(seed=seed)
         rng = np.random.default_rng(seed)
         cohort = Cohort(country=country)
-        out = []
-        for _ in range(n):
-            d = sampler.draw(rng, cohort)
-            out.append(d.model_dump() if hasattr(d, "model_dump") else dict(d))
-    except Exception as exc:  # the baseline is optional: report why it could not run instead of failing
+        return [sampler.draw(rng, cohort).model_dump() for _ in range(n)]
+    except DeepPersonaError as exc:  # the baseline is optional: the report says why it could not run
         raise EvaluationError(f"DemographicSampler failed: {type(exc).__name__}: {exc}") from exc
-    return out
 
 
 def shallow_systems(
@@ -65,6 +59,32 @@ def shallow_systems(
     else:
         raise EvaluationError("the personas carry no demographics and the ground truth names no country")
     return [prompts.render("eval_shallow_persona", d=d, country=country or "") for d in dems]
+
+
+def _warn_other_countries(views: Sequence[PersonaView], country: str | None) -> None:
+    """Log a warning when personas live in another country than the one the real answers come from."""
+    if country is None:
+        return
+    aliases = country_aliases(country)
+    known = [
+        v.demographics for v in views if v.demographics.get("country") or v.demographics.get("country_code")
+    ]
+    elsewhere = [
+        d
+        for d in known
+        if not {str(d.get("country", "")).strip().upper(), str(d.get("country_code", "")).strip().upper()}
+        & aliases
+    ]
+    if elsewhere:
+        logger.warning(
+            "%d of %d personas live outside %s (e.g. %s), but the real answers are from %s; "
+            "generate them with engine.cohort(country=...) for a like-for-like comparison",
+            len(elsewhere),
+            len(views),
+            country,
+            elsewhere[0].get("country") or elsewhere[0].get("country_code"),
+            country,
+        )
 
 
 async def arun_survey(
@@ -115,6 +135,7 @@ async def arun_survey(
     if unknown:
         raise EvaluationError(f"unknown baselines {sorted(unknown)}; choose from {list(BASELINES)}")
     where = country or ground_truth.country_name
+    _warn_other_countries(views, ground_truth.country)
     systems: dict[str, list[str]] = {name: [v.text for v in views]}
     skipped: dict[str, str] = {}
     for b in chosen:

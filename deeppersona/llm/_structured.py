@@ -118,13 +118,26 @@ def estimate_tokens(text: str) -> int:
     return max(1, (len(text) + 3) // 4) if text else 0
 
 
-@functools.lru_cache(maxsize=256)
+_CACHE_SIZE = 512
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
 def _adapter(response_model: Any) -> TypeAdapter[Any]:
     return TypeAdapter(response_model)
 
 
-def json_schema_for(response_model: Any) -> dict[str, Any]:
-    """The JSON schema of ``response_model`` (a pydantic model class or any type pydantic can validate)."""
+@functools.lru_cache(maxsize=1)
+def _any_response() -> type[LLMResponse[Any]]:
+    """``LLMResponse[Any]``, built once: pydantic may rebuild a parametrised generic on every subscript."""
+    return LLMResponse[Any]
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def _cached_schema_json(response_model: Any) -> str:
+    return json.dumps(_build_schema(response_model), ensure_ascii=False, separators=(",", ":"))
+
+
+def _build_schema(response_model: Any) -> dict[str, Any]:
     if isinstance(response_model, type) and issubclass(response_model, BaseModel):
         return response_model.model_json_schema()
     try:
@@ -133,29 +146,58 @@ def json_schema_for(response_model: Any) -> dict[str, Any]:
         raise ConfigError(f"cannot build a JSON schema for response model {response_model!r}: {exc}") from exc
 
 
+def _schema_json(response_model: Any) -> str:
+    """The compact JSON text of ``response_model``'s schema, cached per type (types are hashable)."""
+    try:
+        return _cached_schema_json(response_model)
+    except TypeError:  # an unhashable type form (e.g. Annotated with unhashable metadata)
+        return json.dumps(_build_schema(response_model), ensure_ascii=False, separators=(",", ":"))
+
+
+def json_schema_for(response_model: Any) -> dict[str, Any]:
+    """The JSON schema of ``response_model`` (a pydantic model class or any type pydantic can validate).
+
+    The schema is built once per type and cached; each call returns a fresh copy that the caller may
+    change.
+    """
+    result: dict[str, Any] = json.loads(_schema_json(response_model))
+    return result
+
+
 def schema_name(response_model: Any) -> str:
     """A short identifier for ``response_model`` (used as the schema name in requests)."""
     name = getattr(response_model, "__name__", None) or "Output"
     return re.sub(r"[^A-Za-z0-9_-]", "_", str(name))[:64] or "Output"
 
 
-def schema_instructions(response_model: Any) -> str:
-    """The instructions that ask for JSON matching ``response_model``'s schema (rendered prompt text)."""
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def _instructions_for_schema(schema: str) -> str:
     from ..prompts import render
 
-    schema = json.dumps(json_schema_for(response_model), ensure_ascii=False, separators=(",", ":"))
     return render("llm_json_instructions", schema=schema)
 
 
+def schema_instructions(response_model: Any) -> str:
+    """The instructions that ask for JSON matching ``response_model``'s schema (rendered prompt text)."""
+    return _instructions_for_schema(_schema_json(response_model))
+
+
 def with_schema_instructions(messages: Sequence[Message], response_model: Any) -> list[dict[str, str]]:
-    """Return ``messages`` with the schema instructions appended to the system message (added if absent)."""
+    """Return ``messages`` with the schema instructions appended to the last user message.
+
+    The system message and every earlier turn stay byte-identical, so successive calls of one
+    dialogue (each extending the previous call's messages) share their whole prefix up to the
+    newest user turn; llama.cpp's KV cache and providers' prompt caches reuse that prefix. When no
+    user message exists, the instructions become a new user message at the end.
+    """
     out = [dict(m) for m in messages]
     text = schema_instructions(response_model)
-    for m in out:
-        if m.get("role") == "system":
-            m["content"] = f"{m.get('content', '')}\n\n{text}".strip()
+    for m in reversed(out):
+        if m.get("role") == "user":
+            content = str(m.get("content") or "")
+            m["content"] = f"{content}\n\n{text}" if content.strip() else text
             return out
-    return [{"role": "system", "content": text}, *out]
+    return [*out, {"role": "user", "content": text}]
 
 
 def reask_message(error: str) -> str:
@@ -329,7 +371,7 @@ async def structured_call(
                 reply.commit()
             succeeded = True
             final = usage.model_copy(update={"retries": requests - 1})
-            return LLMResponse[Any](output=output, raw=reply.text, usage=final, model=model)
+            return _any_response()(output=output, raw=reply.text, usage=final, model=model)
         raise LLMOutputError(
             f"{model}: no valid reply after {policy.max_attempts} attempts; last error: {errors[-1]}. "
             "Try a stronger model, a simpler response model, or more attempts (max_attempts).",
