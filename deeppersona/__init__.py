@@ -20,7 +20,7 @@ from ._version import __version__
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .builder import TaxonomyBuilder
-    from .demographics import Cohort, DemographicSampler, Demographics
+    from .demographics import Cohort, Demographics, DemographicSampler
     from .embeddings import Embedder
     from .engine import PersonaEngine
     from .errors import DeepPersonaError

@@ -18,12 +18,11 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 def _is_local(address: object) -> bool:
-    if isinstance(address, tuple) and address:
-        host = address[0]
-    elif isinstance(address, (str, bytes)):
+    if isinstance(address, (str, bytes)):
         return True  # AF_UNIX socket path
-    else:
+    if not (isinstance(address, tuple) and address):
         return False
+    host = address[0]
     if host in ("localhost", ""):
         return True
     try:

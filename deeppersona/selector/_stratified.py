@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ..embeddings import Embedder
+from ..embeddings import Embedder, VectorIndex
 from ..errors import ConfigError
 from ..taxonomy import AttributeNode, AttributeTree, canonical_key
 from ._base import (
@@ -72,7 +72,7 @@ class _Index:
     branch_logw: np.ndarray
     leaf_logw: np.ndarray
     position: dict[str, int]
-    embeddings: dict[str, np.ndarray] = field(default_factory=dict)
+    embeddings: dict[str, VectorIndex] = field(default_factory=dict)
 
 
 class StratifiedSelector(AttributeSelector):
@@ -201,7 +201,7 @@ class StratifiedSelector(AttributeSelector):
         if context.embedder is not None and context.embedder.name not in index.embeddings:
             emb = _encode_cached(context.embedder, [node_text(n) for n in index.nodes], fp)
             with self._lock:
-                index.embeddings.setdefault(context.embedder.name, emb)
+                index.embeddings.setdefault(context.embedder.name, VectorIndex(emb))
         return index
 
     def _build_index(self, tree: AttributeTree, fingerprint: str) -> _Index:
@@ -309,9 +309,13 @@ class StratifiedSelector(AttributeSelector):
             raise ConfigError(
                 f"{type(self).__name__} needs an embedder to compare attributes with the profile"
             )
-        matrix = index.embeddings[context.embedder.name]
-        vec = np.asarray(context.embedder.encode([context.profile or "a person"]), dtype=np.float32)[0]
-        return np.asarray(matrix @ vec, dtype=float)
+        vectors = index.embeddings[context.embedder.name]
+        query = np.asarray(context.embedder.encode([context.profile or "a person"]), dtype=np.float32)
+        # exact cosine similarity to every candidate: faiss inner product over normalised vectors
+        scores, ids = vectors.search(query, len(vectors))
+        sim = np.empty(len(vectors), dtype=float)
+        sim[ids[0]] = scores[0]
+        return sim
 
     def _required(self, tree: AttributeTree, index: _Index, valid: np.ndarray) -> list[int]:
         out = []
