@@ -12,6 +12,7 @@ Usage::
     python benchmarks/bench_engine.py                 # figures 1-3 (about half a minute)
     python benchmarks/bench_engine.py --local --k 220 # also figure 4 (slow on CPU)
     python benchmarks/bench_engine.py --minilm        # figure 2 with the MiniLM embedder instead of HashEmbedder
+    python benchmarks/bench_engine.py --local-only --reuse on --local-k 40  # figure 4 only, one mode
 """
 
 from __future__ import annotations
@@ -139,28 +140,77 @@ def throughput(tree: AttributeTree, sampler: DemographicSampler, embedder: Any, 
           f"{'schema-generating FakeLLM' if schema_fake else 'FakeLLM with cheap scripted replies'})")  # fmt: skip
 
 
-def local_model(tree: AttributeTree, sampler: DemographicSampler, k: int, n: int, model: str | None) -> None:
+class PromptEvalCounter:
+    """Counts the prompt tokens llama.cpp evaluates (KV-cache hits are not evaluated) and resets the cache on demand.
+
+    ``Llama.eval`` receives the prompt suffix left after the prefix match in one call, then one token per
+    generated token; calls with more than one token are prompt evaluations.
+    """
+
+    def __init__(self, backend: Any, reuse: bool) -> None:
+        self.backend = backend
+        self.reuse = reuse
+        self.prompt_tokens = 0
+        self.prompt_evals = 0
+        self._wrapped: set[int] = set()
+
+    def _llamas(self) -> list[Any]:
+        runtime = getattr(self.backend, "_runtime", None)
+        return [loaded.llama for loaded in list(getattr(runtime, "_models", {}).values())]
+
+    def before_call(self) -> None:
+        for llama in self._llamas():
+            if id(llama) not in self._wrapped:
+                self._wrap(llama)
+            if not self.reuse:
+                llama.reset()  # forget the KV cache: the whole prompt is evaluated again
+
+    def _wrap(self, llama: Any) -> None:
+        original = llama.eval
+
+        def counting_eval(tokens: Any) -> Any:
+            if len(tokens) > 1:
+                self.prompt_tokens += len(tokens)
+                self.prompt_evals += 1
+            return original(tokens)
+
+        llama.eval = counting_eval
+        self._wrapped.add(id(llama))
+
+
+def local_model(tree: AttributeTree, sampler: DemographicSampler, k: int, n: int, model: str | None,
+                modes: Sequence[bool] = (True, False)) -> None:  # fmt: skip
+    import os
+
     from deeppersona.embeddings import resolve_embedder
     from deeppersona.llm import resolve_llm
 
     embedder = resolve_embedder(None)
-    for reuse in (True, False):
+    # warm-up outside the timing: candidate embeddings of the taxonomy (cached on disk), sampler names
+    warm = engine_for(tree, FakeLLM(seed=1), embedder, sampler).with_options(concurrency=1)
+    warm.generate(k=k, n=1, start=10_000)
+    warm_sampler(sampler)
+    for reuse in modes:
         backend = resolve_llm(model)
-        reset = None
-        if not reuse:
-
-            def reset(backend: Any = backend) -> None:  # forget llama.cpp's KV cache before every call
-                runtime = getattr(backend, "_runtime", None)
-                for loaded in list(getattr(runtime, "_loaded", {}).values()):
-                    loaded.llama.reset()
-
-        llm = TimedLLM(backend, before_call=reset)
+        counter = PromptEvalCounter(backend, reuse)
+        started = time.perf_counter()
+        backend.complete([{"role": "user", "content": "Hi"}], max_tokens=1)  # loads the weights
+        load_s = time.perf_counter() - started
+        llm = TimedLLM(backend, before_call=counter.before_call)
         engine = engine_for(tree, llm, embedder, sampler).with_options(concurrency=1)
+        load = os.getloadavg()
         start = time.perf_counter()
         pop = engine.generate(k=k, n=n)
         per = (time.perf_counter() - start) / n
+        total = backend.usage.total
+        complete = sum(len(p.attributes) for p in pop) / max(1, len(pop))
         print(f"[4] embedded model {backend.model}, k={k}: {per:.1f} s/persona with{'' if reuse else 'out'} "
-              f"KV prefix reuse ({llm.calls / n:.1f} calls/persona, {len(pop.failures)} failed)")  # fmt: skip
+              f"KV prefix reuse ({llm.calls / n:.1f} calls/persona, {len(pop.failures)} failed; "
+              f"prompt tokens sent {total.prompt_tokens / n:.0f}/persona, evaluated "
+              f"{counter.prompt_tokens / n:.0f}/persona in {counter.prompt_evals} evals; "
+              f"completion tokens {total.completion_tokens / n:.0f}/persona; "
+              f"{complete:.0f} attributes/persona; load {load_s:.1f}s; "
+              f"loadavg before {load[0]:.2f}, after {os.getloadavg()[0]:.2f})")  # fmt: skip
         backend.close()
 
 
@@ -184,6 +234,9 @@ def main() -> None:
     parser.add_argument(
         "--model", default=None, help="local model for figure 4 (default: the embedded default)"
     )
+    parser.add_argument("--local-only", action="store_true", help="skip figures 1-3")
+    parser.add_argument("--reuse", choices=("both", "on", "off"), default="both",
+                        help="figure 4 with KV prefix reuse, without it, or both (default)")  # fmt: skip
     args = parser.parse_args()
 
     tree = AttributeTree.default()
@@ -194,13 +247,15 @@ def main() -> None:
         embedder: Any = resolve_embedder(None)
     else:
         embedder = HashEmbedder()
-    calls_and_overhead(tree, sampler, embedder, args.k, args.n)
-    throughput(tree, sampler, HashEmbedder(), args.k, args.throughput_n, args.concurrency, args.latency)
-    if args.schema_fake:
+    if not args.local_only:
+        calls_and_overhead(tree, sampler, embedder, args.k, args.n)
+        throughput(tree, sampler, HashEmbedder(), args.k, args.throughput_n, args.concurrency, args.latency)
+    if args.schema_fake and not args.local_only:
         throughput(tree, sampler, HashEmbedder(), args.k, args.throughput_n, args.concurrency, args.latency,
                    schema_fake=True)  # fmt: skip
-    if args.local:
-        local_model(tree, sampler, args.local_k or args.k, args.local_n, args.model)
+    if args.local or args.local_only:
+        modes = {"both": (True, False), "on": (True,), "off": (False,)}[args.reuse]
+        local_model(tree, sampler, args.local_k or args.k, args.local_n, args.model, modes)
 
 
 if __name__ == "__main__":
