@@ -1,20 +1,20 @@
 """A validated pydantic object from a language model: embedded, remote, or fake.
 
 By default this runs the embedded Qwen2.5-Coder 1.5B through llama.cpp (no network, no key; extra
-``local``). With DEEPPERSONA_EXAMPLES_FAST=1 it uses the tiny SmolLM2-135M when installed, else the
-offline FakeLLM. Set DEEPPERSONA_MODEL to any LiteLLM model string (``gpt-4.1-mini``...) to use an API.
+``local``). With DEEPPERSONA_EXAMPLES_FAST=1 (the test suite) it uses the deterministic offline FakeLLM;
+the real llama.cpp path is tested by ``tests/test_local_model.py``. Set DEEPPERSONA_MODEL to any LiteLLM
+model string (``gpt-4.1-mini``, ``local/smollm2-135m``...) to use another model.
 
     python examples/structured_output.py
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
 
 from pydantic import BaseModel, Field
 
-from deeppersona.llm import LLM, default_registry, resolve_llm
+from deeppersona.llm import LLM, resolve_llm
 from deeppersona.testing import FakeLLM
 
 
@@ -34,8 +34,6 @@ def pick_model() -> LLM:
     if os.environ.get("DEEPPERSONA_MODEL"):
         return resolve_llm(os.environ["DEEPPERSONA_MODEL"])
     if os.environ.get("DEEPPERSONA_EXAMPLES_FAST") == "1":
-        if importlib.util.find_spec("llama_cpp") and default_registry().is_available("smollm2-135m"):
-            return resolve_llm("local/smollm2-135m", max_tokens=160, n_ctx=2048)
         return FakeLLM(seed=7)
     return resolve_llm(None)  # the embedded default, local/qwen2.5-coder-1.5b
 
