@@ -183,9 +183,53 @@ def test_filter_node_check_rewrites_and_cuts() -> None:
     assert result.decisions[paths[1]] == ((CAREER, "Job Role"), "changed")
     assert result.report.notes["cut_invalid_node"] == 2
     assert result.report.notes["nodes_rewritten"] == 1
-    # 4 distinct names in batches of 2 -> 2 Check Node calls; occurrences are kept
-    assert sum(r.call_site == "builder.check_node" for r in fake.requests) == 2
+    # 4 distinct names in batches of 2 -> 2 Check Node calls, plus 1 to validate the rewrite (Algorithm 3,
+    # line 23); occurrences are kept
+    assert sum(r.call_site == "builder.check_node" for r in fake.requests) == 3
+    assert any(
+        "Programming Languages" in r.last_user_message
+        for r in fake.requests
+        if r.call_site == "builder.check_node"
+    )
     assert result.paths.count((CAREER, "Job Role")) == 2
+
+
+def test_filter_rewrites_must_pass_their_own_check() -> None:
+    """A node or path rewrite the judge rejects is not used: the tail is deleted instead."""
+
+    def handler(request: Any) -> Any:
+        verdicts = []
+        for line in request.last_user_message.splitlines():
+            if not line.startswith("["):
+                continue
+            i = int(line[1 : line.index("]")])
+            text = line[line.index("]") + 2 :].split("  (")[0]
+            if request.call_site == "builder.check_node":
+                if text == "Python":
+                    verdicts.append({"id": i, "valid": False, "rewrite": "Python Versions"})
+                elif text == "Python Versions":
+                    verdicts.append({"id": i, "valid": False, "rewrite": None})
+                else:
+                    verdicts.append({"id": i, "valid": True, "rewrite": None})
+            elif request.call_site == "builder.check_path":
+                if text.endswith("Sleep Tips"):
+                    verdicts.append({"id": i, "valid": False, "rewrite": [ROUTINE, "Sleep Advice"]})
+                elif text.endswith("Sleep Advice"):
+                    verdicts.append({"id": i, "valid": False, "rewrite": None})
+                else:
+                    verdicts.append({"id": i, "valid": True, "rewrite": None})
+            else:
+                return builder_fake_handler(request)
+        return {"verdicts": verdicts}
+
+    builder = make_builder(FakeLLM(handler=handler))
+    paths = [(CAREER, "Technical Skills", "Python"), (ROUTINE, "Sleep Tips")]
+    result = builder.filter(paths)
+    assert result.decisions[paths[0]][0] == (CAREER, "Technical Skills")
+    assert result.decisions[paths[1]] == (None, "invalid_path")
+    notes = result.report.notes
+    assert notes["node_rewrites_rejected"] == 1 and notes["path_rewrites_rejected"] == 1
+    assert "paths_rewritten" not in notes and "nodes_rewritten" not in notes
 
 
 def test_filter_path_check_is_bottom_up() -> None:
@@ -499,3 +543,25 @@ def test_merge_properties(raw: list[tuple[str, str, str | None]], threshold: flo
         assert len(keys) == len(set(keys))
     for target in result.mapping.values():
         assert target in result.counts
+
+
+def test_unvalidated_backend_reply_is_counted_not_raised() -> None:
+    """A backend that returns an unvalidated dict that does not fit the schema cannot crash a run."""
+    from deeppersona.llm import LLMResponse
+
+    class Sloppy(FakeLLM):
+        async def acomplete(self, messages: Any, response_model: Any = None, **kwargs: Any) -> Any:
+            await super().acomplete(messages, response_model, **kwargs)
+            return LLMResponse(output={"unexpected": True}, raw='{"unexpected": true}', model="sloppy")
+
+    result = make_builder(Sloppy()).classify(QA)
+    assert result.report.dropped["llm_error"] == len(QA)
+    assert all(r.error and "does not match" in r.error for r in result.records)
+
+
+def test_cache_is_passed_to_the_backend_it_builds(tmp_path: Path) -> None:
+    builder = TaxonomyBuilder(llm="openai/gpt-4.1-mini", embedder=HashEmbedder(), cache=tmp_path / "c")
+    backend = builder.llm_  # built, not called: no network
+    assert Path(str(backend.cache.path)).parent == tmp_path / "c"  # type: ignore[attr-defined]
+    with pytest.raises(ConfigError, match="cache"):
+        TaxonomyBuilder(llm=FakeLLM(), cache=tmp_path)

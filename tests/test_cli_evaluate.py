@@ -100,6 +100,10 @@ def test_evaluate_intrinsic_and_personalization(
         == 0
     )
     assert "Pairwise preferences" in capsys.readouterr().out
+    for bad in ("13", "x", "0"):
+        args = ["evaluate", "personalization", f"deep={persona_file}", "--model", "fake", "--requests", bad]
+        assert main(args) != 0
+        assert "--requests takes request numbers 1-12" in capsys.readouterr().err
 
 
 def test_evaluate_without_kind_prints_help(capsys: pytest.CaptureFixture[str]) -> None:

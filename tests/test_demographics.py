@@ -385,6 +385,32 @@ def test_names_from_country_locale() -> None:
     assert DemographicSampler(names=False).sample(5, seed=1)["name"].isna().all()
 
 
+def _latin(text: str) -> bool:
+    import unicodedata
+
+    return all(not c.isalpha() or "LATIN" in unicodedata.name(c) for c in text)
+
+
+def test_name_locale_rule() -> None:
+    from deeppersona.demographics._names import NameMaker, has_own_names
+
+    maker = NameMaker()
+    assert maker.locale_for("IN") == "en_IN"
+    assert maker.locale_for("IN", "Gujarat") == "en_IN"
+    assert maker.locale_for("CA") == "en_CA" and maker.locale_for("CA", "Quebec") == "fr_CA"
+    assert maker.locale_for("CH", "Neuchâtel") == "fr_CH" and maker.locale_for("CH", "Zurich") == "de_CH"
+    assert maker.locale_for("CH", "Ticino") == "it_IT"
+    assert maker.locale_for("EG") is None  # ar_EG would silently give US English names
+    assert not has_own_names("ar_EG") and has_own_names("en_IN")
+    s = DemographicSampler(seed=3)
+    india = s.sample(300, country="IND")
+    assert india["name"].map(lambda x: isinstance(x, str) and _latin(x)).all()
+    assert s.sample(1, country="IND", region="Tamil Nadu")["name"].map(_latin).all()
+    quebec = s.sample(50, country="CAN", region="Quebec")["name"]
+    assert quebec.str.contains("[éèêç]").any()  # French names, not the en_US fallback
+    assert s.sample(5, country="EGY")["name"].isna().all()
+
+
 def test_plot_marginals_png(sampler: DemographicSampler, tmp_path: Path) -> None:
     fig = sampler.plot_marginals(n=2000, seed=1, country="KEN")
     out = tmp_path / "m.png"

@@ -128,6 +128,11 @@ def test_survey_errors(wvs_file: Path) -> None:
         "personas",
         "cultural_prompting",
     ]
+    with pytest.raises(EvaluationError, match="pass country="):
+        ev.survey(PERSONAS[:2], wvs_file)
+    with pytest.raises(EvaluationError, match="does not match the ground truth"):
+        ev.survey(PERSONAS[:2], truth, country="JPN")
+    assert ev.survey(PERSONAS[:2], truth, baselines=False, country="Kenya").methods == ["personas"]
     hist = surveys.WVS7.from_histograms({"Q45": {1: 5, 2: 5}})
     skipped = ev.survey(PERSONAS[:2], hist, baselines=["cultural_prompting"])
     assert "cultural_prompting" in skipped.skipped and skipped.methods == ["personas"]
@@ -218,6 +223,13 @@ def test_personalization_with_pairwise(tmp_path: Path) -> None:
     assert any(r.last_user_message.startswith("User profile: Persona 0") for r in llm.requests)
     with pytest.raises(EvaluationError, match="empty"):
         Evaluator(llm).personalization({"a": []})
+    # The paper's creative requests given as plain strings keep the five-metric rubric.
+    plain = Evaluator(FakeLLM(seed=2)).personalization(
+        {"deep": PERSONAS[:1]}, requests=[PERSONALIZATION_REQUESTS[11].text, "Plan my week."]
+    )
+    by_request = plain.scores.groupby("request")["metric"].nunique()
+    assert by_request[1] == len(CREATIVE_METRICS) and by_request[2] == len(QUALITY_METRICS)
+    assert bool(plain.scores[plain.scores["request"] == 1]["creative"].all())
 
 
 def test_elo_and_win_rates() -> None:

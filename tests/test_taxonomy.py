@@ -526,6 +526,9 @@ def test_sunburst(tree: AttributeTree, tmp_path: Path) -> None:
     fig = tree.plot_sunburst()
     trace = fig.data[0]
     assert trace.type == "sunburst" and "Health" in list(trace.labels)
+    sizes = dict(zip(trace.labels, trace.values, strict=False))
+    assert sizes["Health"] == tree.stats().per_root["Health"]  # a wedge is the number of nodes beneath
+    assert trace.branchvalues == "total"
     html = tree.plot_sunburst(tmp_path / "sun.html", title="t")
     assert (tmp_path / "sun.html").stat().st_size > 1000 and html.data
     tree.plot_sunburst(tmp_path / "sun.png")

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from .._async import run_sync
-from ..errors import ConfigError, LLMError, TaxonomyError
+from ..errors import ConfigError, LLMError, LLMOutputError, TaxonomyError
 from ..llm import LLM, Usage, resolve_llm
 from ..prompts import PromptLibrary
 from ..taxonomy import DEFAULT_MAX_DEPTH, PATH_SEPARATOR, ROOT_CATEGORIES, AttributeTree, canonical_key
@@ -105,6 +105,10 @@ class TaxonomyBuilder:
         max_paths_per_pair: At most this many paths are kept from one pair.
         temperature: Sampling temperature of every call (``None``: the backend's default).
         progress: Show a progress bar (tqdm, on stderr) for the per-pair stages.
+        cache: Response cache of a backend built from ``llm`` (a model string or ``None``): ``True`` for
+            the user cache directory, a directory path, or a ``ResponseCache``; passed through to
+            :func:`~deeppersona.llm.resolve_llm`. ``None`` leaves the backend's default. Configure the
+            cache on the instance instead when ``llm`` is an :class:`~deeppersona.llm.LLM`.
 
     Example:
         >>> from deeppersona.testing import FakeLLM, HashEmbedder
@@ -139,6 +143,7 @@ class TaxonomyBuilder:
         max_paths_per_pair: int = 12,
         temperature: float | None = None,
         progress: bool = False,
+        cache: Any = None,
     ) -> None:
         roots = tuple(str(r).strip() for r in roots)
         if not roots or any(not canonical_key(r) for r in roots):
@@ -159,6 +164,11 @@ class TaxonomyBuilder:
                 raise ConfigError(f"{name} must be a positive integer, got {ivalue!r}")
         if max_depth < 2:
             raise ConfigError(f"max_depth must be at least 2 (root plus one level), got {max_depth}")
+        if cache is not None and isinstance(llm, LLM):
+            raise ConfigError(
+                "cache= applies to a backend the builder builds from a model name; "
+                "configure the cache on your LLM instance instead"
+            )
         unknown = set(labels) - {"No", *_SELECTED}
         if unknown:
             raise ConfigError(
@@ -184,6 +194,7 @@ class TaxonomyBuilder:
         self.max_paths_per_pair = max_paths_per_pair
         self.temperature = temperature
         self.progress = progress
+        self.cache = cache
         self._llm: LLM | None = None
         self._embedder: Embedder | None = None
         self._prompt_library: PromptLibrary | None = None
@@ -202,7 +213,9 @@ class TaxonomyBuilder:
     def llm_(self) -> LLM:
         """The resolved LLM backend (built on first use)."""
         if self._llm is None:
-            self._llm = resolve_llm(self.llm)
+            self._llm = (
+                resolve_llm(self.llm) if self.cache is None else resolve_llm(self.llm, cache=self.cache)
+            )
         return self._llm
 
     @property
@@ -277,7 +290,15 @@ class TaxonomyBuilder:
             )
         output = response.output
         if not isinstance(output, model):
-            output = model.model_validate(output)
+            try:
+                output = model.model_validate(output)
+            except ValidationError as exc:  # a backend that skipped validation: count it, don't crash
+                raise LLMOutputError(
+                    f"{call_site}: the reply does not match {model.__name__}: {exc.error_count()} error(s)",
+                    model=getattr(self.llm_, "model", None),
+                    attempts=1,
+                    raw=response.raw,
+                ) from exc
         return output
 
     async def _map(self, fn: Callable[[Any], Awaitable[R]], items: Sequence[Any], desc: str) -> list[R]:

@@ -169,6 +169,17 @@ async def run_filter(
             for i in range(1, len(p)):
                 names.setdefault(canonical_key(p[i]), (p[i], PATH_SEPARATOR.join(p[:i])))
         node_verdicts = await _judge_nodes(names, ask, checkpoint, batch_size, report)
+        # Algorithm 3, line 23: a rewritten node must itself pass Check Node before it replaces the original.
+        rewrites: dict[str, tuple[str, str]] = {}
+        for key, verdict in node_verdicts.items():
+            if verdict.valid or not isinstance(verdict.rewrite, str):
+                continue
+            rewrite = rules.clean(verdict.rewrite)
+            rkey = canonical_key(rewrite)
+            if rewrite and rkey and rkey != key and rkey not in node_verdicts:
+                rewrites.setdefault(rkey, (rewrite, names[key][1] if key in names else ""))
+        if rewrites:
+            node_verdicts.update(await _judge_nodes(rewrites, ask, checkpoint, batch_size, report))
 
     stage2: dict[AttributePath, AttributePath] = {}
     for path, p in stage1.items():
@@ -179,6 +190,12 @@ async def run_filter(
                 kept.append(name)
                 continue
             rewrite = rules.clean(v.rewrite) if isinstance(v.rewrite, str) else ""
+            judged = node_verdicts.get(canonical_key(rewrite)) if rewrite else None
+            if judged is not None and not judged.valid:
+                report.notes["node_rewrites_rejected"] = (
+                    report.notes.get("node_rewrites_rejected", 0) + occurrences[path]
+                )
+                rewrite = ""
             if (
                 rewrite
                 and canonical_key(rewrite) != canonical_key(name)
@@ -201,16 +218,36 @@ async def run_filter(
             if not pending:
                 break
             verdicts = await _judge_paths(pending, ask, checkpoint, batch_size, report)
+            proposed: dict[str, AttributePath] = {}
             for key, p in pending.items():
                 v = verdicts[key]
                 if v.valid:
                     settled[key] = p
                     continue
                 rewritten = _accept_path_rewrite(v.rewrite, p, aligner, rules, max_depth)
-                settled[key] = rewritten
-                if rewritten is not None:
-                    settled.setdefault(_path_key(rewritten), rewritten)  # a rewrite is not judged again
+                if rewritten is None:
+                    settled[key] = None
+                else:
+                    proposed[key] = rewritten
+            # Algorithm 3, line 23: a rewritten path is accepted only if it passes Check Path itself;
+            # otherwise the original's tail is deleted and its parent is judged in the next round.
+            to_check = {
+                _path_key(rw): rw
+                for rw in proposed.values()
+                if _path_key(rw) not in settled and _path_key(rw) not in verdicts
+            }
+            if to_check:
+                verdicts.update(await _judge_paths(to_check, ask, checkpoint, batch_size, report))
+            for key, rewritten in proposed.items():
+                rkey = _path_key(rewritten)
+                ok = settled[rkey] is not None if rkey in settled else verdicts[rkey].valid
+                if ok:
+                    settled[key] = settled.get(rkey) or rewritten
+                    settled.setdefault(rkey, rewritten)
                     report.notes["paths_rewritten"] = report.notes.get("paths_rewritten", 0) + 1
+                else:
+                    settled[key] = None
+                    report.notes["path_rewrites_rejected"] = report.notes.get("path_rewrites_rejected", 0) + 1
             for path, p in list(final.items()):
                 key = _path_key(p)
                 if len(p) > 1 and key in settled:
@@ -292,9 +329,11 @@ async def _judge_nodes(
             verdicts[key] = _Verdict(bool(stored["valid"]), stored.get("rewrite"))
         else:
             todo.append((key, name, context))
-    report.notes["node_checks"] = len(names)
+    report.notes["node_checks"] = report.notes.get("node_checks", 0) + len(names)
     if len(names) - len(todo):
-        report.notes["node_checks_reused"] = len(names) - len(todo)
+        report.notes["node_checks_reused"] = (
+            report.notes.get("node_checks_reused", 0) + len(names) - len(todo)
+        )
 
     async def one(batch: list[tuple[str, str, str]]) -> None:
         items = [{"id": i + 1, "name": name, "context": ctx} for i, (_, name, ctx) in enumerate(batch)]

@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from ..errors import ConfigError
+
 __all__ = ["register"]
 
 
@@ -130,7 +132,15 @@ def _run_personalization(args: argparse.Namespace) -> int:
     if args.requests:
         from ..evaluation import PERSONALIZATION_REQUESTS
 
-        requests = [PERSONALIZATION_REQUESTS[int(i) - 1] for i in args.requests.split(",")]
+        requests = []
+        for part in args.requests.split(","):
+            number = part.strip()
+            if not number.isdigit() or not 1 <= int(number) <= len(PERSONALIZATION_REQUESTS):
+                raise ConfigError(
+                    f"--requests takes request numbers 1-{len(PERSONALIZATION_REQUESTS)} separated by "
+                    f"commas (e.g. 1,7,11), got {args.requests!r}"
+                )
+            requests.append(PERSONALIZATION_REQUESTS[int(number) - 1])
     report = ev.personalization(
         sets, requests=requests, max_personas=args.limit, pairwise=not args.no_pairwise
     )

@@ -46,6 +46,12 @@ def register(subparsers: Any) -> None:
     build.add_argument("--limit", type=int, default=None, help="use only the first N pairs")
     build.add_argument("--concurrency", type=int, default=8, help="LLM calls in flight (default: 8)")
     build.add_argument("--checkpoint-dir", default=None, help="resumable checkpoint directory")
+    build.add_argument(
+        "--cache",
+        default=None,
+        metavar="DIR",
+        help="cache LLM replies in DIR ('user': the user cache directory)",
+    )
     build.add_argument("--merge-threshold", type=float, default=None, help="sibling merge similarity")
     build.add_argument("--root-threshold", type=float, default=None, help="root alignment similarity")
     build.add_argument("--confirm-merges", action="store_true", help="confirm merges with the LLM")
@@ -103,6 +109,8 @@ def _build(args: argparse.Namespace) -> int:
         options["merge_threshold"] = args.merge_threshold
     if args.root_threshold is not None:
         options["root_threshold"] = args.root_threshold
+    if args.cache is not None and args.model != "fake":
+        options["cache"] = True if args.cache == "user" else args.cache
     base = _load_tree(args.extend) if args.extend else None
     builder = TaxonomyBuilder(
         llm=_resolve_model(args.model),

@@ -47,7 +47,8 @@ class Demographics(BaseModel):
             an anchored free-text occupation.
         life_stage: One of ``child``, ``school student``, ``tertiary student``, ``employed``,
             ``not employed``, ``retired``.
-        name: A full name from Faker's locale for the country, when one exists and names are on.
+        name: A full name from the Faker locale chosen for the country and region, when one exists and
+            names are on.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")

@@ -115,7 +115,8 @@ class DemographicSampler:
     age from the country's five-year age structure for ``year`` (uniform within a group), gender from
     configurable shares, occupation from life-stage rules and employment weights (BLS OEWS for the US,
     an approximate O*NET/ISCO-08 fallback elsewhere, or your own table), and optionally a name from
-    Faker's locale for the country.
+    one Faker locale chosen for the country and region (India uses Latin-script ``en_IN``, Quebec
+    ``fr_CA``; countries whose locales lack names of their own get ``None``; see the demographics guide).
 
     Constructors only store parameters; tables load on first use and are cached on the instance.
 
@@ -733,7 +734,8 @@ class DemographicSampler:
             for code in sorted(set(arrays["country_code"])):
                 sel = np.flatnonzero(arrays["country_code"] == code)
                 seed = int(rng.integers(2**32))
-                out[sel] = self._names.names(str(iso2[code]), gender[sel], seed)
+                regions = arrays["region"][sel] if "region" not in fixed else np.full(len(sel), fixed["region"], dtype=object)
+                out[sel] = self._names.names(str(iso2[code]), gender[sel], seed, regions)
         arrays["name"] = out
 
     def _apply_fixed(self, arrays: dict[str, np.ndarray], fixed: Mapping[str, Any]) -> None:

@@ -107,6 +107,12 @@ class PersonaEngine:
         tree: The attribute taxonomy.
         model: An :class:`~deeppersona.llm.LLM`, a LiteLLM model string, or ``None`` for the embedded default.
         embedder: An :class:`~deeppersona.embeddings.Embedder`, a callable, a model name, or ``None`` for MiniLM.
+        require_core: Require the tree to have attributes to select and to mark its core attributes
+            (see :meth:`from_taxonomy`).
+
+    Raises:
+        ConfigError: ``tree`` is not an AttributeTree or ``model`` has an unsupported type.
+        TaxonomyError: The tree has no attributes, or marks no core attributes while ``require_core``.
 
     Example:
         >>> from deeppersona.testing import FakeLLM, HashEmbedder
@@ -120,11 +126,13 @@ class PersonaEngine:
         *,
         model: LLM | str | None = None,
         embedder: Any = None,
+        require_core: bool = True,
     ) -> None:
         if not isinstance(tree, AttributeTree):
             raise ConfigError(
                 f"tree must be an AttributeTree, got {type(tree).__name__}; see PersonaEngine.from_taxonomy"
             )
+        _check_tree(tree, require_core)
         _check_model(model)
         self._tree = tree
         self._model: LLM | str | None = model
@@ -173,15 +181,7 @@ class PersonaEngine:
             raise ConfigError(
                 f"taxonomy must be an AttributeTree, 'default' or a file path, got {type(taxonomy).__name__}"
             )
-        if not any(True for _ in tree.leaves()):
-            raise TaxonomyError("the taxonomy has no attributes; give a tree with at least one path")
-        if require_core and not tree.core_nodes():
-            raise TaxonomyError(
-                "the taxonomy marks no core attributes (age, gender, location, occupation, personal values, "
-                "life attitude, personal story, interests); mark them with `tree.get(path).core = True` "
-                "(see deeppersona.taxonomy.CORE_ATTRIBUTES), or pass require_core=False"
-            )
-        return cls(tree, model=model, embedder=embedder)
+        return cls(tree, model=model, embedder=embedder, require_core=require_core)
 
     def _replace(self, **changes: Any) -> PersonaEngine:
         clone = copy.copy(self)
@@ -538,11 +538,11 @@ class PersonaEngine:
 
     def _run_seed(self, file_seed: int | None = None) -> int:
         seed = self._seed
+        if file_seed is not None and not isinstance(seed, int):
+            return file_seed  # resuming a file: its seed, unless an explicit int seed (checked by the caller)
         if isinstance(seed, np.random.Generator):
             return int(seed.integers(0, 2**63 - 1))
         if seed is None:
-            if file_seed is not None:
-                return file_seed
             return int(np.random.SeedSequence().entropy % (2**63))  # type: ignore[operator]
         return int(seed)
 
@@ -683,6 +683,10 @@ class PersonaEngine:
             reason = f"{type(exc).__name__}: {exc}"
             logger.warning("persona %d failed: %s", job.index, reason)
             return self._persona(run, job.index, draft, failure=reason)
+        except Exception as exc:  # a backend or plug-in bug must not end a long run; the traceback is logged
+            reason = f"{type(exc).__name__}: {exc}"
+            logger.exception("persona %d failed unexpectedly: %s", job.index, reason)
+            return self._persona(run, job.index, draft, failure=reason)
         return self._persona(run, job.index, draft)
 
     def _draw(
@@ -777,6 +781,14 @@ class PersonaEngine:
                     raise ConfigError(
                         f"{path} was written with k={sorted(ks)}, not k={k}; use the same k or overwrite=True"
                     )
+                for job in jobs:
+                    item = done.get(job.index)
+                    if job.sketch is not None and item is not None:
+                        if (item.get("anchors") or {}).get("bio") != job.sketch:
+                            raise ConfigError(
+                                f"{path}: persona {job.index} enriched another sketch than sketches[{job.index}]; "
+                                "resume with the same list of sketches, or pass overwrite=True"
+                            )
             run = self._prepare(k, seed=self._run_seed(file_seed))
             if overwrite:
                 checkpoint.truncate()
@@ -795,6 +807,17 @@ class PersonaEngine:
 
 
 # ---------------------------------------------------------------------- helpers
+def _check_tree(tree: AttributeTree, require_core: bool) -> None:
+    if not any(True for _ in tree.leaves()):
+        raise TaxonomyError("the taxonomy has no attributes; give a tree with at least one path")
+    if require_core and not tree.core_nodes():
+        raise TaxonomyError(
+            "the taxonomy marks no core attributes (age, gender, location, occupation, personal values, "
+            "life attitude, personal story, interests); mark them with `tree.get(path).core = True` "
+            "(see deeppersona.taxonomy.CORE_ATTRIBUTES), or pass require_core=False"
+        )
+
+
 def _check_model(model: Any) -> None:
     if model is not None and not isinstance(model, (LLM, str)):
         raise ConfigError(f"model must be an LLM, a LiteLLM model string or None, got {type(model).__name__}")
@@ -809,6 +832,10 @@ def _check_count(n: Any, name: str) -> int:
 
 
 def _check_sketches(sketches: str | Iterable[str]) -> list[str]:
+    if isinstance(sketches, (bytes, Mapping)) or not isinstance(sketches, (str, Iterable)):
+        raise AnchorError(
+            f"sketches must be a string or a sequence of strings, got {type(sketches).__name__}"
+        )
     items = [sketches] if isinstance(sketches, str) else list(sketches)
     if not items:
         raise AnchorError("no sketches given; pass a sketch string or a non-empty list of them")

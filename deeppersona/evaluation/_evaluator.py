@@ -12,7 +12,7 @@ import numpy as np
 from .._async import run_sync
 from ..errors import ConfigError, EvaluationError
 from ._intrinsic import arun_intrinsic
-from ._loaders import GroundTruth
+from ._loaders import GroundTruth, country_aliases
 from ._personalization import PersonalizationRequest, arun_personalization
 from ._personas import PersonaView, persona_views
 from ._reports import IntrinsicReport, PersonalizationReport, SurveyReport
@@ -141,8 +141,23 @@ class Evaluator:
     @staticmethod
     def _truth(ground_truth: GroundTruth | str | Path, instrument: str, country: str | None) -> GroundTruth:
         if isinstance(ground_truth, GroundTruth):
+            if (
+                country is not None
+                and ground_truth.country is not None
+                and not country_aliases(country) & country_aliases(ground_truth.country)
+            ):
+                raise EvaluationError(
+                    f"country {country!r} does not match the ground truth, which holds answers from "
+                    f"{ground_truth.country!r}; load the ground truth for {country!r} or drop country="
+                )
             return ground_truth
         if isinstance(ground_truth, (str, Path)):
+            if country is None:
+                raise EvaluationError(
+                    f"ground truth {str(ground_truth)!r} is a data file: pass country= (ISO-2, ISO-3 or "
+                    "name) to compare with one country's answers, or load a GroundTruth yourself "
+                    "(e.g. surveys.WVS7.load(path)) to pool every country"
+                )
             return packaged_instrument(instrument).load(ground_truth, country=country)
         raise EvaluationError(
             f"ground_truth must be a GroundTruth or a path to the official data file, got {type(ground_truth).__name__}"
@@ -224,7 +239,8 @@ class Evaluator:
             A :class:`SurveyReport`.
 
         Raises:
-            EvaluationError: Empty persona set, or a country without rows in the data file.
+            EvaluationError: Empty persona set, a country without rows in the data file, a data-file
+                path without ``country``, or a ``country`` that differs from the ground truth's.
         """
         return run_sync(self._arun_survey("wvs7", personas, ground_truth, baselines, name, country))
 

@@ -152,7 +152,14 @@ def _pairwise_model(keys: Sequence[str]) -> type[BaseModel]:
 def _requests(requests: Sequence[PersonalizationRequest | str] | None) -> list[PersonalizationRequest]:
     if requests is None:
         return list(PERSONALIZATION_REQUESTS)
-    out = [r if isinstance(r, PersonalizationRequest) else PersonalizationRequest(str(r)) for r in requests]
+    # A plain string that is one of the paper's requests keeps its creative flag (requests 11 and 12).
+    known = {" ".join(r.text.lower().split()): r for r in PERSONALIZATION_REQUESTS}
+    out = [
+        r
+        if isinstance(r, PersonalizationRequest)
+        else known.get(" ".join(str(r).lower().split()), PersonalizationRequest(str(r)))
+        for r in requests
+    ]
     if not out:
         raise EvaluationError("no personalization requests given")
     return out

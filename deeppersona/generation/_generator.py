@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -105,6 +106,7 @@ class ValueGenerator:
         self.story_words = story_words
         self.narrative_words = narrative_words
         self.on_missing = on_missing
+        self._node_cache: dict[int, Any] = {}  # per-node prompt texts, shared by this generator's personas
 
     def replace(self, **changes: Any) -> ValueGenerator:
         """Return a copy with some constructor parameters changed (``templates`` overrides are merged).
@@ -131,7 +133,7 @@ class ValueGenerator:
         params.update({k: v for k, v in changes.items() if k != "templates"})
         checked = ValueGenerator(changes.get("templates", self.templates), **params)
         clone = copy.copy(self)
-        clone.__dict__.update(checked.__dict__)
+        clone.__dict__.update(checked.__dict__)  # includes a fresh, empty node cache
         return clone
 
     def fill_calls(self, k: int) -> int:
@@ -227,20 +229,29 @@ class ValueGenerator:
         return core
 
     def profile_text(self, draft: PersonaDraft) -> str:
-        """The persona's core profile as one text (what the selector embeds)."""
-        parts = []
+        """The persona's compact core profile as one text: what the selector embeds.
+
+        The paper compares candidate attributes with "the pre-defined core attributes": demographics,
+        values, attitude, life stories and interests. The text holds each of them in short form (the
+        opening of each life story, the start of the biography, the first anchored attributes) and stays
+        within about 160 words, so that an embedder with a short context such as
+        MiniLM (256 tokens) sees all of it rather than the first story only, and embedding stays cheap.
+        """
+        parts = ["; ".join(f"{label}: {value}" for label, value in self._facts(draft))]
         if draft.bio:
-            parts.append(draft.bio)
-        parts.append("; ".join(f"{label}: {value}" for label, value in self._facts(draft)))
+            parts.append(_clip(draft.bio, 40))
         core = draft.core
         if core is not None:
             parts.append(
-                f"Values: {core.values_orientation}. Attitude: {core.attitude} {core.attitude_details}"
+                f"Values: {_clip(core.values_orientation, 20)}. Attitude: {_clip(core.attitude, 20)} "
+                f"Coping: {_clip(core.coping_mechanism, 15)} Interests: {_clip(', '.join(core.interests), 20)}."
             )
-            parts.append(f"Coping: {core.coping_mechanism}. Interests: {', '.join(core.interests)}.")
-            parts.extend(core.life_stories)
-        parts.extend(f"{k}: {format_value(a.value)}" for k, a in draft.given.items())
-        return "\n".join(p for p in parts if p)
+            parts.extend(f"Story: {_clip(_first_sentence(story), 25)}" for story in core.life_stories)
+        parts.extend(
+            f"{attr.path[-1] if attr.path else key}: {_clip(format_value(attr.value), 8)}"
+            for key, attr in list(draft.given.items())[:10]
+        )
+        return _clip("\n".join(p for p in parts if p), PROFILE_WORDS)
 
     # -- 2. progressive filling ----------------------------------------------------------------------
 
@@ -256,7 +267,7 @@ class ValueGenerator:
             GenerationError: ``on_missing="fail"`` and some attributes never got a value.
         """
         pairs = [(s.node, s.stratum) if hasattr(s, "node") else (s[0], s[1]) for s in selected]
-        items = fill_items(pairs)
+        items = fill_items(pairs, cache=self._node_cache)
         draft.items = items
         missing: list[FillItem] = []
         for start in range(0, len(items), self.batch_size):
@@ -299,10 +310,9 @@ class ValueGenerator:
                 missing.append(item)
                 continue
             accepted[item.key] = value
-            draft.attributes[item.path] = AttributeValue(
-                value=value,
-                stratum=item.stratum,  # type: ignore[arg-type]
-                path=item.names,
+            # already validated: skip pydantic's per-field validation (220 values per persona)
+            draft.attributes[item.path] = AttributeValue.model_construct(
+                value=value, stratum=item.stratum, path=item.names
             )
         draft.messages = [*messages, {"role": "assistant", "content": _compact(accepted)}]
         return missing
@@ -386,6 +396,32 @@ def merge_templates(base: PromptLibrary, overrides: Mapping[str, str] | str | Pa
     Earlier overrides in ``base`` are kept (see :meth:`PromptLibrary.with_overrides`).
     """
     return base.with_overrides(overrides)
+
+
+PROFILE_WORDS = 160
+"""Word budget of :meth:`ValueGenerator.profile_text` (about 220 MiniLM word pieces)."""
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s")
+
+
+def _first_sentence(text: str) -> str:
+    return _SENTENCE_END.split(text.strip(), maxsplit=1)[0]
+
+
+def _clip(text: str, words: int) -> str:
+    """``text`` cut to its first ``words`` whitespace-separated words (newlines kept)."""
+    count = 0
+    lines = []
+    for line in str(text).splitlines():
+        tokens = line.split()
+        if count + len(tokens) > words:
+            tokens = tokens[: max(0, words - count)]
+            if tokens:
+                lines.append(" ".join(tokens) + " ...")
+            break
+        count += len(tokens)
+        lines.append(" ".join(tokens))
+    return "\n".join(lines)
 
 
 def _compact(data: Mapping[str, Any]) -> str:

@@ -125,29 +125,71 @@ def _slug(name: str) -> str:
     return _SLUG.sub("_", canonical_key(name)).strip("_") or "attribute"
 
 
-def fill_items(selected: Sequence[tuple[AttributeNode, str]]) -> list[FillItem]:
+@dataclass(frozen=True)
+class _NodeInfo:
+    """The static, per-node parts of a :class:`FillItem` (cached across personas)."""
+
+    node: AttributeNode
+    slug: str
+    parent_slug: str
+    names: tuple[str, ...]
+    path: str
+    hint: str
+    description: str
+
+
+def _node_info(node: AttributeNode, cache: dict[int, _NodeInfo] | None) -> _NodeInfo:
+    if cache is not None:
+        hit = cache.get(id(node))
+        if hit is not None and hit.node is node:
+            return hit
+    names = tuple(node.path)
+    parent = node.parent
+    info = _NodeInfo(
+        node,
+        _slug(node.name),
+        _slug(parent.name) if isinstance(parent, AttributeNode) and parent.name else "",
+        names,
+        " > ".join(names),
+        _hint(node.value_type),
+        str(node.description or ""),
+    )
+    if cache is not None:
+        cache[id(node)] = info
+    return info
+
+
+def fill_items(
+    selected: Sequence[tuple[AttributeNode, str]], *, cache: dict[int, Any] | None = None
+) -> list[FillItem]:
     """Give every selected attribute a unique, readable JSON key.
 
     The key is the leaf name in snake case (``sleep_quality``); when two leaves share a name their
     parent's name is prefixed (``diet_frequency``), and a number is appended if that still collides.
+
+    Args:
+        selected: ``(node, stratum)`` pairs.
+        cache: A dict to keep the per-node texts in across calls (the caller owns it; pass the same one
+            for every persona of a run to skip recomputing paths and hints).
     """
-    base = [_slug(node.name) for node, _ in selected]
+    infos = [_node_info(node, cache) for node, _ in selected]
     counts: dict[str, int] = {}
-    for b in base:
-        counts[b] = counts.get(b, 0) + 1
-    keys: list[str] = []
+    for info in infos:
+        counts[info.slug] = counts.get(info.slug, 0) + 1
     used: set[str] = set()
-    for (node, _), b in zip(selected, base, strict=False):
-        key = b
-        parent = node.parent
-        if counts[b] > 1 and isinstance(parent, AttributeNode) and parent.name:
-            key = f"{_slug(parent.name)}_{b}"
+    out: list[FillItem] = []
+    for info, (_, stratum) in zip(infos, selected, strict=True):
+        key = info.slug
+        if counts[key] > 1 and info.parent_slug:
+            key = f"{info.parent_slug}_{key}"
         candidate, n = key, 2
         while candidate in used:
             candidate, n = f"{key}_{n}", n + 1
         used.add(candidate)
-        keys.append(candidate)
-    return [FillItem.of(k, node, stratum) for k, (node, stratum) in zip(keys, selected, strict=False)]
+        out.append(
+            FillItem(candidate, info.node, stratum, info.path, info.names, info.hint, info.description)
+        )
+    return out
 
 
 def _value_schema(item: FillItem) -> dict[str, Any]:

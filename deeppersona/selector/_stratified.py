@@ -73,6 +73,17 @@ class _Index:
     leaf_logw: np.ndarray
     position: dict[str, int]
     embeddings: dict[str, VectorIndex] = field(default_factory=dict)
+    valid: dict[frozenset[str], np.ndarray] = field(default_factory=dict)
+
+    def valid_mask(self, exclude: frozenset[str]) -> np.ndarray:
+        """The candidates not excluded by ``exclude`` (cached per exclusion set; read-only array)."""
+        mask = self.valid.get(exclude)
+        if mask is None:
+            mask = np.array([not excluded_by(key, exclude) for key in self.keys], dtype=bool)
+            mask.setflags(write=False)
+            if len(self.valid) < 64:  # a run has one exclusion set; bound the cache anyway
+                self.valid[exclude] = mask
+        return mask
 
 
 class StratifiedSelector(AttributeSelector):
@@ -256,11 +267,7 @@ class StratifiedSelector(AttributeSelector):
         """Choose ``k`` attributes for one persona (see the class docstring)."""
         index = self._index(context)
         n = len(index.nodes)
-        valid = np.ones(n, dtype=bool)
-        if context.exclude:
-            for i, key in enumerate(index.keys):
-                if excluded_by(key, context.exclude):
-                    valid[i] = False
+        valid = index.valid_mask(frozenset(context.exclude))
         available = int(valid.sum())
         if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
             raise ConfigError(f"k must be a positive integer, got {k!r}")
@@ -407,8 +414,7 @@ class UniformSelector(StratifiedSelector):
     def select(self, context: SelectionContext, k: int, rng: np.random.Generator) -> list[SelectedAttribute]:
         """Choose ``k`` candidates uniformly at random."""
         index = self._index(context)
-        valid = np.array([not excluded_by(key, context.exclude) for key in index.keys], dtype=bool)
-        pool = np.flatnonzero(valid)
+        pool = np.flatnonzero(index.valid_mask(frozenset(context.exclude)))
         if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
             raise ConfigError(f"k must be a positive integer, got {k!r}")
         if k > pool.size:

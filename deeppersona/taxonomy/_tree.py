@@ -767,7 +767,8 @@ class AttributeTree:
         balanced across categories.
 
         Args:
-            path: Where to save the plot: ``.html`` (interactive, via plotly) or ``.png`` / ``.svg`` /
+            path: Where to save the plot: ``.html`` (interactive, via plotly; self-contained, so it opens
+                offline) or ``.png`` / ``.svg`` /
                 ``.pdf`` / ``.jpg`` (static, drawn with matplotlib: no browser needed; two rings).
                 ``None`` saves nothing.
             levels: How many levels the plotly figure draws.
@@ -787,7 +788,7 @@ class AttributeTree:
         if target is not None:
             target.parent.mkdir(parents=True, exist_ok=True)
             if kind == "html":
-                fig.write_html(str(target), include_plotlyjs="cdn")
+                fig.write_html(str(target), include_plotlyjs=True)  # works offline: no CDN
             else:
                 save_matplotlib_sunburst(self.roots, target, title=title)
             logger.info("saved taxonomy sunburst to %s", target)
