@@ -11,7 +11,7 @@ Usage::
 
     python benchmarks/bench_engine.py                 # figures 1-3 (about half a minute)
     python benchmarks/bench_engine.py --local --k 220 # also figure 4 (slow on CPU)
-    python benchmarks/bench_engine.py --minilm        # figure 2 with the MiniLM embedder instead of HashEmbedder
+    python benchmarks/bench_engine.py --minilm        # figure 2 with MiniLM instead of HashEmbedder, figure 3 with both
     python benchmarks/bench_engine.py --local-only --reuse on --local-k 40  # figure 4 only, one mode
 """
 
@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import sys
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -34,8 +36,9 @@ from deeppersona.testing import FakeLLM, FakeRequest, HashEmbedder
 class TimedLLM(LLM):
     """Wraps an LLM and adds up the wall time spent inside its calls."""
 
-    def __init__(self, inner: LLM, before_call: Any = None) -> None:
+    def __init__(self, inner: LLM, before_call: Any = None, trace: Any = None) -> None:
         super().__init__()
+        self.trace = trace
         self.inner = inner
         self.model = inner.model
         self.seconds = 0.0
@@ -51,8 +54,11 @@ class TimedLLM(LLM):
         try:
             return await self.inner.acomplete(messages, response_model, **kwargs)
         finally:
-            self.seconds += time.perf_counter() - start
+            elapsed = time.perf_counter() - start
+            self.seconds += elapsed
             self.calls += 1
+            if self.trace is not None:
+                self.trace(self.calls, kwargs.get("call_site", "default"), elapsed)
 
 
 def engine_for(tree: AttributeTree, llm: LLM, embedder: Any, sampler: DemographicSampler) -> PersonaEngine:
@@ -80,15 +86,18 @@ def calls_and_overhead(
     engine.generate(k=k, n=2)  # warm-up: candidate index and embeddings, template compilation
     warm_sampler(sampler)
     llm.seconds, llm.calls = 0.0, 0
-    start = time.perf_counter()
+    load_before = os.getloadavg()[0]
+    start, cpu_start = time.perf_counter(), time.process_time()
     pop = engine.generate(k=k, n=n, start=2)
-    total = time.perf_counter() - start
+    total, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     calls = llm.calls / n
     print(f"[1] LLM calls per persona at k={k}: {calls:.2f} (target <= 12)  "
           f"[by site: { {s: u.calls for s, u in llm.inner.usage.by_call_site().items()} }]")  # fmt: skip
     overhead_ms = (total - llm.seconds) / n * 1000
     print(f"[2] engine overhead per persona at k={k}: {overhead_ms:.1f} ms excluding LLM time "
-          f"(target <= 25 ms; embedder {getattr(embedder, 'name', embedder)}; {len(pop)} personas)")  # fmt: skip
+          f"(target <= 25 ms; embedder {getattr(embedder, 'name', embedder)}; {len(pop)} personas; "
+          f"process CPU incl. the fake LLM {cpu / n * 1000:.1f} ms/persona; "
+          f"loadavg {load_before:.2f} on {os.cpu_count()} CPUs)")  # fmt: skip
 
 
 _CORE = {
@@ -136,7 +145,7 @@ def throughput(tree: AttributeTree, sampler: DemographicSampler, embedder: Any, 
     actual = len(pop) / elapsed
     print(f"[3] {n} personas, concurrency {concurrency}, {latency * 1000:.0f} ms/call, {calls_per_persona} calls/persona: "
           f"{actual:.2f} personas/s vs ideal {ideal:.2f} = {actual / ideal:.0%} (target >= 85%; "
-          f"peak in-flight calls {llm.max_active}; "
+          f"peak in-flight calls {llm.max_active}; embedder {getattr(embedder, 'name', embedder)}; "
           f"{'schema-generating FakeLLM' if schema_fake else 'FakeLLM with cheap scripted replies'})")  # fmt: skip
 
 
@@ -180,8 +189,6 @@ class PromptEvalCounter:
 
 def local_model(tree: AttributeTree, sampler: DemographicSampler, k: int, n: int, model: str | None,
                 modes: Sequence[bool] = (True, False)) -> None:  # fmt: skip
-    import os
-
     from deeppersona.embeddings import resolve_embedder
     from deeppersona.llm import resolve_llm
 
@@ -196,7 +203,12 @@ def local_model(tree: AttributeTree, sampler: DemographicSampler, k: int, n: int
         started = time.perf_counter()
         backend.complete([{"role": "user", "content": "Hi"}], max_tokens=1)  # loads the weights
         load_s = time.perf_counter() - started
-        llm = TimedLLM(backend, before_call=counter.before_call)
+
+        def trace(i: int, site: str, seconds: float, counter: PromptEvalCounter = counter) -> None:
+            print(f"    call {i:2d} {site:12s} {seconds:7.1f}s  prompt tokens evaluated so far "
+                  f"{counter.prompt_tokens}", file=sys.stderr, flush=True)  # fmt: skip
+
+        llm = TimedLLM(backend, before_call=counter.before_call, trace=trace)
         engine = engine_for(tree, llm, embedder, sampler).with_options(concurrency=1)
         load = os.getloadavg()
         start = time.perf_counter()
@@ -210,7 +222,7 @@ def local_model(tree: AttributeTree, sampler: DemographicSampler, k: int, n: int
               f"{counter.prompt_tokens / n:.0f}/persona in {counter.prompt_evals} evals; "
               f"completion tokens {total.completion_tokens / n:.0f}/persona; "
               f"{complete:.0f} attributes/persona; load {load_s:.1f}s; "
-              f"loadavg before {load[0]:.2f}, after {os.getloadavg()[0]:.2f})")  # fmt: skip
+              f"loadavg before {load[0]:.2f}, after {os.getloadavg()[0]:.2f})", flush=True)  # fmt: skip
         backend.close()
 
 
@@ -226,6 +238,8 @@ def main() -> None:
     parser.add_argument("--schema-fake", action="store_true",
                         help="also run figure 3 with the default (schema-generating, CPU-heavier) FakeLLM")  # fmt: skip
     parser.add_argument("--minilm", action="store_true", help="use the packaged MiniLM embedder for figure 2")
+    parser.add_argument("--torch-threads", type=int, default=None,
+                        help="torch intra-op threads for MiniLM (default: torch's; 1 is faster on a busy machine)")  # fmt: skip
     parser.add_argument("--local", action="store_true", help="also time the embedded default model (slow)")
     parser.add_argument(
         "--local-k", type=int, default=None, help="k for the local-model figure (default --k)"
@@ -245,11 +259,17 @@ def main() -> None:
         from deeppersona.embeddings import resolve_embedder
 
         embedder: Any = resolve_embedder(None)
+        if args.torch_threads:
+            import torch
+
+            torch.set_num_threads(args.torch_threads)
     else:
         embedder = HashEmbedder()
     if not args.local_only:
         calls_and_overhead(tree, sampler, embedder, args.k, args.n)
         throughput(tree, sampler, HashEmbedder(), args.k, args.throughput_n, args.concurrency, args.latency)
+        if args.minilm:  # the real embedder: profile embeddings run off the event loop
+            throughput(tree, sampler, embedder, args.k, args.throughput_n, args.concurrency, args.latency)
     if args.schema_fake and not args.local_only:
         throughput(tree, sampler, HashEmbedder(), args.k, args.throughput_n, args.concurrency, args.latency,
                    schema_fake=True)  # fmt: skip

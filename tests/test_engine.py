@@ -134,6 +134,14 @@ def test_cohort_constrains_demographics(tree: AttributeTree, embedder: HashEmbed
         (lambda e: e.with_options(colour="red"), ConfigError),
         (lambda e: e.with_seed(-1), ConfigError),
         (lambda e: e.anchor({"Physical and Health Characteristics > Nope": "x"}).generate(k=10), AnchorError),
+        (lambda e: e.enrich(None, k=10), AnchorError),
+        (lambda e: e.enrich(["ok", 3], k=10), AnchorError),
+        (lambda e: e.anchor(gender=3).generate(k=10), AnchorError),
+        (lambda e: e.anchor(age=True).generate(k=10), AnchorError),
+        (lambda e: e.anchor(interests={"a": 1}).generate(k=10), AnchorError),
+        (lambda e: e.generate(k=5.0), ConfigError),
+        (lambda e: e.generate_to("unused.jsonl", n=2, k=0), ConfigError),
+        (lambda e: e.stream(k=0, n=2), ConfigError),
     ],
 )
 def test_bad_input_fails_before_any_llm_call(
@@ -146,8 +154,15 @@ def test_bad_input_fails_before_any_llm_call(
 
 
 def test_taxonomy_without_core_is_rejected() -> None:
+    no_core = AttributeTree.from_paths(["Health > Sleep > Quality"])
     with pytest.raises(TaxonomyError, match="core"):
-        PersonaEngine.from_taxonomy(AttributeTree.from_paths(["Health > Sleep > Quality"]))
+        PersonaEngine.from_taxonomy(no_core)
+    llm = FakeLLM()
+    with pytest.raises(TaxonomyError, match="core"):  # the constructor checks too
+        PersonaEngine(no_core, model=llm, embedder=HashEmbedder())
+    assert llm.requests == []
+    engine = PersonaEngine(no_core, model=llm, embedder=HashEmbedder(), require_core=False)
+    assert engine.with_seed(1).generate(k=1).ok
     with pytest.raises(ConfigError):
         PersonaEngine.from_taxonomy(42)  # type: ignore[arg-type]
 
@@ -322,3 +337,139 @@ def test_cohort_object_and_merge(tree: AttributeTree, embedder: HashEmbedder) ->
     engine = make(tree, embedder).cohort(Cohort(country="Japan")).cohort(age_range=(20, 25))
     p = engine.generate(k=5)
     assert p.demographics["country"] == "Japan" and 20 <= p.demographics["age"] <= 25
+
+
+def test_one_failing_persona_does_not_stop_the_others(tree: AttributeTree, embedder: HashEmbedder) -> None:
+    def handler(req: FakeRequest) -> Any:
+        if req.call_site == "narrative" and "Age: 41" in req.messages[1]["content"]:
+            raise RuntimeError("backend bug")  # not a DeepPersonaError: still recorded, run goes on
+        return None
+
+    ages = [40, 41, 42]
+    personas = [make(tree, embedder, FakeLLM(seed=1, handler=handler)).anchor(age=a).generate(k=5, n=1)
+                for a in ages]  # fmt: skip
+    assert [len(p) for p in personas] == [1, 0, 1]
+    failed = personas[1].failures[0]
+    assert failed.status == "failed" and "RuntimeError: backend bug" in (failed.failure or "")
+    assert failed.usage.calls == 4 and failed.usage.failures == 1  # every call spent is accounted for
+    # and inside one run: one persona fails, the others finish
+    state = {"n": 0}
+
+    def second_core_fails(req: FakeRequest) -> Any:
+        if req.call_site == "core":
+            state["n"] += 1
+            if state["n"] == 2:
+                return "not json"
+        return None
+
+    pop = (
+        make(tree, embedder, FakeLLM(seed=1, handler=second_core_fails, max_attempts=1))
+        .with_options(concurrency=1)
+        .generate(k=5, n=3)
+    )
+    assert len(pop) == 2 and len(pop.failures) == 1 and pop.failures[0].index == 1
+    assert pop.usage.calls == sum(p.usage.calls for p in [*pop, *pop.failures])
+
+
+def test_selection_in_a_worker_thread_changes_nothing(tree: AttributeTree, embedder: HashEmbedder) -> None:
+    base = make(tree, embedder, FakeLLM(seed=2), seed=5).with_options(concurrency=4)
+    on_loop = base.with_options(select_in_thread=False).generate(k=30, n=6)
+    threaded = base.with_options(select_in_thread=True).generate(k=30, n=6)
+    assert [p.to_dict() for p in on_loop] == [p.to_dict() for p in threaded]
+
+
+@pytest.mark.slow
+def test_population_of_200_covers_roots_and_level2(tree: AttributeTree, embedder: HashEmbedder) -> None:
+    def cheap(req: FakeRequest) -> Any:  # schema-valid fill replies at little CPU cost
+        model = req.response_model
+        if isinstance(model, type) and issubclass(model, FillReply):
+            props = model.json_schema["properties"]
+            return {k: (p["enum"][0] if "enum" in p else {"number": 1, "array": ["x"]}.get(p["type"], "v"))
+                    for k, p in props.items()}  # fmt: skip
+        return None
+
+    engine = make(tree, embedder, FakeLLM(seed=1, handler=cheap)).with_options(
+        concurrency=16, consistency=False, narrative=False
+    )
+    pop = engine.generate(k=220, n=200)
+    assert len(pop) == 200
+    for p in pop:
+        counts = Counter(a.stratum for a in p.selected.values())
+        assert len(p.selected) == 220
+        assert (
+            abs(counts["near"] - 110) <= 1
+            and abs(counts["middle"] - 66) <= 1
+            and abs(counts["far"] - 44) <= 1
+        )
+    stats = pop.stats(tree)
+    assert set(stats.root_coverage) == {r.name for r in tree.roots} and len(stats.root_coverage) == 12
+    assert all(share > 0 for share in stats.root_coverage.values())
+    assert stats.level_coverage[2] >= 0.9
+
+
+class _SynonymEmbedder(HashEmbedder):
+    """A HashEmbedder that knows one synonym: "quality of sleep" embeds like "sleep quality"."""
+
+    def encode(self, texts: Any) -> Any:
+        return super().encode(["sleep quality" if t.lower() == "quality of sleep" else t for t in texts])
+
+
+def test_anchor_binds_by_embedding_and_survives_consistency(tree: AttributeTree) -> None:
+    path = "Physical and Health Characteristics > Sleep Health > Sleep Quality"
+    state: dict[str, Any] = {}
+
+    def handler(req: FakeRequest) -> Any:
+        if isinstance(req.response_model, type) and issubclass(req.response_model, FillReply):
+            state.setdefault("keys", []).extend(req.response_model.json_schema["properties"])
+        if req.response_model is ConsistencyReport:  # try to overwrite the anchor, by key and by path
+            return {"contradictions": [
+                {"key": "sleep_quality", "corrected_value": "excellent", "reason": "r"},
+                {"key": "quality of sleep", "corrected_value": "excellent", "reason": "r"},
+                {"key": path, "corrected_value": "excellent", "reason": "r"},
+            ]}  # fmt: skip
+        return None
+
+    engine = PersonaEngine.from_taxonomy(
+        tree, model=FakeLLM(seed=1, handler=handler), embedder=_SynonymEmbedder()
+    )
+    persona = engine.with_seed(3).anchor({"quality of sleep": "wakes at 3 am"}).generate(k=150)
+    bound = persona.attributes[path]
+    assert bound.value == "wakes at 3 am" and bound.stratum == "anchor"
+    assert persona.anchors == {"quality of sleep": "wakes at 3 am"}
+    assert "sleep_quality" not in state["keys"]  # never selected or filled again
+    assert not persona.consistency_notes
+    # below the similarity threshold (or with binding by embedding off) it stays a custom attribute
+    custom = (
+        engine.with_options(anchor_similarity=None)
+        .with_seed(3)
+        .anchor({"quality of sleep": "bad"})
+        .generate(k=5)
+    )
+    assert custom.attributes["quality of sleep"].stratum == "custom" and custom.get(path) is None
+
+
+def test_progress_bar_counts_personas(
+    tree: AttributeTree, embedder: HashEmbedder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make(tree, embedder).with_options(progress=True).generate(k=5, n=3)
+    err = capsys.readouterr().err
+    assert "personas" in err and "3/3" in err
+    make(tree, embedder).with_options(progress=False).generate(k=5, n=3)
+    assert "personas" not in capsys.readouterr().err
+
+
+def test_name_restating_attributes_are_never_selected(tree: AttributeTree, embedder: HashEmbedder) -> None:
+    """The sampler draws the name, so "Given Name" / "Family Name" would only restate (or contradict) it."""
+    from deeppersona.selector import SelectionContext
+
+    engine = PersonaEngine.from_taxonomy(tree, model=FakeLLM(), embedder=embedder)
+    anchors = engine._prepare(k=220).anchors  # the run's resolved anchors and exclusions
+    excluded = {tree.get(key).name for key in anchors.exclude}
+    assert {"Given Name", "Family Name"} <= excluded
+    selector = StratifiedSelector()
+    context = SelectionContext(tree, embedder=embedder, exclude=anchors.exclude, profile="a person")
+    import numpy as np
+
+    for seed in range(20):
+        chosen = selector.select(context, 1500, np.random.default_rng(seed))
+        assert not {"Given Name", "Family Name"} & {c.node.name for c in chosen}

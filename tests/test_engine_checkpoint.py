@@ -155,3 +155,26 @@ def test_killed_process_resumes(tmp_path: Path) -> None:
     subprocess.run([sys.executable, str(script), str(out), "40"], env=env, check=True)
     final = _indices(out)
     assert sorted(final) == list(range(40))
+
+
+def test_resume_with_a_generator_seed_keeps_the_file_seed(tree: AttributeTree, tmp_path: Path) -> None:
+    import numpy as np
+
+    out = tmp_path / "people.jsonl"
+    first = make(tree, seed=None).with_seed(np.random.default_rng(1)).generate_to(out, n=2, k=5)
+    second = make(tree, seed=None).with_seed(np.random.default_rng(2)).generate_to(out, n=4, k=5)
+    assert second.seed == first.seed and second.written == 2 and second.skipped == 2
+    assert {p.seed for p in Population.from_jsonl(out)} == {first.seed}
+    assert make(tree, seed=None).generate_to(out, n=5, k=5).written == 1  # still one run
+
+
+def test_enrich_to_resumes_only_with_the_same_sketches(tree: AttributeTree, tmp_path: Path) -> None:
+    out = tmp_path / "enriched.jsonl"
+    sketches = ["A ferry captain in Mombasa.", "A retired teacher who keeps bees."]
+    report = make(tree).enrich_to(out, sketches[:1], k=5)
+    assert report.written == 1
+    with pytest.raises(ConfigError, match="sketch"):
+        make(tree).enrich_to(out, ["Someone else entirely.", *sketches[1:]], k=5)
+    resumed = make(tree).enrich_to(out, sketches, k=5)
+    assert resumed.skipped == 1 and resumed.written == 1
+    assert [p.bio for p in sorted(Population.from_jsonl(out), key=lambda p: p.index)] == sketches

@@ -132,3 +132,41 @@ def test_templates_override_and_bad_params() -> None:
         gen.replace(colour="red")
     with pytest.raises(ConfigError):
         gen.render("no_such_template")
+
+
+def test_fill_items_cache_gives_the_same_items(tree: AttributeTree) -> None:
+    pairs = [(n, "near") for n in tree.leaves()]
+    cache: dict[int, Any] = {}
+    first = fill_items(pairs, cache=cache)
+    assert len(cache) == len(pairs)
+    assert fill_items(pairs, cache=cache) == first == fill_items(pairs)
+    other = AttributeTree.from_paths(["Health > Sleep > Frequency"]).get("Health > Sleep > Frequency")
+    assert fill_items([(other, "far")], cache=cache)[0].node is other  # another tree's node: no stale hit
+
+
+def test_core_prompt_follows_the_paper() -> None:
+    llm = FakeLLM(seed=1)
+    asyncio.run(ValueGenerator().core(llm, _draft(), np.random.default_rng(0)))
+    prompt = llm.requests[0].prompt.lower()
+    assert "value system" in prompt and "balance" in prompt and "community" in prompt
+    assert "kisumu, kenya" in prompt  # stories rooted in the person's region and country
+    assert "inferred from the stories" in prompt
+
+
+def test_profile_text_is_compact_and_keeps_every_core_part() -> None:
+    from deeppersona.persona import AttributeValue, CoreProfile
+
+    story = "In 2012 a flood took the family shop and she rebuilt it alone. " + "Then more happened. " * 80
+    draft = _draft(
+        bio="Raised by her grandmother. " * 40,
+        given={"pet": AttributeValue(value="Simba the cat", stratum="custom", path=("pet",))},
+    )
+    draft.core = CoreProfile(values_orientation="Distrust of institutions", attitude="Life is a grind.",
+                             attitude_details="She plans for less.", coping_mechanism="Long walks.",
+                             life_stories=[story, story, story], interests=["Night fishing", "Radio dramas"])  # fmt: skip
+    text = ValueGenerator().profile_text(draft)
+    assert len(text.split()) <= 128 + 1
+    for part in ("Age: 30", "Kisumu", "Distrust of institutions", "Life is a grind.", "Long walks.",
+                 "Night fishing", "rebuilt it alone", "Raised by her grandmother", "pet: Simba the cat"):  # fmt: skip
+        assert part in text, part
+    assert "Then more happened" not in text  # only the opening sentence of each story

@@ -45,7 +45,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--overwrite", action="store_true", help="start the output file afresh instead of resuming"
     )
-    p.add_argument("--concurrency", type=int, default=None, help="personas generated at once")
+    p.add_argument(
+        "--concurrency", type=int, default=None, help="LLM calls in flight at once, across personas"
+    )
     p.add_argument("--batch-size", type=int, default=None, help="attributes per fill call")
     p.add_argument("--no-consistency", action="store_true", help="skip the consistency pass")
     p.add_argument("--no-narrative", action="store_true", help="skip the narrative")

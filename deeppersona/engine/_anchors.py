@@ -26,6 +26,9 @@ __all__ = [
     "validate_anchors",
 ]
 
+# Canonical names of taxonomy attributes that restate a drawn demographic field; never selected.
+_RESTATES_DEMOGRAPHICS = frozenset({"given name", "family name", "full name"})
+
 logger = logging.getLogger(__name__)
 
 DEMOGRAPHIC_FIELDS: tuple[str, ...] = (
@@ -257,6 +260,8 @@ def bind_anchors(
             unbound = still
     for key in unbound:
         given[key] = AttributeValue(value=raw[key], stratum="custom", path=(key,))
+    # attributes that would only restate a demographic field the sampler fills (the person's name)
+    exclude.update(node.key for node in tree.nodes() if canonical_key(node.name) in _RESTATES_DEMOGRAPHICS)
     return ResolvedAnchors(
         raw=raw, demographic=demographic, core=core, bio=bio, given=given, exclude=frozenset(exclude)
     )
@@ -279,9 +284,25 @@ def _bind(
     exclude.add(node.key)
 
 
-def name_embedding_table(tree: AttributeTree, embedder: Embedder) -> tuple[list[AttributeNode], np.ndarray]:
-    """The non-core nodes below the root categories, and the embeddings of their names."""
+def name_embedding_table(
+    tree: AttributeTree, embedder: Embedder, *, fingerprint: str | None = None
+) -> tuple[list[AttributeNode], np.ndarray]:
+    """The non-core nodes below the root categories, and the embeddings of their names.
+
+    The embeddings go through the persistent :class:`~deeppersona.embeddings.EmbeddingCache` (keyed by
+    the tree fingerprint, the embedder and the names), so a slow embedder pays for them once per taxonomy.
+    """
     nodes = [n for n in tree.nodes() if n.depth >= 2 and not any(a.core for a in n.node_path)]
     if not nodes:
         return [], np.zeros((0, 1), dtype=np.float32)
-    return nodes, np.asarray(embedder.encode([n.name for n in nodes]), dtype=np.float32)
+    names = [n.name for n in nodes]
+    try:
+        from ..embeddings import EmbeddingCache
+
+        key = f"anchor-names-{fingerprint or tree.fingerprint()}"
+        return nodes, np.asarray(EmbeddingCache().get_or_compute(key, names, embedder), dtype=np.float32)
+    except OSError as exc:  # an unwritable cache must not stop generation
+        logger.warning(
+            "embedding cache unavailable (%s); encoding %d attribute names directly", exc, len(names)
+        )
+    return nodes, np.asarray(embedder.encode(names), dtype=np.float32)

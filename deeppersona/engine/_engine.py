@@ -10,6 +10,7 @@ import logging
 import queue
 import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
@@ -73,6 +74,7 @@ class _Run:
     k: int
     options: EngineOptions
     provenance: Provenance
+    select_pool: ThreadPoolExecutor | None = None
 
 
 class _Shared:
@@ -84,6 +86,7 @@ class _Shared:
         self.embedders: dict[str, Any] = {}
         self.name_tables: dict[tuple[str, str], tuple[list[AttributeNode], np.ndarray]] = {}
         self.sampler: DemographicSampler | None = None
+        self.generator: ValueGenerator | None = None
 
 
 def persona_id(seed: int, index: int) -> str:
@@ -511,6 +514,13 @@ class PersonaEngine:
                 found = self._shared.embedders.setdefault(key, found)
         return found  # type: ignore[no-any-return]
 
+    def _default_generator(self) -> ValueGenerator:
+        # shared by the engines derived from this one, so its per-node text cache outlives one run
+        with self._shared.lock:
+            if self._shared.generator is None:
+                self._shared.generator = ValueGenerator()
+            return self._shared.generator
+
     def _resolve_sampler(self) -> DemographicSampler:
         if self._sampler is not None:
             return self._sampler
@@ -529,7 +539,7 @@ class PersonaEngine:
             with self._shared.lock:
                 hit = self._shared.name_tables.get(key)
             if hit is None:
-                hit = name_embedding_table(self._tree, embedder)
+                hit = name_embedding_table(self._tree, embedder, fingerprint=fingerprint)
                 with self._shared.lock:
                     hit = self._shared.name_tables.setdefault(key, hit)
             return hit
@@ -569,7 +579,7 @@ class PersonaEngine:
             sampler.draw(np.random.default_rng(0), self._cohort, anchors.demographic)
         except DemographicsError as exc:
             raise DemographicsError(f"the anchors and cohort cannot be drawn together: {exc}") from None
-        base = self._generator or ValueGenerator()
+        base = self._generator or self._default_generator()
         params: dict[str, Any] = dict(self._options.generator_params())
         if self._templates is not None:
             params["templates"] = self._templates
@@ -611,8 +621,13 @@ class PersonaEngine:
     async def _aiter(self, run: _Run, jobs: Sequence[_Job]) -> AsyncIterator[Persona]:
         """Run ``jobs`` with at most ``options.concurrency`` LLM calls in flight; yield personas as they finish."""
         bar = _progress(len(jobs), run.options.progress)
-        run = dataclasses.replace(run, llm=_Throttled(run.llm, run.options.concurrency))
         in_flight = run.options.in_flight()
+        pool = None
+        if in_flight > 1 and _offload_selection(run):
+            # embedding the profile (tens of ms with MiniLM on CPU) must not stall the event loop while
+            # other personas' LLM calls wait for it; one worker keeps the selector's calls sequential
+            pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="deeppersona-select")
+        run = dataclasses.replace(run, llm=_Throttled(run.llm, run.options.concurrency), select_pool=pool)
         pending: set[asyncio.Task[Persona]] = set()
         todo = iter(jobs)
         try:
@@ -635,6 +650,8 @@ class PersonaEngine:
                 task.cancel()
             if pending:
                 await asyncio.gather(*pending, return_exceptions=True)
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
             if bar is not None:
                 bar.close()
 
@@ -673,7 +690,12 @@ class PersonaEngine:
                 index=job.index,
                 fingerprint=run.fingerprint,
             )
-            selection = run.selector.select(context, run.k, select_rng)
+            if run.select_pool is not None:
+                selection = await asyncio.get_running_loop().run_in_executor(
+                    run.select_pool, run.selector.select, context, run.k, select_rng
+                )
+            else:
+                selection = run.selector.select(context, run.k, select_rng)
             await gen.fill(run.llm, draft, selection)
             if run.options.consistency:
                 await gen.check_consistency(run.llm, draft)
@@ -783,12 +805,13 @@ class PersonaEngine:
                     )
                 for job in jobs:
                     item = done.get(job.index)
-                    if job.sketch is not None and item is not None:
-                        if (item.get("anchors") or {}).get("bio") != job.sketch:
-                            raise ConfigError(
-                                f"{path}: persona {job.index} enriched another sketch than sketches[{job.index}]; "
-                                "resume with the same list of sketches, or pass overwrite=True"
-                            )
+                    if job.sketch is None or item is None:
+                        continue
+                    if (item.get("anchors") or {}).get("bio") != job.sketch:
+                        raise ConfigError(
+                            f"{path}: persona {job.index} enriched another sketch than "
+                            f"sketches[{job.index}]; resume with the same sketches, or pass overwrite=True"
+                        )
             run = self._prepare(k, seed=self._run_seed(file_seed))
             if overwrite:
                 checkpoint.truncate()
@@ -807,6 +830,18 @@ class PersonaEngine:
 
 
 # ---------------------------------------------------------------------- helpers
+def _offload_selection(run: _Run) -> bool:
+    """Whether to run the selector (and so the profile embedding) in a worker thread.
+
+    ``options.select_in_thread``; when ``None``: yes, unless the embedder is known to be pure-Python cheap
+    (then the thread hand-off and the GIL would cost more than they save).
+    """
+    setting = run.options.select_in_thread
+    if setting is not None:
+        return setting
+    return not bool(getattr(run.embedder, "cheap", False)) and type(run.embedder).__name__ != "HashEmbedder"
+
+
 def _check_tree(tree: AttributeTree, require_core: bool) -> None:
     if not any(True for _ in tree.leaves()):
         raise TaxonomyError("the taxonomy has no attributes; give a tree with at least one path")

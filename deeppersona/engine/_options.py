@@ -29,6 +29,10 @@ class EngineOptions(BaseModel):
         anchor_similarity: Minimum cosine similarity for binding an anchor key to a taxonomy attribute by
             embedding (``None`` binds by name only).
         fsync: Force every line of :meth:`PersonaEngine.generate_to` to disk.
+        select_in_thread: Run attribute selection (which embeds the persona's profile) in a worker
+            thread so the event loop keeps serving other personas' LLM calls; ``None`` does so for every
+            embedder except the pure-Python test :class:`~deeppersona.testing.HashEmbedder` and embedders
+            with a true ``cheap`` attribute (for them the thread hand-off costs more than it saves).
         story_words: Length of each life story in words, as told to the model.
         narrative_words: Length of the narrative in words, as told to the model.
     """
@@ -46,6 +50,7 @@ class EngineOptions(BaseModel):
     progress: bool | None = None
     anchor_similarity: float | None = Field(default=0.85, ge=-1, le=1)
     fsync: bool = True
+    select_in_thread: bool | None = None
     story_words: str = "60-120"
     narrative_words: str = "120-180"
 

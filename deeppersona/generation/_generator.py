@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError, LLMError
+from ..errors import ConfigError
 from ..llm._base import LLM, LLMResponse, Usage
 from ..persona import AttributeValue, ConsistencyNote, CoreProfile
 from ..persona._render import format_value
@@ -133,7 +133,8 @@ class ValueGenerator:
         params.update({k: v for k, v in changes.items() if k != "templates"})
         checked = ValueGenerator(changes.get("templates", self.templates), **params)
         clone = copy.copy(self)
-        clone.__dict__.update(checked.__dict__)  # includes a fresh, empty node cache
+        clone.__dict__.update(checked.__dict__)
+        clone._node_cache = getattr(self, "_node_cache", {})  # per-node texts do not depend on the parameters
         return clone
 
     def fill_calls(self, k: int) -> int:
@@ -167,7 +168,7 @@ class ValueGenerator:
                 temperature=self.temperature,
                 seed=draft.next_seed(),
             )
-        except LLMError:
+        except Exception:  # LLMError, or a backend's own exception: the failed call still counts
             draft.usage = draft.usage + Usage(calls=1, failures=1)
             raise
         draft.usage = draft.usage + response.usage
@@ -234,7 +235,7 @@ class ValueGenerator:
         The paper compares candidate attributes with "the pre-defined core attributes": demographics,
         values, attitude, life stories and interests. The text holds each of them in short form (the
         opening of each life story, the start of the biography, the first anchored attributes) and stays
-        within about 160 words, so that an embedder with a short context such as
+        within about 128 words, so that an embedder with a short context such as
         MiniLM (256 tokens) sees all of it rather than the first story only, and embedding stays cheap.
         """
         parts = ["; ".join(f"{label}: {value}" for label, value in self._facts(draft))]
@@ -267,7 +268,7 @@ class ValueGenerator:
             GenerationError: ``on_missing="fail"`` and some attributes never got a value.
         """
         pairs = [(s.node, s.stratum) if hasattr(s, "node") else (s[0], s[1]) for s in selected]
-        items = fill_items(pairs, cache=self._node_cache)
+        items = fill_items(pairs, cache=getattr(self, "_node_cache", None))
         draft.items = items
         missing: list[FillItem] = []
         for start in range(0, len(items), self.batch_size):
@@ -310,9 +311,10 @@ class ValueGenerator:
                 missing.append(item)
                 continue
             accepted[item.key] = value
-            # already validated: skip pydantic's per-field validation (220 values per persona)
-            draft.attributes[item.path] = AttributeValue.model_construct(
-                value=value, stratum=item.stratum, path=item.names
+            draft.attributes[item.path] = AttributeValue(
+                value=value,
+                stratum=item.stratum,  # type: ignore[arg-type]
+                path=item.names,
             )
         draft.messages = [*messages, {"role": "assistant", "content": _compact(accepted)}]
         return missing
@@ -398,8 +400,8 @@ def merge_templates(base: PromptLibrary, overrides: Mapping[str, str] | str | Pa
     return base.with_overrides(overrides)
 
 
-PROFILE_WORDS = 160
-"""Word budget of :meth:`ValueGenerator.profile_text` (about 220 MiniLM word pieces)."""
+PROFILE_WORDS = 128
+"""Word budget of :meth:`ValueGenerator.profile_text` (well within MiniLM's 256 word pieces)."""
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s")
 
