@@ -36,9 +36,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", default="smollm2-135m")
     parser.add_argument("--tokens", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=None, help="llama.cpp threads (default: all cores)")
+    parser.add_argument("--extra-bufts", choices=("auto", "on", "off"), default="auto",
+                        help="llama.cpp extra CPU buffer types (AMX, weight repacking)")  # fmt: skip
     args = parser.parse_args()
 
-    runtime = LocalRuntime(ModelRegistry())
+    extra = {"auto": None, "on": True, "off": False}[args.extra_bufts]
+    runtime = LocalRuntime(ModelRegistry(), n_threads=args.threads, use_extra_bufts=extra)
     started = time.perf_counter()
     loaded = runtime.load(args.model)
     print(f"{args.model}: loaded in {time.perf_counter() - started:.2f}s ({runtime.n_threads} threads)")

@@ -7,6 +7,7 @@ No test reaches the network: replies come from LiteLLM's ``mock_response`` or a 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import subprocess
 import sys
@@ -174,7 +175,11 @@ def _dialogue_requests(monkeypatch: pytest.MonkeyPatch, llm_model: str, **kwargs
     for model, question in turns:
         reply = llm.complete(convo, model)
         if question is not None:
-            convo = [*convo, {"role": "assistant", "content": reply.raw}, {"role": "user", "content": question}]
+            convo = [
+                *convo,
+                {"role": "assistant", "content": reply.raw},
+                {"role": "user", "content": question},
+            ]
     return [call["messages"] for call in script.calls]
 
 
@@ -185,7 +190,7 @@ def test_successive_dialogue_calls_share_their_whole_prefix(
     """Per-call schema text goes into the newest user turn, never into earlier (shared) messages."""
     sent = _dialogue_requests(monkeypatch, "gpt-4o-mini", structured=structured)
     assert len(sent) == 3
-    for previous, current in zip(sent, sent[1:]):
+    for previous, current in itertools.pairwise(sent):
         # everything before the previous call's newest user turn is sent again unchanged ...
         assert current[: len(previous) - 1] == previous[:-1]
         # ... and that turn itself is resent as the engine wrote it: the schema text was only a suffix

