@@ -2,7 +2,7 @@
 
 Run it after the set-up command of the README::
 
-    python examples/quickstart.py            # embedded qwen2.5-coder-1.5b, k=40: a few minutes on 2 cores
+    python examples/quickstart.py            # embedded qwen2.5-coder-1.5b, k=30: about 2.5 minutes on 2 cores
     python examples/quickstart.py --k 220    # the paper's depth (slower on a CPU)
     python examples/quickstart.py --model gpt-4.1-mini --k 220   # any LiteLLM model
 
@@ -23,7 +23,7 @@ FAST = os.environ.get("DEEPPERSONA_EXAMPLES_FAST") == "1"  # the test suite's of
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--k", type=int, default=40, help="attributes to sample beyond the core (default 40)")
+    parser.add_argument("--k", type=int, default=30, help="attributes to sample beyond the core (default 30)")
     parser.add_argument("--model", default=None, help="LiteLLM model string (default: embedded local model)")
     parser.add_argument("--country", default="Kenya", help="country cohort (default Kenya)")
     parser.add_argument("--seed", type=int, default=7)
