@@ -24,6 +24,11 @@ class Pet(BaseModel):
     age: int = Field(ge=0, le=30)
 
 
+class Toy(BaseModel):
+    name: str = Field(max_length=40)
+    material: str = Field(max_length=40)
+
+
 def test_json_schema_format_becomes_a_llama_grammar_format() -> None:
     schema = Pet.model_json_schema()
     fmt = {"type": "json_schema", "json_schema": {"name": "Pet", "schema": schema, "strict": False}}
@@ -96,24 +101,23 @@ def _count_prompt_evals(llm: LiteLLMBackend) -> list[tuple[int, float]]:
 def test_second_call_of_a_dialogue_reuses_the_kv_cache_of_the_first() -> None:
     """The engine's dialogue pattern: call 2 extends call 1, so only its new turns are evaluated."""
     profile = " ".join(f"Fact {i}: the person keeps bees and repairs radios on day {i}." for i in range(60))
-    system = {"role": "system", "content": f"You describe one person. Profile so far:\n{profile}"}
+    system = {"role": "system", "content": "You describe one person."}
     llm = LiteLLMBackend("local/smollm2-135m", max_tokens=48, temperature=0.0, n_ctx=4096)
     try:
-        convo: list[dict[str, str]] = [system, {"role": "user", "content": "Invent their pet."}]
-        first = llm.complete(convo, Pet, seed=1)
+        llm.complete([{"role": "user", "content": "Hi"}], max_tokens=1)  # loads the model
         evals = _count_prompt_evals(llm)
-        llama = llm._runtime.load("smollm2-135m").llama  # type: ignore[union-attr]
-        llama.reset()  # call 1 again, from an empty KV cache: the cold cost of the shared prefix
-        llm.complete(convo, Pet, seed=1)
+        llm._runtime.load("smollm2-135m").llama.reset()  # type: ignore[union-attr]  # empty KV cache
+        convo = [system, {"role": "user", "content": f"Profile so far:\n{profile}\nInvent their pet."}]
+        first = llm.complete(convo, Pet, seed=1)  # cold: the whole prompt is evaluated
         convo = [
             *convo,
             {"role": "assistant", "content": first.raw},
             {"role": "user", "content": "Invent a second pet for them."},
         ]
-        second = llm.complete(convo, Pet, seed=1)
+        second = llm.complete(convo, Toy, seed=1)  # each call has its own schema, like the engine's
     finally:
         llm.close()
-    assert isinstance(second.output, Pet)
+    assert isinstance(second.output, Toy)
     (cold_tokens, cold_s), (warm_tokens, warm_s) = evals
     assert cold_tokens > 600  # the whole first prompt
     # call 2 sends more tokens than call 1 but evaluates only its new turns (reply, question, schema)
