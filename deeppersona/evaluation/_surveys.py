@@ -98,7 +98,7 @@ class SurveyItem(BaseModel):
 
     def answer_model(self) -> type[BaseModel]:
         """A pydantic model whose ``answer`` field only accepts this item's codes (a ``Literal`` enum)."""
-        literal = Literal.__getitem__(tuple(self.codes))
+        literal: Any = Literal.__getitem__(tuple(self.codes))
         name = "Answer_" + re.sub(r"\W", "_", self.id)
         model: type[BaseModel] = create_model(
             name,
