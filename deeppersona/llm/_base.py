@@ -175,16 +175,24 @@ class LLM(abc.ABC):
         seed: int | None = None,
     ) -> LLMResponse[Any]:
         """Synchronous :meth:`acomplete`; safe inside a running event loop."""
-        return run_sync(
-            self.acomplete(
-                messages,
-                response_model,
-                call_site=call_site,
-                temperature=temperature,
-                max_tokens=max_tokens,
-                seed=seed,
-            )
-        )
+
+        async def run() -> LLMResponse[Any]:
+            try:
+                return await self.acomplete(
+                    messages,
+                    response_model,
+                    call_site=call_site,
+                    temperature=temperature,
+                    max_tokens=max_tokens,
+                    seed=seed,
+                )
+            finally:
+                await self._sync_call_finished()
+
+        return run_sync(run())
+
+    async def _sync_call_finished(self) -> None:  # noqa: B027 - optional hook
+        """Hook run at the end of every :meth:`complete` call, on that call's own event loop."""
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release resources (loaded models, HTTP clients). Idempotent."""

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from .._async import run_sync
 from ..errors import ConfigError, LLMRequestError, MissingDependencyError
 from ._base import LLM, LLMResponse, Message, T
 from ._cache import ResponseCache, cache_key
@@ -234,32 +233,9 @@ class LiteLLMBackend(LLM):
             sleep=self._sleep,
         )
 
-    def complete(
-        self,
-        messages: Sequence[Message],
-        response_model: type[T] | None = None,
-        *,
-        call_site: str = "default",
-        temperature: float | None = None,
-        max_tokens: int | None = None,
-        seed: int | None = None,
-    ) -> LLMResponse[Any]:
-        """Synchronous :meth:`acomplete`; safe inside a running event loop."""
-
-        async def run() -> LLMResponse[Any]:
-            try:
-                return await self.acomplete(
-                    messages,
-                    response_model,
-                    call_site=call_site,
-                    temperature=temperature,
-                    max_tokens=max_tokens,
-                    seed=seed,
-                )
-            finally:
-                await _flush_litellm_logging()
-
-        return run_sync(run())
+    async def _sync_call_finished(self) -> None:
+        # litellm schedules logging tasks on the loop of each call; complete() runs on a private loop
+        await _flush_litellm_logging()
 
     async def aclose(self) -> None:
         """Unload local models (if any). Idempotent."""
