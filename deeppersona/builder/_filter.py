@@ -314,6 +314,75 @@ def _batches(items: list[Any], size: int) -> list[list[Any]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
+@dataclass(frozen=True)
+class _Check:
+    """One batched LLM judgement (Check Node or Check Path) and the names it records under."""
+
+    label: str  # for log messages
+    store: str  # checkpoint section and report counter
+    template: str
+    reply_model: type[Any]
+    call_site: str
+    unjudged_note: str
+    reused_note: str | None = None
+
+
+_CHECK_NODE = _Check("Check Node", "node_checks", "builder_check_node", NodeVerdicts, "builder.check_node",
+                     "nodes_unjudged", reused_note="node_checks_reused")  # fmt: skip
+_CHECK_PATH = _Check("Check Path", "path_checks", "builder_check_path", PathVerdicts, "builder.check_path",
+                     "paths_unjudged")  # fmt: skip
+
+
+def _bump(report: StageReport, note: str, by: int = 1) -> None:
+    report.notes[note] = report.notes.get(note, 0) + by
+
+
+async def _judge(
+    check: _Check,
+    payloads: dict[str, dict[str, str]],
+    ask: Ask[Any],
+    checkpoint: Checkpoint,
+    batch_size: int,
+    report: StageReport,
+) -> dict[str, _Verdict]:
+    """Judge each payload (reusing checkpointed verdicts), batching many per LLM call.
+
+    A failed call or a missing verdict keeps the item, marked unjudged.
+    """
+    verdicts: dict[str, _Verdict] = {}
+    todo: list[tuple[str, dict[str, str]]] = []
+    for key, payload in payloads.items():
+        stored = checkpoint.get(check.store, key)
+        if stored is not None:
+            verdicts[key] = _Verdict(bool(stored["valid"]), stored.get("rewrite"))
+        else:
+            todo.append((key, payload))
+    _bump(report, check.store, len(payloads))
+    if check.reused_note and len(payloads) - len(todo):
+        _bump(report, check.reused_note, len(payloads) - len(todo))
+
+    async def one(batch: list[tuple[str, dict[str, str]]]) -> None:
+        items = [{"id": i + 1, **payload} for i, (_, payload) in enumerate(batch)]
+        try:
+            reply = await ask(check.template, {"items": items}, check.reply_model, check.call_site)
+        except LLMError as exc:
+            logger.warning("%s failed for %d items (kept unjudged): %s", check.label, len(batch), exc)
+            _bump(report, "llm_failures")
+            reply = check.reply_model()
+        by_id = {v.id: v for v in reply.verdicts}
+        for i, (key, _payload) in enumerate(batch):
+            v = by_id.get(i + 1)
+            if v is None:
+                verdicts[key] = _Verdict(True, None, judged=False)
+                _bump(report, check.unjudged_note)
+                continue
+            verdicts[key] = _Verdict(v.valid, v.rewrite)
+            checkpoint.put(check.store, key, {"valid": v.valid, "rewrite": v.rewrite})
+
+    await asyncio.gather(*(one(b) for b in _batches(todo, batch_size)))
+    return verdicts
+
+
 async def _judge_nodes(
     names: dict[str, tuple[str, str]],
     ask: Ask[Any],
@@ -321,40 +390,8 @@ async def _judge_nodes(
     batch_size: int,
     report: StageReport,
 ) -> dict[str, _Verdict]:
-    verdicts: dict[str, _Verdict] = {}
-    todo: list[tuple[str, str, str]] = []
-    for key, (name, context) in names.items():
-        stored = checkpoint.get("node_checks", key)
-        if stored is not None:
-            verdicts[key] = _Verdict(bool(stored["valid"]), stored.get("rewrite"))
-        else:
-            todo.append((key, name, context))
-    report.notes["node_checks"] = report.notes.get("node_checks", 0) + len(names)
-    if len(names) - len(todo):
-        report.notes["node_checks_reused"] = (
-            report.notes.get("node_checks_reused", 0) + len(names) - len(todo)
-        )
-
-    async def one(batch: list[tuple[str, str, str]]) -> None:
-        items = [{"id": i + 1, "name": name, "context": ctx} for i, (_, name, ctx) in enumerate(batch)]
-        try:
-            reply = await ask("builder_check_node", {"items": items}, NodeVerdicts, "builder.check_node")
-        except LLMError as exc:
-            logger.warning("Check Node failed for %d names (kept unjudged): %s", len(batch), exc)
-            report.notes["llm_failures"] = report.notes.get("llm_failures", 0) + 1
-            reply = NodeVerdicts()
-        by_id = {v.id: v for v in reply.verdicts}
-        for i, (key, _name, _ctx) in enumerate(batch):
-            v = by_id.get(i + 1)
-            if v is None:
-                verdicts[key] = _Verdict(True, None, judged=False)
-                report.notes["nodes_unjudged"] = report.notes.get("nodes_unjudged", 0) + 1
-                continue
-            verdicts[key] = _Verdict(v.valid, v.rewrite)
-            checkpoint.put("node_checks", key, {"valid": v.valid, "rewrite": v.rewrite})
-
-    await asyncio.gather(*(one(b) for b in _batches(todo, batch_size)))
-    return verdicts
+    payloads = {key: {"name": name, "context": ctx} for key, (name, ctx) in names.items()}
+    return await _judge(_CHECK_NODE, payloads, ask, checkpoint, batch_size, report)
 
 
 async def _judge_paths(
@@ -364,33 +401,5 @@ async def _judge_paths(
     batch_size: int,
     report: StageReport,
 ) -> dict[str, _Verdict]:
-    verdicts: dict[str, _Verdict] = {}
-    todo: list[tuple[str, AttributePath]] = []
-    for key, path in pending.items():
-        stored = checkpoint.get("path_checks", key)
-        if stored is not None:
-            verdicts[key] = _Verdict(bool(stored["valid"]), stored.get("rewrite"))
-        else:
-            todo.append((key, path))
-    report.notes["path_checks"] = report.notes.get("path_checks", 0) + len(pending)
-
-    async def one(batch: list[tuple[str, AttributePath]]) -> None:
-        items = [{"id": i + 1, "path": PATH_SEPARATOR.join(p)} for i, (_, p) in enumerate(batch)]
-        try:
-            reply = await ask("builder_check_path", {"items": items}, PathVerdicts, "builder.check_path")
-        except LLMError as exc:
-            logger.warning("Check Path failed for %d paths (kept unjudged): %s", len(batch), exc)
-            report.notes["llm_failures"] = report.notes.get("llm_failures", 0) + 1
-            reply = PathVerdicts()
-        by_id = {v.id: v for v in reply.verdicts}
-        for i, (key, _p) in enumerate(batch):
-            v = by_id.get(i + 1)
-            if v is None:
-                verdicts[key] = _Verdict(True, None, judged=False)
-                report.notes["paths_unjudged"] = report.notes.get("paths_unjudged", 0) + 1
-                continue
-            verdicts[key] = _Verdict(v.valid, v.rewrite)
-            checkpoint.put("path_checks", key, {"valid": v.valid, "rewrite": v.rewrite})
-
-    await asyncio.gather(*(one(b) for b in _batches(todo, batch_size)))
-    return verdicts
+    payloads = {key: {"path": PATH_SEPARATOR.join(path)} for key, path in pending.items()}
+    return await _judge(_CHECK_PATH, payloads, ask, checkpoint, batch_size, report)
