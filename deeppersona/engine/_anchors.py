@@ -261,7 +261,11 @@ def bind_anchors(
     for key in unbound:
         given[key] = AttributeValue(value=raw[key], stratum="custom", path=(key,))
     # attributes that would only restate a demographic field the sampler fills (the person's name)
-    exclude.update(node.key for node in tree.nodes() if canonical_key(node.name) in _RESTATES_DEMOGRAPHICS)
+    exclude.update(  # "name" in the casefolded name first: canonical_key on every node costs ~20 ms a run
+        node.key
+        for node in tree.nodes()
+        if "name" in node.name.casefold() and canonical_key(node.name) in _RESTATES_DEMOGRAPHICS
+    )
     return ResolvedAnchors(
         raw=raw, demographic=demographic, core=core, bio=bio, given=given, exclude=frozenset(exclude)
     )

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from .._cpu import cpu_flags
 from ..errors import ConfigError, MissingDependencyError
 from ._registry import ModelRegistry, ModelSpec
 
@@ -213,11 +214,8 @@ def _auto_extra_bufts() -> bool:
     env = os.environ.get("DEEPPERSONA_LLAMA_EXTRA_BUFTS")
     if env is not None:
         return env.strip().lower() in ("1", "true", "yes", "on")
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
-            return "amx_tile" not in fh.read()
-    except OSError:
-        return True
+    flags = cpu_flags()
+    return flags is None or "amx_tile" not in flags
 
 
 @contextlib.contextmanager

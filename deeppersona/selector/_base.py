@@ -112,6 +112,7 @@ class AttributeSelector(abc.ABC):
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._candidate_cache: dict[str, list[AttributeNode]] = {}
+        self._available_cache: dict[tuple[str, frozenset[str]], int] = {}
 
     # -- hooks -------------------------------------------------------------------------------------------
 
@@ -172,9 +173,17 @@ class AttributeSelector(abc.ABC):
     def available(
         self, tree: AttributeTree, exclude: Iterable[str] = (), *, fingerprint: str | None = None
     ) -> int:
-        """Return how many candidates remain once ``exclude`` (node keys) is removed."""
+        """Return how many candidates remain once ``exclude`` (node keys) is removed (cached per fingerprint)."""
         ex = frozenset(exclude)
-        return sum(1 for n in self.cached_candidates(tree, fingerprint) if not excluded_by(n.key, ex))
+        fp = fingerprint or tree.fingerprint()
+        cache = self.__dict__.setdefault("_available_cache", {})
+        with self._lock:
+            hit = cache.get((fp, ex))
+        if hit is None:
+            hit = sum(1 for n in self.cached_candidates(tree, fp) if not excluded_by(n.key, ex))
+            with self._lock:
+                cache[(fp, ex)] = hit
+        return int(hit)
 
     def check(
         self, tree: AttributeTree, k: int, exclude: Iterable[str] = (), *, fingerprint: str | None = None
