@@ -164,9 +164,18 @@ def test_profile_text_is_compact_and_keeps_every_core_part() -> None:
     draft.core = CoreProfile(values_orientation="Distrust of institutions", attitude="Life is a grind.",
                              attitude_details="She plans for less.", coping_mechanism="Long walks.",
                              life_stories=[story, story, story], interests=["Night fishing", "Radio dramas"])  # fmt: skip
+    draft.demographics["name"] = "Achieng Otieno"
     text = ValueGenerator().profile_text(draft)
     assert len(text.split()) <= 128 + 1
     for part in ("Age: 30", "Kisumu", "Distrust of institutions", "Life is a grind.", "Long walks.",
                  "Night fishing", "rebuilt it alone", "Raised by her grandmother", "pet: Simba the cat"):  # fmt: skip
         assert part in text, part
     assert "Then more happened" not in text  # only the opening sentence of each story
+    assert "Achieng" not in text  # the name says nothing about which attributes fit
+
+
+def test_profile_text_names_each_place_once() -> None:
+    draft = _draft()
+    draft.demographics.update(city="Mexico City", region="Mexico City", country="Mexico")
+    text = ValueGenerator().profile_text(draft)
+    assert "Lives in: Mexico City, Mexico" in text and "Mexico City, Mexico City" not in text

@@ -238,7 +238,11 @@ class ValueGenerator:
         within about 128 words, so that an embedder with a short context such as
         MiniLM (256 tokens) sees all of it rather than the first story only, and embedding stays cheap.
         """
-        parts = ["; ".join(f"{label}: {value}" for label, value in self._facts(draft))]
+        # the name says nothing about which attributes fit the person, and place names repeat
+        # ("Mexico City, Mexico City, Mexico"): both only add tokens to embed
+        facts = [(label, value) for label, value in self._facts(draft) if label != "Name"]
+        facts = [(label, _dedupe_place(value) if label == "Lives in" else value) for label, value in facts]
+        parts = ["; ".join(f"{label}: {value}" for label, value in facts)]
         if draft.bio:
             parts.append(_clip(draft.bio, 40))
         core = draft.core
@@ -344,7 +348,8 @@ class ValueGenerator:
             item = by_key.get(fix.key)
             if item is None:
                 if by_canon is None:
-                    by_canon = {canonical_key(i.key): i for i in draft.items}
+                    # fill keys are slugs (lower-case words joined by "_"): their canonical key is cheap
+                    by_canon = {i.key.replace("_", " "): i for i in draft.items}
                 item = by_canon.get(canonical_key(fix.key))
             if item is None or item.path not in draft.attributes:
                 continue  # unknown key, or an anchor (anchors are not in the fill items)
@@ -424,6 +429,15 @@ def _clip(text: str, words: int) -> str:
         count += len(tokens)
         lines.append(" ".join(tokens))
     return "\n".join(lines)
+
+
+def _dedupe_place(place: str) -> str:
+    """``"Mexico City, Mexico City, Mexico"`` -> ``"Mexico City, Mexico"`` (repeated parts dropped)."""
+    parts: list[str] = []
+    for part in place.split(", "):
+        if part not in parts:
+            parts.append(part)
+    return ", ".join(parts)
 
 
 def _compact(data: Mapping[str, Any]) -> str:

@@ -318,11 +318,8 @@ class StratifiedSelector(AttributeSelector):
             )
         vectors = index.embeddings[context.embedder.name]
         query = np.asarray(context.embedder.encode([context.profile or "a person"]), dtype=np.float32)
-        # exact cosine similarity to every candidate: faiss inner product over normalised vectors
-        scores, ids = vectors.search(query, len(vectors))
-        sim = np.empty(len(vectors), dtype=float)
-        sim[ids[0]] = scores[0]
-        return sim
+        # exact cosine similarity to every candidate (all of them are ranked below, so no top-k search)
+        return vectors.scores(query)[0].astype(float)
 
     def _required(self, tree: AttributeTree, index: _Index, valid: np.ndarray) -> list[int]:
         out = []
