@@ -114,3 +114,53 @@ def test_default_embedder_is_offline_minilm() -> None:
     assert np.allclose(np.linalg.norm(v, axis=1), 1, atol=1e-5)
     assert float(v[0] @ v[1]) > float(v[0] @ v[2])
     assert emb.encode([]).shape == (0, 384)
+
+
+def test_vector_index_scores_are_every_similarity_in_storage_order() -> None:
+    rng = np.random.default_rng(1)
+    corpus, queries = rng.normal(size=(40, 16)), rng.normal(size=(3, 16))
+    index = VectorIndex(corpus)
+    scores = index.scores(queries)
+    assert scores.shape == (3, 40) and scores.dtype == np.float32
+    assert np.allclose(scores, similarity(queries, corpus), atol=1e-6)
+    top, ids = index.search(queries, 40)
+    assert np.allclose(np.take_along_axis(scores, ids, 1), top, atol=1e-5)
+    with pytest.raises(ConfigError, match="dimension"):
+        index.scores(rng.normal(size=(1, 8)))
+
+
+def test_embedder_precision_is_checked_and_chosen_from_the_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    from deeppersona.embeddings import _st
+
+    with pytest.raises(ConfigError, match="precision"):
+        SentenceTransformerEmbedder(precision="float16")  # type: ignore[arg-type]
+    auto = SentenceTransformerEmbedder()
+    monkeypatch.setattr(_st, "cpu_flags", lambda: frozenset({"avx2", "amx_bf16"}))
+    assert auto._use_bf16("cpu") and not auto._use_bf16("cuda:0")
+    monkeypatch.setattr(_st, "cpu_flags", lambda: frozenset({"avx2", "avx512f"}))
+    assert not auto._use_bf16("cpu")  # emulated bfloat16 would be slower than float32
+    monkeypatch.setattr(_st, "cpu_flags", lambda: None)  # /proc/cpuinfo unreadable (macOS, Windows)
+    assert not auto._use_bf16("cpu")
+    assert SentenceTransformerEmbedder(precision="bfloat16")._use_bf16("cuda:0")
+    assert not SentenceTransformerEmbedder(precision="float32")._use_bf16("cpu")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_one_text_is_embedded_like_a_batch(precision: str) -> None:
+    emb = SentenceTransformerEmbedder(precision=precision)  # type: ignore[arg-type]
+    texts = ["Sleep quality", "Age: 25; Gender: male; Lives in: Mexico City, Mexico " * 30]  # 2nd > 256 pieces
+    batch = emb.encode(texts)
+    one = np.vstack([emb.encode([t]) for t in texts])
+    assert one.dtype == np.float32 and np.allclose(np.linalg.norm(one, axis=1), 1, atol=1e-5)
+    # float32: the same vectors; bfloat16: padding in the batch shifts the rounding a little
+    assert np.allclose(one, batch, atol=1e-5 if precision == "float32" else 5e-3)
+
+
+def test_cpu_flags_reads_proc_cpuinfo_or_says_unknown() -> None:
+    from deeppersona._cpu import cpu_flags
+
+    flags = cpu_flags()
+    assert flags is None or isinstance(flags, frozenset)
+    if Path("/proc/cpuinfo").is_file():
+        assert flags is not None
