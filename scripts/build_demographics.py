@@ -41,6 +41,8 @@ from pathlib import Path
 
 import numpy as np
 
+from deeppersona.demographics._tables import ISCO_MAJOR
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "deeppersona" / "data" / "demographics"
 
@@ -127,19 +129,6 @@ DISPLAY_NAMES: dict[str, str] = {
     "LAO": "Laos",
     "VNM": "Vietnam",
     "BRN": "Brunei",
-}
-
-ISCO_MAJOR = {
-    0: "Armed forces occupations",
-    1: "Managers",
-    2: "Professionals",
-    3: "Technicians and associate professionals",
-    4: "Clerical support workers",
-    5: "Service and sales workers",
-    6: "Skilled agricultural, forestry and fishery workers",
-    7: "Craft and related trades workers",
-    8: "Plant and machine operators, and assemblers",
-    9: "Elementary occupations",
 }
 
 # Approximate SOC 2018 -> ISCO-08 major group crosswalk, by SOC code prefix (longest prefix wins).

@@ -176,14 +176,13 @@ class AttributeSelector(abc.ABC):
         """Return how many candidates remain once ``exclude`` (node keys) is removed (cached per fingerprint)."""
         ex = frozenset(exclude)
         fp = fingerprint or tree.fingerprint()
-        cache = self.__dict__.setdefault("_available_cache", {})
         with self._lock:
-            hit = cache.get((fp, ex))
+            hit = self._available_cache.get((fp, ex))
         if hit is None:
             hit = sum(1 for n in self.cached_candidates(tree, fp) if not excluded_by(n.key, ex))
             with self._lock:
-                cache[(fp, ex)] = hit
-        return int(hit)
+                self._available_cache[(fp, ex)] = hit
+        return hit
 
     def check(
         self, tree: AttributeTree, k: int, exclude: Iterable[str] = (), *, fingerprint: str | None = None

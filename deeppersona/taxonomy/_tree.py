@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from anytree import LevelOrderIter, PreOrderIter
 
@@ -813,24 +813,18 @@ def _show(path: object) -> str:
     return repr(path)
 
 
-def _pick_description(a: str | None, b: str | None, prefer: str | None) -> str | None:
+_P = TypeVar("_P")
+
+
+def _pick(a: _P | None, b: _P | None, prefer: str | None, order: Callable[[_P], Any]) -> _P | None:
+    """The merged value of one field: the only one present, the preferred side's, else the least by ``order``."""
     if a is None or b is None or a == b:
         return a if a is not None else b
     if prefer == "self":
         return a
     if prefer == "other":
         return b
-    return min(a, b, key=lambda s: (-len(s), s))
-
-
-def _pick_value_type(a: ValueType | None, b: ValueType | None, prefer: str | None) -> ValueType | None:
-    if a is None or b is None or a == b:
-        return a if a is not None else b
-    if prefer == "self":
-        return a
-    if prefer == "other":
-        return b
-    return min(a, b, key=lambda v: json.dumps(v.to_dict(), sort_keys=True))
+    return min(a, b, key=order)
 
 
 def _merge_children(target: AttributeNode, incoming: Iterable[AttributeNode], prefer: str | None) -> None:
@@ -844,7 +838,9 @@ def _merge_children(target: AttributeNode, incoming: Iterable[AttributeNode], pr
                 match.name = min(match.name, node.name)
             elif prefer == "other":
                 match.name = node.name
-        match.description = _pick_description(match.description, node.description, prefer)
-        match.value_type = _pick_value_type(match.value_type, node.value_type, prefer)
+        match.description = _pick(match.description, node.description, prefer, lambda d: (-len(d), d))
+        match.value_type = _pick(
+            match.value_type, node.value_type, prefer, lambda v: json.dumps(v.to_dict(), sort_keys=True)
+        )
         match.core = match.core or node.core
         _merge_children(match, node.children, prefer)
