@@ -34,11 +34,13 @@ def main() -> None:
         from deeppersona.testing import FakeLLM, HashEmbedder
 
         engine = engine.with_llm(FakeLLM(seed=args.seed)).with_embedder(HashEmbedder())
-    engine = engine.cohort(country=args.country).with_seed(args.seed).with_options(progress=False)
+    # progress on stderr from the first second: the model loads, then core, fill 1/2, ..., narrative
+    engine = engine.cohort(country=args.country).with_seed(args.seed).with_options(progress=not FAST)
 
-    persona = engine.generate(k=args.k)
-    if not persona.ok:
-        raise SystemExit(f"generation failed: {persona.failure}")
+    persona = engine.generate(k=args.k)  # raises GenerationError if it could not be generated at all
+    print(f"status: {persona.status}" + (f" ({persona.failure})" if not persona.ok else ""))
+    for part, why in persona.missing.items():
+        print(f"  missing {part}: {why}")
 
     demo = persona.demographics
     print(f"{persona.name or 'Persona'} ({persona.id})")

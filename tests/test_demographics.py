@@ -454,3 +454,59 @@ def test_samples_respect_cohort(
         assert (df["gender"] == gender).all()
     if country:
         assert (df["country_code"] == country).all()
+
+
+# -- issue 16, defect 8: drawn occupations name their source; anchored ones claim none ----------------
+
+
+def test_drawn_occupations_carry_their_source(sampler: DemographicSampler) -> None:
+    from deeppersona.demographics._occupations import SOURCE_FALLBACK, SOURCE_LIFE_STAGE, SOURCE_US
+
+    ken = sampler.sample(2_000, seed=3, country="Kenya")
+    employed = ken["life_stage"] == "employed"
+    assert employed.any() and (~employed).any()
+    assert (ken.loc[employed, "occupation_source"] == SOURCE_FALLBACK).all()
+    assert (ken.loc[~employed, "occupation_source"] == SOURCE_LIFE_STAGE).all()
+    # the label says plainly that this is the US mix plus the farming-share heuristic
+    assert "US occupation mix" in SOURCE_FALLBACK and "farming-share heuristic" in SOURCE_FALLBACK
+    assert "not this country's data" in SOURCE_FALLBACK
+    usa = sampler.sample(500, seed=3, country="USA", occupation="employed")
+    assert (usa["occupation_source"] == SOURCE_US).all()
+    one = sampler.draw(np.random.default_rng(1), Cohort(country="Argentina", occupation="employed"))
+    assert one.occupation_source == SOURCE_FALLBACK
+    assert one.model_dump()["occupation_source"] == SOURCE_FALLBACK  # what the engine stores
+    world = sampler.sample(300, seed=4)
+    assert world["occupation_source"].notna().all()
+
+
+def test_user_table_occupations_name_the_user_table() -> None:
+    table = pd.DataFrame({"occupation": ["Teacher", "Baker"], "weight": [1, 2], "country": ["KEN", "KEN"]})
+    s = DemographicSampler(occupation_table=table, names=False)
+    d = s.draw(np.random.default_rng(0), Cohort(country="KEN", occupation="employed"))
+    assert d.occupation in {"Teacher", "Baker"} and d.occupation_source == "user occupation table"
+
+
+@pytest.mark.parametrize("occupation", ["nurse", "Registered Nurses", "retired"])
+def test_anchored_occupation_claims_no_source(sampler: DemographicSampler, occupation: str) -> None:
+    d = sampler.draw(np.random.default_rng(2), Cohort(country="Kenya"), anchors={"occupation": occupation})
+    assert d.occupation_source is None
+    df = sampler.sample(50, seed=2, country="Kenya", anchors={"occupation": occupation})
+    assert df["occupation_source"].isna().all()
+
+
+def test_generated_persona_demographics_carry_the_occupation_source() -> None:
+    from deeppersona.demographics._occupations import SOURCE_FALLBACK
+    from deeppersona.engine import PersonaEngine
+    from deeppersona.testing import FakeLLM, HashEmbedder
+
+    engine = (
+        PersonaEngine.from_taxonomy(model=FakeLLM(seed=1), embedder=HashEmbedder())
+        .with_sampler(DemographicSampler(names=False))
+        .cohort(country="Kenya")
+        .with_seed(5)
+    )
+    drawn = engine.cohort(occupation="employed").generate(k=5)
+    assert drawn.ok and drawn.demographics["occupation_source"] == SOURCE_FALLBACK
+    anchored = engine.anchor(occupation="night-shift nurse").generate(k=5)
+    assert anchored.demographics["occupation"] == "night-shift nurse"
+    assert anchored.demographics.get("occupation_source") is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -145,12 +146,28 @@ def test_cohort_constrains_demographics(tree: AttributeTree, embedder: HashEmbed
     ],
 )
 def test_bad_input_fails_before_any_llm_call(
-    tree: AttributeTree, embedder: HashEmbedder, build: Any, error: type
-) -> None:
+    tree: AttributeTree, embedder: HashEmbedder, build: Any, error: type, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.chdir(tmp_path)  # relative output paths land here, never in the working tree
     llm = FakeLLM()
     with pytest.raises(error):
         build(make(tree, embedder, llm))
     assert llm.requests == []
+    assert list(tmp_path.iterdir()) == []  # ... and before any file (or lock) was created
+
+
+@pytest.mark.parametrize("where", ["dir", "under_file", "missing_dir"])
+def test_bad_output_paths_fail_before_any_file(
+    tree: AttributeTree, embedder: HashEmbedder, tmp_path: Path, where: str
+) -> None:
+    (tmp_path / "a_file").write_text("x")
+    path = {"dir": tmp_path, "under_file": tmp_path / "a_file" / "out.jsonl",
+            "missing_dir": tmp_path / "nope" / "out.jsonl"}[where]  # fmt: skip
+    llm = FakeLLM()
+    with pytest.raises(ConfigError, match="output path"):
+        make(tree, embedder, llm).generate_to(path, n=1, k=5)
+    assert llm.requests == [] and sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]
 
 
 def test_taxonomy_without_core_is_rejected() -> None:
@@ -180,7 +197,7 @@ def test_failing_persona_is_recorded_and_run_goes_on(tree: AttributeTree, embedd
     assert isinstance(pop, Population)
     assert len(pop) == 0 and len(pop.failures) == 3
     assert all("LLMOutputError" in (p.failure or "") for p in pop.failures)
-    assert pop.usage.failures == 3
+    assert pop.usage.failures == 9  # 3 personas x (1 attempt + 2 persona retries), every one accounted for
     with pytest.raises(GenerationError, match="could not be generated"):
         engine.generate(k=10)
     ok = (
@@ -203,11 +220,11 @@ def test_missing_values_are_reasked_once(tree: AttributeTree, embedder: HashEmbe
         if isinstance(req.response_model, type) and issubclass(req.response_model, FillReply):
             props = req.response_model.json_schema["properties"]
             keys = list(props)
-            if "still have no usable value" in req.last_user_message:
+            if "could not be used" in req.last_user_message:
                 assert set(keys) == dropped  # exactly the missing attributes are re-asked
-                return {k: typed(props[k], "fixed value") for k in keys}
+                return {k: typed(props[k], f"fixed value for {k}") for k in keys}
             dropped.add(keys[0])
-            return {k: ("" if k == keys[0] else typed(props[k], "some value")) for k in keys}
+            return {k: ("" if k == keys[0] else typed(props[k], f"some value for {k}")) for k in keys}
         return None
 
     llm = FakeLLM(seed=1, handler=handler)
@@ -351,7 +368,8 @@ def test_one_failing_persona_does_not_stop_the_others(tree: AttributeTree, embed
     assert [len(p) for p in personas] == [1, 0, 1]
     failed = personas[1].failures[0]
     assert failed.status == "failed" and "RuntimeError: backend bug" in (failed.failure or "")
-    assert failed.usage.calls == 4 and failed.usage.failures == 1  # every call spent is accounted for
+    # every call spent is accounted for: 4 calls per attempt, 3 attempts (persona_retries=2)
+    assert failed.usage.calls == 12 and failed.usage.failures == 3
     # and inside one run: one persona fails, the others finish
     state = {"n": 0}
 
@@ -364,11 +382,19 @@ def test_one_failing_persona_does_not_stop_the_others(tree: AttributeTree, embed
 
     pop = (
         make(tree, embedder, FakeLLM(seed=1, handler=second_core_fails, max_attempts=1))
-        .with_options(concurrency=1)
+        .with_options(concurrency=1, persona_retries=0)
         .generate(k=5, n=3)
     )
     assert len(pop) == 2 and len(pop.failures) == 1 and pop.failures[0].index == 1
     assert pop.usage.calls == sum(p.usage.calls for p in [*pop, *pop.failures])
+    # with persona-level retries (the default) the failed persona is tried again and completes
+    state["n"] = 0
+    retried = make(tree, embedder, FakeLLM(seed=1, handler=second_core_fails, max_attempts=1)).with_options(
+        concurrency=1
+    )
+    pop = retried.generate(k=5, n=3)
+    assert len(pop) == 3 and not pop.failures
+    assert pop[1].usage.failures == 1  # the failed first attempt is counted in the persona's usage
 
 
 def test_selection_in_a_worker_thread_changes_nothing(tree: AttributeTree, embedder: HashEmbedder) -> None:
@@ -384,7 +410,7 @@ def test_population_of_200_covers_roots_and_level2(tree: AttributeTree, embedder
         model = req.response_model
         if isinstance(model, type) and issubclass(model, FillReply):
             props = model.json_schema["properties"]
-            return {k: (p["enum"][0] if "enum" in p else {"number": 1, "array": ["x"]}.get(p["type"], "v"))
+            return {k: (p["enum"][0] if "enum" in p else {"number": 1, "array": ["x"]}.get(p["type"], f"v {k}"))
                     for k, p in props.items()}  # fmt: skip
         return None
 
@@ -473,3 +499,22 @@ def test_name_restating_attributes_are_never_selected(tree: AttributeTree, embed
     for seed in range(20):
         chosen = selector.select(context, 1500, np.random.default_rng(seed))
         assert not {"Given Name", "Family Name"} & {c.node.name for c in chosen}
+
+
+def test_persona_status_is_ok_only_when_complete(tree: AttributeTree, embedder: HashEmbedder) -> None:
+    def empty_fills(req: FakeRequest) -> Any:
+        if isinstance(req.response_model, type) and issubclass(req.response_model, FillReply):
+            return {k: "" for k in req.response_model.json_schema["properties"]}
+        return None
+
+    engine = make(tree, embedder, FakeLLM(seed=1, handler=empty_fills)).with_options(persona_retries=1)
+    persona = engine.generate(k=12)  # a single incomplete persona is returned, not raised
+    assert persona.status == "incomplete" and not persona.ok
+    assert len(persona.missing) == 12 and persona.selected == {}
+    assert "12 part(s) without a valid value" in (persona.failure or "")
+    assert "incomplete" in repr(persona)
+    pop = engine.generate(k=12, n=2)
+    assert len(pop) == 0 and len(pop.incomplete) == 2 and "2 incomplete" in repr(pop)
+    complete = make(tree, embedder).generate(k=12)
+    assert complete.ok and complete.missing == {}
+    assert complete.provenance.occupation_source == (complete.demographics.get("occupation_source") or "")

@@ -115,7 +115,8 @@ def test_failures_are_reported_not_written(tree: AttributeTree, tmp_path: Path) 
     out = tmp_path / "people.jsonl"
     report = make(tree, FakeLLM(seed=1, handler=handler, max_attempts=1)).generate_to(out, n=2, k=5)
     assert report.written == 0 and [i for i, _ in report.failures] == [0, 1] and not report.complete
-    assert "LLMOutputError" in report.failures[0][1] and report.usage.failures == 2
+    # 2 personas x (1 attempt + 2 persona retries)
+    assert "LLMOutputError" in report.failures[0][1] and report.usage.failures == 6
     assert _indices(out) == []
     retry = make(tree).generate_to(out, n=2, k=5)  # a rerun retries the failed personas
     assert retry.written == 2 and sorted(_indices(out)) == [0, 1]

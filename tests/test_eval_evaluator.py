@@ -19,6 +19,9 @@ from deeppersona.evaluation import (
     surveys,
     win_rates,
 )
+from deeppersona.evaluation._compare import REPLICATES, compare_tables
+from deeppersona.evaluation._intrinsic import distinct_n
+from deeppersona.evaluation._personas import persona_views
 from deeppersona.testing import FakeLLM, FakeRequest, HashEmbedder
 
 PERSONAS = [
@@ -249,3 +252,129 @@ def test_elo_and_win_rates() -> None:
         elo_ratings([("a", "a", "a")])
     with pytest.raises(EvaluationError):
         elo_ratings([])
+
+
+# --- Issue 16: Likert text fallback, item warnings, cluster bootstrap, distinct-n ------------------------
+
+
+def test_text_replies_are_read_as_likert_and_unreadable_ones_counted(tmp_path: Path) -> None:
+    truth = surveys.load_ipip(write_ipip(tmp_path / "data-final.csv", {"KE": 60}), "KE")
+    replies = {"EXT1": "Neither agree nor disagree", "EXT2": "somewhat agree", "EXT3": "I agree and disagree"}
+
+    def handler(req: FakeRequest) -> object:
+        for item_id, reply in replies.items():
+            if surveys.IPIP50.item(item_id).prompt == req.messages[1]["content"]:
+                return reply  # not JSON: read as text
+        return None
+
+    report = Evaluator(FakeLLM(handler=handler), n_boot=0, retries=1).big_five(
+        PERSONAS[:3], truth, baselines=False
+    )
+    answers = report.answers["personas"]
+    assert (answers.responses["EXT1"] == 3).all() and (answers.responses["EXT2"] == 4).all()
+    assert answers.responses["EXT3"].isna().all()
+    assert answers.unparsed["EXT3"] == 3 * 2 and answers.n_unparsed == 6  # each attempt counted
+    assert answers.failures["EXT3"] == 3
+    md = report.to_markdown()
+    assert "could not be read as one answer code" in md and "personas: 6" in md
+
+
+def test_q57_is_reported_with_a_warning_and_left_out_of_the_average(wvs_file: Path) -> None:
+    truth = surveys.load_wvs7(wvs_file, "KEN")
+    report = Evaluator(FakeLLM(seed=3), seed=0, n_boot=100).survey(PERSONAS[:30], truth, baselines=False)
+    assert report.excluded.keys() == {"Q57"}
+    assert "Q57" not in report.averaged_items and len(report.averaged_items) == 5
+    table = report.to_pandas()
+    others = ["Q45", "Q46", "Q184", "Q218", "Q254"]
+    for metric in ("ks", "js_divergence", "wasserstein_norm"):
+        mean = float(np.mean([table.loc[("personas", i), metric] for i in others]))
+        assert table.loc[("personas", "average"), metric] == pytest.approx(mean)
+        assert not math.isnan(table.loc[("personas", "Q57"), metric])  # still compared, on its own row
+        row = table.loc[("personas", "average")]
+        assert row[f"{metric}_lo"] <= row[f"{metric}_hi"]
+    assert REPLICATES not in report.table.columns
+    assert any(w.startswith("Q57: ") for w in report.warnings)
+    md = report.to_markdown()
+    assert (
+        "**Warnings**" in md and "| personas | Q57 (not averaged) |" in md and "left out of the average" in md
+    )
+    assert "Q57" in repr(report) and "left out of the average" in repr(report)
+
+
+def test_q57_can_be_recoded_onto_the_real_scale(wvs_file: Path) -> None:
+    truth = surveys.load_wvs7(wvs_file, "KEN")
+    seen: list[int] = []
+
+    def handler(req: FakeRequest) -> object:
+        if "trusted" in req.messages[1]["content"]:
+            seen.append(len(seen) % 4 + 1)
+            return {"answer": seen[-1]}  # the four options of the prompt, in turn
+        return None
+
+    report = Evaluator(FakeLLM(handler=handler), n_boot=50, scale_mismatch="recode").survey(
+        PERSONAS[:8], truth, baselines=False
+    )
+    assert report.excluded == {} and "Q57" in report.averaged_items
+    assert report.instrument.item("Q57").codes == (1, 2)
+    assert sorted(report.answers["personas"].responses["Q57"]) == [1, 1, 1, 1, 2, 2, 2, 2]
+    q57 = next(c for c in report.columns if c.id == "Q57")
+    assert list(q57.support) == [1.0, 2.0] and q57.scale == (1.0, 2.0)
+    table = report.to_pandas()
+    assert table.loc[("personas", "average"), "ks"] == pytest.approx(
+        table.xs("personas").drop(index="average")["ks"].mean()
+    )
+    assert any("recoded onto the real data's codes [1, 2]" in w for w in report.warnings)
+    with pytest.raises(ConfigError, match="scale_mismatch"):
+        Evaluator(FakeLLM(), scale_mismatch="drop")  # type: ignore[arg-type]
+
+
+def test_repeats_are_resampled_by_respondent(wvs_file: Path) -> None:
+    truth = surveys.load_wvs7(wvs_file, "KEN").recoded()
+
+    def handler(req: FakeRequest) -> object:  # every persona gives the same answer on every repeat
+        persona = int(req.messages[0]["content"].split()[1].rstrip(":"))
+        return {"answer": persona % 2 + 1}
+
+    ev = Evaluator(FakeLLM(handler=handler), n_boot=300, repeats=4)
+    report = ev.survey(PERSONAS[:20], truth, baselines=False)
+    responses = report.answers["personas"].responses
+    assert responses.index.name == "respondent" and list(responses.index[:5]) == [0, 0, 0, 0, 1]
+    cols = report.columns
+    as_rows = compare_tables(
+        responses.reset_index(drop=True),  # what the bootstrap did before: rows as respondents
+        cols,
+        real=truth.responses,
+        n_boot=300,
+        rng=np.random.default_rng(0),
+    ).set_index("item")
+    clustered = report.to_pandas().xs("personas")
+    # 20 personas x 4 identical repeats carry the information of 20 answers, not 80: about sqrt(4) wider.
+    for item in ("Q45", "average"):
+        width = clustered.loc[item, "mean_diff_hi"] - clustered.loc[item, "mean_diff_lo"]
+        assert width > 1.5 * (as_rows.loc[item, "mean_diff_hi"] - as_rows.loc[item, "mean_diff_lo"]), item
+
+
+def test_distinct_n_reads_the_same_text_for_every_set() -> None:
+    texts = ["A nurse who loves hiking in the hills.", "A teacher who paints on weekends.", "A farmer."]
+    with_attributes = [
+        {"narrative": texts[0], "attributes": {"Health > Sleep": "poor", "Hobbies > Sport": "hiking"}},
+        {"narrative": texts[1], "attributes": {"Hobbies > Art": "painting"}},
+        {"narrative": texts[2], "attributes": {"Work > Crop": "maize"}},
+    ]
+    report = Evaluator(FakeLLM(), HashEmbedder()).intrinsic(
+        {"deep": with_attributes, "plain": texts}, judge=False, similarity=False
+    )
+    per_set = report.to_pandas()
+    for n in (1, 2, 3):
+        assert per_set.loc["deep", f"distinct_{n}"] == per_set.loc["plain", f"distinct_{n}"]
+        assert per_set.loc["deep", f"distinct_{n}"] == pytest.approx(distinct_n(texts, n))
+
+
+def test_distinct_n_of_personas_reads_their_profiles() -> None:
+    from deeppersona.engine import PersonaEngine
+
+    engine = PersonaEngine.from_taxonomy("default").with_llm(FakeLLM()).with_embedder(HashEmbedder())
+    people = list(engine.with_seed(3).generate(k=12, n=3))
+    report = Evaluator(FakeLLM(), HashEmbedder()).intrinsic(people, judge=False, similarity=False)
+    profiles = [v.profile for v in persona_views(people)]
+    assert report.per_set.loc["personas", "distinct_2"] == pytest.approx(distinct_n(profiles, 2))

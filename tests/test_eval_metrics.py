@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -23,7 +24,12 @@ from deeppersona.evaluation import (
     normalized_wasserstein,
     wasserstein,
 )
-from deeppersona.evaluation._bootstrap import bootstrap_table_counts, percentile_interval
+from deeppersona.evaluation._bootstrap import (
+    bootstrap_cluster_counts,
+    bootstrap_table_counts,
+    percentile_interval,
+)
+from deeppersona.evaluation._compare import REPLICATES, Column, compare_tables
 from deeppersona.evaluation._metrics import metrics_from_counts
 
 
@@ -180,3 +186,103 @@ def test_public_bootstrap_ci_covers_the_truth_at_about_nominal_rate(metric: str)
         _est, lo, hi = bootstrap_ci(x, y, metric, n_boot=300, seed=rng, support=support)
         hits += lo <= truth <= hi
     assert 0.88 <= hits / n_sim <= 0.99, hits / n_sim
+
+
+# --- Cluster bootstrap by respondent (issue 16, item 5) -------------------------------------------------
+
+
+def _row_bootstrap_reference(
+    codes: np.ndarray, sizes: list[int], n_boot: int, rng: np.random.Generator
+) -> list[np.ndarray]:
+    """The row bootstrap as it was before clusters: every row resampled on its own."""
+    n = codes.shape[0]
+    rows = rng.integers(0, n, size=(n_boot, n))
+    out = []
+    for j, k in enumerate(sizes):
+        vals = codes[rows, j]
+        out.append(np.stack([np.bincount(v[v >= 0], minlength=k) for v in vals]).astype(float))
+    return out
+
+
+def test_cluster_bootstrap_equals_row_bootstrap_with_one_row_per_respondent() -> None:
+    codes = np.random.default_rng(4).integers(-1, 4, size=(60, 3))
+    sizes = [4, 4, 4]
+    ref = _row_bootstrap_reference(codes, sizes, 50, np.random.default_rng(9))
+    rows = bootstrap_table_counts(codes, sizes, 50, np.random.default_rng(9))
+    clusters = bootstrap_cluster_counts(codes, np.arange(60), sizes, 50, np.random.default_rng(9))
+    for a, b, c in zip(ref, rows, clusters, strict=True):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, c)
+
+
+def test_cluster_bootstrap_keeps_all_rows_of_a_respondent() -> None:
+    # Respondent r answers r % 4 on every one of its 3 repeats: every count is a multiple of 3.
+    codes = (np.repeat(np.arange(20), 3) % 4)[:, None]
+    out = bootstrap_cluster_counts(codes, np.repeat(np.arange(20), 3), [4], 200, np.random.default_rng(1))[0]
+    assert out.shape == (200, 4)
+    assert np.all(out.sum(axis=1) == 60) and np.all(out % 3 == 0)
+    with pytest.raises(EvaluationError, match="one label per row"):
+        bootstrap_cluster_counts(codes, np.arange(5), [4], 10, np.random.default_rng(1))
+
+
+def _simulated(repeats: int, index: bool, seed: int = 0) -> pd.DataFrame:
+    """40 respondents, each answering (almost) the same on every repeat."""
+    rng = np.random.default_rng(seed)
+    base = rng.integers(1, 5, size=(40, 2)).astype(float)
+    values = np.repeat(base, repeats, axis=0)
+    flip = rng.random(values.shape) < 0.05  # near-identical repeats
+    values[flip] = rng.integers(1, 5, size=int(flip.sum()))
+    respondent = np.repeat(np.arange(40), repeats)
+    frame = pd.DataFrame(values, columns=["A", "B"])
+    return frame.set_axis(pd.Index(respondent, name="respondent")) if index else frame
+
+
+def _compare(sim: pd.DataFrame) -> pd.DataFrame:
+    cols = [Column(c, np.arange(1.0, 5.0), (1.0, 4.0)) for c in ("A", "B")]
+    real = pd.DataFrame(
+        np.random.default_rng(7).integers(1, 5, size=(500, 2)).astype(float), columns=["A", "B"]
+    )
+    return compare_tables(sim, cols, real=real, n_boot=400, rng=np.random.default_rng(3)).set_index("item")
+
+
+@pytest.mark.parametrize("metric", ["mean_diff", "wasserstein", "js_divergence", "ks"])
+def test_repeats_widen_the_interval_only_through_clusters(metric: str) -> None:
+    clustered = _compare(_simulated(5, index=True))
+    as_rows = _compare(_simulated(5, index=False))  # the same table, each row taken as a respondent
+    for item in ("A", "B", "average"):
+        width_cluster = clustered.loc[item, f"{metric}_hi"] - clustered.loc[item, f"{metric}_lo"]
+        width_rows = as_rows.loc[item, f"{metric}_hi"] - as_rows.loc[item, f"{metric}_lo"]
+        assert width_cluster > 1.3 * width_rows, (item, width_cluster, width_rows)
+        assert clustered.loc[item, metric] == as_rows.loc[item, metric]  # point estimates are unchanged
+    # With one row per respondent, the respondent index changes nothing at all.
+    single = _compare(_simulated(1, index=True))
+    pd.testing.assert_frame_equal(
+        single.drop(columns=REPLICATES), _compare(_simulated(1, index=False)).drop(columns=REPLICATES)
+    )
+
+
+def test_bootstrap_ci_with_groups() -> None:
+    rng = np.random.default_rng(5)
+    per_person = rng.integers(1, 5, 30).astype(float)
+    x = np.repeat(per_person, 4)
+    y = rng.integers(1, 5, 400).astype(float)
+    groups = np.repeat(np.arange(30), 4)
+    est, lo, hi = bootstrap_ci(x, y, "mean_diff", n_boot=500, seed=2)
+    est_g, lo_g, hi_g = bootstrap_ci(x, y, "mean_diff", n_boot=500, seed=2, groups_x=groups)
+    assert est == est_g and (hi_g - lo_g) > 1.3 * (hi - lo)
+    singletons = bootstrap_ci(x, y, "mean_diff", n_boot=500, seed=2, groups_x=np.arange(120))
+    assert singletons[0] == est and singletons[2] - singletons[1] == pytest.approx(hi - lo, rel=0.35)
+    with pytest.raises(EvaluationError, match="labels for"):
+        bootstrap_ci(x, y, groups_x=groups[:10])
+
+
+def test_compare_tables_averages_the_chosen_items_only() -> None:
+    sim = _simulated(1, index=False)
+    cols = [Column(c, np.arange(1.0, 5.0), (1.0, 4.0)) for c in ("A", "B")]
+    real = pd.DataFrame(
+        np.random.default_rng(7).integers(1, 5, size=(500, 2)).astype(float), columns=["A", "B"]
+    )
+    table = compare_tables(sim, cols, real=real, n_boot=50, rng=np.random.default_rng(3), averaged={"B"})
+    table = table.set_index("item")
+    for m in ("ks", "ks_lo", "ks_hi", "mean_diff"):
+        assert table.loc["average", m] == pytest.approx(table.loc["B", m])

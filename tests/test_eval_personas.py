@@ -155,8 +155,8 @@ def test_intrinsic_on_engine_personas(population: Population, tree: AttributeTre
     reached_roots = sum(share > 0 for share in stats.root_coverage.values())
     assert row["category_coverage"] == pytest.approx(reached_roots / len(tree.roots))
 
-    # distinct-n over the attribute values
-    texts = [" ".join(_words(v) for v in p.values().values()) for p in population]
+    # distinct-n over the same text for every persona set: the profile (Figure 7 JSON for a Persona)
+    texts = [json.dumps(p.to_nested(), ensure_ascii=False) for p in population]
     for n in (1, 2, 3):
         assert row[f"distinct_{n}"] == pytest.approx(distinct_n(texts, n))
 

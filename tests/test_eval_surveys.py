@@ -10,9 +10,10 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from deeppersona.errors import DataFileError, DataFileNotFoundError, EvaluationError
+from deeppersona.errors import ConfigError, DataFileError, DataFileNotFoundError, EvaluationError
 from deeppersona.evaluation import GroundTruth, load_personas, surveys
 from deeppersona.evaluation._personas import persona_views
+from deeppersona.evaluation._surveys import AnswerReading, read_likert
 
 
 def write_wvs(path: Path, countries: dict[str, int], seed: int = 0, sep: str = ",") -> Path:
@@ -205,3 +206,206 @@ def test_persona_inputs(tmp_path: Path) -> None:
         "a JSON string",
     ]
     assert len(persona_views(f)) == 3
+
+
+# --- Likert text fallback (issue 16, item 3) ------------------------------------------------------------
+
+IPIP_PHRASINGS: list[tuple[str, int]] = [
+    ("Neither agree nor disagree", 3),
+    ("I neither agree nor disagree with this statement.", 3),
+    ("neither disagree nor agree", 3),
+    ("Neutral", 3),
+    ("neither", 3),
+    ("somewhat agree", 4),
+    ("Somewhat disagree", 2),
+    ("slightly agree", 4),
+    ("moderately disagree", 2),
+    ("I tend to agree", 4),
+    ("Mostly agree", 4),
+    ("I agree somewhat.", 4),
+    ("Disagree a little", 2),
+    ("Agree", 5),
+    ("I agree.", 5),
+    ("strongly agree", 5),
+    ("Agree strongly", 5),
+    ("I completely agree", 5),
+    ("Very much agree", 5),
+    ("Disagree", 1),
+    ("Strongly disagree", 1),
+    ("Totally disagree!", 1),
+    ("I don't agree", 1),
+    ("I do not agree at all", 1),
+    ("I don’t agree at all", 1),
+    ("4 (somewhat agree)", 4),
+    ("My answer: 2.", 2),
+    ("On a scale from 1 to 5, I'd say 4", 4),
+    ("4 out of 5", 4),
+    ("4/5", 4),
+    ("Three.", 3),
+    ('{"answer": "Somewhat agree"}', 4),
+]
+
+
+@pytest.mark.parametrize(("text", "code"), IPIP_PHRASINGS)
+def test_likert_text_on_the_ipip_scale(text: str, code: int) -> None:
+    """IPIP items: 1 = Disagree, 3 = Neutral, 5 = Agree; 2 and 4 are the unlabelled 'somewhat' rungs."""
+    for item_id in ("EXT1", "EXT2", "OPN10"):  # reverse keying changes the score, never the code read
+        assert surveys.IPIP50.item(item_id).parse(text) == code, (item_id, text)
+
+
+WVS_PHRASINGS: list[tuple[str, str, int]] = [
+    ("Q45", "It would be a good thing", 1),
+    ("Q45", "I don't mind", 2),
+    ("Q45", "I do not really mind.", 2),
+    ("Q45", "Neither a good thing nor a bad thing", 2),
+    ("Q45", "A bad thing.", 3),
+    ("Q46", "Very happy", 1),
+    ("Q46", "very happy", 1),
+    ("Q46", "Extremely happy", 1),
+    ("Q46", "Quite happy", 2),
+    ("Q46", "I am fairly happy", 2),
+    ("Q46", "Rather happy", 2),
+    ("Q46", "Not very happy", 3),
+    ("Q46", "I'm not very happy.", 3),
+    ("Q46", "Not at all happy", 4),
+    ("Q46", "I'm not happy at all", 4),
+    ("Q57", "Most people can be trusted", 1),
+    ("Q57", "Most people can be trusted, but it is wise to be careful", 2),
+    ("Q57", "You usually need to be careful in dealing with people", 3),
+    ("Q57", "You almost always need to be very careful in dealing with people.", 4),
+    ("Q57", "(4)", 4),
+    ("Q184", "Never justifiable", 1),
+    ("Q184", "It is always justifiable", 10),
+    ("Q184", "I'd say 7 on a scale of 1 to 10", 7),
+    ("Q184", "10 means always justifiable, so 10", 10),
+    ("Q218", "Have done", 1),
+    ("Q218", "I might do it", 2),
+    ("Q218", "I would never do that", 3),
+    ("Q254", "Very proud", 1),
+    ("Q254", "quite proud", 2),
+    ("Q254", "I'm not very proud", 3),
+    ("Q254", "not proud at all", 4),
+]
+
+
+@pytest.mark.parametrize(("item_id", "text", "code"), WVS_PHRASINGS)
+def test_likert_text_on_the_wvs_scales(item_id: str, text: str, code: int) -> None:
+    assert surveys.WVS7.item(item_id).parse(text) == code
+
+
+IMPORTANCE = {1: "Very important", 2: "Rather important", 3: "Not very important", 4: "Not at all important"}
+SEVEN_POINT = {
+    1: "Strongly disagree",
+    2: "Disagree",
+    3: "Somewhat disagree",
+    4: "Neither agree nor disagree",
+    5: "Somewhat agree",
+    6: "Agree",
+    7: "Strongly agree",
+}
+
+
+@pytest.mark.parametrize(
+    ("labels", "text", "code"),
+    [
+        (IMPORTANCE, "not important at all", 4),
+        (IMPORTANCE, "Not at all important", 4),
+        (IMPORTANCE, "not very important", 3),
+        (IMPORTANCE, "somewhat important", 2),
+        (IMPORTANCE, "extremely important", 1),
+        (SEVEN_POINT, "slightly agree", 5),
+        (SEVEN_POINT, "agree", 6),
+        (SEVEN_POINT, "totally agree", 7),
+        (SEVEN_POINT, "Neither agree nor disagree", 4),
+        (SEVEN_POINT, "neutral", 4),
+        (SEVEN_POINT, "I don't agree", 2),
+        (SEVEN_POINT, "mildly disagree", 3),
+        (SEVEN_POINT, "not at all agree", 1),
+    ],
+)
+def test_likert_text_on_other_scales(labels: dict[int, str], text: str, code: int) -> None:
+    item = surveys.SurveyItem(id="X", label="x", prompt="?", codes=tuple(labels), code_labels=labels)
+    assert item.parse(text) == code
+    assert read_likert(text, tuple(labels), labels) == AnswerReading(code, "label")
+
+
+@pytest.mark.parametrize(
+    ("item_id", "text"),
+    [
+        ("EXT1", "I agree and disagree"),
+        ("EXT1", "I do not strongly agree"),  # negated, and no label says what that is
+        ("EXT1", "I don't disagree"),
+        ("EXT1", "3-4"),
+        ("EXT1", "between 2 and 3"),
+        ("EXT1", "1 or 2"),
+        ("Q46", "very happy, or quite happy"),
+        ("Q46", "not quite happy"),
+        ("Q45", "Not a good thing"),
+    ],
+)
+def test_ambiguous_likert_text_gives_none(item_id: str, text: str) -> None:
+    instrument = surveys.IPIP50 if item_id.startswith("EXT") else surveys.WVS7
+    reading = instrument.item(item_id).read(text)
+    assert reading == AnswerReading(None, "ambiguous"), reading
+
+
+@pytest.mark.parametrize(
+    ("item_id", "text"), [("EXT1", "No idea"), ("Q46", "happy"), ("Q184", "not sure"), ("Q45", "")]
+)
+def test_unreadable_likert_text_gives_none(item_id: str, text: str) -> None:
+    instrument = surveys.IPIP50 if item_id.startswith("EXT") else surveys.WVS7
+    assert instrument.item(item_id).read(text) == AnswerReading(None, "unparsed")
+
+
+# --- Items whose real data use another scale (issue 16, item 4) ---------------------------------------
+
+
+def test_q57_declares_its_real_scale_and_a_documented_recode() -> None:
+    q57 = surveys.WVS7.item("Q57")
+    assert q57.scale_mismatch and q57.real_codes == (1, 2)
+    assert q57.recode == {1: 1, 2: 1, 3: 2, 4: 2}
+    assert [it.id for it in surveys.WVS7.scale_mismatches] == ["Q57"]
+    warnings = surveys.WVS7.warnings()  # every item note, plus how a scale mismatch is handled
+    assert [w.split(":")[0] for w in warnings] == ["Q57", "Q254"]
+    assert "left out of the average (recode available: 1→1, 2→1, 3→2, 4→2)" in warnings[0]
+    recoded = q57.recoded()
+    assert recoded.codes == (1, 2) and recoded.answer_codes == (1, 2, 3, 4) and not recoded.scale_mismatch
+    assert recoded.prompt == q57.prompt and recoded.scale == (1, 2)
+    assert [recoded.parse(c) for c in (1, 2, 3, 4)] == [1, 1, 2, 2]
+    assert recoded.parse("You usually need to be careful in dealing with people") == 2
+    assert recoded.answer_model()(answer=4).answer == 4  # type: ignore[attr-defined]
+    assert "recoded onto the real data's codes [1, 2]" in (recoded.warning() or "")
+    inst = surveys.WVS7.recoded()
+    assert inst.item("Q57").codes == (1, 2) and inst.scale_mismatches == []
+    assert inst.item("Q46") == surveys.WVS7.item("Q46")
+    assert surveys.WVS7.item("Q57").scale_mismatch  # the packaged instrument is unchanged
+
+
+def test_ground_truth_recoded(tmp_path: Path) -> None:
+    truth = surveys.load_wvs7(write_wvs(tmp_path / "wvs.csv", {"KEN": 200}), "KEN")
+    recoded = truth.recoded()
+    assert recoded.instrument.item("Q57").codes == (1, 2)
+    assert recoded.counts["Q57"].shape == (2,)
+    # The synthetic file draws Q57 from 1-4: codes 3 and 4 are not WVS-7 answers and become missing.
+    assert recoded.n["Q57"] == int(truth.counts["Q57"][:2].sum())
+    assert recoded.invalid["Q57"] == int(truth.counts["Q57"][2:].sum())
+    assert recoded.n["Q46"] == truth.n["Q46"]
+    hist = surveys.WVS7.from_histograms({"Q57": {1: 30, 2: 70}, "Q46": {1: 5, 2: 5}})
+    assert list(hist.recoded().counts["Q57"]) == [30.0, 70.0]
+    with pytest.raises(EvaluationError, match="cannot be recoded"):
+        surveys.WVS7.from_histograms({"Q57": {1: 30, 3: 70}}).recoded()
+    plain = surveys.WVS7.from_histograms({"Q46": {1: 5}})
+    assert plain.recoded() is plain
+
+
+def test_item_recode_must_cover_the_prompt_codes() -> None:
+    base = {"id": "X", "label": "x", "prompt": "?", "codes": [1, 2, 3], "real_codes": [1, 2]}
+    with pytest.raises(DataFileError, match="recode"):
+        surveys.Instrument.from_dict({"name": "t", "items": [{**base, "recode": {"1": 1, "2": 2}}]})
+    with pytest.raises(DataFileError, match="recode"):
+        surveys.Instrument.from_dict({"name": "t", "items": [{**base, "recode": {"1": 1, "2": 2, "3": 3}}]})
+    ok = surveys.Instrument.from_dict({"name": "t", "items": [{**base, "recode": {"1": 1, "2": 2, "3": 2}}]})
+    assert ok.item("X").recode == {1: 1, 2: 2, 3: 2}
+    no_map = surveys.SurveyItem(id="Y", label="y", prompt="?", codes=(1, 2, 3), real_codes=(1, 2))
+    with pytest.raises(ConfigError, match="no recode mapping"):
+        no_map.recoded()

@@ -65,7 +65,8 @@ def test_coerce_value(tree: AttributeTree) -> None:
     assert coerce_value("lots", hours)[0] is False
     assert coerce_value(True, hours)[0] is False
     assert coerce_value("radio jambo", station) == (True, "Radio Jambo")
-    assert coerce_value("Other FM", station) == (True, "Other FM")
+    assert coerce_value("Other FM", station)[0] is False  # outside the options: re-asked, never stored
+    assert coerce_value("1,200", hours) == (True, 1200)  # thousands separators
     none_option = AttributeTree.from_paths(["Car > Owned"]).get("Car > Owned")
     from deeppersona.taxonomy import ValueType
 

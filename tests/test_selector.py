@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 
 import numpy as np
 import pytest
@@ -156,7 +157,7 @@ def test_uniform_selector(tree: AttributeTree, embedder: HashEmbedder) -> None:
     assert len({p.node.key for p in picks}) == 50
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, database=None)
 @given(
     k=st.integers(1, 500),
     ratios=st.tuples(st.integers(0, 9), st.integers(0, 9), st.integers(1, 9)),
@@ -169,3 +170,122 @@ def test_stratum_quotas_properties(k: int, ratios: tuple[int, int, int], caps: t
     if min(caps) >= k:  # every stratum has room: within one of the exact share
         total = sum(ratios)
         assert all(abs(qi - k * r / total) < 1 for qi, r in zip(q, ratios, strict=False))
+
+
+# -- issue 16, defect 1: `require` keeps "exactly k distinct attributes" ------------------------------
+
+
+class _NoEncodeEmbedder(HashEmbedder):
+    """Fails the test if anything is embedded (the required-vs-k check must come before any work)."""
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        raise AssertionError("encode called before the require/k check")
+
+
+def _required_paths(tree: AttributeTree, n: int) -> list[str]:
+    return [node.path_str for node in StratifiedSelector().candidates(tree)[::97][:n]]
+
+
+def test_more_required_than_k_is_a_config_error(tree: AttributeTree, embedder: HashEmbedder) -> None:
+    # issue 16: require=[3 paths] with k=2 returned 1,282 attributes (a negative stratum quota)
+    sel = StratifiedSelector(require=_required_paths(tree, 3))
+    with pytest.raises(ConfigError, match=r"3 distinct attributes but k=2"):
+        sel.check(tree, 2)
+    with pytest.raises(ConfigError, match=r"k must be at least 3"):
+        sel.select(_ctx(tree, _NoEncodeEmbedder()), 2, np.random.default_rng(0))
+    with pytest.raises(ConfigError):
+        UniformSelector(require=_required_paths(tree, 3)).select(
+            _ctx(tree, _NoEncodeEmbedder()), 2, np.random.default_rng(0)
+        )
+    picks = sel.select(_ctx(tree, embedder), 3, np.random.default_rng(0))  # k == len(require): just those
+    assert sorted(p.path_str for p in picks) == sorted(_required_paths(tree, 3))
+    assert {p.stratum for p in picks} == {"required"}
+
+
+def test_duplicated_required_paths_count_once(tree: AttributeTree, embedder: HashEmbedder) -> None:
+    # issue 16: a duplicated required path gave k-1 attributes
+    path = "Physical and Health Characteristics > Sleep Health > Sleep Quality"
+    spellings = [
+        path,
+        path,
+        path.lower(),
+        "physical_and_health_characteristics > SleepHealth > sleep-quality",
+    ]
+    sel = StratifiedSelector(require=spellings)
+    sel.check(tree, 1)  # one distinct node: k=1 is enough
+    for k in (1, 2, 10, 150):
+        picks = sel.select(_ctx(tree, embedder), k, np.random.default_rng(k))
+        assert len(picks) == k and len({p.node.key for p in picks}) == k
+        assert [p.path_str for p in picks if p.stratum == "required"] == [path]
+    uniform = UniformSelector(require=spellings).select(_ctx(tree, embedder), 10, np.random.default_rng(0))
+    assert len({p.node.key for p in uniform}) == 10
+    assert [p.path_str for p in uniform if p.stratum == "required"] == [path]
+
+
+def test_required_leaf_that_is_not_a_candidate_fails_in_check(tree: AttributeTree) -> None:
+    sel = StratifiedSelector(require=["Physical and Health Characteristics > Sleep Health"])  # a branch
+    with pytest.raises(ConfigError, match="not a candidate leaf"):
+        sel.check(tree, 10)
+
+
+def test_free_quotas_never_negative() -> None:
+    from deeppersona.selector._stratified import _free_quotas
+
+    assert _free_quotas([2, 1, 1], [0, 0, 0]) == [0, 0, 1]
+    assert _free_quotas([1, 1, 0], [2, 2]) == [0, 0, 0]
+    with pytest.raises(ConfigError):
+        _free_quotas([1, 0, 0], [0, 1])
+
+
+_SMALL = AttributeTree.from_dict(
+    {f"Root {r}": {f"Branch {r}{b}": [f"Leaf {r}{b}{i}" for i in range(4)] for b in range(3)} for r in "ABC"}
+)
+_SMALL_LEAVES = [n.path_str for n in StratifiedSelector().candidates(_SMALL)]
+_SPELLINGS = (  # spellings that the tree resolves to the same node
+    lambda p: p,
+    str.lower,
+    str.upper,
+    lambda p: " > ".join(name.replace(" ", "_") for name in p.split(" > ")),
+)
+
+
+@settings(max_examples=150, deadline=None, database=None)
+@given(
+    data=st.data(),
+    cls=st.sampled_from([StratifiedSelector, UniformSelector]),
+    ratios=st.tuples(st.integers(0, 9), st.integers(0, 9), st.integers(0, 9)).filter(lambda r: sum(r) > 0),
+    breadth_first=st.booleans(),
+    required=st.lists(
+        st.tuples(st.integers(0, len(_SMALL_LEAVES) - 1), st.integers(0, len(_SPELLINGS) - 1)), max_size=10
+    ),
+    excluded_branch=st.one_of(st.none(), st.sampled_from(["Root A > Branch A0", "Root C > Branch C2"])),
+)
+def test_required_selection_is_exactly_k_distinct(
+    data: st.DataObject,
+    cls: type[StratifiedSelector],
+    ratios: tuple[int, int, int],
+    breadth_first: bool,
+    required: list[tuple[int, int]],
+    excluded_branch: str | None,
+) -> None:
+    embedder = HashEmbedder(dim=16)
+    exclude = frozenset() if excluded_branch is None else frozenset({_SMALL.get(excluded_branch).key})
+    available = len(_SMALL_LEAVES) - (4 if exclude else 0)
+    k = data.draw(st.integers(1, available), label="k")
+    require = [_SPELLINGS[s](_SMALL_LEAVES[i]) for i, s in required]
+    unique = {_SMALL_LEAVES[i] for i, _ in required}
+    sel = cls(ratios=ratios, require=require, breadth_first=breadth_first, coverage_period=3)
+    ctx = SelectionContext(_SMALL, "a person who likes leaf a01", embedder, exclude=exclude, index=k)
+    if len(unique) > k:
+        with pytest.raises(ConfigError, match="distinct attributes"):
+            sel.check(_SMALL, k, exclude)
+        with pytest.raises(ConfigError, match="distinct attributes"):
+            sel.select(ctx, k, np.random.default_rng(k))
+        return
+    sel.check(_SMALL, k, exclude)
+    picks = sel.select(ctx, k, np.random.default_rng(k))
+    assert len(picks) == k
+    assert len({p.node.key for p in picks}) == k
+    assert not any(excluded_branch and p.path_str.startswith(excluded_branch) for p in picks)
+    wanted = {p for p in unique if not (excluded_branch and p.startswith(excluded_branch))}
+    assert {p.path_str for p in picks if p.stratum == "required"} == wanted

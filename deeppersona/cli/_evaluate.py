@@ -1,14 +1,17 @@
-"""``deeppersona evaluate survey|intrinsic|personalization``."""
+"""``deeppersona evaluate survey|intrinsic|personalization|quality``."""
 
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
 
 __all__ = ["register"]
+
+logger = logging.getLogger(__name__)
 
 
 def _llm(name: str | None, seed: int) -> Any:
@@ -65,12 +68,15 @@ def _run_survey(args: argparse.Namespace) -> int:
         repeats=args.repeats,
         temperature=args.temperature,
         n_boot=args.n_boot,
+        scale_mismatch=args.scale_mismatch,
     )
     baselines: Any = not args.no_baselines
     if args.instrument == "ipip50":
         report = ev.big_five(personas, truth, baselines, name=args.name)
     else:
         report = ev.survey(personas, truth, baselines, name=args.name)
+    for warning in report.warnings:  # also in the Markdown report; on stderr so they are not missed
+        logger.warning("%s", warning)
     _write(report.to_markdown(), args.out)
     if args.csv:
         report.to_pandas().to_csv(args.csv)
@@ -150,11 +156,26 @@ def _run_personalization(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_quality(args: argparse.Namespace) -> int:
+    """``evaluate quality``: judge-free figures of one persona file; no model is loaded."""
+    from ..evaluation import Evaluator
+
+    tree = None if args.taxonomy == "none" else args.taxonomy
+    report = Evaluator().quality(
+        args.personas, tree=tree, story_words=(args.story_words[0], args.story_words[1])
+    )
+    _write(report.to_json() if args.json else report.to_markdown(), args.out)
+    if args.csv:
+        Path(args.csv).parent.mkdir(parents=True, exist_ok=True)
+        report.to_pandas(per="value").to_csv(args.csv, index=False)
+    return 0
+
+
 def register(subparsers: Any) -> None:
-    """Add ``evaluate`` with its ``survey``, ``intrinsic`` and ``personalization`` subcommands."""
+    """Add ``evaluate`` and its subcommands: survey, intrinsic, personalization, quality."""
     evaluate = subparsers.add_parser(
         "evaluate",
-        help="evaluate persona sets (survey fidelity, intrinsic, personalization)",
+        help="evaluate persona sets (survey fidelity, intrinsic, personalization, quality)",
         description="Evaluate persona sets as in the DeepPersona paper, section 4.",
     )
     sub = evaluate.add_subparsers(dest="evaluate_command", metavar="KIND")
@@ -179,6 +200,13 @@ def register(subparsers: Any) -> None:
     )
     s.add_argument(
         "--no-baselines", action="store_true", help="skip Cultural Prompting and the shallow persona"
+    )
+    s.add_argument(
+        "--scale-mismatch",
+        choices=("exclude", "recode"),
+        default="exclude",
+        help="items whose real data use another scale than the prompt (WVS Q57): leave them out of the "
+        "average (default) or recode them onto the real scale with their documented mapping",
     )
     s.add_argument("--name", default="personas", help="name of the persona set in the report")
     s.add_argument("--limit", type=int, default=None, help="use only the first N personas")
@@ -210,3 +238,28 @@ def register(subparsers: Any) -> None:
     p.add_argument("--no-pairwise", action="store_true", help="skip the pairwise preference judging")
     _common(p)
     p.set_defaults(func=_run_personalization)
+
+    q = sub.add_parser(
+        "quality",
+        help="judge-free persona quality: shallow, repeated, junk values, core completeness, contradictions",
+        description="Judge-free quality figures of a persona file (no model is used).",
+    )
+    q.add_argument("personas", help="JSONL file of serialised personas (what 'deeppersona generate' writes)")
+    q.add_argument("--json", action="store_true", help="print the figures as JSON instead of Markdown")
+    q.add_argument(
+        "--story-words",
+        type=int,
+        nargs=2,
+        default=(60, 120),
+        metavar=("LOW", "HIGH"),
+        help="requested life-story length in words (default 60 120); a story passes with 0.75 x LOW",
+    )
+    q.add_argument(
+        "--taxonomy",
+        default="default",
+        help="taxonomy file the personas were drawn from (default: the packaged one); "
+        "'none' treats every string value as free text",
+    )
+    q.add_argument("--out", default=None, help="also write the report (Markdown, or JSON with --json) here")
+    q.add_argument("--csv", default=None, help="write the per-value flags table to this CSV file")
+    q.set_defaults(func=_run_quality)

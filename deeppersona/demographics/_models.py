@@ -49,6 +49,9 @@ class Demographics(BaseModel):
             ``not employed``, ``retired``.
         name: A full name from the Faker locale chosen for the country and region, when one exists and
             names are on.
+        occupation_source: Where a drawn occupation comes from: the job table's source label (for
+            example the approximate US-mix fallback used outside the US, or ``"user occupation table"``)
+            or the life-stage rules; ``None`` when the occupation was anchored rather than drawn.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -63,6 +66,7 @@ class Demographics(BaseModel):
     occupation_group: str | None = None
     life_stage: str
     name: str | None = None
+    occupation_source: str | None = None
 
 
 def _as_tuple(value: Any, field: str) -> tuple[str, ...] | None:

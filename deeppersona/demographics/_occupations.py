@@ -18,8 +18,14 @@ from ._text import norm
 EMPLOYED = LIFE_STAGES.index("employed")
 US = "USA"
 SOURCE_US = "BLS OEWS (US national employment by detailed occupation)"
-SOURCE_FALLBACK = "approximate: O*NET titles by ISCO-08 major group (see docs)"
+SOURCE_FALLBACK = (
+    "approximate: US occupation mix (BLS OEWS / O*NET titles by ISCO-08 major group) "
+    "with a farming-share heuristic for ISCO group 6, not this country's data (see docs)"
+)
+"""Source label of the non-US built-in table (no per-country occupation table ships with the library)."""
 SOURCE_USER = "user occupation table"
+SOURCE_LIFE_STAGE = "life-stage rules by age (LifeStageRules, the same for every country)"
+"""Source label of a life-stage occupation (child, student, not employed, retired): no job table is used."""
 
 #: Folded words that select life stages in a cohort's ``occupation`` field.
 STAGE_ALIASES: dict[str, frozenset[str]] = {

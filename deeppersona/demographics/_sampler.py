@@ -25,6 +25,7 @@ from ._models import (
 from ._names import NameMaker
 from ._occupations import (
     EMPLOYED,
+    SOURCE_LIFE_STAGE,
     OccupationTable,
     builtin_table,
     read_user_table,
@@ -50,6 +51,7 @@ COLUMNS: tuple[str, ...] = (
     "occupation_group",
     "life_stage",
     "name",
+    "occupation_source",
 )
 _GENDER_ALIASES: dict[str, str] = {
     "f": "female", "female": "female", "woman": "female", "women": "female", "girl": "female",
@@ -92,6 +94,7 @@ class _CountryPlan:
     titles: np.ndarray
     groups: np.ndarray
     occ_cum: np.ndarray
+    occ_source: str
     city_names: np.ndarray
     city_regions: np.ndarray
     city_cum: np.ndarray
@@ -431,6 +434,7 @@ class DemographicSampler:
         occupations = tuple(sorted({norm(o) for o in cohort.occupation})) if cohort.occupation else None
         employed_only = False
         if "occupation" in anchors:
+            fixed["occupation_source"] = None  # anchored, not drawn: claim no table
             value = str(anchors["occupation"]).strip()
             known = self._occupation_known(norm(value), countries)
             # the anchor must itself satisfy the cohort
@@ -626,6 +630,7 @@ class DemographicSampler:
             titles=table.titles,
             groups=table.groups,
             occ_cum=np.cumsum(probs),
+            occ_source=table.source,
             city_names=cities["city"].to_numpy(dtype=object)[idx],
             city_regions=cities["region"].to_numpy(dtype=object)[idx],
             city_cum=np.cumsum(cities["weight"].to_numpy(dtype=float)[idx]),
@@ -684,6 +689,7 @@ class DemographicSampler:
         stage = np.empty(n, dtype=np.int64)
         occupation = np.empty(n, dtype=object)
         group = np.empty(n, dtype=object)
+        source = np.full(n, SOURCE_LIFE_STAGE, dtype=object)
         city = np.empty(n, dtype=object)
         region = np.empty(n, dtype=object)
         labels = np.array([STAGE_OCCUPATION.get(s, "") for s in LIFE_STAGES], dtype=object)
@@ -705,6 +711,7 @@ class DemographicSampler:
                 t = np.minimum(t, len(cp.titles) - 1)
                 occupation[sel[emp]] = cp.titles[t]
                 group[sel[emp]] = cp.groups[t]
+                source[sel[emp]] = cp.occ_source
             j = np.searchsorted(cp.city_cum, rng.random(m) * cp.city_cum[-1], side="right")
             j = np.minimum(j, len(cp.city_names) - 1)
             city[sel] = cp.city_names[j]
@@ -721,6 +728,7 @@ class DemographicSampler:
             "occupation": occupation,
             "occupation_group": group,
             "life_stage": np.array(LIFE_STAGES, dtype=object)[stage],
+            "occupation_source": source,
         }
 
     def _add_names(

@@ -370,11 +370,14 @@ class PersonaEngine:
                 so ``start`` lets shards of one big run be generated separately).
 
         Returns:
-            A :class:`Persona`, or a :class:`Population` (failed personas in ``population.failures``).
+            A :class:`Persona`, or a :class:`Population`. Only complete personas have ``status == "ok"``;
+            a single persona with missing parts is returned with ``status == "incomplete"`` (the parts in
+            ``persona.missing``); in a population, incomplete and failed personas are kept in
+            ``population.failures``.
 
         Raises:
             ConfigError, AnchorError, DemographicsError, TaxonomyError: Invalid input, before any LLM call.
-            GenerationError: ``n`` is ``None`` and the persona could not be generated.
+            GenerationError: ``n`` is ``None`` and the persona could not be generated at all.
         """
         return run_sync(self.agenerate(k, n, start=start))
 
@@ -558,8 +561,7 @@ class PersonaEngine:
 
     def _prepare(self, k: int, *, start: int = 0, seed: int | None = None) -> _Run:
         """Resolve and validate everything a run needs; raises before any LLM call."""
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-            raise ConfigError(f"k must be a positive integer (attributes per persona), got {k!r}")
+        _check_k(k)
         if isinstance(start, bool) or not isinstance(start, (int, np.integer)) or start < 0:
             raise ConfigError(f"start must be a non-negative integer, got {start!r}")
         k = int(k)
@@ -621,6 +623,7 @@ class PersonaEngine:
     async def _aiter(self, run: _Run, jobs: Sequence[_Job]) -> AsyncIterator[Persona]:
         """Run ``jobs`` with at most ``options.concurrency`` LLM calls in flight; yield personas as they finish."""
         bar = _progress(len(jobs), run.options.progress)
+        steps = _step_progress(run, jobs) if bar is None else None
         in_flight = run.options.in_flight()
         pool = None
         if in_flight > 1 and _offload_selection(run):
@@ -636,7 +639,7 @@ class PersonaEngine:
                     job = next(todo, None)
                     if job is None:
                         break
-                    pending.add(asyncio.ensure_future(self._one(run, job)))
+                    pending.add(asyncio.ensure_future(self._one(run, job, steps)))
                 if not pending:
                     break
                 done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
@@ -654,10 +657,31 @@ class PersonaEngine:
                 pool.shutdown(wait=False, cancel_futures=True)
             if bar is not None:
                 bar.close()
+            if steps is not None:
+                steps.close()
 
-    async def _one(self, run: _Run, job: _Job) -> Persona:
-        """Generate persona ``job.index``; failures become a failed Persona with the reason."""
-        streams = np.random.SeedSequence([run.seed, job.index]).spawn(4)
+    async def _one(self, run: _Run, job: _Job, steps: Any = None) -> Persona:
+        """Generate persona ``job.index``, trying again (``options.persona_retries`` times) while it is not
+        complete. Attempt 0 draws from ``(seed, index)``, attempt ``a`` from ``(seed, index, a)``, so
+        every attempt is reproducible on its own. The last attempt is returned, with the usage of all."""
+        persona = await self._attempt(run, job, 0, steps)
+        usage = persona.usage
+        for attempt in range(1, run.options.persona_retries + 1):
+            if persona.ok:
+                break
+            logger.info("persona %d is %s (%s); attempt %d", job.index, persona.status, persona.failure,
+                        attempt + 1)  # fmt: skip
+            if steps is not None:
+                steps.reset()
+                steps.set_description(f"persona {job.index}, attempt {attempt + 1}")
+            persona = await self._attempt(run, job, attempt, steps)
+            usage = usage + persona.usage
+        return persona.model_copy(update={"usage": usage}) if usage is not persona.usage else persona
+
+    async def _attempt(self, run: _Run, job: _Job, attempt: int, steps: Any = None) -> Persona:
+        """One attempt at persona ``job.index``; failures become a failed Persona with the reason."""
+        entropy = [run.seed, job.index] if attempt == 0 else [run.seed, job.index, attempt]
+        streams = np.random.SeedSequence(entropy).spawn(4)
         demo_rng, core_rng, select_rng, llm_rng = (np.random.default_rng(s) for s in streams)
         anchors = run.anchors
         draft = PersonaDraft(
@@ -667,6 +691,7 @@ class PersonaEngine:
             fixed_core=dict(anchors.core),
             bio=anchors.bio,
             seeds=llm_rng,
+            on_stage=_stage_reporter(steps),
         )
         gen = run.generator
         try:
@@ -719,55 +744,93 @@ class PersonaEngine:
         extracted: dict[str, Any],
         draft: PersonaDraft,
     ) -> dict[str, Any]:
-        """Draw demographics; anchors are applied verbatim. Extracted sketch facts that the tables cannot
-        honour are dropped (with a warning) rather than failing the persona."""
-        facts = {}
-        for key, value in extracted.items():
-            if key in anchored:
-                continue
+        """Draw demographics; anchors are applied verbatim.
+
+        With a sketch, its facts bind the draw (see :mod:`deeppersona.generation._sketch`): its places are
+        resolved against the sampler's own tables ("Colorado" -> United States, whatever the model said),
+        its life stage and age hints ("retired", "student") become cohort constraints, the rest anchors.
+        Facts the tables cannot honour are dropped with a warning rather than failing the persona (the
+        least important first: city and region, then the place, then the occupation); a stated life stage
+        is kept even where the tables' age rules would not give it. Likes, dislikes and other stated facts
+        go to ``draft.sketch_facts`` (shown to the core chain as fixed) and to ``draft.anchors``.
+        ``extracted`` is left holding the demographic facts that were honoured (and ``life_stage``).
+        """
+        from ..generation._sketch import SKETCH_KEY, PlaceIndex, apply_stage, plan_draw, reading_from_facts
+
+        if not extracted:
+            drawn = run.sampler.draw(rng, run.cohort, anchored)
+            out = drawn.model_dump() if hasattr(drawn, "model_dump") else dict(drawn)
+            out.update(anchored)  # verbatim
+            return out
+        reading = extracted.pop(SKETCH_KEY, None)
+        if reading is None:  # an extract_sketch override that returns plain facts
+            reading = reading_from_facts(extracted, draft.bio or "")
+        tables = getattr(run.sampler, "tables", None)
+        if tables is not None and hasattr(tables, "cities"):
             try:
-                facts.update(validate_anchors({key: value}))
+                reading = PlaceIndex.for_tables(tables).resolve(reading)
+            except DeepPersonaError as exc:  # unreadable tables: keep the unresolved places
+                draft.warnings.append(f"sketch: places not resolved against the tables: {exc}")
+        plan = plan_draw(reading, anchored, run.cohort)
+        for key, value in list(plan.facts.items()):
+            try:
+                validate_anchors({key: value})
             except AnchorError as exc:
+                plan.facts.pop(key)
                 draft.warnings.append(f"dropped sketch fact {key}={value!r}: {exc}")
-        attempts = [facts]
-        if facts:
-            attempts += [
-                {k: v for k, v in facts.items() if k not in ("city", "region")},
-                {k: v for k, v in facts.items() if k not in _LOCATION_FIELDS},
-                {k: v for k, v in facts.items() if k not in (*_LOCATION_FIELDS, "occupation")},
-                {},
-            ]
+        draft.warnings.extend([*reading.notes, *plan.notes])
+        attempts = list(plan.attempts())
         last: Exception | None = None
-        for i, usable in enumerate(attempts):
+        for i, (usable, cohort) in enumerate(attempts):
             state = rng.bit_generator.state
             try:
-                drawn = run.sampler.draw(rng, run.cohort, {**usable, **anchored})
+                drawn = run.sampler.draw(rng, cohort, {**usable, **anchored})
             except (DemographicsError, AnchorError) as exc:
                 rng.bit_generator.state = state
                 last = exc
-                if not facts or i == len(attempts) - 1:
+                if i == len(attempts) - 1:
                     raise
                 continue
-            dropped = sorted(set(facts) - set(usable))
+            dropped = sorted(set(plan.facts) - set(usable))
             if dropped:
                 draft.warnings.append(
                     f"dropped sketch facts {dropped} the demographic tables cannot honour: {last}"
                 )
-                for key in dropped:
-                    extracted.pop(key, None)
+            if plan.age_range is not None and cohort is plan.base:
+                draft.warnings.append(f"dropped the sketch's age range {plan.age_range}: {last}")
             out = drawn.model_dump() if hasattr(drawn, "model_dump") else dict(drawn)
             out.update(anchored)  # verbatim
             out.update({k: v for k, v in usable.items() if k in out or k == "name"})
+            keep = "occupation" in usable or "occupation" in anchored
+            staged = apply_stage(out, plan.stage, keep_occupation=keep)
+            extracted.clear()
+            extracted.update(usable)
+            if staged:
+                extracted["life_stage"] = out["life_stage"]
+            draft.sketch_facts = reading.fact_lines()
+            for key, value in reading.extra_anchors().items():
+                draft.anchors.setdefault(key, value)
             return out
         raise GenerationError(f"could not draw demographics: {last}")  # pragma: no cover
 
     def _persona(self, run: _Run, index: int, draft: PersonaDraft, failure: str | None = None) -> Persona:
+        missing = dict(draft.missing)
+        if failure is None:
+            if draft.core is None:
+                missing.setdefault("core", "the core chain was not generated")
+            if run.options.narrative and not draft.narrative:
+                missing.setdefault("narrative", "no narrative was written")
+        status = "failed" if failure else ("incomplete" if missing else "ok")
+        if status == "incomplete":
+            shown = ", ".join(list(missing)[:5]) + (" ..." if len(missing) > 5 else "")
+            failure = f"{len(missing)} part(s) without a valid value after re-asking: {shown}"
         return Persona(
             id=persona_id(run.seed, index),
             seed=run.seed,
             index=index,
-            status="failed" if failure else "ok",
+            status=status,  # type: ignore[arg-type]
             failure=failure,
+            missing=missing,
             anchors=draft.anchors,
             demographics=draft.demographics,
             core=draft.core,
@@ -775,11 +838,13 @@ class PersonaEngine:
             narrative=draft.narrative,
             consistency_notes=draft.notes,
             warnings=draft.warnings,
-            provenance=run.provenance,
+            provenance=_provenance(run.provenance, draft.demographics),
             usage=draft.usage,
         )
 
     async def _to_file(self, path: str | Path, jobs: list[_Job], k: int, overwrite: bool) -> RunReport:
+        _check_k(k)  # every argument is checked before the output file (or its lock) is created
+        _check_output_path(path)
         checkpoint = JsonlCheckpoint(path, fsync=self._options.fsync)
         checkpoint.open()
         try:
@@ -860,6 +925,31 @@ def _check_model(model: Any) -> None:
         raise ConfigError("model must not be an empty string")
 
 
+def _provenance(base: Provenance, demographics: Mapping[str, Any]) -> Provenance:
+    """The run's provenance, plus where this persona's drawn occupation came from (see the demographics docs)."""
+    source = demographics.get("occupation_source")
+    return base.model_copy(update={"occupation_source": str(source)}) if source else base
+
+
+def _check_k(k: Any) -> None:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ConfigError(f"k must be a positive integer (attributes per persona), got {k!r}")
+
+
+def _check_output_path(path: str | Path) -> None:
+    """An output path must name a file (not a directory) in an existing directory."""
+    if not isinstance(path, (str, Path)) or not str(path).strip():
+        raise ConfigError(f"the output path must be a non-empty str or Path, got {path!r}")
+    target = Path(path)
+    if target.is_dir():
+        raise ConfigError(f"the output path {str(target)!r} is a directory; give a file name such as out.jsonl")
+    parent = target.parent
+    if not parent.exists():
+        raise ConfigError(f"the directory of the output path {str(target)!r} does not exist; create it first")
+    if not parent.is_dir():
+        raise ConfigError(f"the output path {str(target)!r} lies under {str(parent)!r}, which is a file")
+
+
 def _check_count(n: Any, name: str) -> int:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ConfigError(f"{name} must be a positive integer, got {n!r}")
@@ -886,8 +976,10 @@ def _finish(personas: list[Persona], *, single: bool) -> Persona | Population:
     personas.sort(key=lambda p: p.index)
     if single:
         persona = personas[0]
-        if not persona.ok:
+        if persona.status == "failed":
             raise GenerationError(f"the persona could not be generated: {persona.failure}")
+        if persona.status == "incomplete":  # returned, not raised: what was generated is kept
+            logger.warning("persona %d is incomplete: %s", persona.index, persona.failure)
         return persona
     return Population(personas)
 
@@ -900,6 +992,41 @@ def _progress(total: int, setting: bool | None) -> Any:
     return tqdm(
         total=total, desc="personas", unit="persona", disable=None if setting is None else not setting
     )
+
+
+def _step_progress(run: _Run, jobs: Sequence[_Job]) -> Any:
+    """A bar over the LLM steps of a single persona (core, each fill batch, consistency, narrative)."""
+    if len(jobs) != 1 or run.options.progress is False:
+        return None
+    from tqdm.auto import tqdm
+
+    total = 1 + run.generator.fill_calls(run.k) + int(run.options.consistency) + int(run.options.narrative)
+    total += int(jobs[0].sketch is not None)
+    bar = tqdm(
+        total=total,
+        desc=f"persona {jobs[0].index}",
+        unit="step",
+        disable=None if run.options.progress is None else not run.options.progress,
+    )
+    bar.set_postfix_str("starting (loading the model)", refresh=True)
+    return bar
+
+
+def _stage_reporter(steps: Any) -> Callable[[str], None] | None:
+    """Advance ``steps`` by one for each main step and show the current one (re-asks add to the total)."""
+    if steps is None:
+        return None
+    started: list[str] = []
+
+    def report(stage: str) -> None:
+        if started and "re-ask" not in started[-1]:
+            steps.update(1)
+        if "re-ask" in stage:
+            steps.total += 1
+        started.append(stage)
+        steps.set_postfix_str(stage, refresh=True)
+
+    return report
 
 
 def _sync_iter(make: Callable[[], AsyncIterator[Persona]]) -> Iterator[Persona]:

@@ -22,7 +22,10 @@ class EngineOptions(BaseModel):
             dialogue at a time and reuses its KV cache).
         consistency: Run the consistency pass (one call per persona).
         narrative: Write the narrative (one call per persona).
-        max_fill_retries: Re-ask rounds for attributes left without a usable value.
+        max_fill_retries: Re-ask rounds for values that were refused (attributes, core-chain fields, the
+            narrative).
+        persona_retries: Whole-persona attempts after the first while a persona is not complete
+            (``incomplete`` or ``failed``); attempt ``a`` is drawn from ``(seed, index, a)``.
         on_missing: ``"drop"`` attributes still without a value (with a warning), or ``"fail"`` the persona.
         temperature: Sampling temperature (backend default when ``None``).
         progress: Show a progress bar: ``True``, ``False``, or ``None`` for "only on a terminal".
@@ -44,7 +47,8 @@ class EngineOptions(BaseModel):
     personas_in_flight: int | None = Field(default=None, ge=1)
     consistency: bool = True
     narrative: bool = True
-    max_fill_retries: int = Field(default=1, ge=0)
+    max_fill_retries: int = Field(default=2, ge=0)
+    persona_retries: int = Field(default=2, ge=0)
     on_missing: Literal["drop", "fail"] = "drop"
     temperature: float | None = Field(default=None, ge=0, le=2)
     progress: bool | None = None

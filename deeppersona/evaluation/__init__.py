@@ -2,11 +2,12 @@
 
 Public names::
 
-    Evaluator               the facade: survey, big_five, intrinsic, personalization
+    Evaluator               the facade: survey, big_five, intrinsic, personalization, quality
     surveys                 instruments (WVS7, IPIP50) and ground-truth loaders
     GroundTruth             real answers for one country
     Instrument, SurveyItem  survey definitions as data
     SurveyReport, IntrinsicReport, PersonalizationReport    results (to_pandas, to_markdown, plots)
+    QualityReport           judge-free persona quality figures (Evaluator.quality)
     compare_samples, ks_statistic, wasserstein, normalized_wasserstein, js_divergence, js_distance,
     mean_difference, bootstrap_ci, METRICS                 the distribution metrics
     elo_ratings, win_rates  pairwise preference aggregation
@@ -39,6 +40,7 @@ from ._personalization import (
     PersonalizationRequest,
 )
 from ._personas import load_personas
+from ._quality import QualityReport
 from ._reports import IntrinsicReport, PersonalizationReport, SurveyReport
 from ._simulate import SimulatedAnswers
 from ._surveys import Instrument, SurveyItem
@@ -55,6 +57,7 @@ __all__ = [
     "IntrinsicReport",
     "PersonalizationReport",
     "PersonalizationRequest",
+    "QualityReport",
     "SimulatedAnswers",
     "SurveyItem",
     "SurveyReport",

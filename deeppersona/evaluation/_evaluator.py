@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from ..embeddings import Embedder
     from ..llm import LLM
     from ..prompts import PromptLibrary
+    from ..taxonomy import AttributeTree
+    from ._quality import QualityReport
 
 __all__ = ["Evaluator"]
 
@@ -50,6 +52,9 @@ class Evaluator:
         level: Confidence level of the intervals.
         prompts: A :class:`~deeppersona.prompts.PromptLibrary`, or overrides for it (a directory or a
             name → template mapping).
+        scale_mismatch: Survey items whose real data use another scale than the prompt (the paper's Q57):
+            ``"exclude"`` reports them with a warning but leaves them out of the average; ``"recode"``
+            maps their answers onto the real scale with the item's documented mapping and averages them.
 
     Example:
         >>> from deeppersona.testing import FakeLLM
@@ -74,9 +79,12 @@ class Evaluator:
         n_boot: int = 1000,
         level: float = 0.95,
         prompts: PromptLibrary | Mapping[str, str] | str | Path | None = None,
+        scale_mismatch: Literal["exclude", "recode"] = "exclude",
     ) -> None:
         if concurrency < 1 or repeats < 1 or retries < 0 or n_boot < 0:
             raise ConfigError("concurrency and repeats must be >= 1; retries and n_boot >= 0")
+        if scale_mismatch not in ("exclude", "recode"):
+            raise ConfigError(f"scale_mismatch must be 'exclude' or 'recode', got {scale_mismatch!r}")
         if not 0 < level < 1:
             raise ConfigError(f"level must be in (0, 1), got {level}")
         self.model = model
@@ -90,6 +98,7 @@ class Evaluator:
         self.n_boot = n_boot
         self.level = level
         self.prompts = prompts
+        self.scale_mismatch = scale_mismatch
         self._llm: LLM | None = None
         self._judge: LLM | None = None
         self._embedder: Embedder | None = None
@@ -175,6 +184,8 @@ class Evaluator:
     ) -> SurveyReport:
         """The flow shared by :meth:`survey` (``"wvs7"``) and :meth:`big_five` (``"ipip50"``)."""
         truth = self._truth(ground_truth, instrument, country)
+        if self.scale_mismatch == "recode":
+            truth = truth.recoded()
         by_trait = instrument == "ipip50"
         if by_trait and not truth.instrument.traits:
             raise EvaluationError(
@@ -391,6 +402,59 @@ class Evaluator:
     def __repr__(self) -> str:
         model = self.model if isinstance(self.model, (str, type(None))) else repr(self.model)
         return f"Evaluator(model={model!r}, seed={self.seed!r}, repeats={self.repeats}, concurrency={self.concurrency})"
+
+    # --- judge-free persona quality -----------------------------------------------------------------
+    def quality(
+        self,
+        population: Any,
+        *,
+        sketches: Sequence[str | None] | Mapping[str, str] | None = None,
+        tree: AttributeTree | str | Path | None = "default",
+        story_words: tuple[int, int] = (60, 120),
+        story_count: tuple[int, int] = (1, 3),
+        interest_count: tuple[int, int] = (2, 3),
+    ) -> QualityReport:
+        """Judge-free quality of generated personas: depth, specificity, variety and coherence of values.
+
+        No model is used (an ``Evaluator()`` without arguments will do): every figure is computed from the
+        personas themselves with documented rules (``FIGURES``, ``CORE_PARTS`` and ``CONTRADICTION_RULES``
+        in ``deeppersona.evaluation._quality``, and "Persona quality" in the evaluation guide): trivial,
+        one-word, empty, placeholder, junk, repeated, name-echoing and sketch-copying values, cross-persona
+        variety, core-chain completeness, anchor retention, sketch facts kept, rule-based contradictions
+        and narrative coverage.
+
+        Args:
+            population: A :class:`~deeppersona.persona.Population` (its incomplete personas included), a
+                :class:`~deeppersona.persona.Persona`, a sequence of personas or serialised personas, or the
+                path of a JSONL file of personas. Failed personas are left out and counted.
+            sketches: The sketch each persona was enriched from when it is not its ``bio``: a mapping
+                persona id → sketch, or a sequence aligned with the personas as given (for a Population:
+                its personas, then its ``failures``).
+            tree: The taxonomy the attributes come from (each node's value type tells free text from
+                categorical, numeric and list values): an ``AttributeTree``, ``"default"``, a taxonomy file,
+                or ``None`` to treat every string value as free text.
+            story_words: The requested ``(low, high)`` life-story length in words; a story passes with at
+                least ``0.75 * low`` words.
+            story_count: The requested number of life stories, ``(low, high)``.
+            interest_count: The requested number of interests, ``(low, high)``.
+
+        Returns:
+            A ``QualityReport`` (``summary``, ``to_pandas(per=...)``, ``to_markdown()``, ``plot()``).
+
+        Raises:
+            EvaluationError: No persona to assess, or an object that is not a deeppersona persona.
+            ConfigError: A bad bound or ``tree``.
+        """
+        from ._quality import assess_quality
+
+        return assess_quality(
+            population,
+            sketches=sketches,
+            tree=tree,
+            story_words=story_words,
+            story_count=story_count,
+            interest_count=interest_count,
+        )
 
 
 def _as_sets(personas: Mapping[str, Any] | Sequence[Any]) -> dict[str, list[PersonaView]]:

@@ -9,7 +9,11 @@ LLM-judge metrics (as in the paper, same judge and prompts for every set):
 Judge-free metrics:
 
 * ``attributes``: attribute values per persona (deeppersona personas; NaN for plain texts); ``words``.
-* ``distinct_1`` … ``distinct_3``: distinct n-grams / all n-grams over the set's attribute values (or texts).
+* ``distinct_1`` … ``distinct_3``: corpus-level distinct-n, unique word n-grams / all word n-grams, over
+  the set's persona **profiles**: the same text for every set, the one the judge reads and the embedder
+  encodes (a deeppersona ``Persona``'s Figure 7 JSON, whose field names count as words; for any other
+  persona its text). Words are lower-cased runs of letters, digits and apostrophes; n-grams do not cross
+  personas.
 * ``mean_pairwise_similarity`` and ``mean_nn_similarity``: mean cosine similarity of all persona pairs and
   of each persona to its nearest neighbour (lower = more diverse).
 * ``taxonomy_coverage`` / ``category_coverage``: share of the taxonomy's leaves / first-level categories that
@@ -93,7 +97,11 @@ def count_leaves(value: Any) -> int:
 
 
 def distinct_n(texts: Sequence[str], n: int) -> float:
-    """Corpus-level distinct-n: unique word n-grams divided by all word n-grams (NaN when there are none)."""
+    """Corpus-level distinct-n: unique word n-grams divided by all word n-grams (NaN when there are none).
+
+    Words are lower-cased runs of letters, digits and apostrophes; n-grams are taken within each text,
+    never across two texts.
+    """
     total = 0
     seen: set[tuple[str, ...]] = set()
     for text in texts:
@@ -121,14 +129,6 @@ def embedding_similarity(vectors: np.ndarray) -> tuple[float, float]:
     pairwise = float(sim[off].mean())
     np.fill_diagonal(sim, -np.inf)
     return pairwise, float(sim.max(axis=1).mean())
-
-
-def _value_text(value: Any) -> str:
-    if isinstance(value, (list, tuple)):
-        return " ".join(_value_text(v) for v in value)
-    if isinstance(value, Mapping):
-        return " ".join(_value_text(v) for v in value.values())
-    return "" if value is None else str(value)
 
 
 def _coverage(views: Sequence[PersonaView], taxonomy: Any) -> tuple[float, float]:
@@ -298,10 +298,8 @@ async def arun_intrinsic(
                 row["actionability"] = float(act.score) if act is not None else float("nan")
         per_persona_rows.extend(rows)
         summary: dict[str, float] = {}
-        texts = [
-            " ".join(_value_text(x) for x in v.attributes.values()) if v.attributes else v.profile
-            for v in views
-        ]
+        # Like for like: every set's distinct-n reads the profiles, whatever else a persona carries.
+        texts = [v.profile for v in views]
         for n in (1, 2, 3):
             summary[f"distinct_{n}"] = distinct_n(texts, n)
         if embedder is not None:

@@ -123,6 +123,36 @@ class GroundTruth:
             )
         return self.instrument.trait_scores(self.responses)
 
+    def recoded(self) -> GroundTruth:
+        """The same answers with the instrument :meth:`~deeppersona.evaluation.Instrument.recoded`.
+
+        Items whose prompt offers other codes than the official data are then compared on the data's
+        codes (simulated answers are mapped with the item's documented ``recode``), so they count in the
+        across-item average. The real answers are kept; values outside an item's real codes become missing
+        (counted in ``invalid``).
+
+        Raises:
+            EvaluationError: Histogram counts on codes that the real scale does not have.
+        """
+        instrument = self.instrument.recoded()
+        if instrument.items == self.instrument.items:
+            return self
+        if self.responses is not None:
+            gt = GroundTruth.from_frame(instrument, self.responses, country=self.country, source=self.source)
+            invalid = {k: self.invalid.get(k, 0) + gt.invalid.get(k, 0) for k in gt.invalid}
+            return GroundTruth(instrument, gt.counts, gt.responses, self.country, self.source, invalid)
+        counts: dict[str, np.ndarray] = {}
+        for old, new in zip(self.instrument, instrument, strict=True):
+            hist = dict(zip(old.codes, self.counts[old.id], strict=True))
+            outside = {c: v for c, v in hist.items() if c not in new.codes and v > 0}
+            if outside:
+                raise EvaluationError(
+                    f"{old.id}: the real data are to be on codes {list(new.codes)} but the histogram has counts "
+                    f"on {sorted(outside)}; it cannot be recoded"
+                )
+            counts[new.id] = np.array([hist.get(c, 0.0) for c in new.codes], dtype=float)
+        return GroundTruth(instrument, counts, None, self.country, self.source, dict(self.invalid))
+
     @classmethod
     def from_frame(
         cls, instrument: Instrument, frame: pd.DataFrame, *, country: str | None = None, source: str = "frame"

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import EvaluationError
-from ._compare import AVERAGE, Column
+from ._compare import AVERAGE, REPLICATES, Column, average_row
 from ._metrics import METRICS
 
 if TYPE_CHECKING:
@@ -76,6 +76,13 @@ def _save(fig: Figure, path: str | Path | None) -> Figure:
 class SurveyReport:
     """Distribution distances between simulated and real survey answers, per item and averaged.
 
+    The ``average`` row of each method is the mean over the items that have answers on both sides, except
+    items whose real data use another scale than the prompt (:attr:`SurveyItem.scale_mismatch
+    <deeppersona.evaluation.SurveyItem.scale_mismatch>`, e.g. the paper's Q57): those keep their own row,
+    are listed in :attr:`excluded` and :attr:`warnings`, and are left out of the average. Recode them
+    (``Instrument.recoded()``, ``GroundTruth.recoded()`` or ``Evaluator(scale_mismatch="recode")``) to
+    compare them on the real scale and average them.
+
     Attributes:
         instrument: The survey.
         ground_truth: The real answers.
@@ -87,6 +94,8 @@ class SurveyReport:
         level: Confidence level of the intervals.
         skipped: Baselines that could not run → why.
         items_report: For Big Five, the item-level report behind this trait-level one.
+        sim_tables: Method → the simulated table that was compared (items, or trait scores).
+        excluded: Item id → why it is left out of the average (set on creation).
     """
 
     instrument: Instrument
@@ -99,6 +108,46 @@ class SurveyReport:
     skipped: dict[str, str] = field(default_factory=dict)
     items_report: SurveyReport | None = None
     sim_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    excluded: dict[str, str] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        replicates = self.table[REPLICATES].tolist() if REPLICATES in self.table.columns else None
+        if replicates is not None:
+            self.table = self.table.drop(columns=REPLICATES)
+        compared = {c.id for c in self.columns}
+        self.excluded = {
+            it.id: f"the prompt offers codes {list(it.codes)} but the real data use {list(it.real_codes or ())}"
+            for it in self.instrument.scale_mismatches
+            if it.id in compared
+        }
+        if self.excluded:
+            self.table = self._reaveraged(replicates)
+
+    def _reaveraged(self, replicates: list[Any] | None) -> pd.DataFrame:
+        """The table with each method's average recomputed without the :attr:`excluded` items."""
+        import pandas as pd
+
+        table = self.table.reset_index(drop=True)
+        parts = []
+        for method in dict.fromkeys(table["method"]):
+            items = table[(table["method"] == method) & (table["item"] != AVERAGE)]
+            rows = items.to_dict("records")
+            reps = [replicates[i] for i in items.index] if replicates is not None else [None] * len(rows)
+            include = [not math.isnan(float(r["ks"])) and str(r["item"]) not in self.excluded for r in rows]
+            avg = average_row(rows, reps, include, self.level)
+            avg["method"] = method
+            parts += [items, pd.DataFrame([avg])[list(table.columns)]]
+        return pd.concat(parts, ignore_index=True)
+
+    @property
+    def warnings(self) -> list[str]:
+        """Caveats to read with the numbers: item notes, scale mismatches and recodings, one per item."""
+        return self.instrument.warnings()
+
+    @property
+    def averaged_items(self) -> list[str]:
+        """The compared items (or traits) that the ``average`` rows are computed from, when they have answers."""
+        return [c.id for c in self.columns if c.id not in self.excluded]
 
     @property
     def methods(self) -> list[str]:
@@ -131,7 +180,7 @@ class SurveyReport:
         for _, r in self.table.iterrows():
             row: dict[str, Any] = {
                 "method": r["method"],
-                "item": r["item"],
+                "item": f"{r['item']} (not averaged)" if r["item"] in self.excluded else r["item"],
                 "n": f"{r['n_sim']}/{r['n_real']}",
             }
             for m in metrics:
@@ -147,8 +196,17 @@ class SurveyReport:
             + (f"; {int(self.level * 100)}% bootstrap intervals in brackets." if ci else ".")
         )
         out = [head, "", markdown_table(pd.DataFrame(rows), digits=digits, index=False)]
+        if self.warnings:
+            out += ["", "**Warnings**", ""] + [f"- {w}" for w in self.warnings]
         if self.skipped:
             out += ["", "Skipped: " + "; ".join(f"{k} ({v})" for k, v in self.skipped.items())]
+        unparsed = {m: a.n_unparsed for m, a in self.answers.items() if a.n_unparsed}
+        if unparsed:
+            out += [
+                "",
+                "Text replies that could not be read as one answer code (ambiguous or unreadable; asked "
+                "again): " + ", ".join(f"{k}: {v}" for k, v in unparsed.items()),
+            ]
         missing = {m: a.n_missing for m, a in self.answers.items() if a.n_missing}
         if missing:
             out += [
@@ -160,6 +218,13 @@ class SurveyReport:
 
     def __str__(self) -> str:
         return self.to_markdown()
+
+    def __repr__(self) -> str:
+        where = self.ground_truth.country_name or "all rows"
+        return (
+            f"SurveyReport({self.instrument.name!r}, {where!r}, methods={self.methods}, "
+            f"compared={len(self.columns)}, averaged={self.averaged_items}, warnings={self.warnings})"
+        )
 
     def plot_histograms(
         self, path: str | Path | None = None, *, methods: Sequence[str] | None = None

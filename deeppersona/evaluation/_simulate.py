@@ -2,9 +2,11 @@
 
 A respondent is a system prompt (a persona's ``to_prompt()``, the Cultural Prompting sentence, or a
 demographics-only sketch). Each item is asked as its own conversation with a structured output whose
-``answer`` field is a ``Literal`` of the valid codes. A reply that never validates is parsed as text
-(``"My answer is 2"``); if that fails too the question is asked again (``retries`` times, with a new
-seed) and finally recorded as missing (NaN), counted in :attr:`SimulatedAnswers.failures`.
+``answer`` field is a ``Literal`` of the valid codes. A reply that never validates is read as text
+(``"My answer is 2"``, ``"Somewhat agree"``; see :func:`~deeppersona.evaluation._surveys.read_likert`); a
+reply that is ambiguous or unreadable is counted in :attr:`SimulatedAnswers.unparsed` and the question is
+asked again (``retries`` times, with a new seed); an answer still missing is recorded as NaN and counted in
+:attr:`SimulatedAnswers.failures`.
 """
 
 from __future__ import annotations
@@ -45,11 +47,15 @@ class SimulatedAnswers:
 
     Attributes:
         method: The method's name (``"personas"``, ``"cultural_prompting"``, ``"shallow_persona"`` …).
-        responses: One row per respondent × repeat, one float column per item id (NaN = missing).
+        responses: One row per respondent × repeat, one float column per item id (NaN = missing), indexed
+            by the respondent (index name ``"respondent"``), so that the bootstrap resamples respondents
+            with all their repeats.
         respondent: The respondent index of each row.
         repeat: The repeat index of each row.
         failures: Item id → answers recorded as missing after every retry.
         retried: Item id → questions that needed more than one attempt.
+        unparsed: Item id → replies whose text could not be read as exactly one code (ambiguous or
+            unreadable); each was asked again.
     """
 
     method: str
@@ -58,11 +64,17 @@ class SimulatedAnswers:
     repeat: np.ndarray
     failures: dict[str, int] = field(default_factory=dict)
     retried: dict[str, int] = field(default_factory=dict)
+    unparsed: dict[str, int] = field(default_factory=dict)
 
     @property
     def n_missing(self) -> int:
         """Total answers recorded as missing."""
         return int(sum(self.failures.values()))
+
+    @property
+    def n_unparsed(self) -> int:
+        """Total replies whose text could not be read as one code."""
+        return int(sum(self.unparsed.values()))
 
 
 async def _ask(
@@ -75,24 +87,33 @@ async def _ask(
     retries: int,
     temperature: float | None,
     call_site: str,
-) -> tuple[int | None, int]:
+) -> tuple[int | None, int, int]:
+    """One question: ``(code or None, attempts used after the first, replies whose text was unreadable)``."""
     messages = [{"role": "system", "content": system}, {"role": "user", "content": item.prompt}]
+    unparsed = 0
     for attempt in range(retries + 1):
+        text: str | None = None
         try:
             resp = await llm.acomplete(
                 messages, model, call_site=call_site, temperature=temperature, seed=seed + attempt
             )
             code = item.parse(getattr(resp.output, "answer", resp.output))
             if code is None:
-                code = item.parse(resp.raw)
+                text = resp.raw
         except LLMOutputError as exc:
-            code = item.parse(exc.raw or "")
+            code, text = None, exc.raw or ""
         except LLMTransientError as exc:
             logger.warning("item %s: transient LLM failure after retries (%s)", item.id, exc)
             code = None
+        if text is not None:  # the structured answer failed: read the reply as text
+            reading = item.read(text)
+            code = reading.code
+            if code is None:
+                unparsed += 1
+                logger.debug("item %s: %s reply %r", item.id, reading.status, text[:200])
         if code is not None:
-            return code, attempt
-    return None, retries
+            return code, attempt, unparsed
+    return None, retries, unparsed
 
 
 async def asimulate(
@@ -139,11 +160,12 @@ async def asimulate(
     out = np.full((n_rows, len(instrument)), np.nan)
     failures = dict.fromkeys(instrument.ids, 0)
     retried = dict.fromkeys(instrument.ids, 0)
+    unparsed = dict.fromkeys(instrument.ids, 0)
     sem = asyncio.Semaphore(concurrency)
 
     async def one(i: int, r: int, j: int, item: SurveyItem) -> None:
         async with sem:
-            code, attempts = await _ask(
+            code, attempts, unreadable = await _ask(
                 llm,
                 systems[i],
                 item,
@@ -160,6 +182,7 @@ async def asimulate(
             out[row, j] = code
         if attempts:
             retried[item.id] += 1
+        unparsed[item.id] += unreadable
 
     await asyncio.gather(
         *(
@@ -173,7 +196,7 @@ async def asimulate(
         logger.warning(
             "%s: %d answers recorded as missing after retries: %s", method, sum(failures.values()), failures
         )
-    frame = pd.DataFrame(out, columns=instrument.ids)
     respondent = np.repeat(np.arange(len(systems)), repeats)
     repeat = np.tile(np.arange(repeats), len(systems))
-    return SimulatedAnswers(method, frame, respondent, repeat, failures, retried)
+    frame = pd.DataFrame(out, columns=instrument.ids, index=pd.Index(respondent, name="respondent"))
+    return SimulatedAnswers(method, frame, respondent, repeat, failures, retried, unparsed)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +29,8 @@ class PersonaDraft:
         given: Anchored attributes: bound to a taxonomy path (stratum ``"anchor"``) or custom (``"custom"``).
         fixed_core: Anchored core-chain fields (``values_orientation``, ``interests`` ...).
         bio: The free-text biography anchor.
+        sketch_facts: Facts an enriched sketch states ("Dislikes: alcohol", "Former occupation: grocery
+            store owner"), shown to the core chain as fixed (see :mod:`deeppersona.generation._sketch`).
         seeds: Source of the per-call LLM seeds.
         core: The core chain once generated.
         attributes: Filled selected attributes, path → value.
@@ -35,6 +38,11 @@ class PersonaDraft:
         narrative: The narrative once written.
         notes: Repairs made by the consistency pass.
         warnings: Problems that did not stop generation (e.g. attributes left without a value).
+        missing: Parts without a valid value after the re-asks (attribute path or core field → why);
+            a persona with any is ``incomplete``.
+        rejected: How many values were refused (and re-asked), by problem (``"trivial"``, ``"echo"`` ...).
+        on_stage: Called with the name of each generation step as it starts (``"core"``, ``"fill 2/8"``,
+            ``"re-ask 1"``, ``"consistency"``, ``"narrative"``), e.g. to show progress.
         messages: The generation dialogue so far.
         usage: LLM usage so far.
     """
@@ -44,6 +52,7 @@ class PersonaDraft:
     given: dict[str, AttributeValue] = field(default_factory=dict)
     fixed_core: dict[str, Any] = field(default_factory=dict)
     bio: str | None = None
+    sketch_facts: list[str] = field(default_factory=list)
     seeds: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
     core: CoreProfile | None = None
     attributes: dict[str, AttributeValue] = field(default_factory=dict)
@@ -51,8 +60,20 @@ class PersonaDraft:
     narrative: str = ""
     notes: list[ConsistencyNote] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    missing: dict[str, str] = field(default_factory=dict)
+    rejected: dict[str, int] = field(default_factory=dict)
+    on_stage: Callable[[str], None] | None = field(default=None, repr=False)
     messages: list[dict[str, str]] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
+
+    def stage(self, name: str) -> None:
+        """Report that step ``name`` starts (see :attr:`on_stage`)."""
+        if self.on_stage is not None:
+            self.on_stage(name)
+
+    def reject(self, problem: str) -> None:
+        """Count one refused value."""
+        self.rejected[problem] = self.rejected.get(problem, 0) + 1
 
     def next_seed(self) -> int:
         """The sampling seed of the next LLM call (reproducible per persona)."""

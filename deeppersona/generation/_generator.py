@@ -18,15 +18,17 @@ from ..persona import AttributeValue, ConsistencyNote, CoreProfile
 from ..persona._render import format_value
 from ..prompts import PromptLibrary
 from ..taxonomy import canonical_key
+from ._checks import core_problems, describe_problem, normalise, word_count
 from ._draft import PersonaDraft
 from ._schemas import (
     ConsistencyReport,
-    CoreChain,
     FillItem,
     SketchFacts,
-    coerce_value,
+    check_value,
+    core_chain_type,
     fill_items,
     fill_reply_type,
+    parse_word_range,
 )
 
 __all__ = ["CORE_FIELDS", "ValueGenerator", "merge_templates"]
@@ -69,9 +71,14 @@ class ValueGenerator:
         templates: A :class:`~deeppersona.prompts.PromptLibrary`, or overrides (name → text, or a
             directory of ``.jinja`` files) applied on top of the packaged templates.
         batch_size: Attributes per fill call.
-        max_fill_retries: Re-ask rounds for attributes that got no usable value.
+        max_fill_retries: Re-ask rounds for values that were refused (attributes, core-chain fields and
+            the narrative).
         temperature: Sampling temperature (the backend default when ``None``).
-        story_words: Length of each life story, in words (text shown to the model).
+        story_words: Length of each life story, in words (``"60-120"``); shown to the model, fixed in the
+            reply schema and checked (a story is accepted within 0.75× the low and 1.5× the high bound).
+            The paper asks 150-200 words; the shorter default keeps a persona's dialogue within small
+            local models' reach and the profile text within the embedder's window (pass
+            ``"150-200"`` for the paper's length).
         narrative_words: Length of the narrative, in words (text shown to the model).
         on_missing: What to do with attributes still without a value after the re-asks: ``"drop"`` them
             (with a warning on the persona) or ``"fail"`` the persona.
@@ -85,7 +92,7 @@ class ValueGenerator:
         templates: PromptLibrary | Mapping[str, str] | str | Path | None = None,
         *,
         batch_size: int = 30,
-        max_fill_retries: int = 1,
+        max_fill_retries: int = 2,
         temperature: float | None = None,
         story_words: str = "60-120",
         narrative_words: str = "120-180",
@@ -159,13 +166,15 @@ class ValueGenerator:
         messages: Sequence[Mapping[str, str]],
         response_model: Any,
         call_site: str,
+        *,
+        temperature: float | None = None,
     ) -> LLMResponse[Any]:
         try:
             response = await llm.acomplete(
                 messages,
                 response_model,
                 call_site=call_site,
-                temperature=self.temperature,
+                temperature=temperature if temperature is not None else self.temperature,
                 seed=draft.next_seed(),
             )
         except Exception:  # LLMError, or a backend's own exception: the failed call still counts
@@ -193,13 +202,18 @@ class ValueGenerator:
         """Generate the core chain: values → life attitude → life stories → interests (one ordered call).
 
         The value orientation (positive, negative or neutral), the number of stories (1–3) and of
-        interests (2–3) are drawn from ``rng``; anchored core fields are kept verbatim.
+        interests (2–3) are drawn from ``rng``; anchored core fields are kept verbatim. Every field must
+        meet its own spec (see :func:`~deeppersona.generation._checks.core_problems`): the offending
+        fields alone are re-asked, saying what was wrong, up to ``max_fill_retries`` times; a field that
+        still fails is recorded in ``draft.missing`` (the persona is then ``incomplete``).
         """
+        draft.stage("core")
         polarity = str(_POLARITIES[int(rng.integers(0, 3))])
         num_stories = int(rng.integers(1, 4))
         num_interests = int(rng.integers(2, 4))
         fixed = [(k, format_value(v)) for k, v in draft.fixed_core.items()]
         given = [(key, format_value(attr.value)) for key, attr in draft.given.items()]
+        story_range = parse_word_range(self.story_words)
         system = self.render("core_system")
         user = self.render(
             "core_chain",
@@ -212,15 +226,43 @@ class ValueGenerator:
             num_interests=num_interests,
             story_words=self.story_words,
             place=self._place(draft),
+            sketch_facts=list(getattr(draft, "sketch_facts", []) or []),
         )
         messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
-        reply: CoreChain = (await self._call(llm, draft, messages, CoreChain, "core")).output
+        model = core_chain_type(num_stories, num_interests, story_range)
+        reply = (await self._call(llm, draft, messages, model, "core")).output
         data = reply.model_dump()
-        for name, value in draft.fixed_core.items():
-            if name in ("life_stories", "interests"):
-                data[name] = list(value) if isinstance(value, (list, tuple)) else [value]
-            else:
-                data[name] = value
+        data.update(self._fixed_core(draft))
+
+        def check(data: dict[str, Any]) -> dict[str, str]:
+            found = core_problems(
+                data, num_stories=num_stories, num_interests=num_interests, story_words=story_range
+            )
+            return {k: v for k, v in found.items() if k not in draft.fixed_core}
+
+        problems = check(data)
+        convo = list(messages)
+        last = _compact({k: data[k] for k in CORE_FIELDS})
+        for _ in range(self.max_fill_retries):
+            if not problems:
+                break
+            draft.stage("core re-ask")
+            for name in problems:
+                draft.reject(f"core:{name}")
+            convo = [
+                *convo,
+                {"role": "assistant", "content": last},
+                {"role": "user", "content": self.render("core_fix", problems=sorted(problems.items()))},
+            ]
+            fix_model = core_chain_type(num_stories, num_interests, story_range, tuple(sorted(problems)))
+            fixed_reply = (
+                await self._call(llm, draft, convo, fix_model, "core", temperature=self._reask_temperature())
+            ).output
+            last = _compact(fixed_reply.model_dump())
+            data.update(fixed_reply.model_dump())
+            problems = check(data)
+        for name, reason in problems.items():
+            draft.missing[f"core.{name}"] = reason
         core = CoreProfile(values_polarity=polarity, **{k: data[k] for k in CORE_FIELDS})  # type: ignore[arg-type]
         draft.core = core
         draft.messages = [
@@ -228,6 +270,19 @@ class ValueGenerator:
             {"role": "assistant", "content": _compact({k: data[k] for k in CORE_FIELDS})},
         ]
         return core
+
+    def _fixed_core(self, draft: PersonaDraft) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, value in draft.fixed_core.items():
+            if name in ("life_stories", "interests"):
+                out[name] = list(value) if isinstance(value, (list, tuple)) else [value]
+            else:
+                out[name] = value
+        return out
+
+    def _reask_temperature(self) -> float:
+        """Sampling temperature of a re-ask: warmer than the first try, so the same answer is less likely."""
+        return min(1.3, (self.temperature if self.temperature is not None else 0.7) + 0.3)
 
     def profile_text(self, draft: PersonaDraft) -> str:
         """The persona's compact core profile as one text: what the selector embeds.
@@ -263,6 +318,13 @@ class ValueGenerator:
     async def fill(self, llm: LLM, draft: PersonaDraft, selected: Sequence[Any]) -> None:
         """Fill the selected attributes in batches, each conditioned on the whole profile so far.
 
+        Every value is checked before it is stored (:func:`~deeppersona.generation._schemas.check_value`):
+        empty, placeholder, junk, outside the options, not a number, only the attribute's name, the
+        sketch copied, a bare word for a free-text attribute, or the same text as another value of this
+        persona. Refused values are never stored: their keys alone are re-asked, with what was wrong, at
+        a warmer temperature, up to ``max_fill_retries`` rounds. An explicit "N/A: reason" is kept as a
+        not-applicable attribute. What still has no value is recorded in ``draft.missing``.
+
         Args:
             llm: The model.
             draft: The persona (its dialogue must hold the core chain).
@@ -274,35 +336,66 @@ class ValueGenerator:
         pairs = [(s.node, s.stratum) if hasattr(s, "node") else (s[0], s[1]) for s in selected]
         items = fill_items(pairs, cache=getattr(self, "_node_cache", None))
         draft.items = items
-        missing: list[FillItem] = []
+        seen = self._seen_values(draft)
+        missing: list[tuple[FillItem, str, Any]] = []
+        batches = self.fill_calls(len(items))
         for start in range(0, len(items), self.batch_size):
+            draft.stage(f"fill {start // self.batch_size + 1}/{batches}")
             batch = items[start : start + self.batch_size]
             user = self.render("fill_batch", first=start == 0, items=batch)
-            missing += await self._fill_turn(llm, draft, user, batch)
-        for _ in range(self.max_fill_retries):
+            missing += await self._fill_turn(llm, draft, user, batch, seen)
+        for round_ in range(self.max_fill_retries):
             if not missing:
                 break
-            user = self.render("fill_missing", items=missing)
-            missing = await self._fill_turn(llm, draft, user, missing)
+            draft.stage(f"re-ask {round_ + 1} ({len(missing)} values)")
+            rows = [(item, _feedback(problem, item), _shown(raw)) for item, problem, raw in missing]
+            user = self.render("fill_missing", items=rows)
+            missing = await self._fill_turn(
+                llm, draft, user, [item for item, _, _ in missing], seen, temperature=self._reask_temperature()
+            )
+        for item, problem, _ in missing:
+            draft.missing[item.path] = describe_problem(problem)
         if missing:
-            paths = ", ".join(item.path for item in missing[:5]) + (" ..." if len(missing) > 5 else "")
+            paths = ", ".join(item.path for item, _, _ in missing[:5]) + (" ..." if len(missing) > 5 else "")
             message = f"{len(missing)} attribute(s) got no usable value after re-asking: {paths}"
             if self.on_missing == "fail":
                 from ..errors import GenerationError
 
                 raise GenerationError(message)
-            logger.warning(message)
-            draft.warnings.append(message)
+            logger.info(message)
+
+    @staticmethod
+    def _seen_values(draft: PersonaDraft) -> dict[str, str]:
+        """Normalised free-text values already in the profile (anchors, core) → where they are."""
+        seen: dict[str, str] = {}
+        for key, attr in draft.given.items():
+            if isinstance(attr.value, str):
+                seen.setdefault(normalise(attr.value), key)
+        for path, attr in draft.attributes.items():
+            if isinstance(attr.value, str):
+                seen.setdefault(normalise(attr.value), path)
+        return seen
 
     async def _fill_turn(
-        self, llm: LLM, draft: PersonaDraft, user: str, batch: Sequence[FillItem]
-    ) -> list[FillItem]:
+        self,
+        llm: LLM,
+        draft: PersonaDraft,
+        user: str,
+        batch: Sequence[FillItem],
+        seen: dict[str, str],
+        *,
+        temperature: float | None = None,
+    ) -> list[tuple[FillItem, str, Any]]:
+        """One fill call; returns the items refused, with the problem and the refused reply."""
         messages = [*draft.messages, {"role": "user", "content": user}]
-        reply = (await self._call(llm, draft, messages, fill_reply_type(batch), "fill")).output
+        reply = (
+            await self._call(llm, draft, messages, fill_reply_type(batch), "fill", temperature=temperature)
+        ).output
         values = dict(reply) if isinstance(reply, Mapping) else {}
         by_canon: dict[str, Any] | None = None  # built only if the model changed some key's spelling
         accepted: dict[str, Any] = {}
-        missing: list[FillItem] = []
+        refused: list[tuple[FillItem, str, Any]] = []
+        sketch = draft.bio
         for item in batch:
             if item.key in values:
                 raw = values[item.key]
@@ -310,18 +403,27 @@ class ValueGenerator:
                 if by_canon is None:
                     by_canon = {canonical_key(str(k)): v for k, v in values.items()}
                 raw = by_canon.get(canonical_key(item.key))
-            usable, value = coerce_value(raw, item.node)
-            if not usable:
-                missing.append(item)
+            value, problem, not_applicable = check_value(raw, item.node, sketch=sketch)
+            if problem is None and isinstance(value, str) and _free_text(item):
+                where = seen.get(normalise(value))
+                if where is not None and where != item.path:
+                    problem = "repeated"
+            if problem is not None:
+                draft.reject(problem)
+                refused.append((item, problem, raw))
                 continue
-            accepted[item.key] = value
+            if isinstance(value, str) and _free_text(item):
+                seen[normalise(value)] = item.path
+            accepted[item.key] = value if not_applicable is None else f"N/A: {not_applicable}"
+            draft.missing.pop(item.path, None)
             draft.attributes[item.path] = AttributeValue(
                 value=value,
                 stratum=item.stratum,  # type: ignore[arg-type]
                 path=item.names,
+                not_applicable=not_applicable,
             )
         draft.messages = [*messages, {"role": "assistant", "content": _compact(accepted)}]
-        return missing
+        return refused
 
     # -- 3. consistency ------------------------------------------------------------------------------
 
@@ -335,6 +437,7 @@ class ValueGenerator:
         fixed += [
             f"{k}: {format_value(v)}" for k, v in draft.anchors.items() if k not in draft.given and k != "bio"
         ]
+        draft.stage("consistency")
         user = self.render("consistency_check", fixed=fixed)
         messages = [*draft.messages, {"role": "user", "content": user}]
         report: ConsistencyReport = (
@@ -353,9 +456,9 @@ class ValueGenerator:
                 item = by_canon.get(canonical_key(fix.key))
             if item is None or item.path not in draft.attributes:
                 continue  # unknown key, or an anchor (anchors are not in the fill items)
-            usable, value = coerce_value(fix.corrected_value, item.node)
+            value, problem, not_applicable = check_value(fix.corrected_value, item.node, sketch=draft.bio)
             old = draft.attributes[item.path].value
-            if not usable or value == old:
+            if problem is not None or not_applicable is not None or value == old:
                 continue
             draft.attributes[item.path] = draft.attributes[item.path].model_copy(update={"value": value})
             notes.append(ConsistencyNote(path=item.path, old=old, new=value, reason=fix.reason))
@@ -367,10 +470,33 @@ class ValueGenerator:
     # -- 4. narrative --------------------------------------------------------------------------------
 
     async def narrate(self, llm: LLM, draft: PersonaDraft) -> str:
-        """Write the concise narrative ``Narr(P)`` of the profile so far."""
+        """Write the concise narrative ``Narr(P)`` of the profile so far.
+
+        A narrative shorter than half the lower bound of ``narrative_words`` (or empty) is re-asked up to
+        ``max_fill_retries`` times; if it stays short it is kept, and recorded in ``draft.missing``.
+        """
+        draft.stage("narrative")
+        low = parse_word_range(self.narrative_words)[0]
         user = self.render("narrative", words=self.narrative_words)
         messages = [*draft.messages, {"role": "user", "content": user}]
-        text = str((await self._call(llm, draft, messages, None, "narrative")).output).strip()
+        convo = list(messages)
+        text = ""
+        for attempt in range(self.max_fill_retries + 1):
+            temperature = self._reask_temperature() if attempt else None
+            text = str(
+                (await self._call(llm, draft, convo, None, "narrative", temperature=temperature)).output
+            ).strip()
+            words = word_count(text)
+            if words >= low // 2:
+                draft.missing.pop("narrative", None)
+                break
+            draft.reject("narrative")
+            draft.missing["narrative"] = f"the narrative has {words} words, {self.narrative_words} were asked"
+            convo = [
+                *messages,
+                {"role": "assistant", "content": text},
+                {"role": "user", "content": f"That is too short ({words} words). {user}"},
+            ]
         draft.narrative = text
         draft.messages = [*messages, {"role": "assistant", "content": text}]
         return text
@@ -378,23 +504,47 @@ class ValueGenerator:
     # -- enrichment ----------------------------------------------------------------------------------
 
     async def extract_sketch(self, llm: LLM, draft: PersonaDraft, sketch: str) -> dict[str, Any]:
-        """Extract demographic facts from a one-line persona sketch (one call; usage added to ``draft``).
+        """Extract the facts a one-line persona sketch states (one call; usage added to ``draft``).
+
+        The model's reply is checked against the sketch's own words
+        (:func:`~deeppersona.generation._sketch.clean_facts`): placeholders such as "None" never become
+        values, an age or a name counts only when the sketch gives it, and the life stage, gender, likes
+        and dislikes are also read from the sketch by rules. Places are resolved against the demographic
+        tables later, when the engine draws the demographics.
 
         Returns:
-            The facts the sketch states, ``None`` and empty fields dropped.
+            The demographic facts (``name``, ``age``, ``gender``, ``occupation``, ``city``, ``region``,
+            ``country``; only those found), and the whole
+            :class:`~deeppersona.generation._sketch.SketchReading` under
+            :data:`~deeppersona.generation._sketch.SKETCH_KEY`.
         """
+        from ._sketch import clean_facts
+
+        draft.stage("sketch")
         messages = [
             {"role": "system", "content": self.render("enrich_system")},
             {"role": "user", "content": self.render("enrich_extract", sketch=sketch)},
         ]
         reply: SketchFacts = (await self._call(llm, draft, messages, SketchFacts, "enrich")).output
-        facts: dict[str, Any] = {}
-        for key, value in reply.model_dump().items():
-            if isinstance(value, str):
-                value = value.strip()
-            if value not in (None, ""):
-                facts[key] = value
-        return facts
+        return clean_facts(reply, sketch).to_extracted()
+
+
+def _free_text(item: FillItem) -> bool:
+    vt = item.node.value_type
+    return vt is None or vt.kind == "text"
+
+
+def _feedback(problem: str, item: FillItem) -> str:
+    vt = item.node.value_type
+    return describe_problem(
+        problem, options=vt.options if vt is not None else (), unit=vt.unit if vt is not None else None
+    )
+
+
+def _shown(raw: Any) -> str:
+    """A refused reply as quoted back to the model (short)."""
+    text = raw if isinstance(raw, str) else json.dumps(raw, ensure_ascii=False, default=str)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def merge_templates(base: PromptLibrary, overrides: Mapping[str, str] | str | Path) -> PromptLibrary:

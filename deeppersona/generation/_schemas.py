@@ -2,27 +2,31 @@
 
 from __future__ import annotations
 
-import math
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, GetJsonSchemaHandler
+from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, GetJsonSchemaHandler, create_model
 from pydantic_core import core_schema
 
 from ..taxonomy import AttributeNode, ValueType, canonical_key
+from ._checks import ValueProblem, normalise, not_applicable_reason, parse_number, value_problem
 
 __all__ = [
     "ConsistencyFix",
     "ConsistencyReport",
     "CoreChain",
+    "check_value",
     "FillItem",
     "FillReply",
     "SketchFacts",
     "coerce_value",
+    "core_chain_type",
     "fill_items",
     "fill_reply_type",
+    "parse_word_range",
 ]
 
 
@@ -32,7 +36,7 @@ class CoreChain(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     values_orientation: str = Field(
-        description="A short phrase capturing the person's core values and beliefs."
+        description="A phrase (4-12 words) capturing the person's core values and beliefs, not a label."
     )
     attitude: str = Field(description="One sentence (5-10 words): their overall attitude to life.")
     attitude_details: str = Field(
@@ -43,6 +47,69 @@ class CoreChain(BaseModel):
         min_length=1, max_length=3, description="One to three concise personal stories."
     )
     interests: list[str] = Field(min_length=2, max_length=3, description="Two or three hobbies or interests.")
+
+
+def parse_word_range(text: str) -> tuple[int, int]:
+    """``"60-120"`` -> ``(60, 120)``; ``"150"`` -> ``(150, 150)``.
+
+    Raises:
+        ValueError: ``text`` is not one or two positive whole numbers (``lo <= hi``).
+    """
+    match = re.fullmatch(r"\s*(\d+)\s*(?:[-–]\s*(\d+))?\s*(?:words)?\s*", str(text))
+    if not match:
+        raise ValueError(f"a word range looks like '60-120', got {text!r}")
+    lo = int(match.group(1))
+    hi = int(match.group(2) or lo)
+    if lo < 1 or hi < lo:
+        raise ValueError(f"a word range needs 1 <= low <= high, got {text!r}")
+    return lo, hi
+
+
+@functools.lru_cache(maxsize=64)
+def core_chain_type(
+    num_stories: int, num_interests: int, story_words: tuple[int, int], fields: tuple[str, ...] = ()
+) -> type[BaseModel]:
+    """The response model of one core-chain request: :class:`CoreChain` with the drawn counts and lengths.
+
+    The schema fixes the number of stories and interests (``minItems = maxItems``) and states each
+    story's length, so providers with structured output and grammar-constrained local models produce
+    exactly what is asked; :func:`~deeppersona.generation._checks.core_problems` checks the rest.
+
+    Args:
+        num_stories: Life stories asked for.
+        num_interests: Interests asked for.
+        story_words: ``(low, high)`` words per story.
+        fields: Only these fields (a re-ask of the offending ones); all when empty.
+    """
+    lo, hi = story_words
+    # Counts go into the schema only (json_schema_extra), not into validation: a reply that misses them
+    # is still parsed, and core_problems re-asks just the offending fields with the reason.
+    # (No minLength/maxLength on the stories: llama.cpp refuses grammars with repetitions that long.)
+    story = Annotated[str, Field(description=f"A specific personal story, {lo}-{hi} words.")]
+    interest = Annotated[str, Field(description="A hobby or interest, 2-5 words.")]
+    specs: dict[str, Any] = {
+        name: (str, Field(description=info.description)) for name, info in CoreChain.model_fields.items()
+    }
+    specs["life_stories"] = (
+        list[story],  # type: ignore[valid-type]
+        Field(
+            description=f"Exactly {num_stories} personal {'story' if num_stories == 1 else 'stories'}.",
+            json_schema_extra={"minItems": num_stories, "maxItems": num_stories},
+        ),
+    )
+    specs["interests"] = (
+        list[interest],  # type: ignore[valid-type]
+        Field(
+            description=f"Exactly {num_interests} hobbies or interests.",
+            json_schema_extra={"minItems": num_interests, "maxItems": num_interests},
+        ),
+    )
+    wanted = fields or tuple(specs)
+    return create_model(  # type: ignore[call-overload,no-any-return]
+        "CoreChain" if not fields else "CoreChainFix",
+        __config__=ConfigDict(extra="ignore"),
+        **{name: specs[name] for name in wanted},
+    )
 
 
 class ConsistencyFix(BaseModel):
@@ -64,17 +131,40 @@ class ConsistencyReport(BaseModel):
 
 
 class SketchFacts(BaseModel):
-    """Demographic facts a one-line persona sketch states or clearly implies (``None`` when it does not)."""
+    """Facts a one-line persona sketch states about the person (``null`` or empty when it does not).
+
+    The types are lenient on purpose (an age may come back as ``"65"``, a list as one string): a small
+    model's near-miss should not cost a re-ask. :func:`deeppersona.generation._sketch.clean_facts`
+    checks every field against the sketch's own words before anything is used.
+    """
 
     model_config = ConfigDict(extra="ignore")
 
-    name: str | None = None
-    age: int | None = Field(default=None, ge=0, le=110)
-    gender: str | None = None
-    occupation: str | None = None
-    city: str | None = None
-    region: str | None = None
-    country: str | None = None
+    name: str | None = Field(default=None, description="Their name, only if the description gives it.")
+    age: int | str | None = Field(
+        default=None, description="Their age in whole years, only if the description states a number."
+    )
+    age_hint: str | None = Field(
+        default=None,
+        description='Words of the description about their age or life stage ("retired", "student", '
+        '"teenager", "in her forties").',
+    )
+    gender: str | None = Field(default=None, description="Their gender, only if the description says it.")
+    occupation: str | None = Field(default=None, description="Their job (or former job), in a few words.")
+    city: str | None = Field(default=None, description="The city or town they live in.")
+    region: str | None = Field(default=None, description="The state, province or region they live in.")
+    country: str | None = Field(default=None, description="The country they live in (common English name).")
+    likes: list[str] | str | None = Field(
+        default=None, description="Things they like, love or enjoy (short phrases)."
+    )
+    dislikes: list[str] | str | None = Field(
+        default=None, description="Things they hate, dislike, avoid or oppose (short phrases)."
+    )
+    other_facts: list[str] | str | None = Field(
+        default=None,
+        description="Up to three other facts the description states about them (short phrases, not the "
+        "whole description).",
+    )
 
 
 @dataclass(frozen=True)
@@ -245,48 +335,61 @@ def fill_reply_type(items: Sequence[FillItem], name: str = "AttributeValues") ->
     return type(name, (FillReply,), {"json_schema": schema})
 
 
-_EMPTY = {"", "n/a", "na", "none", "null", "unknown", "not specified", "-", "?"}
+def check_value(
+    value: Any, node: AttributeNode, *, sketch: str | None = None
+) -> tuple[Any, ValueProblem | None, str | None]:
+    """Check and normalise one filled value against the node's value type and the value rules.
 
-
-def coerce_value(value: Any, node: AttributeNode) -> tuple[bool, Any]:
-    """Check and normalise one filled value against the node's value type.
+    Args:
+        value: The value as the model wrote it.
+        node: The attribute's taxonomy node (its name and value type).
+        sketch: The persona's sketch or biography (a value must not copy it).
 
     Returns:
-        ``(usable, value)``: ``usable`` is ``False`` for a missing, empty or mistyped value.
+        ``(value, problem, not_applicable)``: the normalised value; why it must not be stored (see
+        :func:`~deeppersona.generation._checks.value_problem`), or ``None``; and the reason of an explicit
+        "not applicable" answer (then ``value`` is ``None`` and ``problem`` is ``None``).
     """
-    if value is None:
-        return False, None
     if isinstance(value, dict):
         value = next(iter(value.values()), None) if len(value) == 1 else None
-        if value is None:
-            return False, None
+    if value is None:
+        return None, "empty", None
     vt = node.value_type
     kind = vt.kind if vt is not None else "text"
+    options = vt.options if vt is not None else ()
+    if kind == "categorical" and isinstance(value, str):  # before anything else: "None" may be an option
+        wanted = normalise(value)
+        for option in options:
+            if normalise(option) == wanted:
+                return option, None, None
+    reason = not_applicable_reason(value)
+    if reason is not None:
+        return None, None, reason
     if kind == "number":
-        if isinstance(value, bool):
-            return False, None
-        if isinstance(value, (int, float)):
-            if not math.isfinite(value):
-                return False, None
-            return True, int(value) if float(value).is_integer() else float(value)
-        match = re.search(r"-?\d+(?:[.,]\d+)?", str(value))
-        if not match:
-            return False, None
-        number = float(match.group().replace(",", "."))
-        return True, int(number) if number.is_integer() else number
+        number = parse_number(value)
+        if number is None:
+            return None, "not_a_number", None
+        return (int(number) if number.is_integer() else number), None, None
     if kind == "list":
         items = value if isinstance(value, list) else re.split(r"[;,]", str(value))
-        cleaned = [str(v).strip() for v in items if str(v).strip() and str(v).strip().lower() not in _EMPTY]
-        return (True, cleaned) if cleaned else (False, None)
+        cleaned = [str(v).strip() for v in items if str(v).strip()]
+        problem = value_problem(cleaned or None, kind="list", name=node.name, sketch=sketch)
+        return (cleaned if problem is None else None), problem, None
     if isinstance(value, list):
         value = ", ".join(str(v).strip() for v in value if str(v).strip())
     if isinstance(value, bool):
         value = "yes" if value else "no"
     text = str(value).strip()
-    if kind == "categorical" and vt is not None:  # before the emptiness check: "None" may be an option
-        for option in vt.options:
-            if option.casefold() == text.casefold():
-                return True, option
-    if text.lower() in _EMPTY:
-        return False, None
-    return True, text
+    problem = value_problem(text, kind=kind, options=options, name=node.name, sketch=sketch)
+    return (text if problem is None else None), problem, None
+
+
+def coerce_value(value: Any, node: AttributeNode) -> tuple[bool, Any]:
+    """Check and normalise one filled value against the node's value type (see :func:`check_value`).
+
+    Returns:
+        ``(usable, value)``: ``usable`` is ``False`` for a missing, empty, mistyped or shallow value, and
+        for an explicit not-applicable answer.
+    """
+    checked, problem, reason = check_value(value, node)
+    return (problem is None and reason is None), checked

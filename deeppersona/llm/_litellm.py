@@ -222,6 +222,10 @@ class LiteLLMBackend(LLM):
         async def send(request: list[dict[str, str]]) -> RawReply:
             return await self._send(litellm, request, params, cache_params)
 
+        def more_room() -> None:  # a reply cut off by the token limit: the re-ask may write twice as much
+            current = int(params.get("max_tokens") or 0)
+            params["max_tokens"] = min(_MAX_TOKENS_CAP, 2 * current if current else _MAX_TOKENS_CAP // 4)
+
         return await structured_call(
             send,
             convo,
@@ -231,6 +235,7 @@ class LiteLLMBackend(LLM):
             rng=self._rng,
             record=lambda usage: self.usage.record(usage, call_site),
             sleep=self._sleep,
+            on_truncated=more_room,
         )
 
     async def _sync_call_finished(self) -> None:
@@ -314,8 +319,22 @@ class LiteLLMBackend(LLM):
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
             cost_usd=cost,
+            finish_reason=_finish_reason(response),
             commit=commit if cache is not None else None,
         )
+
+
+_MAX_TOKENS_CAP = 16384
+"""The most completion tokens a re-ask after a truncated reply asks for."""
+
+
+def _finish_reason(response: Any) -> str | None:
+    """The first choice's finish reason (``"stop"``, ``"length"`` ...), when the response says."""
+    try:
+        reason = response.choices[0].finish_reason
+    except (AttributeError, IndexError, TypeError):
+        return None
+    return str(reason) if reason else None
 
 
 async def _flush_litellm_logging() -> None:

@@ -66,6 +66,8 @@ class RawReply:
         completion_tokens: Completion tokens used.
         cost_usd: Cost in US dollars, 0 when unknown.
         cached: Whether the reply came from a cache (no request was made).
+        finish_reason: Why generation stopped, as the server said (``"stop"``, ``"length"`` when the
+            token limit cut the reply off, ...); ``None`` when unknown.
         commit: Called once the reply validated (e.g. to store it in a cache).
     """
 
@@ -74,6 +76,7 @@ class RawReply:
     completion_tokens: int = 0
     cost_usd: float = 0.0
     cached: bool = False
+    finish_reason: str | None = None
     commit: Callable[[], None] | None = field(default=None, repr=False)
 
 
@@ -242,12 +245,40 @@ def extract_json(text: str) -> Any:
         except (json.JSONDecodeError, ValueError):
             continue
     if starts:
+        # Repair small slips (a trailing comma, single quotes) inside a complete value only: a value that
+        # never closes was cut off, and "repairing" it would store its fragments ("Conf" for "Conformist").
+        start = min(starts)
+        closer = "}" if stripped[start] == "{" else "]"
+        end = stripped.rfind(closer)
+        if end <= start or _unclosed(stripped[start : end + 1]):
+            raise ValueError("the reply was cut off before its JSON ended")
         import json_repair
 
-        repaired = json_repair.loads(stripped[min(starts) :])
+        repaired = json_repair.loads(stripped[start : end + 1])
         if isinstance(repaired, (dict, list)) and repaired:
             return repaired
     raise ValueError("the reply contains no JSON object")
+
+
+def _unclosed(text: str) -> bool:
+    """Whether ``text`` opens more brackets than it closes, or ends inside a string (strings respected)."""
+    depth = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "{[":
+            depth += 1
+        elif char in "}]":
+            depth -= 1
+    return depth > 0 or in_string
 
 
 def validate_reply(text: str, response_model: Any) -> Any:
@@ -299,6 +330,7 @@ async def structured_call(
     rng: np.random.Generator,
     record: Callable[[Usage], None] | None = None,
     sleep: Callable[[float], Awaitable[Any]] | None = None,
+    on_truncated: Callable[[], None] | None = None,
 ) -> LLMResponse[Any]:
     """Run one logical call: send, parse, validate, re-ask on invalid output, retry transient failures.
 
@@ -311,6 +343,9 @@ async def structured_call(
         rng: Jitter source.
         record: Receives the call's usage once it ends, successfully or not.
         sleep: The sleep coroutine (``asyncio.sleep`` unless replaced, e.g. in tests).
+        on_truncated: Called when a reply was cut off by the token limit (finish reason ``"length"``),
+            before the re-ask: a backend gives the next request more room there. A truncated reply is
+            never parsed, so none of its fragments can be stored.
 
     Returns:
         The validated response with the usage of every request it took.
@@ -355,6 +390,13 @@ async def structured_call(
             )
             last_raw = reply.text
             try:
+                if reply.finish_reason == "length":
+                    if on_truncated is not None:
+                        on_truncated()
+                    raise ValueError(
+                        "the reply was cut off at the length limit before it was complete; "
+                        "reply again, more concisely"
+                    )
                 output = validate_reply(reply.text, response_model)
             except ValueError as exc:
                 errors.append(str(exc))

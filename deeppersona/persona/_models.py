@@ -18,6 +18,7 @@ __all__ = [
     "CoreProfile",
     "Persona",
     "Provenance",
+    "Status",
     "Stratum",
 ]
 
@@ -32,14 +33,20 @@ STRATA: tuple[str, ...] = ("near", "middle", "far")
 
 Polarity = Literal["positive", "negative", "neutral"]
 
+Status = Literal["ok", "incomplete", "failed"]
+"""A persona's status: complete, finished with missing parts, or failed."""
+
 
 class AttributeValue(BaseModel):
     """The value of one attribute of a persona.
 
     Attributes:
-        value: The value: a short text, a number, a boolean or a list of short texts.
+        value: The value: a short text, a number, a boolean or a list of short texts (``None`` when the
+            attribute does not apply to this person).
         stratum: Where the attribute came from (see :data:`Stratum`).
         path: The taxonomy path of the attribute (the anchor's own name for custom anchors).
+        not_applicable: Why the attribute does not apply to this person (partner attributes for someone
+            single, say), when the model answered so explicitly; ``None`` otherwise.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -47,6 +54,12 @@ class AttributeValue(BaseModel):
     value: Any
     stratum: Stratum
     path: tuple[str, ...] = ()
+    not_applicable: str | None = None
+
+    @property
+    def applicable(self) -> bool:
+        """Whether the attribute applies to the person (``not_applicable`` is not set)."""
+        return self.not_applicable is None
 
 
 class CoreProfile(BaseModel):
@@ -101,6 +114,10 @@ class Provenance(BaseModel):
         library_version: The deeppersona version.
         k: The number of attributes asked for.
         selector: The selector class name.
+        occupation_source: Where drawn occupations come from, e.g. the BLS OEWS table for the US or
+            the approximate fallback elsewhere (the US occupation mix with a farming-share heuristic,
+            not per-country data); empty when not recorded. Each persona's own label is
+            ``demographics["occupation_source"]`` (absent or ``None`` for an anchored occupation).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -111,6 +128,7 @@ class Provenance(BaseModel):
     library_version: str = ""
     k: int = 0
     selector: str = ""
+    occupation_source: str = ""
 
 
 class Persona(BaseModel):
@@ -122,8 +140,13 @@ class Persona(BaseModel):
         id: A stable identifier derived from the run seed and the index.
         seed: The run seed.
         index: The persona's position in its run.
-        status: ``"ok"``, or ``"failed"`` when generation could not finish (see ``failure``).
-        failure: Why generation failed, or ``None``.
+        status: ``"ok"`` only when the persona is complete: every selected attribute has a valid value
+            (or an explicit not-applicable), the core chain meets its spec and the narrative is written.
+            ``"incomplete"`` when generation finished with parts missing (listed in ``missing``),
+            ``"failed"`` when it could not finish (see ``failure``).
+        failure: Why the persona is not ``ok`` (``None`` when it is).
+        missing: The parts without a valid value: attribute path (or ``core.<field>``, ``narrative``)
+            → what was wrong with the last answer.
         anchors: The anchors exactly as given (they also appear, verbatim, in the profile).
         demographics: Core demographic fields (country, region, city, age, gender, occupation ...).
         core: The core chain (values, attitude, stories, interests).
@@ -141,8 +164,9 @@ class Persona(BaseModel):
     id: str
     seed: int
     index: int = 0
-    status: Literal["ok", "failed"] = "ok"
+    status: Status = "ok"
     failure: str | None = None
+    missing: dict[str, str] = Field(default_factory=dict)
     anchors: dict[str, Any] = Field(default_factory=dict)
     demographics: dict[str, Any] = Field(default_factory=dict)
     core: CoreProfile | None = None
@@ -157,7 +181,7 @@ class Persona(BaseModel):
 
     @property
     def ok(self) -> bool:
-        """Whether generation finished."""
+        """Whether the persona is complete (``status == "ok"``)."""
         return self.status == "ok"
 
     @property
@@ -256,7 +280,7 @@ class Persona(BaseModel):
         who = ", ".join(
             str(dem[k]) for k in ("name", "age", "gender", "occupation", "city", "country") if dem.get(k)
         )
-        status = "" if self.ok else f", status='failed: {self.failure}'"
+        status = "" if self.ok else f", status='{self.status}: {self.failure}'"
         return (
             f"Persona(id={self.id!r}, {who or 'no demographics'}, attributes={len(self.attributes)}{status})"
         )

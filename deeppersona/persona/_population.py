@@ -84,13 +84,15 @@ def _age_band(age: Any) -> str:
 
 
 class Population(Sequence[Persona]):
-    """An ordered collection of finished personas, with the failed ones kept aside.
+    """An ordered collection of complete personas, with the incomplete and failed ones kept aside.
 
-    Behaves like a list of :class:`Persona` (``len``, indexing, slicing, iteration).
+    Behaves like a list of :class:`Persona` (``len``, indexing, slicing, iteration) over the personas
+    whose status is ``"ok"``; the others are in :attr:`failures` (see also :attr:`incomplete`).
 
     Args:
-        personas: The finished personas.
-        failures: Personas whose generation failed (``status == "failed"``, with a reason).
+        personas: The personas (any that are not ``ok`` go to ``failures``).
+        failures: Personas that are not complete (``status`` ``"incomplete"`` or ``"failed"``, with a
+            reason in ``failure`` and the missing parts in ``missing``).
 
     Example:
         >>> pop = Population([])
@@ -134,8 +136,16 @@ class Population(Sequence[Persona]):
 
     __hash__ = None  # type: ignore[assignment]
 
+    @property
+    def incomplete(self) -> list[Persona]:
+        """The personas that finished with missing parts (``status == "incomplete"``)."""
+        return [p for p in self.failures if p.status == "incomplete"]
+
     def __repr__(self) -> str:
-        return f"Population({len(self)} personas, {len(self.failures)} failed)"
+        failed = sum(1 for p in self.failures if p.status != "incomplete")
+        incomplete = len(self.failures) - failed
+        extra = f", {incomplete} incomplete" if incomplete else ""
+        return f"Population({len(self)} personas{extra}, {failed} failed)"
 
     # -- accounting ------------------------------------------------------------------------------------
 

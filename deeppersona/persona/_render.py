@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._models import Persona
 
-__all__ = ["format_value", "nested", "persona_html", "system_prompt"]
+__all__ = ["format_value", "nested", "occupation_text", "persona_html", "system_prompt"]
 
 _CORE_DEMOGRAPHICS = ("name", "age", "gender", "occupation", "city", "region", "country")
 
@@ -73,6 +74,55 @@ def nested(persona: Persona) -> dict[str, Any]:
     return out
 
 
+_STAGE_PHRASES: dict[str, str] = {
+    "retired": "retiree",
+    "student": "student",
+    "school student": "school student",
+    "child": "child",
+    "not employed": "without paid work",
+}
+"""How the life-stage labels of the demographic tables read after "a 70-year-old female ..."."""
+
+
+def occupation_text(demographics: Mapping[str, Any]) -> str:
+    """The occupation of a persona as a person would say it, for prompts and narratives.
+
+    Table titles become natural job titles ("Farmworkers and Laborers, Crop, Nursery, and Greenhouse" ->
+    "crop farmworker", see :func:`~deeppersona.demographics._titles.job_title`); life-stage labels read
+    as such ("Retired" -> "retiree"); anchored free-text occupations are kept as given. The table title
+    itself stays in ``demographics["occupation"]``.
+
+    Args:
+        demographics: A persona's demographics (``occupation`` is read; empty gives ``""``).
+    """
+    from ..demographics._titles import job_title
+
+    occupation = demographics.get("occupation")
+    if occupation in (None, ""):
+        return ""
+    text = str(occupation).strip()
+    stage = _STAGE_PHRASES.get(text.lower())
+    if stage is not None:
+        return stage
+    title = job_title(text)
+    if title != text:
+        return title
+    if " " not in text and text[:1].isupper() and text[1:].islower():
+        return text.lower()  # "Nurse" reads as "a 34-year-old female nurse"
+    return text
+
+
+def _article(word: str) -> str:
+    """``"a"`` or ``"an"`` before ``word`` ("an 18-year-old", "an inspector", "a university lecturer")."""
+    first = word.lstrip()[:3].lower()
+    if first[:1].isdigit():
+        digits = "".join(c for c in word if c.isdigit())
+        return "an" if digits.startswith("8") or digits in ("11", "18") else "a"
+    if first.startswith(("uni", "use", "usu", "one")):
+        return "a"
+    return "an" if first[:1] in ("a", "e", "i", "o", "u") else "a"
+
+
 def _intro(persona: Persona) -> str:
     dem = persona.demographics
     who = dem.get("name") or "a person"
@@ -81,10 +131,16 @@ def _intro(persona: Persona) -> str:
         bits.append(f"{dem['age']}-year-old")
     if dem.get("gender"):
         bits.append(str(dem["gender"]).lower())
-    if dem.get("occupation"):
-        bits.append(str(dem["occupation"]).lower())
-    place = ", ".join(str(dem[k]) for k in ("city", "region", "country") if dem.get(k))
-    text = f"{who}, a {' '.join(bits)}" if bits else str(who)
+    occupation = occupation_text(dem)
+    if occupation:
+        bits.append(occupation)
+    places: list[str] = []
+    for key in ("city", "region", "country"):
+        value = str(dem.get(key) or "").strip()
+        if value and value not in places:  # "Mexico City, Mexico City, Mexico" -> once
+            places.append(value)
+    place = ", ".join(places)
+    text = f"{who}, {_article(bits[0])} {' '.join(bits)}" if bits else str(who)
     return f"{text} living in {place}" if place else text
 
 
@@ -119,7 +175,7 @@ def persona_html(persona: Persona) -> str:
     esc = html.escape
     dem = persona.demographics
     rows = "".join(
-        f"<tr><th style='text-align:left'>{esc(k)}</th><td>{esc(format_value(dem[k]))}</td></tr>"
+        f"<tr><th style='text-align:left'>{esc(k)}</th><td>{_demographic_cell(dem, k)}</td></tr>"
         for k in _CORE_DEMOGRAPHICS
         if dem.get(k) not in (None, "")
     )
@@ -142,3 +198,14 @@ def persona_html(persona: Persona) -> str:
         f"<details><summary>{len(persona.attributes)} attributes</summary>"
         f"<table><tr><th>path</th><th>value</th><th>stratum</th></tr>{attrs}</table></details></div>"
     )
+
+
+def _demographic_cell(dem: Mapping[str, Any], key: str) -> str:
+    """One demographic value as HTML; a table occupation shows its job title, the table title on hover."""
+    esc = html.escape
+    raw = format_value(dem[key])
+    if key == "occupation":
+        shown = occupation_text(dem)
+        if shown and shown != raw:
+            return f"<span title='{esc(raw, quote=True)}'>{esc(shown)}</span>"
+    return esc(raw)

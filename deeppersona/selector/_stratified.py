@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,6 +58,39 @@ def stratum_quotas(k: int, ratios: Sequence[float], capacities: Sequence[int]) -
         q[i] += take
         overflow -= take
     return [int(x) for x in q]
+
+
+def _free_quotas(quotas: Sequence[int], required_strata: Sequence[int]) -> list[int]:
+    """The number of attributes still to draw per stratum once the required ones are placed.
+
+    Each required attribute uses a slot of its own stratum; when that stratum has none left, it takes
+    the slot from the stratum with the most left. The result is never negative and sums to
+    ``sum(quotas) - len(required_strata)``, so required plus drawn attributes make exactly ``k``.
+
+    Args:
+        quotas: Per-stratum totals from :func:`stratum_quotas` (required attributes included).
+        required_strata: The stratum of each (distinct) required attribute.
+
+    Returns:
+        The per-stratum numbers to draw.
+
+    Raises:
+        ConfigError: More required attributes than slots.
+
+    Example:
+        >>> _free_quotas([2, 1, 1], [0, 0, 0])
+        [0, 0, 1]
+    """
+    free = [int(q) for q in quotas]
+    if len(required_strata) > sum(free):
+        raise ConfigError(
+            f"{len(required_strata)} required attributes do not fit in k={sum(free)} attributes"
+        )
+    for s in required_strata:
+        if free[s] <= 0:
+            s = max(range(len(free)), key=free.__getitem__)  # the first stratum with the most left
+        free[s] -= 1
+    return free
 
 
 @dataclass
@@ -114,7 +147,10 @@ class StratifiedSelector(AttributeSelector):
         include_roots: Only draw from these root categories.
         exclude_roots: Never draw from these root categories.
         exclude: Paths of nodes (and their descendants) never to draw.
-        require: Paths of leaves every persona gets (counted in ``k``, labelled ``"required"``).
+        require: Paths of leaves every persona gets (counted in ``k``, labelled ``"required"``). Paths
+            that name the same node in any spelling count once; more distinct paths than ``k`` raise
+            :class:`~deeppersona.errors.ConfigError` (from :meth:`check` and :meth:`select`). A
+            required attribute the persona's anchors exclude is skipped, and its slot is drawn.
         breadth_first: Use the breadth-first walk; ``False`` draws each stratum by weighted sampling.
         coverage_period: Every branch is scheduled once per this many personas (0 disables the schedule).
 
@@ -174,6 +210,28 @@ class StratifiedSelector(AttributeSelector):
             if value:
                 out[name] = value
         return out
+
+    def check(
+        self, tree: AttributeTree, k: int, exclude: Iterable[str] = (), *, fingerprint: str | None = None
+    ) -> None:
+        """Raise :class:`~deeppersona.errors.ConfigError` unless ``k`` attributes can be selected.
+
+        Besides the base checks, the required attributes must be known candidate leaves, and there
+        must be no more distinct ones than ``k`` (they are counted in ``k``).
+
+        Raises:
+            ConfigError: ``k`` is invalid or too large, a required path is unknown or not a
+                candidate, or ``require`` names more distinct attributes than ``k``.
+        """
+        super().check(tree, k, exclude, fingerprint=fingerprint)
+        required = self._required_nodes(tree, int(k))
+        if required:
+            keys = {n.key for n in self.cached_candidates(tree, fingerprint)}
+            for node in required:
+                if node.key not in keys:
+                    raise ConfigError(
+                        f"required attribute {node.path_str!r} is not a candidate leaf of this selector"
+                    )
 
     # -- candidates --------------------------------------------------------------------------------------
 
@@ -264,13 +322,21 @@ class StratifiedSelector(AttributeSelector):
     # -- selection ---------------------------------------------------------------------------------------
 
     def select(self, context: SelectionContext, k: int, rng: np.random.Generator) -> list[SelectedAttribute]:
-        """Choose ``k`` attributes for one persona (see the class docstring)."""
+        """Choose exactly ``k`` distinct attributes for one persona (see the class docstring).
+
+        Raises:
+            ConfigError: ``k`` is not a positive integer, exceeds the available candidates, or is
+                smaller than the number of distinct required attributes; a required path is unknown
+                or not a candidate. These are raised before any embedding work.
+        """
+        if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
+            raise ConfigError(f"k must be a positive integer, got {k!r}")
+        k = int(k)
+        required = self._required_nodes(context.tree, k)
         index = self._index(context)
         n = len(index.nodes)
         valid = index.valid_mask(frozenset(context.exclude))
         available = int(valid.sum())
-        if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
-            raise ConfigError(f"k must be a positive integer, got {k!r}")
         if k > available:
             raise ConfigError(
                 f"k={k} attributes asked for, but only {available} candidates are available; lower k"
@@ -283,14 +349,10 @@ class StratifiedSelector(AttributeSelector):
         for s, part in enumerate(np.array_split(order, 3)):
             stratum[part] = s
         capacities = [int((stratum == s).sum()) for s in range(3)]
-        chosen_required = self._required(context.tree, index, valid)
-        quotas = stratum_quotas(k, self.ratios, capacities)
-        for pos in chosen_required:
-            s = int(stratum[pos])
-            if quotas[s] > 0:
-                quotas[s] -= 1
-            else:  # take the slot from the stratum with the largest remaining quota
-                quotas[int(np.argmax(quotas))] -= 1
+        chosen_required = self._required(required, index, valid)
+        quotas = _free_quotas(
+            stratum_quotas(k, self.ratios, capacities), [int(stratum[p]) for p in chosen_required]
+        )
         taken = np.zeros(n, dtype=bool)
         taken[chosen_required] = True
         branch_key = self._branch_keys(index, context, rng)
@@ -309,6 +371,8 @@ class StratifiedSelector(AttributeSelector):
             for p in pick:
                 labels[int(p)] = STRATUM_NAMES[s]
         positions = sorted(labels)
+        if len(positions) != k:  # the quota arithmetic guarantees k; never return a wrong count silently
+            raise RuntimeError(f"{type(self).__name__} selected {len(positions)} attributes instead of k={k}")
         return [SelectedAttribute(index.nodes[p], labels[p], float(sim[p])) for p in positions]
 
     def _similarity(self, index: _Index, context: SelectionContext) -> np.ndarray:
@@ -321,9 +385,32 @@ class StratifiedSelector(AttributeSelector):
         # exact cosine similarity to every candidate (all of them are ranked below, so no top-k search)
         return vectors.scores(query)[0].astype(float)
 
-    def _required(self, tree: AttributeTree, index: _Index, valid: np.ndarray) -> list[int]:
-        out = []
+    def _required_nodes(self, tree: AttributeTree, k: int) -> list[AttributeNode]:
+        """The distinct required nodes of ``tree`` (first spelling kept), checked against ``k``.
+
+        Two paths that the tree resolves to the same node (``"Health > Sleep"``, ``"health/sleep"``...)
+        count once.
+
+        Raises:
+            ConfigError: A path is unknown, or there are more distinct required attributes than ``k``.
+        """
+        seen: set[str] = set()
+        nodes: list[AttributeNode] = []
         for node in resolve_paths(tree, self.require, "require"):
+            if node.key not in seen:
+                seen.add(node.key)
+                nodes.append(node)
+        if len(nodes) > k:
+            raise ConfigError(
+                f"require names {len(nodes)} distinct attributes but k={k}: required attributes are "
+                f"counted in k, so k must be at least {len(nodes)} (raise k or require fewer attributes)"
+            )
+        return nodes
+
+    def _required(self, required: Sequence[AttributeNode], index: _Index, valid: np.ndarray) -> list[int]:
+        """Candidate positions of the required nodes that the context does not exclude."""
+        out = []
+        for node in required:
             pos = index.position.get(node.key)
             if pos is None:
                 raise ConfigError(
@@ -409,11 +496,14 @@ class UniformSelector(StratifiedSelector):
         super().__init__(**kwargs)
 
     def select(self, context: SelectionContext, k: int, rng: np.random.Generator) -> list[SelectedAttribute]:
-        """Choose ``k`` candidates uniformly at random."""
-        index = self._index(context)
-        pool = np.flatnonzero(index.valid_mask(frozenset(context.exclude)))
+        """Choose ``k`` candidates uniformly at random (the required ones first, labelled ``"required"``)."""
         if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
             raise ConfigError(f"k must be a positive integer, got {k!r}")
+        k = int(k)
+        required = self._required_nodes(context.tree, k)
+        index = self._index(context)
+        valid = index.valid_mask(frozenset(context.exclude))
+        pool = np.flatnonzero(valid)
         if k > pool.size:
             raise ConfigError(f"k={k} attributes asked for, but only {pool.size} candidates are available")
         sim = self._similarity(index, context) if context.embedder is not None else np.zeros(len(index.nodes))
@@ -421,8 +511,15 @@ class UniformSelector(StratifiedSelector):
         stratum = np.empty(len(index.nodes), dtype=np.int64)
         for s, part in enumerate(np.array_split(order, 3)):
             stratum[part] = s
-        chosen = np.sort(rng.choice(pool, size=k, replace=False))
-        return [SelectedAttribute(index.nodes[p], STRATUM_NAMES[stratum[p]], float(sim[p])) for p in chosen]
+        fixed = np.asarray(self._required(required, index, valid), dtype=np.int64)
+        rest = np.setdiff1d(pool, fixed)
+        drawn = rng.choice(rest, size=k - fixed.size, replace=False)
+        chosen = np.sort(np.concatenate([fixed, drawn]))
+        labels = {int(p): "required" for p in fixed}
+        return [
+            SelectedAttribute(index.nodes[p], labels.get(int(p), STRATUM_NAMES[stratum[p]]), float(sim[p]))
+            for p in chosen
+        ]
 
     def _similarity(self, index: _Index, context: SelectionContext) -> np.ndarray:
         if context.embedder is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from ._schema_faker import fake_from_schema, fake_sentence
 
 __all__ = ["FakeLLM", "FakeRequest"]
 
-_FAILURE_KINDS = ("invalid_json", "missing_keys", "rate_limit", "timeout")
+_FAILURE_KINDS = ("invalid_json", "missing_keys", "truncated", "rate_limit", "timeout")
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,8 @@ class FakeLLM(LLM):
         replies: Scripted replies (text, dict, list, pydantic instance, or an exception to raise), used in order.
         handler: A function of the :class:`FakeRequest` returning a reply (or ``None`` to fall through).
         failures: Failure rates in ``[0, 1]`` by kind: ``"invalid_json"``, ``"missing_keys"`` (a required
-            key dropped), ``"rate_limit"`` and ``"timeout"`` (transient, retried).
+            key dropped), ``"truncated"`` (the reply cut off with finish reason ``"length"``),
+            ``"rate_limit"`` and ``"timeout"`` (transient, retried).
         latency: Seconds each request takes (``asyncio.sleep``, so concurrency is real).
         model: The model name reported in responses.
         max_attempts: Replies asked for before :class:`~deeppersona.errors.LLMOutputError`.
@@ -188,7 +190,7 @@ class FakeLLM(LLM):
             try:
                 if self.latency:
                     await asyncio.sleep(self.latency)
-                text = self._answer(request)
+                text, finish = self._answer(request)
             finally:
                 with self._lock:
                     self._active -= 1
@@ -197,6 +199,7 @@ class FakeLLM(LLM):
                 text=text,
                 prompt_tokens=estimate_tokens(prompt_text) + 4 * len(convo),
                 completion_tokens=estimate_tokens(text),
+                finish_reason=finish,
             )
 
         rng = np.random.default_rng([self.seed, 7])
@@ -212,7 +215,8 @@ class FakeLLM(LLM):
 
     # -- reply production ---------------------------------------------------------------------------
 
-    def _answer(self, request: FakeRequest) -> str:
+    def _answer(self, request: FakeRequest) -> tuple[str, str]:
+        """The reply text and its finish reason (``"length"`` for an injected truncation)."""
         failure = self._draw_failure(request)
         if failure == "rate_limit":
             raise TransientFailure("fake rate limit (injected)", retry_after=0.0)
@@ -220,10 +224,12 @@ class FakeLLM(LLM):
             raise TransientFailure("fake timeout (injected)")
         text = self._reply_text(request)
         if failure == "invalid_json" and request.response_model not in (None, str):
-            return "Sure! Here is the JSON you asked for: {" + text[:20]
+            return "Sure! Here is the JSON you asked for: {" + text[:20], "stop"
         if failure == "missing_keys" and request.response_model not in (None, str):
-            return self._drop_required_key(text, request.response_model)
-        return text
+            return self._drop_required_key(text, request.response_model), "stop"
+        if failure == "truncated":  # cut off by the token limit, as a real server reports it
+            return text[: max(1, int(len(text) * 0.6))], "length"
+        return text, "stop"
 
     def _draw_failure(self, request: FakeRequest) -> str | None:
         if not self.failures:
@@ -257,6 +263,10 @@ class FakeLLM(LLM):
         key = int.from_bytes(digest.digest(), "little")
         rng = np.random.default_rng([self.seed, key])
         if request.response_model is None or request.response_model is str:
+            asked = _WORD_RANGE.search(request.last_user_message)
+            if asked:  # a length asked for in words: honour it, as a real model should
+                lo, hi = int(asked.group(1)), int(asked.group(2))
+                return f"{fake_sentence(rng, lo, max(lo, hi))}."
             return f"{fake_sentence(rng, 6, 14)}."
         schema = json_schema_for(request.response_model)
         error = ""
@@ -284,6 +294,9 @@ class FakeLLM(LLM):
         if isinstance(data, dict) and required:
             data.pop(required[0], None)
         return json.dumps(data, ensure_ascii=False)
+
+
+_WORD_RANGE = re.compile(r"(\d+)\s*[-–]\s*(\d+)\s+words")
 
 
 def _strip_reask(messages: Sequence[Mapping[str, str]]) -> list[Mapping[str, str]]:

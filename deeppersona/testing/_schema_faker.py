@@ -20,6 +20,7 @@ _WORDS = (
 )  # fmt: skip
 
 _MAX_DEPTH = 6
+_WORD_RANGE = re.compile(r"(\d+)\s*[-–]\s*(\d+)\s+words")
 
 
 def fake_sentence(rng: np.random.Generator, min_words: int = 2, max_words: int = 6) -> str:
@@ -166,7 +167,12 @@ class _Faker:
             matched = self._matching(str(schema["pattern"]), min_len, max_len)
             if matched is not None:
                 return matched
-        text = fake_sentence(self.rng)
+        words = _WORD_RANGE.search(str(schema.get("description", "")))
+        if words:  # a length asked for in words ("60-120 words"): honour it, as a real model should
+            lo, hi = int(words.group(1)), int(words.group(2))
+            text = fake_sentence(self.rng, lo, max(lo, hi))
+        else:
+            text = fake_sentence(self.rng)
         while len(text) < min_len:
             text = f"{text} {fake_sentence(self.rng)}"
         if max_len is not None and len(text) > int(max_len):

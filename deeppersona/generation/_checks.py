@@ -1,0 +1,573 @@
+"""Judge-free checks of one persona value: what makes a value unusable or shallow.
+
+These rules are shared by generation (a value that has a *problem* is re-asked, never stored) and by
+the quality report of :mod:`deeppersona.evaluation` (which counts the *shallow* ones), so that what
+the generator refuses and what the report measures are the same thing.
+
+Two levels:
+
+- :func:`value_problem` returns why a value must not be stored: ``"empty"``, ``"placeholder"``,
+  ``"junk"`` (no letter or digit, or a JSON fragment), ``"outside_options"``, ``"not_a_number"``,
+  ``"echo"`` (the value only repeats the attribute's name), ``"sketch_copy"`` (the value is the
+  sketch copied), ``"trivial"`` (a bare word such as "High" or "Yes" for a free-text attribute).
+- :func:`is_one_word`, :func:`word_count` and :func:`normalise` are the measurements the quality
+  report uses beyond that.
+
+Explicit not-applicable answers (``"N/A: no partner"``) are recognised by :func:`not_applicable_reason`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Sequence
+from typing import Any, Literal
+
+__all__ = [
+    "PLACEHOLDERS",
+    "TRIVIAL_WORDS",
+    "ValueProblem",
+    "content_words",
+    "describe_problem",
+    "is_junk",
+    "is_one_word",
+    "is_placeholder",
+    "is_trivial",
+    "copies_sketch",
+    "core_problems",
+    "echoes_name",
+    "normalise",
+    "not_applicable_reason",
+    "parse_number",
+    "value_problem",
+    "word_count",
+]
+
+ValueProblem = Literal[
+    "empty",
+    "placeholder",
+    "junk",
+    "outside_options",
+    "not_a_number",
+    "echo",
+    "sketch_copy",
+    "trivial",
+    "repeated",
+]
+"""Why a value is refused (see :func:`value_problem`; ``"repeated"`` is judged by the generator, which
+sees the persona's other values)."""
+
+PLACEHOLDERS: frozenset[str] = frozenset(
+    {
+        "string",
+        "str",
+        "text",
+        "value",
+        "values",
+        "answer",
+        "your answer",
+        "example",
+        "insert value",
+        "insert value here",
+        "value here",
+        "placeholder",
+        "lorem ipsum",
+        "n/a",
+        "na",
+        "n.a.",
+        "none",
+        "null",
+        "nil",
+        "nan",
+        "undefined",
+        "unknown",
+        "not known",
+        "not specified",
+        "unspecified",
+        "not applicable",
+        "not available",
+        "no data",
+        "no information",
+        "not mentioned",
+        "not stated",
+        "not provided",
+        "tbd",
+        "todo",
+        "same as above",
+        "see above",
+        "as above",
+        "etc",
+        "various",
+        "other",
+        "others",
+        "misc",
+        "...",
+        "-",
+        "?",
+    }
+)
+"""Normalised texts that stand for no value at all (:func:`normalise` is applied before comparing)."""
+
+TRIVIAL_WORDS: frozenset[str] = frozenset(
+    {
+        "yes",
+        "no",
+        "y",
+        "n",
+        "true",
+        "false",
+        "high",
+        "low",
+        "medium",
+        "mid",
+        "moderate",
+        "average",
+        "normal",
+        "typical",
+        "standard",
+        "good",
+        "bad",
+        "poor",
+        "fair",
+        "great",
+        "excellent",
+        "ok",
+        "okay",
+        "fine",
+        "neutral",
+        "positive",
+        "negative",
+        "mixed",
+        "strong",
+        "weak",
+        "some",
+        "many",
+        "few",
+        "little",
+        "lot",
+        "much",
+        "often",
+        "sometimes",
+        "rarely",
+        "never",
+        "always",
+        "frequently",
+        "occasionally",
+        "seldom",
+        "usually",
+        "regular",
+        "irregular",
+        "yes.",
+        "no.",
+        "important",
+        "unimportant",
+        "significant",
+        "minimal",
+        "limited",
+        "basic",
+        "advanced",
+        "intermediate",
+        "open",
+        "closed",
+        "active",
+        "inactive",
+        "present",
+        "absent",
+        "agree",
+        "disagree",
+        "likely",
+        "unlikely",
+    }
+)
+"""Words that, alone or with an intensifier, say nothing specific about a person."""
+
+_INTENSIFIERS = frozenset(
+    {
+        "very",
+        "quite",
+        "fairly",
+        "rather",
+        "not",
+        "somewhat",
+        "extremely",
+        "moderately",
+        "really",
+        "pretty",
+        "slightly",
+        "highly",
+        "a",
+        "an",
+        "the",
+        "bit",
+        "so",
+        "too",
+        "more",
+        "less",
+        "most",
+        "least",
+        "or",
+        "and",
+        "than",
+        "usually",
+        "mostly",
+        "generally",
+    }
+)
+
+_FILLER = frozenset(
+    {
+        "a",
+        "an",
+        "the",
+        "of",
+        "and",
+        "or",
+        "in",
+        "on",
+        "to",
+        "for",
+        "with",
+        "my",
+        "his",
+        "her",
+        "their",
+        "i",
+        "he",
+        "she",
+        "they",
+        "is",
+        "are",
+        "was",
+        "has",
+        "have",
+        "had",
+        "having",
+        "no",
+        "not",
+        "never",
+        "any",
+        "none",
+        "yes",
+        "does",
+        "do",
+        "did",
+        "dont",
+        "doesnt",
+        "didnt",
+        "very",
+        "some",
+        "own",
+        "it",
+        "its",
+        "this",
+        "that",
+        "level",
+        "type",
+        "status",
+    }
+)
+
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
+_NA = re.compile(
+    r"^\s*(?:n\s*/\s*a|not\s+applicable|does\s+not\s+apply|doesn['’]t\s+apply|na)\s*"
+    r"(?:[:\-–—(,;]\s*|\s+(?:because|as|since)\s+)(?P<reason>.+?)\)?\s*$",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def normalise(text: str) -> str:
+    """Lower-case, Unicode-normalised text with runs of spaces collapsed and outer punctuation removed."""
+    text = unicodedata.normalize("NFKC", str(text)).casefold()
+    text = " ".join(text.split())
+    stripped = text.strip(" .,:;!\"'`“”‘’()[]{}")
+    return stripped if stripped else text
+
+
+def word_count(text: str) -> int:
+    """The number of words (runs of letters or digits) in ``text``."""
+    return len(_WORD.findall(str(text)))
+
+
+def is_one_word(text: str) -> bool:
+    """Whether ``text`` holds exactly one word."""
+    return word_count(text) == 1
+
+
+def is_placeholder(text: str) -> bool:
+    """Whether ``text`` is a stand-in for a value ("N/A", "string", "unknown", "...")."""
+    return normalise(text) in PLACEHOLDERS
+
+
+def is_junk(text: str) -> bool:
+    """Whether ``text`` has no letter or digit, or is a fragment of JSON (``{``, ``"key":``)."""
+    stripped = str(text).strip()
+    if not _WORD.search(stripped):
+        return True
+    if stripped[:1] in "{[" and stripped[-1:] not in "}]":
+        return True
+    return bool(re.match(r'^"?[\w ]+"?\s*:\s*["{\[]', stripped)) and stripped.count('"') >= 2
+
+
+def is_trivial(text: str) -> bool:
+    """Whether ``text`` is a bare word such as "High", "Yes" or "very low" (at most three words)."""
+    words = [w.lower() for w in _WORD.findall(str(text))]
+    if not words or len(words) > 3:
+        return False
+    core = [w for w in words if w not in _INTENSIFIERS]
+    if not core:
+        return True
+    return all(w in TRIVIAL_WORDS for w in core)
+
+
+def _stem(word: str) -> str:
+    word = word.lower().replace("’", "'").replace("'", "")
+    for suffix in ("ies", "es", "s"):
+        if len(word) > 4 and word.endswith(suffix):
+            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
+    return word
+
+
+def content_words(text: str) -> list[str]:
+    """The stemmed words of ``text`` without filler words ("never had grief process" -> grief, process)."""
+    return [_stem(w) for w in _WORD.findall(str(text)) if w.lower() not in _FILLER]
+
+
+def echoes_name(text: str, name: str) -> bool:
+    """Whether the value only repeats its attribute's name ("Grief Process: never had grief process").
+
+    True when every content word of the value also occurs in the name (after light stemming), so the
+    value adds nothing the name did not already say.
+    """
+    value_words = content_words(text)
+    if not value_words:
+        return False
+    name_words = set(content_words(name))
+    return bool(name_words) and set(value_words) <= name_words
+
+
+def copies_sketch(text: str, sketch: str | None) -> bool:
+    """Whether the value is the sketch copied: the sketch itself, or a run of at least four of its words
+    covering at least 40% of it ("Local Economy: retired grocery store owner from Colorado")."""
+    if not sketch:
+        return False
+    value = " ".join(w.lower() for w in _WORD.findall(str(text)))
+    source = " ".join(w.lower() for w in _WORD.findall(str(sketch)))
+    if not value or not source:
+        return False
+    if value == source:
+        return True
+    words = value.count(" ") + 1
+    return words >= 4 and f" {value} " in f" {source} " and words >= 0.4 * (source.count(" ") + 1)
+
+
+def not_applicable_reason(value: Any) -> str | None:
+    """The reason of an explicit not-applicable answer (``"N/A: has no children"``), or ``None``.
+
+    A bare "N/A" without a reason is not accepted as not-applicable: it is a placeholder.
+    """
+    if not isinstance(value, str):
+        return None
+    match = _NA.match(value)
+    if not match:
+        return None
+    reason = match.group("reason").strip(" .")
+    if word_count(reason) < 2 or is_placeholder(reason):
+        return None
+    return reason
+
+
+_NUMBER = re.compile(
+    r"(?<![\w.,])[-+−]?(?:\d{1,3}(?:[.,\u00a0\u202f' ]\d{3})+|\d+)(?:[.,]\d+)?(?![\w])|[-+−]?\.\d+"
+)
+
+
+def parse_number(value: Any) -> float | None:
+    """Read one number from a value: ``1200``, ``"1,200 people"``, ``"2.5 hours"``, ``"3,5"``, ``"1 200"``.
+
+    Thousands separators (``,``, space, thin space, apostrophe) are understood when they group digits
+    by three; a single comma followed by one, two or four or more digits is a decimal comma.
+
+    Returns:
+        The number, or ``None`` when the value holds no number or several conflicting ones.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value) if math.isfinite(value) else None
+    text = str(value).strip().replace("−", "-")
+    matches = _NUMBER.findall(text)
+    if not matches:
+        return None
+    token = matches[0].replace("\u00a0", "").replace("\u202f", "").replace("'", "")
+    if re.fullmatch(r"[-+]?\d{1,3}(?:[, ]\d{3})+(?:\.\d+)?", token):
+        token = token.replace(",", "").replace(" ", "")  # grouped thousands, maybe a decimal point
+    elif re.fullmatch(r"[-+]?\d{1,3}(?:\.\d{3}){2,}", token):
+        token = token.replace(".", "")  # 1.234.567
+    elif re.fullmatch(r"[-+]?\d{1,3}(?:[. ]\d{3})+,\d+", token):
+        token = token.replace(".", "").replace(" ", "").replace(",", ".")  # 1.234,5 (European)
+    else:
+        token = token.replace(" ", "").replace(",", ".")
+    try:
+        number = float(token)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def value_problem(
+    value: Any,
+    *,
+    kind: str = "text",
+    options: Sequence[str] = (),
+    name: str = "",
+    sketch: str | None = None,
+) -> ValueProblem | None:
+    """Why ``value`` must not be stored for an attribute of type ``kind``, or ``None`` when it is usable.
+
+    Args:
+        value: The value as the model wrote it (already unwrapped from JSON).
+        kind: The attribute's value kind: ``"text"``, ``"categorical"``, ``"number"`` or ``"list"``.
+        options: The allowed options of a categorical attribute.
+        name: The attribute's (leaf) name, to catch values that only repeat it.
+        sketch: The persona's sketch, to catch values that copy it.
+    """
+    if value is None:
+        return "empty"
+    if kind == "number":
+        return None if parse_number(value) is not None else "not_a_number"
+    if kind == "list":
+        items = value if isinstance(value, list) else [value]
+        texts = [str(v) for v in items if str(v).strip()]
+        if not texts:
+            return "empty"
+        for text in texts:
+            problem = value_problem(text, kind="item", name=name, sketch=sketch)
+            if problem is not None:
+                return problem
+        return None
+    text = str(value).strip()
+    if not text:
+        return "empty"
+    if kind == "categorical":
+        wanted = normalise(text)
+        return None if any(normalise(o) == wanted for o in options) else "outside_options"
+    if is_placeholder(text):
+        return "placeholder"
+    if is_junk(text):
+        return "junk"
+    if sketch and copies_sketch(text, sketch):
+        return "sketch_copy"
+    if name and echoes_name(text, name):
+        return "echo"
+    if kind == "text" and is_trivial(text):
+        return "trivial"
+    return None
+
+
+_PROBLEM_TEXT: dict[str, str] = {
+    "empty": "it was empty",
+    "placeholder": "it was a placeholder, not a value",
+    "junk": "it was not text (no words, or a piece of JSON)",
+    "outside_options": "it was not one of the allowed options",
+    "not_a_number": "it held no number",
+    "echo": "it only repeated the attribute's name",
+    "sketch_copy": "it copied the sketch instead of saying something new",
+    "trivial": "a bare word like that says nothing specific; write a concrete phrase of 3-15 words",
+    "truncated": "the reply was cut off before this value was complete",
+    "repeated": "the same value was given to several attributes; give each its own specific value",
+}
+
+
+def describe_problem(problem: str, *, options: Sequence[str] = (), unit: str | None = None) -> str:
+    """The feedback sentence shown to the model for ``problem`` (options or unit added where useful)."""
+    text = _PROBLEM_TEXT.get(problem, problem)
+    if problem == "outside_options" and options:
+        text += " (" + " | ".join(options) + ")"
+    if problem == "not_a_number" and unit:
+        text += f"; give a number of {unit}"
+    return text
+
+
+_POLARITY_WORDS = frozenset({"positive", "negative", "neutral", "mixed"})
+
+
+def core_problems(
+    data: dict[str, Any],
+    *,
+    num_stories: int,
+    num_interests: int,
+    story_words: tuple[int, int],
+    tolerance: tuple[float, float] = (0.75, 1.5),
+) -> dict[str, str]:
+    """What is wrong with a core chain, field by field (an empty dict when nothing is).
+
+    The rules (each field must meet its own spec):
+
+    - ``values_orientation``: a phrase of at least 3 words, not a label such as "Neutral" or "High";
+    - ``attitude`` and ``coping_mechanism``: a sentence of at least 4 words;
+    - ``attitude_details``: a sentence of at least 8 words;
+    - ``life_stories``: exactly ``num_stories``, each between ``tolerance[0] * low`` and
+      ``tolerance[1] * high`` words of ``story_words``, none repeating another;
+    - ``interests``: exactly ``num_interests``, each 1-8 words, none repeating another;
+    - no text field is empty, a placeholder or junk.
+
+    Args:
+        data: The core chain's fields (as the model wrote them).
+        num_stories: Stories asked for.
+        num_interests: Interests asked for.
+        story_words: ``(low, high)`` words asked per story.
+        tolerance: Accepted story length as factors of ``low`` and ``high``.
+
+    Returns:
+        Field name → feedback sentence for the model.
+    """
+    problems: dict[str, str] = {}
+    minimum = {"values_orientation": 3, "attitude": 4, "attitude_details": 8, "coping_mechanism": 4}
+    for name, least in minimum.items():
+        text = str(data.get(name) or "").strip()
+        problem = value_problem(text, kind="item")
+        if problem is not None:
+            problems[name] = describe_problem(problem)
+        elif name == "values_orientation" and (
+            normalise(text) in _POLARITY_WORDS or is_trivial(text) or word_count(text) < least
+        ):
+            problems[name] = (
+                f"{text!r} is a label; write a phrase of {least}-12 words naming what this person values"
+            )
+        elif word_count(text) < least:
+            problems[name] = f"{text!r} is too short; write a full sentence of at least {least} words"
+    lo, hi = story_words
+    low, high = int(lo * tolerance[0]), int(hi * tolerance[1] + 0.5)
+    stories = [str(s).strip() for s in (data.get("life_stories") or [])]
+    story_notes = []
+    if len(stories) != num_stories:
+        story_notes.append(f"give exactly {num_stories} (got {len(stories)})")
+    for i, story in enumerate(stories, 1):
+        words = word_count(story)
+        problem = value_problem(story, kind="item") if story else "empty"
+        if problem is not None:
+            story_notes.append(f"story {i} {describe_problem(problem)}")
+        elif not low <= words <= high:
+            story_notes.append(f"story {i} has {words} words, it needs {lo}-{hi}")
+        elif normalise(story) in {normalise(s) for s in stories[: i - 1]}:
+            story_notes.append(f"story {i} repeats an earlier one")
+    if story_notes:
+        problems["life_stories"] = "; ".join(story_notes)
+    interests = [str(s).strip() for s in (data.get("interests") or [])]
+    interest_notes = []
+    if len(interests) != num_interests:
+        interest_notes.append(f"give exactly {num_interests} (got {len(interests)})")
+    seen: set[str] = set()
+    for i, interest in enumerate(interests, 1):
+        problem = value_problem(interest, kind="item") if interest else "empty"
+        if problem is not None:
+            interest_notes.append(f"interest {i} {describe_problem(problem)}")
+        elif word_count(interest) > 8:
+            interest_notes.append(f"interest {i} is too long; name it in 2-5 words")
+        elif normalise(interest) in seen:
+            interest_notes.append(f"interest {i} repeats another")
+        seen.add(normalise(interest))
+    if interest_notes:
+        problems["interests"] = "; ".join(interest_notes)
+    return problems

@@ -1,0 +1,352 @@
+"""Quality gates between the LLM and the persona: bad values are re-asked, never stored, and counted.
+
+Each kind of bad value (empty, placeholder, junk, cut off, outside the options, not a number, the
+attribute's name echoed, the sketch copied, a bare word, a collapsed batch) is driven through a
+FakeLLM handler; the tests check that it is re-asked with the reason, never stored, and that a persona
+whose values stay bad is ``incomplete`` rather than ``ok``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+from deeppersona.generation import PersonaDraft, ValueGenerator
+from deeppersona.generation._checks import (
+    copies_sketch,
+    core_problems,
+    echoes_name,
+    is_trivial,
+    not_applicable_reason,
+    parse_number,
+    value_problem,
+)
+from deeppersona.generation._schemas import FillReply, check_value
+from deeppersona.llm._structured import extract_json
+from deeppersona.taxonomy import AttributeTree, ValueType
+from deeppersona.testing import FakeLLM, FakeRequest
+
+Handler = Callable[[FakeRequest], Any]
+
+
+@pytest.fixture(scope="module")
+def tree() -> AttributeTree:
+    tree = AttributeTree.from_paths(
+        [
+            "Health > Sleep > Sleep Quality",
+            "Health > Grief > Grief Process",
+            "Media > Radio > Station",
+            "Media > Radio > Hours",
+            "Work > Job > Commute",
+            "Work > Job > Workplace Mood",
+        ]
+    )
+    tree.get("Media > Radio > Station").value_type = ValueType.parse("categorical: Capital FM | Radio Jambo")
+    tree.get("Media > Radio > Hours").value_type = ValueType.parse("number: hours per week")
+    return tree
+
+
+_GOOD = itertools.count()
+
+
+def good(schema: dict[str, Any]) -> Any:
+    """A distinct, specific value of the schema's type."""
+    n = next(_GOOD)
+    if "enum" in schema:
+        return schema["enum"][-1]
+    if schema.get("type") == "number":
+        return 4 + n
+    return f"walks {n} blocks to the Kibera matatu stage at dawn"
+
+
+def fill_handler(bad: dict[str, Any], rounds: int = 1) -> tuple[Handler, list[FakeRequest]]:
+    """Answer fill calls with ``bad[path leaf]`` for the first ``rounds`` asks of that key, else good values."""
+    asked: dict[str, int] = {}
+    fills: list[FakeRequest] = []
+
+    def handler(req: FakeRequest) -> Any:
+        model = req.response_model
+        if not (isinstance(model, type) and issubclass(model, FillReply)):
+            return None
+        fills.append(req)
+        props = model.json_schema["properties"]
+        out = {}
+        for key, schema in props.items():
+            asked[key] = asked.get(key, 0) + 1
+            out[key] = bad[key] if key in bad and asked[key] <= rounds else good(schema)
+        return out
+
+    return handler, fills
+
+
+def _draft(bio: str | None = None) -> PersonaDraft:
+    return PersonaDraft(
+        demographics={"age": 41, "gender": "male", "country": "Kenya", "city": "Nairobi"},
+        bio=bio,
+        seeds=np.random.default_rng(0),
+    )
+
+
+def _fill(tree: AttributeTree, handler: Handler, *, retries: int = 2, bio: str | None = None) -> PersonaDraft:
+    gen = ValueGenerator(max_fill_retries=retries)
+    llm = FakeLLM(seed=4, handler=handler)
+    draft = _draft(bio)
+    asyncio.run(gen.core(llm, draft, np.random.default_rng(1)))
+    asyncio.run(gen.fill(llm, draft, [(n, "near") for n in tree.leaves()]))
+    return draft
+
+
+BAD_VALUES = [
+    ("sleep_quality", "", "empty"),
+    ("sleep_quality", "N/A", "placeholder"),
+    ("sleep_quality", "string", "placeholder"),
+    ("sleep_quality", "{", "junk"),
+    ("sleep_quality", "...", "placeholder"),
+    ("sleep_quality", "High", "trivial"),
+    ("sleep_quality", "Yes", "trivial"),
+    ("grief_process", "never had grief process", "echo"),
+    ("station", "Conf", "outside_options"),
+    ("station", "Other FM", "outside_options"),
+    ("hours", "lots", "not_a_number"),
+]
+
+
+@pytest.mark.parametrize(("key", "bad", "problem"), BAD_VALUES)
+def test_bad_value_is_reasked_with_reason_and_never_stored(
+    tree: AttributeTree, key: str, bad: str, problem: str
+) -> None:
+    handler, fills = fill_handler({key: bad})
+    draft = _fill(tree, handler)
+    values = {attr.path[-1]: attr.value for attr in draft.attributes.values()}
+    assert bad not in values.values()
+    assert draft.rejected.get(problem) == 1 and not draft.missing
+    reask = fills[-1]
+    assert list(reask.response_model.json_schema["properties"]) == [key]  # only the offending key
+    assert "could not be used" in reask.last_user_message and repr(bad)[1:-1] in reask.last_user_message
+    assert reask.temperature is not None and reask.temperature > 0.7  # different sampling on a re-ask
+
+
+def test_value_that_stays_bad_makes_the_persona_incomplete(tree: AttributeTree) -> None:
+    handler, fills = fill_handler({"sleep_quality": "High"}, rounds=99)
+    draft = _fill(tree, handler, retries=2)
+    assert len(fills) == 3  # one batch, two re-asks
+    assert "Health > Sleep > Sleep Quality" in draft.missing
+    assert "Health > Sleep > Sleep Quality" not in draft.attributes
+    assert "bare word" in draft.missing["Health > Sleep > Sleep Quality"]
+
+
+def test_collapsed_batch_is_reasked(tree: AttributeTree) -> None:
+    same = "likes to keep things simple and calm"
+    handler, fills = fill_handler({"sleep_quality": same, "grief_process": same, "commute": same,
+                                   "workplace_mood": same})  # fmt: skip
+    draft = _fill(tree, handler)
+    texts = [a.value for a in draft.attributes.values() if isinstance(a.value, str)]
+    assert texts.count(same) == 1 and len(set(texts)) == len(texts)
+    assert draft.rejected["repeated"] == 3
+    assert "same value" in fills[-1].last_user_message
+
+
+def test_sketch_copy_is_refused(tree: AttributeTree) -> None:
+    sketch = "a retired grocery store owner from Colorado who hates alcohol."
+    handler, _ = fill_handler({"commute": "retired grocery store owner from Colorado"})
+    draft = _fill(tree, handler, bio=sketch)
+    assert draft.rejected == {"sketch_copy": 1}
+    assert all("grocery" not in str(a.value) for a in draft.attributes.values())
+
+
+def test_not_applicable_is_kept_apart(tree: AttributeTree) -> None:
+    handler, _ = fill_handler({"grief_process": "N/A: he has not lost anyone close"})
+    draft = _fill(tree, handler)
+    attr = draft.attributes["Health > Grief > Grief Process"]
+    assert attr.value is None and attr.not_applicable == "he has not lost anyone close"
+    assert not attr.applicable and not draft.missing
+
+
+def test_truncated_reply_is_never_stored() -> None:
+    with pytest.raises(ValueError, match="cut off"):
+        extract_json('{"station": "Conf')
+    with pytest.raises(ValueError, match="cut off"):
+        extract_json('{"a": "x", "b": {"c": "Conformist"}, "d": ["Con')
+    assert extract_json("{'a': 'x',}") == {"a": "x"}  # small slips in a complete object are still repaired
+
+
+def test_truncated_replies_are_reasked_through_the_call_loop(tree: AttributeTree) -> None:
+    llm = FakeLLM(seed=5, failures={"truncated": 0.3})
+    draft = _draft()
+    gen = ValueGenerator(batch_size=2)
+    asyncio.run(gen.core(llm, draft, np.random.default_rng(1)))
+    asyncio.run(gen.fill(llm, draft, [(n, "near") for n in tree.leaves()]))
+    truncated = [r for r in llm.requests if any("cut off" in str(m.get("content")) for m in r.messages)]
+    assert truncated, "some replies were cut off and re-asked"
+    station = draft.attributes["Media > Radio > Station"].value
+    assert station in ("Capital FM", "Radio Jambo")
+
+
+def test_core_chain_reasks_only_offending_fields() -> None:
+    calls: list[FakeRequest] = []
+
+    def handler(req: FakeRequest) -> Any:
+        if req.call_site != "core":
+            return None
+        calls.append(req)
+        fields = req.response_model.model_json_schema()["properties"]
+        if len(calls) == 1:
+            n_stories = fields["life_stories"]["minItems"]
+            n_interests = fields["interests"]["minItems"]
+            return {
+                "values_orientation": "Neutral",
+                "attitude": "Optimistic",
+                "attitude_details": "He keeps a notebook of small wins and reads it on the bus home.",
+                "coping_mechanism": "He walks for an hour along the river.",
+                "life_stories": [""] * n_stories,
+                "interests": ["{"] + ["chess"] * (n_interests - 1),
+            }
+        return None  # the schema faker writes valid fields of the asked lengths
+
+    gen = ValueGenerator()
+    draft = _draft()
+    core = asyncio.run(gen.core(FakeLLM(seed=2, handler=handler), draft, np.random.default_rng(3)))
+    assert len(calls) == 2
+    assert set(calls[1].response_model.model_json_schema()["properties"]) == {
+        "values_orientation", "attitude", "life_stories", "interests"}  # fmt: skip
+    assert "label" in calls[1].last_user_message
+    assert core.values_orientation != "Neutral" and len(core.values_orientation.split()) >= 3
+    assert all(len(s.split()) >= 45 for s in core.life_stories) and "{" not in core.interests
+    assert not draft.missing
+    assert core.attitude_details.startswith("He keeps")  # good fields are kept as they were
+
+
+def test_core_chain_that_stays_bad_is_recorded() -> None:
+    def handler(req: FakeRequest) -> Any:
+        if req.call_site != "core":
+            return None
+        fields = req.response_model.model_json_schema()["properties"]
+        data = {"values_orientation": "Positive", "attitude": "I take each day as it comes, slowly.",
+                "attitude_details": "He plans the week on Sunday evening and rarely changes the plan.",
+                "coping_mechanism": "He goes quiet and fixes something with his hands."}  # fmt: skip
+        if "life_stories" in fields:
+            data["life_stories"] = ["Short story here."] * fields["life_stories"]["minItems"]
+        if "interests" in fields:
+            data["interests"] = [f"hobby number {i}" for i in range(fields["interests"]["minItems"])]
+        return {k: v for k, v in data.items() if k in fields}
+
+    draft = _draft()
+    asyncio.run(
+        ValueGenerator(max_fill_retries=1).core(FakeLLM(handler=handler), draft, np.random.default_rng(0))
+    )
+    assert set(draft.missing) == {"core.values_orientation", "core.life_stories"}
+    assert "words" in draft.missing["core.life_stories"]
+
+
+def test_core_schema_fixes_counts_and_story_length() -> None:
+    llm = FakeLLM(seed=9)
+    draft = _draft()
+    core = asyncio.run(ValueGenerator(story_words="150-200").core(llm, draft, np.random.default_rng(5)))
+    schema = llm.requests[0].response_model.model_json_schema()["properties"]
+    n = schema["life_stories"]["minItems"]
+    assert schema["life_stories"]["maxItems"] == n == len(core.life_stories)
+    assert "150-200 words" in llm.requests[0].prompt
+    assert all(112 <= len(s.split()) <= 300 for s in core.life_stories) and not draft.missing
+
+
+def test_short_narrative_is_reasked_then_recorded() -> None:
+    replies = iter(["Too short.", "Also short."])
+
+    def handler(req: FakeRequest) -> Any:
+        return next(replies) if req.call_site == "narrative" else None
+
+    draft = _draft()
+    gen = ValueGenerator(max_fill_retries=1)
+    llm = FakeLLM(handler=handler)
+    asyncio.run(gen.core(llm, draft, np.random.default_rng(0)))
+    asyncio.run(gen.narrate(llm, draft))
+    assert [r.call_site for r in llm.requests].count("narrative") == 2
+    assert "narrative" in draft.missing
+
+
+# -- the rules themselves --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "kwargs", "expected"),
+    [
+        ("High", {}, "trivial"),
+        ("very low", {}, "trivial"),
+        ("Yes", {}, "trivial"),
+        ("Swahili and English, switching at work", {}, None),
+        ("Swahili", {}, None),
+        ("Multilingual Relating", {"name": "Multilingual Relating"}, "echo"),
+        ("never had family secrets", {"name": "Family Secrets"}, "echo"),
+        ("keeps his father's debts a secret from his wife", {"name": "Family Secrets"}, None),
+        ("unknown", {}, "placeholder"),
+        ("None", {}, "placeholder"),
+        ("{", {}, "junk"),
+        ('"key": "value"', {}, "junk"),
+        ("High", {"kind": "categorical", "options": ("High", "Low")}, None),
+        ("Conf", {"kind": "categorical", "options": ("Conformist", "Rebel")}, "outside_options"),
+        ("Yes", {"kind": "item"}, None),
+    ],
+)
+def test_value_problem_rules(value: str, kwargs: dict[str, Any], expected: str | None) -> None:
+    assert value_problem(value, **kwargs) == expected
+
+
+def test_rule_helpers() -> None:
+    assert is_trivial("Not very high") and not is_trivial("High blood pressure since 2019")
+    assert echoes_name("grief process", "Grief Process") and not echoes_name("cried at the burial", "Grief")
+    sketch = "a retired grocery store owner from Colorado who hates alcohol."
+    assert copies_sketch("retired grocery store owner from Colorado", sketch)
+    assert not copies_sketch("Colorado", sketch) and not copies_sketch("owner", sketch)
+    assert not_applicable_reason("N/A: never married") == "never married"
+    assert not_applicable_reason("Not applicable (he has no children)") == "he has no children"
+    assert not_applicable_reason("N/A") is None and not_applicable_reason("n/a: unknown") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [
+        ("1,200 people", 1200),
+        ("2,500", 2500),
+        ("1,000,000", 1_000_000),
+        ("1 200", 1200),
+        ("3,5", 3.5),
+        ("2.5 hours", 2.5),
+        ("1.234,5", 1234.5),
+        ("about 40 hours a week", 40),
+        ("-3", -3),
+        ("12,5%", 12.5),
+        (7, 7),
+        ("lots", None),
+        (True, None),
+        (float("nan"), None),
+    ],
+)
+def test_parse_number_understands_separators(text: Any, number: float | None) -> None:
+    assert parse_number(text) == number
+
+
+def test_check_value_numbers_and_lists(tree: AttributeTree) -> None:
+    hours = tree.get("Media > Radio > Hours")
+    assert check_value("1,200 hours", hours) == (1200, None, None)
+    assert check_value("many", hours) == (None, "not_a_number", None)
+
+
+def test_core_problems_rules() -> None:
+    good = {
+        "values_orientation": "Loyalty to kin above the law",
+        "attitude": "Life is hard, but fair enough.",
+        "attitude_details": "He counts every shilling twice and trusts nobody with the shop keys.",
+        "coping_mechanism": "He works longer hours until it passes.",
+        "life_stories": [" ".join(["word"] * 70)],
+        "interests": ["Sunday football betting", "repairing radios"],
+    }
+    assert core_problems(good, num_stories=1, num_interests=2, story_words=(60, 120)) == {}
+    bad = {**good, "life_stories": ["short"], "interests": ["chess"]}
+    problems = core_problems(bad, num_stories=1, num_interests=2, story_words=(60, 120))
+    assert set(problems) == {"life_stories", "interests"}
+    assert "1 words" in problems["life_stories"] and "exactly 2" in problems["interests"]
