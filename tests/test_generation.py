@@ -125,7 +125,7 @@ def test_templates_override_and_bad_params() -> None:
     gen = ValueGenerator(templates={"narrative": "Short please ({{ words }})."})
     assert gen.render("narrative", words="10") == "Short please (10)."
     assert gen.replace(batch_size=7).batch_size == 7
-    assert gen.replace(templates={"fill_missing": "X"}).render("narrative", words="1") == "Short please (1)."
+    assert gen.replace(templates={"core_system": "X"}).render("narrative", words="1") == "Short please (1)."
     for bad in ({"batch_size": 0}, {"max_fill_retries": -1}, {"on_missing": "ignore"}, {"temperature": 5.0}):
         with pytest.raises(ConfigError):
             ValueGenerator(**bad)  # type: ignore[arg-type]

@@ -38,3 +38,18 @@ def test_unknown_template_and_bad_override() -> None:
         PromptLibrary({"narrative": 3})  # type: ignore[dict-item]
     with pytest.raises(ConfigError, match="does not exist"):
         PromptLibrary("/no/such/dir")
+
+
+def test_override_that_drops_a_required_variable_is_refused() -> None:
+    from deeppersona.errors import ConfigError
+    from deeppersona.generation import ValueGenerator
+    from deeppersona.prompts import PromptLibrary
+
+    with pytest.raises(ConfigError, match=r"'fill_batch' override drops the required variable\(s\) items"):
+        PromptLibrary({"fill_batch": "Fill in the attributes."})
+    with pytest.raises(ConfigError, match="sketch"):
+        ValueGenerator(templates={"enrich_extract": "Extract the facts."})
+    with pytest.raises(ConfigError, match="not valid Jinja"):
+        PromptLibrary({"narrative": "{{ words"})
+    ok = PromptLibrary({"fill_batch": "{% for item in items %}{{ item.key }}{% endfor %}"})
+    assert "fill_batch" in ok.names

@@ -299,3 +299,12 @@ def test_extract_sketch_returns_the_reading() -> None:
     reading = clean_facts({"occupation": "baker"}, "A baker.")
     extracted = reading.to_extracted()
     assert extracted["occupation"] == "baker" and extracted[SKETCH_KEY] is reading
+
+
+def test_a_city_named_with_city_is_found_by_its_first_word() -> None:
+    from deeppersona.demographics import DemographicSampler
+    from deeppersona.generation._sketch import PlaceIndex
+
+    index = PlaceIndex.for_tables(DemographicSampler().tables)
+    matches, unresolved = index.find("A nursing student from Cebu who works nights at a call centre.")
+    assert not unresolved and matches[0].candidates[0][:3] == ("PHL", "Central Visayas", "Cebu City")

@@ -107,6 +107,7 @@ BAD_VALUES = [
     ("sleep_quality", "string", "placeholder"),
     ("sleep_quality", "{", "junk"),
     ("sleep_quality", "...", "placeholder"),
+    ("sleep_quality", "N/A: not mentioned in the given information", "unfounded_na"),
     ("sleep_quality", "High", "trivial"),
     ("sleep_quality", "Yes", "trivial"),
     ("grief_process", "never had grief process", "echo"),

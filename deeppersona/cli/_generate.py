@@ -127,11 +127,12 @@ def _emit(args: argparse.Namespace, personas: Any) -> None:
 def _report(report: Any) -> int:
     print(
         f"{report.path}: {report.written} written, {report.skipped} already there, "
-        f"{len(report.failures)} failed (seed {report.seed}; {report.usage.calls} LLM calls)",
+        f"{len(report.failures)} not complete, to be retried by a rerun "
+        f"(seed {report.seed}; {report.usage.calls} LLM calls)",
         file=sys.stderr,
     )
     for index, reason in report.failures[:10]:
-        print(f"  persona {index} failed: {reason}", file=sys.stderr)
+        print(f"  persona {index}: {reason}", file=sys.stderr)
     return 0 if report.complete else 1
 
 
@@ -142,7 +143,7 @@ def _run_generate(args: argparse.Namespace) -> int:
     population = engine.generate(k=args.k, n=args.n)
     _emit(args, population)
     for p in population.failures:
-        print(f"persona {p.index} failed: {p.failure}", file=sys.stderr)
+        print(f"persona {p.index} {p.status}: {p.failure}", file=sys.stderr)
     return 0 if not population.failures else 1
 
 

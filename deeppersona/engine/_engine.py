@@ -48,7 +48,6 @@ __all__ = ["PersonaEngine"]
 logger = logging.getLogger(__name__)
 
 SeedLike = int | np.random.Generator | None
-_LOCATION_FIELDS = ("city", "region", "country")
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,8 @@ __all__ = [
     "is_one_word",
     "is_placeholder",
     "is_trivial",
+    "is_unfounded_reason",
+    "looks_not_applicable",
     "copies_sketch",
     "core_problems",
     "echoes_name",
@@ -53,6 +55,7 @@ ValueProblem = Literal[
     "echo",
     "sketch_copy",
     "trivial",
+    "unfounded_na",
     "repeated",
 ]
 """Why a value is refused (see :func:`value_problem`; ``"repeated"`` is judged by the generator, which
@@ -372,9 +375,32 @@ def not_applicable_reason(value: Any) -> str | None:
     if not match:
         return None
     reason = match.group("reason").strip(" .")
-    if word_count(reason) < 2 or is_placeholder(reason):
+    if word_count(reason) < 2 or is_placeholder(reason) or is_unfounded_reason(reason):
         return None
     return reason
+
+
+_UNFOUNDED = re.compile(
+    r"\b(?:mention\w*|given|information|info|specif\w*|provided|stated|known|unknown|data|details?|"
+    r"profile|context|described|indicated|available|clear|sure|enough)\b",
+    re.IGNORECASE,
+)
+
+
+def is_unfounded_reason(reason: str) -> bool:
+    """Whether a not-applicable reason only says the value was not given ("not mentioned in the profile").
+
+    Such a reason is no reason: the persona is being created, so the value is to be decided, not found.
+    """
+    return bool(_UNFOUNDED.search(reason))
+
+
+def looks_not_applicable(value: Any) -> bool:
+    """Whether ``value`` is a not-applicable answer of any kind (with or without an acceptable reason)."""
+    return isinstance(value, str) and bool(_NA_START.match(value))
+
+
+_NA_START = re.compile(r"^\s*(?:n\s*/\s*a\b|not\s+applicable|does\s*n[o']t\s+apply|na\s*[:\-–—(])", re.IGNORECASE)
 
 
 _NUMBER = re.compile(
@@ -456,6 +482,8 @@ def value_problem(
         return "placeholder"
     if is_junk(text):
         return "junk"
+    if looks_not_applicable(text) and not_applicable_reason(text) is None:
+        return "unfounded_na"
     if sketch and copies_sketch(text, sketch):
         return "sketch_copy"
     if name and echoes_name(text, name):
@@ -474,6 +502,10 @@ _PROBLEM_TEXT: dict[str, str] = {
     "echo": "it only repeated the attribute's name",
     "sketch_copy": "it copied the sketch instead of saying something new",
     "trivial": "a bare word like that says nothing specific; write a concrete phrase of 3-15 words",
+    "unfounded_na": (
+        "nothing about this person is 'not mentioned': you are creating them, so decide a plausible, "
+        "specific value; N/A is only for an attribute that cannot apply to them, with the reason"
+    ),
     "truncated": "the reply was cut off before this value was complete",
     "repeated": "the same value was given to several attributes; give each its own specific value",
 }

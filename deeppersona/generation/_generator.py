@@ -15,7 +15,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..llm._base import LLM, LLMResponse, Usage
 from ..persona import AttributeValue, ConsistencyNote, CoreProfile
-from ..persona._render import format_value
+from ..persona._render import format_value, occupation_text
 from ..prompts import PromptLibrary
 from ..taxonomy import canonical_key
 from ._checks import core_problems, describe_problem, normalise, word_count
@@ -188,6 +188,8 @@ class ValueGenerator:
     def _facts(self, draft: PersonaDraft) -> list[tuple[str, Any]]:
         dem = draft.demographics
         facts = [(label, dem[key]) for key, label in _FACT_LABELS if dem.get(key) not in (None, "")]
+        if dem.get("occupation"):  # a natural job title, not the table's ("crop farmworker")
+            facts = [(label, occupation_text(dem) if label == "Occupation" else value) for label, value in facts]
         place = ", ".join(str(dem[k]) for k in ("city", "region", "country") if dem.get(k))
         if place:
             facts.append(("Lives in", place))
@@ -226,7 +228,7 @@ class ValueGenerator:
             num_interests=num_interests,
             story_words=self.story_words,
             place=self._place(draft),
-            sketch_facts=list(getattr(draft, "sketch_facts", []) or []),
+            sketch_facts=draft.sketch_facts,
         )
         messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
         model = core_chain_type(num_stories, num_interests, story_range)

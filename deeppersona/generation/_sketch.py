@@ -613,10 +613,11 @@ def clean_facts(reply: Any, sketch: str) -> SketchReading:
         key: _clean_text(data.get(key))
         for key in ("name", "gender", "occupation", "city", "region", "country")
     }
-    for key in text:
-        raw = data.get(key)
-        if raw not in (None, "") and text[key] is None:
-            notes.append(f"sketch: ignored the extracted {key} {raw!r} (a placeholder, not a value)")
+    placeholders = [
+        f"{key}={data[key]!r}" for key in text if data.get(key) not in (None, "") and text[key] is None
+    ]
+    if placeholders:
+        notes.append(f"sketch: ignored placeholders the model extracted ({', '.join(placeholders)})")
 
     name = text["name"]
     if name is not None and not re.search(rf"(?<!\w){re.escape(_fold(name))}(?!\w)", folded):
@@ -919,6 +920,12 @@ class PlaceIndex:
                 entry = self.regions.setdefault(k, {})
                 display, total = entry.get(code, (str(region), 0.0))
                 entry[code] = (display, total + w)
+        # "Cebu" names Cebu City and "Quezon" Quezon City, unless the bare word names a region or a country
+        # ("Texas" is the state, not Texas City)
+        for key, rows in list(self.cities.items()):
+            bare = key[:-5]
+            if key.endswith(" city") and len(bare) > 3 and bare not in self.regions and bare not in self.countries:
+                self.cities.setdefault(bare, []).extend(rows)
         for rows in self.cities.values():
             rows.sort(key=lambda r: -r[3])
 

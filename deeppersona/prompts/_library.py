@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import jinja2
+import jinja2.meta
 
 from ..errors import ConfigError
 
@@ -46,6 +48,37 @@ def _override_sources(overrides: Mapping[str, str] | str | Path | None) -> dict[
     return sources
 
 
+REQUIRED_VARIABLES: dict[str, frozenset[str]] = {
+    "core_chain": frozenset({"facts", "num_stories", "num_interests", "story_words"}),
+    "core_fix": frozenset({"problems"}),
+    "fill_batch": frozenset({"items"}),
+    "fill_missing": frozenset({"items"}),
+    "enrich_extract": frozenset({"sketch"}),
+    "llm_reask": frozenset({"error"}),
+    "llm_json_instructions": frozenset({"schema"}),
+}
+"""Variables an override of these templates must use: without them the model would not see what it is
+asked about (the attributes to fill, the sketch, the schema ...), and the replies could not be checked."""
+
+
+def _tojson(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _check_required(env: jinja2.Environment, name: str, text: str) -> None:
+    required = REQUIRED_VARIABLES.get(name)
+    try:
+        used = jinja2.meta.find_undeclared_variables(env.parse(text))
+    except jinja2.TemplateSyntaxError as exc:
+        raise ConfigError(f"template {name!r} override is not valid Jinja: {exc}") from None
+    if required and not required <= used:
+        missing = ", ".join(sorted(required - used))
+        raise ConfigError(
+            f"template {name!r} override drops the required variable(s) {missing}; "
+            f"use {{{{ {sorted(required - used)[0]} }}}} in it (see the packaged template)"
+        )
+
+
 class PromptLibrary:
     """A set of named Jinja templates: the packaged ones, optionally overridden.
 
@@ -61,7 +94,8 @@ class PromptLibrary:
 
     def __init__(self, overrides: Mapping[str, str] | str | Path | None = None) -> None:
         sources = dict(_packaged_sources())
-        sources.update(_override_sources(overrides))
+        extra = _override_sources(overrides)
+        sources.update(extra)
         self._sources = sources
         self._env = jinja2.Environment(
             loader=jinja2.DictLoader(sources),
@@ -71,6 +105,13 @@ class PromptLibrary:
             lstrip_blocks=True,
             keep_trailing_newline=False,
         )
+
+        # tojson: a JSON string a model reads as data (its quotes cannot close the prompt's delimiters),
+        # with accents and apostrophes kept readable ("São Paulo", "O'Hare"; Jinja's own filter writes
+        # \u00e3 and \u0027 for HTML safety, which prompts do not need and small models copy)
+        self._env.filters["tojson"] = _tojson
+        for name, text in extra.items():
+            _check_required(self._env, name, text)
 
     @property
     def names(self) -> list[str]:

@@ -17,6 +17,13 @@ _WORDS = (
     "careful", "bright", "city", "coffee", "friend", "window", "patient", "story", "walk", "kitchen",
     "ocean", "simple", "teacher", "evening", "warm", "bicycle", "letter", "curious", "village", "tea",
     "practical", "mountain", "neighbour", "honest", "piano", "street", "calm", "project", "winter", "summer",
+    "harbour", "lantern", "copper", "meadow", "orchard", "festival", "workshop", "ferry", "saddle", "thunder",
+    "pottery", "ledger", "clinic", "bakery", "chapel", "tailor", "cricket", "harvest", "radio", "stadium",
+    "junction", "canal", "quarry", "pepper", "ginger", "mango", "cassava", "millet", "sorghum", "almond",
+    "lagoon", "glacier", "prairie", "savanna", "tundra", "monsoon", "drizzle", "blizzard", "sunrise", "dusk",
+    "stubborn", "frugal", "anxious", "cheerful", "restless", "modest", "proud", "wary", "eager", "gentle",
+    "ferment", "knitting", "welding", "cycling", "fishing", "chess", "karaoke", "gardening", "hiking", "rowing",
+    "tram", "scooter", "tractor", "minibus", "sailboat", "rickshaw", "caravan", "wagon", "canoe", "glider",
 )  # fmt: skip
 
 _MAX_DEPTH = 6
@@ -171,8 +178,8 @@ class _Faker:
         if words:  # a length asked for in words ("60-120 words"): honour it, as a real model should
             lo, hi = int(words.group(1)), int(words.group(2))
             text = fake_sentence(self.rng, lo, max(lo, hi))
-        else:
-            text = fake_sentence(self.rng)
+        else:  # three words or more from 120: values of one reply practically never repeat
+            text = fake_sentence(self.rng, 3, 7)
         while len(text) < min_len:
             text = f"{text} {fake_sentence(self.rng)}"
         if max_len is not None and len(text) > int(max_len):

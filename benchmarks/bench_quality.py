@@ -1,0 +1,148 @@
+"""Benchmark of persona quality on a real model (issue 11): the quality report and seconds per persona.
+
+Generates 12 personas: two from each of four country cohorts and one from each of four one-line sketches
+(written for this benchmark), at ``k=60`` on the embedded default model, then prints
+:meth:`Evaluator.quality <deeppersona.evaluation.Evaluator.quality>` for them with the issue's targets,
+the statuses, and the seconds per persona. The same run on the package's FakeLLM is printed first for
+reference (it shows what the report reads when every value is well-formed).
+
+Usage::
+
+    python benchmarks/bench_quality.py                       # FakeLLM, then the embedded model (about an hour on 2 cores)
+    python benchmarks/bench_quality.py --fake-only           # the reference run alone (seconds)
+    python benchmarks/bench_quality.py --model gpt-4.1-mini  # any LiteLLM model
+    python benchmarks/bench_quality.py --out personas.jsonl  # also keep the real personas (for reading them)
+
+The personas are generated one at a time (concurrency 1, as a local model serves one dialogue at a time);
+every figure comes from one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+
+from deeppersona import PersonaEngine
+from deeppersona.evaluation import Evaluator, QualityReport
+from deeppersona.persona import Persona, Population
+
+COHORTS = ("Kenya", "Germany", "India", "Brazil")
+"""Four country cohorts, two personas each."""
+
+SKETCHES = (
+    "A retired bus driver in Porto who still plays the lottery every Saturday.",
+    "A 24-year-old nursing student from Cebu who works night shifts at a call centre.",
+    "A cotton farmer in Telangana in his fifties who distrusts the local cooperative bank.",
+    "A single mother in Detroit who repairs phones for a living and hates social media.",
+)
+"""Four one-line sketches in the PersonaHub style, one persona each."""
+
+TARGETS: dict[str, tuple[str, float]] = {
+    "trivial_share": ("<=", 0.10),
+    "one_word_share": ("<=", 0.15),
+    "empty_share": ("<=", 0.0),
+    "placeholder_share": ("<=", 0.0),
+    "junk_share": ("<=", 0.0),
+    "repeated_share": ("<=", 0.05),
+    "echo_share": ("<=", 0.05),
+    "sketch_copy_share": ("<=", 0.0),
+    "core_complete_share": (">=", 1.0),
+    "ok_but_incomplete": ("<=", 0.0),
+}
+"""The issue's targets, by summary figure."""
+
+
+def generate(engine: PersonaEngine, k: int, per_cohort: int) -> tuple[list[Persona], list[float]]:
+    """Generate the cohort and sketch personas one by one; return them with their wall times."""
+    personas: list[Persona] = []
+    seconds: list[float] = []
+    for i, country in enumerate(COHORTS):
+        cohort = engine.cohort(country=country)
+        for j in range(per_cohort):
+            started = time.perf_counter()
+            pop = cohort.generate(k=k, n=1, start=i * per_cohort + j)
+            seconds.append(time.perf_counter() - started)
+            personas.extend([*pop, *pop.failures])
+            _progress(personas[-1], seconds[-1])
+    for i, sketch in enumerate(SKETCHES):
+        started = time.perf_counter()
+        pop = engine.enrich([sketch], k=k)
+        seconds.append(time.perf_counter() - started)
+        items = [*pop, *pop.failures] if isinstance(pop, Population) else [pop]
+        personas.extend(p.model_copy(update={"index": 100 + i}) for p in items)
+        _progress(personas[-1], seconds[-1])
+    return personas, seconds
+
+
+def _progress(persona: Persona, seconds: float) -> None:
+    dem = persona.demographics
+    print(
+        f"  persona {persona.index}: {persona.status:<10} {seconds:6.1f}s  "
+        f"{dem.get('age')} {dem.get('gender')} {dem.get('city')}, {dem.get('country')}"
+        + (f"  ({persona.failure})" if not persona.ok else ""),
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def report(title: str, personas: list[Persona], seconds: list[float]) -> QualityReport:
+    """Print the quality report, the targets and the timing of one run."""
+    quality = Evaluator().quality(personas)
+    statuses: dict[str, int] = {}
+    for p in personas:
+        statuses[p.status] = statuses.get(p.status, 0) + 1
+    print(f"\n## {title}\n")
+    print(f"personas: {len(personas)}, statuses: {statuses}")
+    print(
+        f"seconds per persona: mean {sum(seconds) / len(seconds):.1f}, "
+        f"min {min(seconds):.1f}, max {max(seconds):.1f}, total {sum(seconds):.0f}"
+    )
+    calls = sum(p.usage.calls for p in personas)
+    print(f"LLM calls: {calls} ({calls / len(personas):.1f} per persona)\n")
+    print(quality.to_markdown())
+    print("\n| target | figure | value | met |\n|---|---|---|---|")
+    for name, (op, limit) in TARGETS.items():
+        value = quality.summary.get(name)
+        if value is None:
+            print(f"| {op} {limit:g} | {name} | n/a | ? |")
+            continue
+        met = value <= limit if op == "<=" else value >= limit
+        print(f"| {op} {limit:g} | {name} | {value:.3f} | {'yes' if met else 'NO'} |")
+    return quality
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--k", type=int, default=60, help="attributes per persona (default 60)")
+    parser.add_argument("--per-cohort", type=int, default=2, help="personas per country cohort (default 2)")
+    parser.add_argument("--model", default=None, help="LiteLLM model string (default: the embedded model)")
+    parser.add_argument("--fake-only", action="store_true", help="only the FakeLLM reference run")
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument(
+        "--persona-retries", type=int, default=2, help="whole-persona attempts after an incomplete one (default 2)"
+    )
+    parser.add_argument("--out", type=Path, help="write the real-model personas to this JSONL file")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+
+    from deeppersona.testing import FakeLLM, HashEmbedder
+
+    base = PersonaEngine.from_taxonomy("default", model=args.model).with_seed(args.seed)
+    base = base.with_options(concurrency=1, progress=False, persona_retries=args.persona_retries)
+    fake = base.with_llm(FakeLLM(seed=args.seed)).with_embedder(HashEmbedder())
+    personas, seconds = generate(fake, args.k, args.per_cohort)
+    report(f"FakeLLM (reference), k={args.k}", personas, seconds)
+    if args.fake_only:
+        return
+    personas, seconds = generate(base, args.k, args.per_cohort)
+    if args.out is not None:
+        Population(personas).to_jsonl(args.out, include_failures=True)
+    name = args.model or "embedded default model"
+    report(f"{name}, k={args.k}", personas, seconds)
+
+
+if __name__ == "__main__":
+    main()
