@@ -228,11 +228,21 @@ def test_anchor_retention_and_sketch_facts() -> None:
     report = quality([a, b, c])
     # kept unchanged: country (an alias of Kenya), age, sleep_quality; changed: occupation, both regions
     assert report.summary["anchor_retention"] == pytest.approx(3 / 6)
-    # reflected (contained): all four facts of a; c's region is not -> 4 of 5
-    assert report.summary["sketch_facts_kept"] == pytest.approx(4 / 5)
+    # sketch facts are the demographic ones (place, occupation, life stage, age, gender, name): a's
+    # country, age and occupation are reflected (contained), sleep_quality is no sketch fact; c's region
+    # is not reflected -> 3 of 4
+    assert report.summary["sketch_facts_kept"] == pytest.approx(3 / 4)
     table = report.to_pandas(per="persona").set_index("id")
     assert table.loc["a", "anchors"] == 4 and table.loc["a", "anchors_retained"] == 3
     assert table.loc["b", "sketch_facts"] == 0
+    # a sketch's likes and stated facts count as retained when the persona's text takes them up
+    d = persona("d", anchors={"dislikes": ["alcohol"], "stated_facts": ["plays the lottery weekly"],
+                              "bio": "A retiree who plays the lottery weekly and hates alcohol."},
+                narrative="She buys a lottery ticket every Saturday and has not touched alcohol in years.")  # fmt: skip
+    assert quality([d]).summary["anchor_retention"] == pytest.approx(1.0)
+    e = persona("e", anchors={"dislikes": ["alcohol"], "bio": "A retiree who hates alcohol."},
+                narrative="She enjoys a glass of wine.")  # fmt: skip
+    assert quality([e]).summary["anchor_retention"] == pytest.approx(0.0)
 
 
 def test_anchored_values_are_listed_but_not_counted() -> None:

@@ -351,3 +351,18 @@ def test_core_problems_rules() -> None:
     problems = core_problems(bad, num_stories=1, num_interests=2, story_words=(60, 120))
     assert set(problems) == {"life_stories", "interests"}
     assert "1 words" in problems["life_stories"] and "exactly 2" in problems["interests"]
+
+
+def test_not_applicable_attributes_render_with_their_reason() -> None:
+    from deeppersona.persona import AttributeValue, Persona
+
+    path = ("Relationships", "Partner", "Partner Occupation")
+    persona = Persona(
+        id="p-1",
+        seed=1,
+        attributes={" > ".join(path): AttributeValue(value=None, stratum="near", path=path,
+                                                     not_applicable="he has never married")},
+    )  # fmt: skip
+    assert "Partner Occupation: N/A: he has never married" in persona.to_prompt()
+    assert persona.to_nested()["Relationships"]["Partner"]["Partner Occupation"] == "N/A: he has never married"
+    assert "never married" in persona._repr_html_()

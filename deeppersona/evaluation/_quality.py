@@ -81,8 +81,14 @@ FIGURES: dict[str, str] = {
     "echo_share": "free-text values that only repeat the attribute's name ('Grief Process: no grief process')",
     "sketch_copy_share": "free-text values of personas with a sketch that copy the sketch",
     "core_complete_share": "personas whose core chain is complete (see the core parts)",
-    "anchor_retention": "anchors other than the bio whose value appears unchanged in the persona",
-    "sketch_facts_kept": "for personas with a sketch, anchors other than the bio reflected in the persona",
+    "anchor_retention": (
+        "anchors other than the bio whose value appears unchanged in the persona (a sketch's likes, "
+        "dislikes and stated facts: taken up in its text)"
+    ),
+    "sketch_facts_kept": (
+        "for personas with a sketch, its place, occupation, life stage, age, gender and name facts "
+        "reflected in the demographics"
+    ),
     "contradiction_share": "personas breaking at least one contradiction rule",
     "contradictions": "rule breaks in all (one per persona and rule)",
     "narrative_coverage": "per persona, attributes with a distinctive word found in the narrative; mean",
@@ -532,6 +538,31 @@ def _same(anchor: Any, target: Any, *, loose: bool) -> bool:
     return loose and bool(a) and bool(t) and (f" {a} " in f" {t} " or f" {t} " in f" {a} ")
 
 
+_SKETCH_FACTS = frozenset({"city", "region", "country", "occupation", "life_stage", "age", "gender", "name"})
+"""The sketch facts the demographics must reflect: place, occupation, life stage, age, gender, name."""
+
+_SKETCH_CONTEXT = frozenset({"likes", "dislikes", "stated_facts", "former_occupation", "origin"})
+"""Anchors an enrichment records from a sketch for the prompts (not fields of the persona): they count as
+retained when the persona's text (core chain, values, narrative) takes them up."""
+
+
+def _in_persona_text(persona: Persona, value: Any) -> bool:
+    """Whether each item of ``value`` shares a distinctive word (5+ letters) with the persona's text."""
+    items = value if isinstance(value, (list, tuple)) else [value]
+    parts: list[str] = [persona.narrative]
+    if persona.core is not None:
+        core = persona.core
+        parts += [core.values_orientation, core.attitude, core.attitude_details, core.coping_mechanism]
+        parts += [*core.life_stories, *core.interests]
+    parts += [_text(a.value) for a in persona.attributes.values() if a.value is not None]
+    words = set(content_words(" ".join(parts)))
+    for item in items:
+        wanted = {w for w in content_words(_text(item)) if len(w) >= 5}
+        if wanted and not wanted & words:
+            return False
+    return True
+
+
 def _anchor_found(persona: Persona, key: str, value: Any, countries: _Countries, *, loose: bool) -> bool:
     """Whether anchor ``key=value`` appears in the persona (unchanged, or contained when ``loose``)."""
     kind, name = _classify(key)
@@ -833,8 +864,11 @@ def assess_quality(
             if value is None or _classify(key)[0] == "bio":
                 continue
             n_anchor += 1
+            if key in _SKETCH_CONTEXT:  # recorded from a sketch to shape the text, not stored as a field
+                n_anchor_kept += _in_persona_text(persona, value)
+                continue
             n_anchor_kept += _anchor_found(persona, key, value, countries, loose=False)
-            if sketch:
+            if sketch and key in _SKETCH_FACTS:
                 n_fact += 1
                 n_fact_kept += _anchor_found(persona, key, value, countries, loose=True)
         anchors_total += n_anchor

@@ -25,6 +25,17 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
+def attribute_text(attr: Any) -> str:
+    """An attribute's value as short text; ``"N/A: <reason>"`` for one that does not apply to the person."""
+    reason = getattr(attr, "not_applicable", None)
+    return f"N/A: {reason}" if reason else format_value(attr.value)
+
+
+def _shown_value(attr: Any) -> Any:
+    reason = getattr(attr, "not_applicable", None)
+    return f"N/A: {reason}" if reason else attr.value
+
+
 def nested(persona: Persona) -> dict[str, Any]:
     """Return the Figure 7 style nested JSON of ``persona`` (see :meth:`Persona.to_nested`)."""
     dem = persona.demographics
@@ -53,7 +64,7 @@ def nested(persona: Persona) -> dict[str, Any]:
     custom: dict[str, Any] = {}
     for key, attr in persona.attributes.items():
         if attr.stratum == "custom" or not attr.path:
-            custom[key] = attr.value
+            custom[key] = _shown_value(attr)
             continue
         node: dict[str, Any] = out
         *parents, leaf = attr.path
@@ -64,9 +75,9 @@ def nested(persona: Persona) -> dict[str, Any]:
                 node[name] = child
             node = child
         if isinstance(node.get(leaf), dict):
-            node[leaf]["_value"] = attr.value
+            node[leaf]["_value"] = _shown_value(attr)
         else:
-            node[leaf] = attr.value
+            node[leaf] = _shown_value(attr)
     if custom:
         out["custom_attributes"] = custom
     if persona.narrative:
@@ -159,7 +170,7 @@ def system_prompt(
             group, label = attr.path[0], " > ".join(attr.path[1:])
         else:
             group, label = "Other", key
-        groups.setdefault(group, []).append((label, format_value(attr.value)))
+        groups.setdefault(group, []).append((label, attribute_text(attr)))
     return render(
         "persona_prompt",
         intro=_intro(persona),
@@ -187,7 +198,7 @@ def persona_html(persona: Persona) -> str:
             f"<b>Attitude</b>: {esc(core.attitude)}<br><b>Interests</b>: {esc(', '.join(core.interests))}</p>"
         )
     attrs = "".join(
-        f"<tr><td>{esc(path)}</td><td>{esc(format_value(a.value))}</td><td>{esc(a.stratum)}</td></tr>"
+        f"<tr><td>{esc(path)}</td><td>{esc(attribute_text(a))}</td><td>{esc(a.stratum)}</td></tr>"
         for path, a in persona.attributes.items()
     )
     status = "" if persona.ok else f"<p style='color:#b00'>failed: {esc(persona.failure or '')}</p>"
