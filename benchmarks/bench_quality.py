@@ -55,8 +55,13 @@ TARGETS: dict[str, tuple[str, float]] = {
 """The issue's targets, by summary figure."""
 
 
-def generate(engine: PersonaEngine, k: int, per_cohort: int) -> tuple[list[Persona], list[float]]:
-    """Generate the cohort and sketch personas one by one; return them with their wall times."""
+def generate(
+    engine: PersonaEngine, k: int, per_cohort: int, out: Path | None = None
+) -> tuple[list[Persona], list[float]]:
+    """Generate the cohort and sketch personas one by one; return them with their wall times.
+
+    Each persona is appended to ``out`` (JSONL) as soon as it is done, when given.
+    """
     personas: list[Persona] = []
     seconds: list[float] = []
     for i, country in enumerate(COHORTS):
@@ -66,18 +71,21 @@ def generate(engine: PersonaEngine, k: int, per_cohort: int) -> tuple[list[Perso
             pop = cohort.generate(k=k, n=1, start=i * per_cohort + j)
             seconds.append(time.perf_counter() - started)
             personas.extend([*pop, *pop.failures])
-            _progress(personas[-1], seconds[-1])
+            _progress(personas[-1], seconds[-1], out)
     for i, sketch in enumerate(SKETCHES):
         started = time.perf_counter()
         pop = engine.enrich([sketch], k=k)
         seconds.append(time.perf_counter() - started)
         items = [*pop, *pop.failures] if isinstance(pop, Population) else [pop]
         personas.extend(p.model_copy(update={"index": 100 + i}) for p in items)
-        _progress(personas[-1], seconds[-1])
+        _progress(personas[-1], seconds[-1], out)
     return personas, seconds
 
 
-def _progress(persona: Persona, seconds: float) -> None:
+def _progress(persona: Persona, seconds: float, out: Path | None) -> None:
+    if out is not None:
+        with out.open("a", encoding="utf-8") as fh:
+            fh.write(persona.to_json() + "\n")
     dem = persona.demographics
     print(
         f"  persona {persona.index}: {persona.status:<10} {seconds:6.1f}s  "
@@ -137,9 +145,9 @@ def main(argv: list[str] | None = None) -> None:
     report(f"FakeLLM (reference), k={args.k}", personas, seconds)
     if args.fake_only:
         return
-    personas, seconds = generate(base, args.k, args.per_cohort)
     if args.out is not None:
-        Population(personas).to_jsonl(args.out, include_failures=True)
+        args.out.write_text("", encoding="utf-8")
+    personas, seconds = generate(base, args.k, args.per_cohort, args.out)
     name = args.model or "embedded default model"
     report(f"{name}, k={args.k}", personas, seconds)
 

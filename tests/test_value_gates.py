@@ -108,6 +108,7 @@ BAD_VALUES = [
     ("sleep_quality", "{", "junk"),
     ("sleep_quality", "...", "placeholder"),
     ("sleep_quality", "N/A: not mentioned in the given information", "unfounded_na"),
+    ("grief_process", "N/A: he does not have a grief process, as he lives in a rural area", "na_restates_name"),
     ("sleep_quality", "High", "trivial"),
     ("sleep_quality", "Yes", "trivial"),
     ("grief_process", "never had grief process", "echo"),
@@ -366,3 +367,36 @@ def test_not_applicable_attributes_render_with_their_reason() -> None:
     assert "Partner Occupation: N/A: he has never married" in persona.to_prompt()
     assert persona.to_nested()["Relationships"]["Partner"]["Partner Occupation"] == "N/A: he has never married"
     assert "never married" in persona._repr_html_()
+
+
+def test_list_like_or_overlong_narrative_is_reasked() -> None:
+    listy = " ".join(f"She is a lover of {w} and enjoys it every single week." for w in
+                     ("music", "art", "sport", "tea", "cats", "rain", "maps", "jazz", "bread", "films"))  # fmt: skip
+    replies = iter([listy, " ".join(["word"] * 500), "She " + " ".join(["walks"] * 100) + "."])
+
+    def handler(req: FakeRequest) -> Any:
+        return next(replies) if req.call_site == "narrative" else None
+
+    draft = _draft()
+    gen = ValueGenerator(max_fill_retries=2)
+    llm = FakeLLM(handler=handler)
+    asyncio.run(gen.core(llm, draft, np.random.default_rng(0)))
+    asyncio.run(gen.narrate(llm, draft))
+    asks = [r for r in llm.requests if r.call_site == "narrative"]
+    assert len(asks) == 3 and "narrative" not in draft.missing
+    assert 'start with "she is a lover"' in asks[1].last_user_message
+    assert "far more than" in asks[2].last_user_message
+
+
+def test_stories_sharing_sentences_are_reasked() -> None:
+    shared = "She started taking breaks from work to explore new hobbies and activities."
+    data = {
+        "values_orientation": "Loyalty to kin above the law",
+        "attitude": "Life is hard, but fair enough.",
+        "attitude_details": "He counts every shilling twice and trusts nobody with the shop keys.",
+        "coping_mechanism": "He works longer hours until it passes.",
+        "life_stories": [" ".join(["first"] * 60) + ". " + shared, " ".join(["second"] * 60) + ". " + shared],
+        "interests": ["Sunday football betting", "repairing radios"],
+    }
+    problems = core_problems(data, num_stories=2, num_interests=2, story_words=(60, 120))
+    assert "story 2 repeats sentences" in problems["life_stories"]

@@ -38,6 +38,9 @@ __all__ = [
     "looks_not_applicable",
     "copies_sketch",
     "core_problems",
+    "na_restates_name",
+    "repetitive_openings",
+    "sentences",
     "echoes_name",
     "normalise",
     "not_applicable_reason",
@@ -57,6 +60,7 @@ ValueProblem = Literal[
     "trivial",
     "unfounded_na",
     "repeated",
+    "na_restates_name",
 ]
 """Why a value is refused (see :func:`value_problem`; ``"repeated"`` is judged by the generator, which
 sees the persona's other values)."""
@@ -502,6 +506,10 @@ _PROBLEM_TEXT: dict[str, str] = {
     "echo": "it only repeated the attribute's name",
     "sketch_copy": "it copied the sketch instead of saying something new",
     "trivial": "a bare word like that says nothing specific; write a concrete phrase of 3-15 words",
+    "na_restates_name": (
+        "that reason only says the attribute is absent; this attribute applies to almost everyone, so "
+        "decide a specific value (N/A is for a missing precondition, such as having no partner)"
+    ),
     "unfounded_na": (
         "nothing about this person is 'not mentioned': you are creating them, so decide a plausible, "
         "specific value; N/A is only for an attribute that cannot apply to them, with the reason"
@@ -584,6 +592,8 @@ def core_problems(
             story_notes.append(f"story {i} has {words} words, it needs {lo}-{hi}")
         elif normalise(story) in {normalise(s) for s in stories[: i - 1]}:
             story_notes.append(f"story {i} repeats an earlier one")
+        elif _shared_sentence(story, stories[: i - 1]):
+            story_notes.append(f"story {i} repeats sentences of an earlier story; tell a different event")
     if story_notes:
         problems["life_stories"] = "; ".join(story_notes)
     interests = [str(s).strip() for s in (data.get("interests") or [])]
@@ -603,3 +613,40 @@ def core_problems(
     if interest_notes:
         problems["interests"] = "; ".join(interest_notes)
     return problems
+
+
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+
+
+def sentences(text: str) -> list[str]:
+    """The sentences of ``text`` (split after ``.``, ``!`` or ``?``), normalised, of at least 6 words."""
+    return [normalise(s) for s in _SENTENCE.split(str(text)) if word_count(s) >= 6]
+
+
+def _shared_sentence(text: str, others: Sequence[str]) -> bool:
+    seen = {s for other in others for s in sentences(other)}
+    return any(s in seen for s in sentences(text))
+
+
+def repetitive_openings(text: str, *, words: int = 4, limit: int = 3) -> str | None:
+    """The sentence opening that ``text`` repeats ``limit`` times or more ("She is a lover of"), or ``None``."""
+    counts: dict[str, int] = {}
+    for sentence in _SENTENCE.split(str(text)):
+        opening = " ".join(w.lower() for w in _WORD.findall(sentence)[:words])
+        if opening.count(" ") == words - 1:
+            counts[opening] = counts.get(opening, 0) + 1
+    worst = max(counts.items(), key=lambda kv: kv[1], default=("", 0))
+    return worst[0] if worst[1] >= limit else None
+
+
+def na_restates_name(reason: str, name: str) -> bool:
+    """Whether a not-applicable reason only negates the attribute ("Mood Variability: N/A: she does not
+    have mood variability ..."): it holds at least two thirds of the name's words. Such an attribute
+    applies to everyone; a real reason names a missing precondition ("she has no partner")."""
+    name_words = set(content_words(name))
+    if not name_words:
+        return False
+    reason_words = set(content_words(reason))
+    reason_words |= {w[:-2] for w in reason_words if w.endswith("ed")}  # experienced -> experienc(e)
+    hits = sum(1 for w in name_words if w in reason_words or w.rstrip("e") in reason_words)
+    return hits / len(name_words) >= 2 / 3

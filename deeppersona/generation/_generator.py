@@ -18,7 +18,14 @@ from ..persona import AttributeValue, ConsistencyNote, CoreProfile
 from ..persona._render import format_value, occupation_text
 from ..prompts import PromptLibrary
 from ..taxonomy import canonical_key
-from ._checks import core_problems, describe_problem, normalise, word_count
+from ._checks import (
+    core_problems,
+    describe_problem,
+    na_restates_name,
+    normalise,
+    repetitive_openings,
+    word_count,
+)
 from ._draft import PersonaDraft
 from ._schemas import (
     ConsistencyReport,
@@ -406,6 +413,8 @@ class ValueGenerator:
                     by_canon = {canonical_key(str(k)): v for k, v in values.items()}
                 raw = by_canon.get(canonical_key(item.key))
             value, problem, not_applicable = check_value(raw, item.node, sketch=sketch)
+            if not_applicable is not None and na_restates_name(not_applicable, item.node.name):
+                problem, not_applicable = "na_restates_name", None
             if problem is None and isinstance(value, str) and _free_text(item):
                 where = seen.get(normalise(value))
                 if where is not None and where != item.path:
@@ -474,11 +483,13 @@ class ValueGenerator:
     async def narrate(self, llm: LLM, draft: PersonaDraft) -> str:
         """Write the concise narrative ``Narr(P)`` of the profile so far.
 
-        A narrative shorter than half the lower bound of ``narrative_words`` (or empty) is re-asked up to
-        ``max_fill_retries`` times; if it stays short it is kept, and recorded in ``draft.missing``.
+        A narrative shorter than half the lower bound of ``narrative_words`` (or empty), longer than twice
+        the upper bound, or a list in disguise (three sentences opening alike: "She is a lover of ...") is
+        re-asked up to ``max_fill_retries`` times; if it stays so, it is kept and recorded in
+        ``draft.missing``.
         """
         draft.stage("narrative")
-        low = parse_word_range(self.narrative_words)[0]
+        low, high = parse_word_range(self.narrative_words)
         user = self.render("narrative", words=self.narrative_words)
         messages = [*draft.messages, {"role": "user", "content": user}]
         convo = list(messages)
@@ -488,16 +499,16 @@ class ValueGenerator:
             text = str(
                 (await self._call(llm, draft, convo, None, "narrative", temperature=temperature)).output
             ).strip()
-            words = word_count(text)
-            if words >= low // 2:
+            problem = _narrative_problem(text, low, high)
+            if problem is None:
                 draft.missing.pop("narrative", None)
                 break
             draft.reject("narrative")
-            draft.missing["narrative"] = f"the narrative has {words} words, {self.narrative_words} were asked"
+            draft.missing["narrative"] = problem
             convo = [
                 *messages,
                 {"role": "assistant", "content": text},
-                {"role": "user", "content": f"That is too short ({words} words). {user}"},
+                {"role": "user", "content": f"That cannot be used: {problem}. {user}"},
             ]
         draft.narrative = text
         draft.messages = [*messages, {"role": "assistant", "content": text}]
@@ -529,6 +540,19 @@ class ValueGenerator:
         ]
         reply: SketchFacts = (await self._call(llm, draft, messages, SketchFacts, "enrich")).output
         return clean_facts(reply, sketch).to_extracted()
+
+
+def _narrative_problem(text: str, low: int, high: int) -> str | None:
+    """Why a narrative must be written again: far too short, far too long, or a list in disguise."""
+    words = word_count(text)
+    if words < low // 2:
+        return f"it has {words} words, {low}-{high} were asked"
+    if words > 2 * high:
+        return f"it has {words} words, far more than the {low}-{high} asked; keep to the essentials"
+    opening = repetitive_openings(text)
+    if opening is not None:
+        return f'too many sentences start with "{opening}"; write connected prose, not a list'
+    return None
 
 
 def _free_text(item: FillItem) -> bool:
