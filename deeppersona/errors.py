@@ -16,6 +16,8 @@ User mistakes also inherit the matching builtin, so ``except ValueError`` keeps 
     │   ├── LLMOutputError (ValueError)       the model's replies never validated
     │   ├── LLMTransientError                 retries ran out on rate limits, timeouts, 5xx
     │   └── LLMRequestError                   authentication, bad request, context window
+    │       └── LLMConfigError (ValueError)   the backend cannot work: no key, rejected key,
+    │                                         unknown model, unreachable api_base
     ├── ModelIntegrityError                   an embedded model file failed its size/SHA-256 check
     ├── GenerationError                       a persona could not be generated
     └── EvaluationError (ValueError)          bad evaluation input (empty sets, unknown country)
@@ -34,6 +36,7 @@ __all__ = [
     "DemographicsError",
     "EvaluationError",
     "GenerationError",
+    "LLMConfigError",
     "LLMError",
     "LLMOutputError",
     "LLMRequestError",
@@ -127,6 +130,15 @@ class LLMTransientError(LLMError):
 
 class LLMRequestError(LLMError):
     """A non-retryable request failure (authentication, bad request, context window exceeded)."""
+
+
+class LLMConfigError(LLMRequestError, ValueError):
+    """The backend's configuration cannot work: missing or rejected credentials (401/403), a model the
+    provider does not know, or an ``api_base`` nothing answers on.
+
+    Raised by a backend's pre-flight check before a run starts, and by any call that meets such a
+    failure; never retried.
+    """
 
 
 class ModelIntegrityError(DeepPersonaError):

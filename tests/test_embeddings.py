@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +22,9 @@ from deeppersona.embeddings import (
     similarity,
     top_k,
 )
+from deeppersona.embeddings._cache import PROBE_TEXT, embedder_config, embedder_fingerprint
 from deeppersona.errors import ConfigError
+from deeppersona.llm._cache import ResponseCache
 from deeppersona.testing import HashEmbedder
 
 
@@ -87,7 +91,8 @@ def test_embedding_cache_computes_once(tmp_path: Path) -> None:
         name = "counting"
 
         def encode(self, texts):  # type: ignore[no-untyped-def]
-            calls.append(len(texts))
+            if list(texts) != [PROBE_TEXT]:  # the cache fingerprints each embedder's output once
+                calls.append(len(texts))
             return HashEmbedder().encode(texts)
 
     cache = EmbeddingCache(tmp_path)
@@ -149,7 +154,10 @@ def test_embedder_precision_is_checked_and_chosen_from_the_cpu(monkeypatch: pyte
 @pytest.mark.parametrize("precision", ["float32", "bfloat16"])
 def test_one_text_is_embedded_like_a_batch(precision: str) -> None:
     emb = SentenceTransformerEmbedder(precision=precision)  # type: ignore[arg-type]
-    texts = ["Sleep quality", "Age: 25; Gender: male; Lives in: Mexico City, Mexico " * 30]  # 2nd > 256 pieces
+    texts = [
+        "Sleep quality",
+        "Age: 25; Gender: male; Lives in: Mexico City, Mexico " * 30,
+    ]  # 2nd > 256 pieces
     batch = emb.encode(texts)
     one = np.vstack([emb.encode([t]) for t in texts])
     assert one.dtype == np.float32 and np.allclose(np.linalg.norm(one, axis=1), 1, atol=1e-5)
@@ -164,3 +172,89 @@ def test_cpu_flags_reads_proc_cpuinfo_or_says_unknown() -> None:
     assert flags is None or isinstance(flags, frozenset)
     if Path("/proc/cpuinfo").is_file():
         assert flags is not None
+
+
+def test_embedding_cache_key_is_the_embedders_content_not_its_name(tmp_path: Path) -> None:
+    """Two functions both named ``<lambda>``, or one embedder class with two settings, never share vectors."""
+    cache = EmbeddingCache(tmp_path)
+    texts = ["Health", "Sleep"]
+    ones = CallableEmbedder(lambda t: np.ones((len(t), 3)))
+    ramp = CallableEmbedder(lambda t: np.tile(np.arange(1.0, 4.0), (len(t), 1)))
+    assert (
+        ones.name
+        == ramp.name
+        == "test_embedding_cache_key_is_the_embedders_content_not_its_name.<locals>.<lambda>"
+    )
+    a = cache.get_or_compute("k", texts, ones)
+    b = cache.get_or_compute("k", texts, ramp)
+    assert np.allclose(a, ones.encode(texts)) and np.allclose(b, ramp.encode(texts)) and not np.allclose(a, b)
+
+    h64, h64_words = HashEmbedder(64), HashEmbedder(64, ngram_weight=0.0)
+    assert h64.name == h64_words.name
+    c = cache.get_or_compute("k", texts, h64)
+    d = cache.get_or_compute("k", texts, h64_words)
+    assert np.allclose(c, h64.encode(texts)) and np.allclose(d, h64_words.encode(texts))
+    assert len(list(tmp_path.glob("*.npy"))) == 4
+
+
+def test_same_name_and_settings_but_other_output_is_told_apart(tmp_path: Path) -> None:
+    """Configuration alone cannot see a changed model behind the same name: the probe fingerprint does."""
+
+    class Remote(Embedder):
+        name = "remote-model"
+
+        def __init__(self, shift: float) -> None:
+            self._shift = shift  # private: not part of the configuration
+
+        def encode(self, texts):  # type: ignore[no-untyped-def]
+            return normalize_rows(HashEmbedder().encode(texts) + self._shift)
+
+    old, new = Remote(0.0), Remote(0.5)
+    assert embedder_config(old) == embedder_config(new)
+    assert embedder_fingerprint(old) != embedder_fingerprint(new)
+    cache = EmbeddingCache(tmp_path)
+    assert not np.allclose(cache.get_or_compute("k", ["a b"], old), cache.get_or_compute("k", ["a b"], new))
+
+
+def test_equal_embedders_share_the_cache_across_objects(tmp_path: Path) -> None:
+    calls: list[int] = []
+
+    def embed(texts: list[str]) -> np.ndarray:
+        calls.append(len(texts))
+        return HashEmbedder().encode(texts)
+
+    cache = EmbeddingCache(tmp_path)
+    cache.get_or_compute("k", ["Health", "Sleep"], CallableEmbedder(embed))
+    cache.get_or_compute("k", ["Health", "Sleep"], CallableEmbedder(embed))
+    assert calls == [1, 2, 1]  # probe, texts, probe of the second object; the texts come from the file
+    assert embedder_fingerprint(HashEmbedder(32)) == embedder_fingerprint(HashEmbedder(32))
+
+
+def test_embedder_config_leaves_out_secrets_and_batching() -> None:
+    emb = LiteLLMEmbedder("text-embedding-3-small", batch_size=8, api_key="sk-secret", dimensions=256)
+    config = embedder_config(emb)
+    assert config["settings"] == {"model": "text-embedding-3-small", "settings": {"dimensions": 256}}
+    assert "sk-secret" not in repr(config) and "batch_size" not in repr(config)
+    st = embedder_config(SentenceTransformerEmbedder(precision="float32", batch_size=8, device="cpu"))
+    assert st["settings"]["precision"] == "float32" and "batch_size" not in st["settings"]
+
+
+def test_response_cache_file_is_private(tmp_path: Path) -> None:
+    """The LLM response cache holds prompts' replies: created 0600 in a 0700 directory, even under a loose umask."""
+    old = os.umask(0o022)
+    try:
+        cache = ResponseCache(tmp_path / "new" / "dir" / "replies.sqlite")
+        cache.put("key", "m", "reply")
+        existing = tmp_path / "loose.sqlite"
+        existing.touch(mode=0o644)
+        existing.chmod(0o644)
+        ResponseCache(existing).put("key", "m", "reply")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(cache.path.stat().st_mode) == 0o600
+    for directory in (tmp_path / "new", tmp_path / "new" / "dir"):
+        assert stat.S_IMODE(directory.stat().st_mode) == 0o700
+    for companion in cache.path.parent.glob("replies.sqlite-*"):
+        assert stat.S_IMODE(companion.stat().st_mode) & 0o077 == 0, companion
+    assert stat.S_IMODE(existing.stat().st_mode) == 0o600
+    assert cache.get("key") == ("reply", 0, 0)

@@ -8,6 +8,15 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ._args import (
+    check_output_dir,
+    check_output_file,
+    check_taxonomy_file,
+    fake_seed,
+    model_name,
+    non_negative_int,
+    positive_int,
+)
 
 __all__ = ["register"]
 
@@ -15,12 +24,30 @@ logger = logging.getLogger(__name__)
 
 
 def _llm(name: str | None, seed: int) -> Any:
-    """``fake`` gives the offline FakeLLM (dry runs); anything else goes to resolve_llm."""
-    if name == "fake":
+    """``fake`` (or ``fake:SEED``) gives the offline FakeLLM (dry runs); anything else goes to resolve_llm."""
+    fake = fake_seed(name)
+    if fake is not None:
         from ..testing import FakeLLM
 
-        return FakeLLM(seed=seed)
+        return FakeLLM(seed=fake if name != "fake" else seed)
     return name
+
+
+def _temperature(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a temperature in [0, 2], got {text!r}") from None
+    if not 0.0 <= value <= 2.0:
+        raise argparse.ArgumentTypeError(f"expected a temperature in [0, 2], got {text}")
+    return value
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Check every output path before the evaluation starts (it may take many LLM calls)."""
+    check_output_file(args.out, "--out")
+    check_output_file(args.csv, "--csv")
+    check_output_dir(getattr(args, "plots", None), "--plots")
 
 
 def _embedder(name: str | None) -> Any:
@@ -40,15 +67,24 @@ def _write(text: str, out: str | None) -> None:
         Path(out).write_text(text + "\n", encoding="utf-8")
 
 
+def _write_csv(frame: Any, path: str | None, **options: Any) -> None:
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(path, **options)
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--model",
         default=None,
+        type=model_name,
         help="LiteLLM model name; 'fake' for an offline dry run (default: embedded local model)",
     )
-    p.add_argument("--judge", default=None, help="judge model (default: --model)")
-    p.add_argument("--seed", type=int, default=0, help="seed of calls, bootstrap and sampling (default 0)")
-    p.add_argument("--concurrency", type=int, default=8, help="LLM calls in flight (default 8)")
+    p.add_argument("--judge", default=None, type=model_name, help="judge model (default: --model)")
+    p.add_argument(
+        "--seed", type=non_negative_int, default=0, help="seed of calls, bootstrap and sampling (default 0)"
+    )
+    p.add_argument("--concurrency", type=positive_int, default=8, help="LLM calls in flight (default 8)")
     p.add_argument("--out", default=None, help="also write the Markdown report to this file")
     p.add_argument("--csv", default=None, help="write the report table to this CSV file")
 
@@ -56,6 +92,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 def _run_survey(args: argparse.Namespace) -> int:
     from ..evaluation import Evaluator, load_personas, surveys
 
+    _check_outputs(args)
     instrument = surveys.IPIP50 if args.instrument == "ipip50" else surveys.WVS7
     truth = instrument.load(args.ground_truth, country=args.country)
     personas = load_personas(args.personas)
@@ -78,8 +115,7 @@ def _run_survey(args: argparse.Namespace) -> int:
     for warning in report.warnings:  # also in the Markdown report; on stderr so they are not missed
         logger.warning("%s", warning)
     _write(report.to_markdown(), args.out)
-    if args.csv:
-        report.to_pandas().to_csv(args.csv)
+    _write_csv(report.to_pandas(), args.csv)
     if args.plots:
         plots = Path(args.plots)
         report.plot_histograms(plots / "histograms.png")
@@ -95,6 +131,12 @@ def _named_sets(values: list[str]) -> dict[str, list[Any]]:
         name, sep, path = v.partition("=")
         if not sep:
             name, path = Path(v).stem, v
+        if not name.strip() or not path.strip():
+            raise ConfigError(f"a persona set is FILE or NAME=FILE with both parts given, got {v!r}")
+        if name in sets:
+            raise ConfigError(
+                f"two persona sets are named {name!r}; name them apart with NAME=FILE (e.g. a={path})"
+            )
         sets[name] = load_personas(path)
     return sets
 
@@ -102,6 +144,7 @@ def _named_sets(values: list[str]) -> dict[str, list[Any]]:
 def _run_intrinsic(args: argparse.Namespace) -> int:
     from ..evaluation import Evaluator
 
+    _check_outputs(args)
     sets = _named_sets(args.personas)
     if args.limit:
         sets = {k: v[: args.limit] for k, v in sets.items()}
@@ -119,14 +162,14 @@ def _run_intrinsic(args: argparse.Namespace) -> int:
         taxonomy="default" if args.taxonomy else None,
     )
     _write(report.to_markdown(), args.out)
-    if args.csv:
-        report.to_pandas().to_csv(args.csv)
+    _write_csv(report.to_pandas(), args.csv)
     return 0
 
 
 def _run_personalization(args: argparse.Namespace) -> int:
     from ..evaluation import Evaluator
 
+    _check_outputs(args)
     sets = _named_sets(args.personas)
     ev = Evaluator(
         _llm(args.model, args.seed),
@@ -151,8 +194,7 @@ def _run_personalization(args: argparse.Namespace) -> int:
         sets, requests=requests, max_personas=args.limit, pairwise=not args.no_pairwise
     )
     _write(report.to_markdown(), args.out)
-    if args.csv:
-        report.to_pandas().to_csv(args.csv)
+    _write_csv(report.to_pandas(), args.csv)
     return 0
 
 
@@ -160,14 +202,14 @@ def _run_quality(args: argparse.Namespace) -> int:
     """``evaluate quality``: judge-free figures of one persona file; no model is loaded."""
     from ..evaluation import Evaluator
 
+    _check_outputs(args)
+    check_taxonomy_file(args.taxonomy)
     tree = None if args.taxonomy == "none" else args.taxonomy
     report = Evaluator().quality(
         args.personas, tree=tree, story_words=(args.story_words[0], args.story_words[1])
     )
     _write(report.to_json() if args.json else report.to_markdown(), args.out)
-    if args.csv:
-        Path(args.csv).parent.mkdir(parents=True, exist_ok=True)
-        report.to_pandas(per="value").to_csv(args.csv, index=False)
+    _write_csv(report.to_pandas(per="value"), args.csv, index=False)
     return 0
 
 
@@ -193,10 +235,13 @@ def register(subparsers: Any) -> None:
     s.add_argument(
         "--instrument", choices=("wvs7", "ipip50"), default="wvs7", help="survey instrument (default wvs7)"
     )
-    s.add_argument("--repeats", type=int, default=1, help="answers per persona and item (default 1)")
-    s.add_argument("--temperature", type=float, default=None, help="sampling temperature")
+    s.add_argument("--repeats", type=positive_int, default=1, help="answers per persona and item (default 1)")
+    s.add_argument("--temperature", type=_temperature, default=None, help="sampling temperature (0-2)")
     s.add_argument(
-        "--n-boot", type=int, default=1000, help="bootstrap replicates (default 1000; 0 = no intervals)"
+        "--n-boot",
+        type=non_negative_int,
+        default=1000,
+        help="bootstrap replicates (default 1000; 0 = no intervals)",
     )
     s.add_argument(
         "--no-baselines", action="store_true", help="skip Cultural Prompting and the shallow persona"
@@ -209,7 +254,7 @@ def register(subparsers: Any) -> None:
         "average (default) or recode them onto the real scale with their documented mapping",
     )
     s.add_argument("--name", default="personas", help="name of the persona set in the report")
-    s.add_argument("--limit", type=int, default=None, help="use only the first N personas")
+    s.add_argument("--limit", type=positive_int, default=None, help="use only the first N personas")
     s.add_argument("--plots", default=None, help="directory for histograms.png and metrics.png")
     _common(s)
     s.set_defaults(func=_run_survey)
@@ -221,7 +266,9 @@ def register(subparsers: Any) -> None:
     )
     i.add_argument("--no-judge", action="store_true", help="skip the LLM-judge metrics")
     i.add_argument("--taxonomy", action="store_true", help="report coverage of the default taxonomy")
-    i.add_argument("--limit", type=int, default=None, help="use only the first N personas of each set")
+    i.add_argument(
+        "--limit", type=positive_int, default=None, help="use only the first N personas of each set"
+    )
     _common(i)
     i.set_defaults(func=_run_intrinsic)
 
@@ -234,7 +281,9 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--requests", default=None, help="comma-separated request numbers 1-12 (default: all twelve)"
     )
-    p.add_argument("--limit", type=int, default=None, help="at most N personas per set (seeded sample)")
+    p.add_argument(
+        "--limit", type=positive_int, default=None, help="at most N personas per set (seeded sample)"
+    )
     p.add_argument("--no-pairwise", action="store_true", help="skip the pairwise preference judging")
     _common(p)
     p.set_defaults(func=_run_personalization)
@@ -248,7 +297,7 @@ def register(subparsers: Any) -> None:
     q.add_argument("--json", action="store_true", help="print the figures as JSON instead of Markdown")
     q.add_argument(
         "--story-words",
-        type=int,
+        type=positive_int,
         nargs=2,
         default=(60, 120),
         metavar=("LOW", "HIGH"),

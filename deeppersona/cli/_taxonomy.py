@@ -9,6 +9,15 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ._args import (
+    check_output_dir,
+    check_output_file,
+    check_taxonomy_file,
+    fake_seed,
+    fraction,
+    model_name,
+    positive_int,
+)
 
 __all__ = ["register"]
 
@@ -35,7 +44,10 @@ def register(subparsers: Any) -> None:
         "-o", "--output", default="tree.json", help="where to write the tree (default: tree.json)"
     )
     build.add_argument(
-        "--model", default=None, help="LiteLLM model string (default: the embedded local model)"
+        "--model",
+        default=None,
+        type=model_name,
+        help="LiteLLM model string (default: the embedded local model); 'fake' for an offline dry run",
     )
     build.add_argument("--embedder", default=None, help="embedding model (default: the offline MiniLM)")
     build.add_argument(
@@ -43,8 +55,8 @@ def register(subparsers: Any) -> None:
         default="question,answer",
         help="question and answer field names (default: question,answer)",
     )
-    build.add_argument("--limit", type=int, default=None, help="use only the first N pairs")
-    build.add_argument("--concurrency", type=int, default=8, help="LLM calls in flight (default: 8)")
+    build.add_argument("--limit", type=positive_int, default=None, help="use only the first N pairs")
+    build.add_argument("--concurrency", type=positive_int, default=8, help="LLM calls in flight (default: 8)")
     build.add_argument("--checkpoint-dir", default=None, help="resumable checkpoint directory")
     build.add_argument(
         "--cache",
@@ -52,8 +64,8 @@ def register(subparsers: Any) -> None:
         metavar="DIR",
         help="cache LLM replies in DIR ('user': the user cache directory)",
     )
-    build.add_argument("--merge-threshold", type=float, default=None, help="sibling merge similarity")
-    build.add_argument("--root-threshold", type=float, default=None, help="root alignment similarity")
+    build.add_argument("--merge-threshold", type=fraction, default=None, help="sibling merge similarity")
+    build.add_argument("--root-threshold", type=fraction, default=None, help="root alignment similarity")
     build.add_argument("--confirm-merges", action="store_true", help="confirm merges with the LLM")
     build.add_argument(
         "--no-llm-checks", action="store_true", help="skip the LLM Check Node / Check Path calls"
@@ -74,7 +86,9 @@ def register(subparsers: Any) -> None:
     plot = sub.add_parser("plot", help="draw a sunburst of a tree")
     plot.add_argument("tree", help="a tree JSON file, or 'default'")
     plot.add_argument("-o", "--output", default="taxonomy.html", help=".html (interactive) or .png/.svg/.pdf")
-    plot.add_argument("--levels", type=int, default=2, help="levels drawn in the HTML plot (default: 2)")
+    plot.add_argument(
+        "--levels", type=positive_int, default=2, help="levels drawn in the HTML plot (default: 2)"
+    )
     plot.add_argument("--title", default=None, help="plot title")
     plot.set_defaults(func=_plot)
 
@@ -87,14 +101,16 @@ def register(subparsers: Any) -> None:
 def _load_tree(spec: str) -> Any:
     from ..taxonomy import AttributeTree
 
+    check_taxonomy_file(spec)
     return AttributeTree.default() if spec == "default" else AttributeTree.load(spec)
 
 
 def _resolve_model(name: str | None) -> Any:
-    if name == "fake":  # hidden test/demo option: an offline FakeLLM with plausible builder replies
+    seed = fake_seed(name)
+    if seed is not None:  # test/demo option: an offline FakeLLM with plausible builder replies
         from ..builder import fake_builder_llm
 
-        return fake_builder_llm()
+        return fake_builder_llm(seed)
     return name
 
 
@@ -104,12 +120,21 @@ def _build(args: argparse.Namespace) -> int:
     fields = [f.strip() for f in args.fields.split(",")]
     if len(fields) != 2 or not fields[0]:
         raise ConfigError(f"--fields takes QUESTION,ANSWER (answer may be empty), got {args.fields!r}")
+    # every path is checked before the (long) build starts, so that it never ends failing to write
+    check_output_file(args.output, "-o/--output")
+    check_output_file(args.report, "--report")
+    check_output_file(args.records, "--records")
+    check_output_dir(args.checkpoint_dir, "--checkpoint-dir")
+    if args.cache not in (None, "user"):
+        check_output_dir(args.cache, "--cache")
+    if args.extend:
+        check_taxonomy_file(args.extend, "--extend taxonomy file")
     options: dict[str, Any] = {}
     if args.merge_threshold is not None:
         options["merge_threshold"] = args.merge_threshold
     if args.root_threshold is not None:
         options["root_threshold"] = args.root_threshold
-    if args.cache is not None and args.model != "fake":
+    if args.cache is not None and fake_seed(args.model) is None:
         options["cache"] = True if args.cache == "user" else args.cache
     base = _load_tree(args.extend) if args.extend else None
     builder = TaxonomyBuilder(
@@ -133,8 +158,10 @@ def _build(args: argparse.Namespace) -> int:
     print(result.to_markdown())
     print(f"\nwrote {len(result.tree)} nodes to {out}")
     if args.report:
+        Path(args.report).parent.mkdir(parents=True, exist_ok=True)
         Path(args.report).write_text(result.to_markdown() + "\n", encoding="utf-8")
     if args.records:
+        Path(args.records).parent.mkdir(parents=True, exist_ok=True)
         with Path(args.records).open("w", encoding="utf-8") as fh:
             for record in result.records:
                 fh.write(json.dumps(record.to_dict(), ensure_ascii=False) + "\n")
@@ -151,6 +178,7 @@ def _stats(args: argparse.Namespace) -> int:
 
 
 def _plot(args: argparse.Namespace) -> int:
+    check_output_file(args.output, "-o/--output")
     tree = _load_tree(args.tree)
     tree.plot_sunburst(args.output, levels=args.levels, title=args.title)
     print(f"wrote {args.output}")

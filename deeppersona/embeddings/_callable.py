@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
+import types
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -12,6 +15,78 @@ from ..errors import ConfigError, LLMRequestError
 from ._base import Embedder, normalize_rows
 
 __all__ = ["CallableEmbedder", "LiteLLMEmbedder"]
+
+
+def _hash_code(code: types.CodeType, digest: Any) -> None:
+    """Feed ``code``'s bytecode, names and constants (nested functions included) into ``digest``."""
+    digest.update(code.co_code)
+    digest.update(repr(code.co_names).encode("utf-8"))
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            _hash_code(const, digest)
+        elif isinstance(const, frozenset):  # set order follows the salted string hash: sort it
+            digest.update(repr(sorted(map(repr, const))).encode("utf-8"))
+        else:
+            digest.update(repr(const).encode("utf-8"))
+
+
+_SCALAR = (str, int, float, bool, type(None))
+
+
+def _plain(value: Any) -> Any:
+    """``value`` if it is immutable plain data (a scalar, or a tuple of them), else its type name.
+
+    Type names carry no addresses, so identities stay stable across processes; mutable values (a list
+    the function appends to) are left out so that the identity does not change as the function runs.
+    """
+    if isinstance(value, _SCALAR) or (
+        isinstance(value, tuple) and all(isinstance(v, _SCALAR) for v in value)
+    ):
+        try:
+            json.dumps(value, allow_nan=False)
+        except ValueError:
+            return repr(value)
+        return value
+    return f"<{type(value).__module__}.{type(value).__qualname__}>"
+
+
+def _jsonable(value: Any) -> bool:
+    try:
+        json.dumps(value, sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def callable_identity(fn: Callable[..., Any]) -> dict[str, Any]:
+    """What identifies an embedding function across processes: its qualified name, a digest of its code
+    and the plain values it closes over (for a callable object: its class and plain attributes)."""
+    target = getattr(fn, "__func__", fn)  # a bound method: its function
+    code = getattr(target, "__code__", None)
+    identity: dict[str, Any] = {
+        "function": f"{getattr(target, '__module__', None)}.{getattr(target, '__qualname__', type(fn).__qualname__)}"
+    }
+    if isinstance(code, types.CodeType):
+        digest = hashlib.sha256()
+        _hash_code(code, digest)
+        identity["code"] = digest.hexdigest()[:24]
+        cells = getattr(target, "__closure__", None) or ()
+        identity["closure"] = [_plain(cell.cell_contents) for cell in cells if _has_contents(cell)]
+        identity["defaults"] = [_plain(v) for v in getattr(target, "__defaults__", None) or ()]
+    else:
+        identity["class"] = f"{type(fn).__module__}.{type(fn).__qualname__}"
+        identity["settings"] = {
+            k: _plain(v) for k, v in sorted(getattr(fn, "__dict__", {}).items()) if not k.startswith("_")
+        }
+    return identity
+
+
+def _has_contents(cell: Any) -> bool:
+    try:
+        cell.cell_contents  # noqa: B018 - an empty cell raises ValueError
+    except ValueError:
+        return False
+    return True
 
 
 class CallableEmbedder(Embedder):
@@ -27,6 +102,15 @@ class CallableEmbedder(Embedder):
             raise ConfigError(f"expected a callable, got {type(fn).__name__}")
         self.fn = fn
         self.name = name or getattr(fn, "__qualname__", None) or type(fn).__name__
+
+    def cache_config(self) -> dict[str, Any]:
+        """The function's identity for :class:`~deeppersona.embeddings.EmbeddingCache` keys.
+
+        Its qualified name, a digest of its code and the plain values it closes over; the cache also
+        fingerprints the function's output on a probe text, so two functions named ``<lambda>`` never
+        share cached vectors.
+        """
+        return {"name": self.name, **callable_identity(self.fn)}
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Embed ``texts`` with the function and normalise the rows."""
@@ -59,6 +143,16 @@ class LiteLLMEmbedder(Embedder):
         self.batch_size = int(batch_size)
         self.litellm_kwargs = litellm_kwargs
         self._lock = threading.Lock()
+
+    def cache_config(self) -> dict[str, Any]:
+        """The model and the request settings that change the vectors (``dimensions``, ``api_base`` ...);
+        credentials are left out of cache keys."""
+        settings = {
+            k: v if isinstance(v, (dict, list)) and _jsonable(v) else _plain(v)
+            for k, v in sorted(self.litellm_kwargs.items())
+            if not any(s in k.lower() for s in ("key", "token", "secret", "password", "header"))
+        }
+        return {"model": self.model, "settings": settings}
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Embed ``texts`` in batches and normalise the rows."""

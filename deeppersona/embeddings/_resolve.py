@@ -24,7 +24,7 @@ def resolve_embedder(embedder: Embedder | Callable[[list[str]], Any] | str | Pat
             LiteLLM embedding model string (``"text-embedding-3-small"``, ``"ollama/nomic-embed-text"``).
 
     Raises:
-        ConfigError: ``embedder`` has an unsupported type.
+        ConfigError: ``embedder`` has an unsupported type, or is an empty name.
     """
     if isinstance(embedder, Embedder):
         return embedder
@@ -34,6 +34,8 @@ def resolve_embedder(embedder: Embedder | Callable[[list[str]], Any] | str | Pat
         return SentenceTransformerEmbedder(embedder)
     if isinstance(embedder, str):
         name = embedder.strip()
+        if not name:  # before the directory test: Path("") is the current directory
+            raise ConfigError("embedder name must not be empty; give a model name, a directory or 'hash'")
         lowered = name.lower()
         if lowered in _ALIASES:
             return SentenceTransformerEmbedder()
@@ -43,8 +45,6 @@ def resolve_embedder(embedder: Embedder | Callable[[list[str]], Any] | str | Pat
             return HashEmbedder(int(lowered[5:]) if lowered != "hash" else 64)
         if Path(name).expanduser().is_dir():
             return SentenceTransformerEmbedder(name)
-        if not name:
-            raise ConfigError("embedder name must not be empty")
         return LiteLLMEmbedder(name)
     if callable(embedder):
         return CallableEmbedder(embedder)

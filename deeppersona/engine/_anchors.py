@@ -21,6 +21,7 @@ __all__ = [
     "DEMOGRAPHIC_FIELDS",
     "ResolvedAnchors",
     "bind_anchors",
+    "check_text_length",
     "classify_key",
     "name_embedding_table",
     "validate_anchors",
@@ -106,16 +107,56 @@ def _check_value(key: str, value: Any) -> Any:
     )
 
 
-def validate_anchors(anchors: Mapping[str, Any]) -> dict[str, Any]:
-    """Check anchors and return them (``None`` values mean "remove this anchor" and are kept as ``None``).
+def check_text_length(what: str, text: str, max_chars: int | None = None) -> None:
+    """Refuse a sketch or anchor text longer than ``max_chars`` characters.
+
+    Args:
+        what: How to name the text in the error ("sketch 3", "anchor 'bio'").
+        text: The text.
+        max_chars: The limit; ``None`` means the default of ``EngineOptions.max_sketch_chars``.
 
     Raises:
-        AnchorError: An empty key, a value of the wrong type, or an impossible value (``age=-3``).
+        AnchorError: The text is too long.
+    """
+    limit = _default_max_chars() if max_chars is None else max_chars
+    if len(text) > limit:
+        raise AnchorError(
+            f"{what} is {len(text):,} characters long, more than the limit of {limit:,}; shorten it "
+            "(a persona needs a sketch of a few sentences) or raise the engine option max_sketch_chars"
+        )
+
+
+def _default_max_chars() -> int:
+    from ._options import EngineOptions
+
+    return int(EngineOptions.model_fields["max_sketch_chars"].default)
+
+
+def _text_parts(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [part for item in value for part in _text_parts(item)]
+    return []
+
+
+def validate_anchors(anchors: Mapping[str, Any], *, max_text_chars: int | None = None) -> dict[str, Any]:
+    """Check anchors and return them (``None`` values mean "remove this anchor" and are kept as ``None``).
+
+    Args:
+        anchors: Anchor name → value.
+        max_text_chars: The longest text value accepted (the ``bio`` and every other string, list items
+            included); ``None`` means the default of ``EngineOptions.max_sketch_chars`` (4000).
+
+    Raises:
+        AnchorError: An empty key, a value of the wrong type, an impossible value (``age=-3``), or a text
+            longer than ``max_text_chars``.
     """
     out: dict[str, Any] = {}
     for key, value in anchors.items():
         if not isinstance(key, str) or not key.strip():
             raise AnchorError(f"anchor names must be non-empty strings, got {key!r}")
+        check_text_length(f"anchor name {key[:40]!r}...", key, max_text_chars)
         if value is None:
             out[key] = None
             continue
@@ -145,6 +186,8 @@ def validate_anchors(anchors: Mapping[str, Any]) -> dict[str, Any]:
             _check_text(key, value)
         else:
             value = _check_value(key, value)
+        for text in _text_parts(value):
+            check_text_length(f"anchor {key!r}", text, max_text_chars)
         out[key] = value
     return out
 

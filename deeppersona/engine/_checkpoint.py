@@ -1,10 +1,18 @@
-"""Append-only JSONL output that survives crashes: one line per finished persona."""
+"""Append-only JSONL output that survives crashes: one line per finished persona.
+
+A resume reads the file line by line and keeps only what it needs (the finished indices, the seeds,
+``k``, the first recorded run configuration and, for ``enrich_to``, which bios differ from their
+sketches), never the personas themselves: a 100k-line file resumes in tens of MB.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import logging
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -13,9 +21,17 @@ from ..errors import ConfigError, DataFileError
 from ..llm._base import Usage
 from ..persona import Persona
 
-__all__ = ["JsonlCheckpoint", "RunReport"]
+try:  # POSIX: flock on the lock file (Windows falls back to the filelock package)
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = ["JsonlCheckpoint", "ResumeState", "RunReport"]
 
 logger = logging.getLogger(__name__)
+
+_TAIL_BLOCK = 1 << 16
+_LOCK_TRIES = 5
 
 
 @dataclass
@@ -52,12 +68,114 @@ class RunReport:
         )
 
 
+@dataclass
+class ResumeState:
+    """What :meth:`JsonlCheckpoint.scan` learned from an output file (never the personas themselves).
+
+    Attributes:
+        done: Indices of the ``ok`` personas in the file (incomplete and failed lines are not done).
+        lines: Persona lines read (any status).
+        seeds: The run seeds found in the lines.
+        ks: The ``k`` values recorded in the lines' provenance.
+        run_config: The run configuration of the first line that records one (``None`` when no line
+            does: a file written before run configurations were recorded).
+        run_ids: The distinct run ids of the lines that record one.
+        legacy: Lines without a recorded run configuration.
+        bio_mismatches: Indices of ``ok`` personas whose ``anchors["bio"]`` differs from the bio expected
+            for that index (see ``bios`` of :meth:`JsonlCheckpoint.scan`; at most 20 are listed).
+    """
+
+    done: set[int] = field(default_factory=set)
+    lines: int = 0
+    seeds: set[int] = field(default_factory=set)
+    ks: set[int] = field(default_factory=set)
+    run_config: dict[str, Any] | None = None
+    run_ids: set[str] = field(default_factory=set)
+    legacy: int = 0
+    bio_mismatches: list[int] = field(default_factory=list)
+
+    @property
+    def seed(self) -> int | None:
+        """The file's seed when all its lines share one, else ``None``."""
+        return next(iter(self.seeds)) if len(self.seeds) == 1 else None
+
+
+class _PathLock:
+    """An exclusive, non-blocking lock on a lock file, which is removed on release.
+
+    POSIX uses ``flock`` on the open lock file. Removing the file on release would let a process
+    that opened it just before hold a lock on an orphaned file, so :meth:`acquire` checks that the
+    locked file is still the one at the path and tries again otherwise. Other platforms use the
+    ``filelock`` package and remove the file when they can.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+        self._fallback: Any = None
+
+    def acquire(self) -> bool:
+        """Take the lock; ``False`` when another holder has it.
+
+        Raises:
+            OSError: The lock file cannot be created (an unwritable directory ...).
+        """
+        if fcntl is None:  # pragma: no cover - Windows
+            from filelock import FileLock, Timeout
+
+            lock = FileLock(str(self.path))
+            try:
+                lock.acquire(timeout=0)
+            except Timeout:
+                return False
+            self._fallback = lock
+            return True
+        for _ in range(_LOCK_TRIES):
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                os.close(fd)
+                if exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES):
+                    return False
+                raise
+            try:
+                held, current = os.fstat(fd), os.stat(self.path)
+                same = (held.st_dev, held.st_ino) == (current.st_dev, current.st_ino)
+            except FileNotFoundError:
+                same = False
+            if same:
+                os.ftruncate(fd, 0)
+                os.write(fd, f"{os.getpid()}\n".encode())
+                self._fd = fd
+                return True
+            os.close(fd)  # the previous holder removed the file after we opened it: try the new one
+        return False
+
+    def release(self) -> None:
+        """Remove the lock file and release the lock."""
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            try:
+                os.unlink(self.path)  # while still holding it (see the class docstring)
+            except FileNotFoundError:
+                pass
+            finally:
+                os.close(fd)  # closing the last descriptor releases the flock
+        if self._fallback is not None:  # pragma: no cover - Windows
+            lock, self._fallback = self._fallback, None
+            lock.release()
+            with contextlib.suppress(OSError):  # another process opened it meanwhile and takes it over
+                os.remove(self.path)
+
+
 class JsonlCheckpoint:
     """A JSONL file of personas that can be appended to safely and resumed.
 
     Each persona is written as one complete line with a single ``write`` followed by ``flush`` and
-    ``fsync``, so a crash leaves at most one partial last line; :meth:`scan` cuts it off. A file lock
-    keeps two processes from writing the same file.
+    ``fsync``, so a crash leaves at most one partial last line; :meth:`scan` cuts it off. A lock file
+    next to the real file (symbolic links resolved, so two paths to one file share it) keeps two
+    writers, processes or threads, from writing the same file; it is removed when the file is closed.
 
     Args:
         path: The JSONL file.
@@ -68,55 +186,136 @@ class JsonlCheckpoint:
         self.path = Path(path)
         self.fsync = fsync
         self._fh: IO[bytes] | None = None
-        self._lock: Any = None
+        self._lock: _PathLock | None = None
 
-    def scan(self) -> dict[int, dict[str, Any]]:
-        """Return index → persona dict for the finished personas in the file, repairing a partial last line.
+    @property
+    def real_path(self) -> Path:
+        """The file's resolved path (symbolic links followed)."""
+        return Path(os.path.realpath(self.path))
+
+    @property
+    def lock_path(self) -> Path:
+        """The lock file: the resolved path plus ``.lock``."""
+        real = self.real_path
+        return real.with_name(real.name + ".lock")
+
+    def scan(
+        self,
+        *,
+        bios: Mapping[int, str] | None = None,
+        on_config: Callable[[dict[str, Any]], None] | None = None,
+    ) -> ResumeState:
+        """Read the file line by line for a resume, repairing a partial last line.
+
+        Only what a resume needs is kept (see :class:`ResumeState`), so memory does not grow with the
+        size of the personas.
+
+        Args:
+            bios: The bio each index must have (``enrich_to``: the sketches); indices whose ``ok``
+                persona has another bio are listed in ``bio_mismatches``.
+            on_config: Called with the first recorded run configuration as soon as it is read, so a
+                resume of another run can be refused (by raising) without reading the whole file.
 
         Raises:
             DataFileError: A complete line is not a persona (the file is not a deeppersona output).
         """
+        state = ResumeState()
         if not self.path.exists():
-            return {}
-        data = self.path.read_bytes()
-        end = data.rfind(b"\n") + 1
-        if end < len(data):
-            logger.warning("%s: removing a partial last line left by an interrupted write", self.path)
-            with self.path.open("r+b") as fh:
+            return state
+        self._repair_tail()
+        with self.path.open("rb") as fh:  # one line at a time: memory stays flat
+            for number, line in enumerate(fh, 1):
+                if line.strip():
+                    known = state.run_config is not None
+                    self._read_line(state, number, line, bios)
+                    if on_config is not None and not known and state.run_config is not None:
+                        on_config(state.run_config)
+        return state
+
+    def _read_line(
+        self, state: ResumeState, number: int, line: bytes, bios: Mapping[int, str] | None
+    ) -> None:
+        try:
+            item = json.loads(line)
+            index = int(item["index"])
+            seed = int(item["seed"])
+            status = item.get("status", "ok")
+            provenance = item.get("provenance") or {}
+            if not isinstance(provenance, dict):
+                raise TypeError("provenance is not an object")
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise DataFileError(
+                f"{self.path}:{number} is not a deeppersona persona line ({exc}); "
+                "write to a new file or pass overwrite=True"
+            ) from exc
+        state.lines += 1
+        state.seeds.add(seed)
+        k = provenance.get("k")
+        if isinstance(k, int) and not isinstance(k, bool) and k > 0:
+            state.ks.add(k)
+        config = provenance.get("run_config")
+        if isinstance(config, dict) and config:
+            state.run_ids.add(str(provenance.get("run_id") or ""))
+            if state.run_config is None:
+                state.run_config = config
+        else:
+            state.legacy += 1
+        if status != "ok":
+            return
+        state.done.add(index)
+        if bios is not None and index in bios and len(state.bio_mismatches) < 20:
+            anchors = item.get("anchors")
+            bio = anchors.get("bio") if isinstance(anchors, dict) else None
+            if bio != bios[index]:
+                state.bio_mismatches.append(index)
+
+    def _repair_tail(self) -> int:
+        """Cut off a partial last line (left by an interrupted write); return the file's length after."""
+        with self.path.open("r+b") as fh:
+            size = fh.seek(0, os.SEEK_END)
+            pos = size
+            end = 0
+            while pos > 0:
+                start = max(0, pos - _TAIL_BLOCK)
+                fh.seek(start)
+                block = fh.read(pos - start)
+                newline = block.rfind(b"\n")
+                if newline >= 0:
+                    end = start + newline + 1
+                    break
+                pos = start
+            if end < size:
+                logger.warning("%s: removing a partial last line left by an interrupted write", self.path)
                 fh.truncate(end)
                 fh.flush()
                 os.fsync(fh.fileno())
-        done: dict[int, dict[str, Any]] = {}
-        for number, line in enumerate(data[:end].split(b"\n"), 1):
-            if not line.strip():
-                continue
-            try:
-                item = json.loads(line)
-                index = int(item["index"])
-                item["seed"] = int(item["seed"])
-            except (ValueError, KeyError, TypeError) as exc:
-                raise DataFileError(
-                    f"{self.path}:{number} is not a deeppersona persona line ({exc}); "
-                    "write to a new file or pass overwrite=True"
-                ) from exc
-            if item.get("status", "ok") == "ok":
-                done.setdefault(index, item)
-        return done
+        return end
 
     def open(self) -> None:
-        """Take the file lock and open the file for appending."""
-        from filelock import FileLock, Timeout
+        """Take the file lock and open the file for appending.
 
+        Raises:
+            ConfigError: Another writer holds the lock, or the file or its lock cannot be created.
+        """
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(self.path) + ".lock")
+        lock = _PathLock(self.lock_path)
         try:
-            lock.acquire(timeout=0)
-        except Timeout:
+            acquired = lock.acquire()
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot create the lock file {str(self.lock_path)!r} ({exc.strerror or exc}); "
+                "write to a directory you can write to"
+            ) from None
+        if not acquired:
             raise ConfigError(
                 f"{self.path} is being written by another process; wait for it or use another file"
-            ) from None
+            )
+        try:
+            self._fh = self.path.open("ab")
+        except OSError as exc:
+            lock.release()
+            raise ConfigError(f"cannot open {str(self.path)!r} for writing ({exc.strerror or exc})") from None
         self._lock = lock
-        self._fh = self.path.open("ab")
 
     def truncate(self) -> None:
         """Empty the file (for ``overwrite=True``)."""
@@ -135,7 +334,7 @@ class JsonlCheckpoint:
             os.fsync(self._fh.fileno())
 
     def close(self) -> None:
-        """Close the file and release the lock."""
+        """Close the file, release the lock and remove the lock file."""
         if self._fh is not None:
             self._fh.close()
             self._fh = None

@@ -6,8 +6,11 @@ import asyncio
 import copy
 import dataclasses
 import hashlib
+import json
 import logging
+import math
 import queue
+import re
 import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +22,7 @@ import numpy as np
 
 from .._async import run_sync
 from .._version import __version__
+from ..embeddings._cache import embedder_fingerprint
 from ..errors import (
     AnchorError,
     ConfigError,
@@ -36,7 +40,7 @@ from ..prompts import PromptLibrary
 from ..selector import AttributeSelector, SelectionContext, StratifiedSelector
 from ..taxonomy import AttributeNode, AttributeTree
 from ._anchors import ResolvedAnchors, bind_anchors, classify_key, name_embedding_table, validate_anchors
-from ._checkpoint import JsonlCheckpoint, RunReport
+from ._checkpoint import JsonlCheckpoint, ResumeState, RunReport
 from ._options import EngineOptions
 
 if TYPE_CHECKING:
@@ -206,7 +210,7 @@ class PersonaEngine:
         """
         merged = dict(anchors or {})
         merged.update(attributes)
-        checked = validate_anchors(merged)
+        checked = validate_anchors(merged, max_text_chars=self._options.max_sketch_chars)
         new = dict(self._anchors)
         for key, value in checked.items():
             if value is None:
@@ -428,7 +432,7 @@ class PersonaEngine:
     async def aenrich(self, sketches: str | Sequence[str], k: int = 220) -> Persona | Population:
         """Async :meth:`enrich`."""
         single = isinstance(sketches, str)
-        items = _check_sketches(sketches)
+        items = _check_sketches(sketches, self._options.max_sketch_chars)
         self._check_enrich_anchors()
         run = self._prepare(k)
         personas = [p async for p in self._aiter(run, [_Job(i, s) for i, s in enumerate(items)])]
@@ -481,7 +485,7 @@ class PersonaEngine:
         """Async :meth:`enrich_to`."""
         if isinstance(sketches, str):
             raise ConfigError("enrich_to() takes a sequence of sketches; wrap a single sketch in a list")
-        items = _check_sketches(sketches)
+        items = _check_sketches(sketches, self._options.max_sketch_chars)
         self._check_enrich_anchors()
         return await self._to_file(path, [_Job(i, s) for i, s in enumerate(items)], k, overwrite)
 
@@ -537,7 +541,7 @@ class PersonaEngine:
         self, fingerprint: str, embedder: Embedder
     ) -> Callable[[], tuple[list[AttributeNode], np.ndarray]]:
         def table() -> tuple[list[AttributeNode], np.ndarray]:
-            key = (fingerprint, embedder.name)
+            key = (fingerprint, embedder_fingerprint(embedder))  # by content, not by name
             with self._shared.lock:
                 hit = self._shared.name_tables.get(key)
             if hit is None:
@@ -559,8 +563,14 @@ class PersonaEngine:
         return int(seed)
 
     def _prepare(self, k: int, *, start: int = 0, seed: int | None = None) -> _Run:
-        """Resolve and validate everything a run needs; raises before any LLM call."""
+        """Resolve and validate everything a run needs; raises before any LLM call.
+
+        Builds the run's configuration (see :attr:`Provenance.run_config`) once; ``seed`` (default: the
+        engine's) can be changed later with :func:`_with_seed`.
+        """
         _check_k(k)
+        # anchors were checked when set; the size limit may have changed since (with_options after anchor)
+        validate_anchors(self._anchors, max_text_chars=self._options.max_sketch_chars)
         if isinstance(start, bool) or not isinstance(start, (int, np.integer)) or start < 0:
             raise ConfigError(f"start must be a non-negative integer, got {start!r}")
         k = int(k)
@@ -588,13 +598,30 @@ class PersonaEngine:
         llm = self._resolve_llm()
         self._selector.prepare(tree, embedder, fingerprint=fingerprint)
         run_seed = seed if seed is not None else self._run_seed()
+        model_name = str(getattr(llm, "model", type(llm).__name__))
+        embedder_name = str(getattr(embedder, "name", type(embedder).__name__))
+        config = _run_config(
+            fingerprint=fingerprint,
+            model=model_name,
+            embedder=embedder_name,
+            k=k,
+            seed=run_seed,
+            cohort=self._cohort,
+            anchors=self._anchors,
+            selector=self._selector,
+            sampler=sampler,
+            generator=generator,
+            options=self._options,
+        )
         provenance = Provenance(
-            model=str(getattr(llm, "model", type(llm).__name__)),
-            embedder=str(getattr(embedder, "name", type(embedder).__name__)),
+            model=model_name,
+            embedder=embedder_name,
             taxonomy_fingerprint=fingerprint,
             library_version=__version__,
             k=k,
             selector=type(self._selector).__name__,
+            run_id=_run_id(config),
+            run_config=config,
         )
         return _Run(
             tree=tree,
@@ -842,48 +869,36 @@ class PersonaEngine:
         )
 
     async def _to_file(self, path: str | Path, jobs: list[_Job], k: int, overwrite: bool) -> RunReport:
-        _check_k(k)  # every argument is checked before the output file (or its lock) is created
+        """Run ``jobs`` into the JSONL file ``path``, resuming what an earlier run of the same
+        configuration wrote (see :meth:`generate_to`)."""
+        # every argument is checked (and the whole run prepared) before the output file or its lock exists
+        _check_k(k)
         _check_output_path(path)
+        run = self._prepare(k, seed=0)  # the seed is settled below, once the file's seed is known
+        bios = {job.index: job.sketch for job in jobs if job.sketch is not None} or None
+        explicit = self._seed if isinstance(self._seed, int) else None
+
+        def same_run(recorded: dict[str, Any]) -> None:  # at the file's first configuration: fail fast
+            seed = explicit if explicit is not None else recorded.get("seed")
+            _refuse_other_config(path, recorded, {**run.provenance.run_config, "seed": seed})
+
         checkpoint = JsonlCheckpoint(path, fsync=self._options.fsync)
         checkpoint.open()
         try:
-            done = {} if overwrite else checkpoint.scan()
-            file_seed: int | None = None
-            if done:
-                seeds = {int(item["seed"]) for item in done.values()}
-                ks = {int(item.get("provenance", {}).get("k", k)) for item in done.values()}
-                if len(seeds) > 1:
-                    raise DataFileError(
-                        f"{path} mixes personas of several runs (seeds {sorted(seeds)}); use a new file"
-                    )
-                file_seed = seeds.pop()
-                explicit = self._seed if isinstance(self._seed, int) else None
-                if explicit is not None and explicit != file_seed:
-                    raise ConfigError(
-                        f"{path} was written with seed {file_seed}, this engine has seed {explicit}; "
-                        "resume with the same seed, or pass overwrite=True to start again"
-                    )
-                if ks != {k}:
-                    raise ConfigError(
-                        f"{path} was written with k={sorted(ks)}, not k={k}; use the same k or overwrite=True"
-                    )
-                for job in jobs:
-                    item = done.get(job.index)
-                    if job.sketch is None or item is None:
-                        continue
-                    if (item.get("anchors") or {}).get("bio") != job.sketch:
-                        raise ConfigError(
-                            f"{path}: persona {job.index} enriched another sketch than "
-                            f"sketches[{job.index}]; resume with the same sketches, or pass overwrite=True"
-                        )
-            run = self._prepare(k, seed=self._run_seed(file_seed))
+            state = ResumeState() if overwrite else checkpoint.scan(bios=bios, on_config=same_run)
+            run = _with_seed(run, self._run_seed(state.seed))
+            if state.lines:
+                _check_resume(path, state, run, explicit_seed=explicit)
+                logger.info("%s: resuming run %s, %d of %d personas already done",
+                            path, run.provenance.run_id, len(state.done), len(jobs))  # fmt: skip
             if overwrite:
                 checkpoint.truncate()
-            todo = [job for job in jobs if job.index not in done]
+            todo = [job for job in jobs if job.index not in state.done]
+            del state  # only the indices to do are needed from here on
             report = RunReport(Path(path), len(jobs), skipped=len(jobs) - len(todo), seed=run.seed)
             async for persona in self._aiter(run, todo):
                 report.usage = report.usage + persona.usage
-                if persona.ok:
+                if persona.ok:  # incomplete and failed personas are not written: a rerun redoes them
                     checkpoint.append(persona)
                     report.written += 1
                 else:
@@ -955,7 +970,19 @@ def _check_count(n: Any, name: str) -> int:
     return int(n)
 
 
-def _check_sketches(sketches: str | Iterable[str]) -> list[str]:
+def _check_sketches(sketches: str | Iterable[str], max_chars: int | None = None) -> list[str]:
+    """Check sketches before any LLM call and return them as a list.
+
+    Args:
+        sketches: One sketch or an iterable of them.
+        max_chars: The longest sketch accepted, in characters (``EngineOptions.max_sketch_chars``;
+            ``None`` means its default, 4000).
+
+    Raises:
+        AnchorError: Not strings, none given, an empty sketch, or a sketch longer than ``max_chars``.
+    """
+    from ._anchors import check_text_length
+
     if isinstance(sketches, (bytes, Mapping)) or not isinstance(sketches, (str, Iterable)):
         raise AnchorError(
             f"sketches must be a string or a sequence of strings, got {type(sketches).__name__}"
@@ -968,6 +995,7 @@ def _check_sketches(sketches: str | Iterable[str]) -> list[str]:
             raise AnchorError(f"sketch {i} is a {type(sketch).__name__}, not a string")
         if not sketch.strip():
             raise AnchorError(f"sketch {i} is empty; every sketch needs some text")
+        check_text_length(f"sketch {i}", sketch, max_chars)
     return items
 
 
@@ -1090,3 +1118,226 @@ class _Throttled(LLM):
 @dataclass
 class _Raised:
     exc: BaseException
+
+
+# ---------------------------------------------------------------------- run configuration (resumes)
+_RUN_CONFIG_FORMAT = 1
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+_RESUME_HINT = "write to a new file, or pass overwrite=True (CLI: --overwrite) to start afresh"
+
+
+def _run_config(
+    *,
+    fingerprint: str,
+    model: str,
+    embedder: str,
+    k: int,
+    seed: int,
+    cohort: Cohort | None,
+    anchors: Mapping[str, Any],
+    selector: AttributeSelector,
+    sampler: Any,
+    generator: ValueGenerator,
+    options: EngineOptions,
+) -> dict[str, Any]:
+    """Everything of a run that shapes its personas, JSON-safe (see :attr:`Provenance.run_config`).
+
+    Left out on purpose: what only changes speed or durability (``concurrency``,
+    ``personas_in_flight``, ``select_in_thread``, ``progress``, ``fsync``) and ``persona_retries``
+    (attempt ``a`` of persona ``i`` is drawn from ``(seed, i, a)`` whatever the setting, so it only
+    decides how often a persona that is not ``ok`` is tried again).
+    """
+    cohort_fields: dict[str, Any] = {}  # no cohort: no constraint, as an empty Cohort
+    if cohort is not None:
+        cohort_fields = {key: value for key, value in cohort.model_dump().items() if value is not None}
+        if cohort.predicate is not None:
+            cohort_fields["predicate"] = cohort.predicate
+    return {
+        "format": _RUN_CONFIG_FORMAT,
+        "library_version": __version__,
+        "taxonomy": fingerprint,
+        "model": model,
+        "embedder": embedder,
+        "k": int(k),
+        "seed": int(seed),
+        "cohort": _plain(cohort_fields),
+        "anchors": _plain(dict(anchors)),
+        "selector": {"class": _qualname(type(selector)), "settings": _public_settings(selector)},
+        "sampler": {"class": _qualname(type(sampler)), "settings": _sampler_settings(sampler)},
+        "generator": {
+            "class": _qualname(type(generator)),
+            "batch_size": _plain(generator.batch_size),
+            "max_fill_retries": _plain(generator.max_fill_retries),
+            "temperature": _plain(generator.temperature),
+            "story_words": _plain(generator.story_words),
+            "narrative_words": _plain(generator.narrative_words),
+            "on_missing": _plain(generator.on_missing),
+            "templates": _templates_fingerprint(generator.templates),
+        },
+        "options": {
+            "consistency": options.consistency,
+            "narrative": options.narrative,
+            "anchor_similarity": options.anchor_similarity,
+        },
+    }
+
+
+def _run_id(config: Mapping[str, Any]) -> str:
+    """A short, stable id of a run configuration."""
+    text = json.dumps(config, sort_keys=True, ensure_ascii=False, default=str)
+    return "r-" + hashlib.blake2b(text.encode("utf-8"), digest_size=6).hexdigest()
+
+
+def _with_seed(run: _Run, seed: int) -> _Run:
+    """``run`` with another seed (its recorded configuration and run id follow)."""
+    config = {**run.provenance.run_config, "seed": int(seed)}
+    provenance = run.provenance.model_copy(update={"run_config": config, "run_id": _run_id(config)})
+    return dataclasses.replace(run, seed=int(seed), provenance=provenance)
+
+
+def _check_resume(path: str | Path, state: ResumeState, run: _Run, *, explicit_seed: int | None) -> None:
+    """Refuse to append ``run`` to a file written by another run (before any LLM call).
+
+    Files that record a run configuration must match it field by field; older files (no recorded
+    configuration) must match the seed and ``k``, as before run configurations were recorded.
+
+    Raises:
+        DataFileError: The file mixes lines of several runs.
+        ConfigError: The file was written by another configuration, or another sketch for an index.
+    """
+    hint = _RESUME_HINT
+    if len(state.seeds) > 1 or len(state.run_ids) > 1:
+        raise DataFileError(
+            f"{path} mixes personas of several runs (seeds {sorted(state.seeds)}, "
+            f"run ids {sorted(state.run_ids)}); use a new file"
+        )
+    if state.run_config is not None:
+        _refuse_other_config(path, state.run_config, run.provenance.run_config)
+    file_seed = state.seed
+    if explicit_seed is not None and file_seed is not None and explicit_seed != file_seed:
+        raise ConfigError(
+            f"{path} was written with seed {file_seed}, this engine has seed {explicit_seed}; "
+            f"resume with the same seed, or {hint}"
+        )
+    if state.ks and state.ks != {run.k}:
+        raise ConfigError(
+            f"{path} was written with k={sorted(state.ks)}, not k={run.k}; use the same k, or {hint}"
+        )
+    if state.bio_mismatches:
+        first = state.bio_mismatches[0]
+        raise ConfigError(
+            f"{path}: persona {first} enriched another sketch than sketches[{first}]; "
+            f"resume with the same sketches, or {hint}"
+        )
+
+
+def _refuse_other_config(path: str | Path, recorded: Mapping[str, Any], current: Mapping[str, Any]) -> None:
+    """Raise :class:`ConfigError` naming each field where ``current`` differs from the ``recorded`` config."""
+    differences = _config_differences(recorded, current)
+    if differences:
+        raise ConfigError(
+            f"{path} was written by another run configuration: {'; '.join(differences)}. "
+            f"Resume with the same configuration, or {_RESUME_HINT}"
+        )
+
+
+def _config_differences(recorded: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
+    """``"field: <in the file> in the file, <now> now"`` for each differing (dotted) field."""
+    old, new = _flatten(recorded), _flatten(current)
+    missing = object()
+    out = []
+    for key in [*new, *(key for key in old if key not in new)]:
+        before, after = old.get(key, missing), new.get(key, missing)
+        if before != after:
+            shown = [("absent" if value is missing else _short(value)) for value in (before, after)]
+            out.append(f"{key}: {shown[0]} in the file, {shown[1]} now")
+    return out
+
+
+def _flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):  # an empty mapping adds no field: {} and {"a": 1} differ in "a"
+            out.update(_flatten(value, name + "."))
+        else:
+            out[name] = value
+    return out
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as JSON-safe data that survives a JSON round trip unchanged (for comparisons)."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        number = float(value)
+        return number if math.isfinite(number) else str(number)
+    if isinstance(value, Mapping):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, (set, frozenset)):
+        return sorted((_plain(item) for item in value), key=repr)
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if isinstance(value, np.ndarray):
+        digest = hashlib.blake2b(np.ascontiguousarray(value).tobytes(), digest_size=8).hexdigest()
+        return f"ndarray(shape={list(value.shape)}, dtype={value.dtype}, blake2b={digest})"
+    if hasattr(value, "model_dump"):
+        return _plain(value.model_dump())
+    if type(value).__module__.startswith("pandas") and hasattr(value, "to_csv"):  # a table: its content
+        digest = hashlib.blake2b(value.to_csv().encode("utf-8"), digest_size=8).hexdigest()
+        return f"{type(value).__name__}(shape={list(value.shape)}, blake2b={digest})"
+    if isinstance(value, type) or callable(value):
+        return _qualname(value)
+    return _ADDRESS.sub("", repr(value))
+
+
+def _qualname(obj: Any) -> str:
+    module = getattr(obj, "__module__", None) or ""
+    name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None) or type(obj).__qualname__
+    return f"{module}.{name}" if module else str(name)
+
+
+def _public_settings(obj: Any, skip: Iterable[str] = ()) -> dict[str, Any]:
+    """An object's public attributes (its settings: constructor parameters, by the scikit-learn convention)."""
+    skipped = set(skip)
+    attributes = getattr(obj, "__dict__", {})
+    return {
+        key: _plain(value)
+        for key, value in sorted(attributes.items())
+        if not key.startswith("_") and key not in skipped
+    }
+
+
+def _sampler_settings(sampler: Any) -> dict[str, Any]:
+    """A demographic sampler's settings; its tables count only when they are not the packaged ones."""
+    settings = _public_settings(sampler, skip=("tables",))
+    data_dir = getattr(getattr(sampler, "tables", None), "data_dir", None)
+    if data_dir is not None:
+        package = Path(__file__).resolve().parents[1]
+        if not Path(data_dir).resolve().is_relative_to(package):
+            settings["data_dir"] = str(data_dir)
+    return settings
+
+
+def _templates_fingerprint(library: PromptLibrary) -> str | None:
+    """A hash of the templates that differ from the packaged ones (``None`` when none do)."""
+    from ..prompts._library import _default_library
+
+    packaged = _default_library()
+    known = set(packaged.names)
+    changed = {
+        name: library.source(name)
+        for name in library.names
+        if name not in known or packaged.source(name) != library.source(name)
+    }
+    if not changed:
+        return None
+    text = json.dumps(changed, sort_keys=True, ensure_ascii=False)
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=8).hexdigest()

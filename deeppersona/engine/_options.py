@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..errors import ConfigError
 
@@ -38,6 +38,9 @@ class EngineOptions(BaseModel):
             with a true ``cheap`` attribute (for them the thread hand-off costs more than it saves).
         story_words: Length of each life story in words, as told to the model.
         narrative_words: Length of the narrative in words, as told to the model.
+        max_sketch_chars: The longest sketch or text anchor (``bio`` and other anchor strings) accepted,
+            in characters; a longer one is refused with an :class:`~deeppersona.errors.AnchorError`
+            before any LLM call (a 1 MB sketch would otherwise be sent whole, in every prompt).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -57,6 +60,15 @@ class EngineOptions(BaseModel):
     select_in_thread: bool | None = None
     story_words: str = "60-120"
     narrative_words: str = "120-180"
+    max_sketch_chars: int = Field(default=4000, ge=1)
+
+    @field_validator("story_words", "narrative_words")
+    @classmethod
+    def _word_range(cls, value: str) -> str:
+        from ..generation._schemas import parse_word_range
+
+        parse_word_range(value)  # raises ValueError with the expected form
+        return value
 
     def replace(self, **changes: Any) -> EngineOptions:
         """Return new options with ``changes`` applied.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import logging
 import os
@@ -13,10 +14,11 @@ import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlsplit
 
 import numpy as np
 
-from ..errors import ConfigError, LLMRequestError, MissingDependencyError
+from ..errors import ConfigError, LLMConfigError, LLMRequestError, MissingDependencyError
 from ._base import LLM, LLMResponse, Message, T
 from ._cache import ResponseCache, cache_key
 from ._limits import RateLimiter
@@ -44,12 +46,22 @@ _READONLY_WARNING = r".*is using the `ReadOnly` qualifier.*"
 StructuredMode = Literal["auto", "json_schema", "json_object", "prompt"]
 
 
+_quieted = False
+
+
 def import_litellm() -> Any:
-    """Import litellm with its network fetch of the model-cost map switched off.
+    """Import litellm with its network fetch of the model-cost map switched off, and quiet.
+
+    LiteLLM prints "Give Feedback / Get Help" and "Provider List" banners (and debugging hints) to
+    stdout on every failed call; they are switched off (``litellm.suppress_debug_info = True``,
+    ``litellm.set_verbose = False``) the first time deeppersona imports it, unless debugging output
+    was asked for with LiteLLM's own switch, the environment variable ``LITELLM_LOG`` (e.g.
+    ``LITELLM_LOG=DEBUG``). Settings you make on ``litellm`` afterwards are left alone.
 
     Raises:
         MissingDependencyError: litellm is not installed.
     """
+    global _quieted
     first = "litellm" not in sys.modules
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     try:
@@ -60,6 +72,11 @@ def import_litellm() -> Any:
     # then warns on every such type. The warning is about litellm's types, not the user's code.
     if first:
         warnings.filterwarnings("ignore", message=_READONLY_WARNING, category=UserWarning)
+    if not _quieted:
+        _quieted = True
+        if not os.environ.get("LITELLM_LOG", "").strip():
+            litellm.suppress_debug_info = True
+            litellm.set_verbose = False
     return litellm
 
 
@@ -85,8 +102,11 @@ class LiteLLMBackend(LLM):
     JSON mode with the schema in the prompt. Replies are parsed tolerantly and validated; an invalid
     reply is re-asked with the validation error (``max_attempts`` replies in all). Rate limits,
     timeouts, 5xx and connection errors back off exponentially with jitter, honouring
-    ``Retry-After`` (``max_retries`` retries); authentication, bad-request, not-found and
-    context-window errors raise :class:`~deeppersona.errors.LLMRequestError` at once.
+    ``Retry-After`` (``max_retries`` retries; the provider SDK's own hidden retries are switched off, so
+    this policy is the only one); authentication (401/403),
+    missing credentials, bad-request, not-found and context-window errors raise
+    :class:`~deeppersona.errors.LLMRequestError` (:class:`~deeppersona.errors.LLMConfigError` for the
+    configuration ones) at once. :meth:`preflight` checks the configuration before a run.
 
     Args:
         model: A LiteLLM model string (``"gpt-4.1-mini"``, ``"ollama/llama3.1"``) or ``"local/<name>"``
@@ -175,6 +195,7 @@ class LiteLLMBackend(LLM):
         self._runtime: LocalRuntime | None = None
         self._mode: str | None = None if structured == "auto" else structured
         self._sleep = asyncio.sleep
+        self._preflight_passed = False
 
     # -- public -----------------------------------------------------------------------------------------
 
@@ -193,6 +214,8 @@ class LiteLLMBackend(LLM):
             raise ConfigError("messages must not be empty")
         litellm = import_litellm()
         params: dict[str, Any] = dict(self.litellm_kwargs)
+        if not self.is_local:
+            params["max_retries"] = 0  # the SDK's own retries would multiply ours and hide them from usage
         temp = temperature if temperature is not None else self.temperature
         if temp is not None:
             params["temperature"] = temp
@@ -217,7 +240,7 @@ class LiteLLMBackend(LLM):
         if self.is_local:
             runtime = await self._local_runtime()
             params["deeppersona_runtime"] = runtime.key
-        cache_params = {k: v for k, v in params.items() if k not in ("api_key", "deeppersona_runtime")}
+        cache_params = {k: v for k, v in params.items() if k not in _NOT_CACHE_KEYS}
 
         async def send(request: list[dict[str, str]]) -> RawReply:
             return await self._send(litellm, request, params, cache_params)
@@ -248,7 +271,116 @@ class LiteLLMBackend(LLM):
         if runtime is not None:
             await asyncio.to_thread(runtime.close)
 
+    async def preflight(self, *, probe: bool = True) -> None:
+        """Check, before a run, that this backend can work at all; raise at once when it cannot.
+
+        In order: a ``local/...`` model's weights are installed and intact; LiteLLM knows the model's
+        provider (``"gpt-4.1-minii"`` is refused: name the provider, ``"openai/..."``); the provider's
+        API key is set (``OPENAI_API_KEY`` ... or ``api_key=``) for providers that authenticate with a
+        key; an explicit ``api_base`` accepts connections; and, when ``probe``, one request of a single
+        token is answered: a rejected key (401/403) or an unknown model (404) is refused. Transient
+        failures of the probe (429, 5xx, timeouts) and odd replies are only logged: the run's retries
+        deal with them. The probe is not counted in :attr:`usage`; it is skipped for local models and
+        with ``mock_response``. Once passed, later calls return at once.
+
+        The engine calls this before a run starts; call it yourself before long jobs of your own.
+
+        Raises:
+            LLMConfigError: The configuration cannot work; the message says what to fix.
+            MissingDependencyError: A local model's weights are not installed.
+            ModelIntegrityError: A local model's weights are damaged.
+        """
+        if self._preflight_passed:
+            return
+        if self.is_local:
+            await self._local_runtime()
+            self._preflight_passed = True
+            return
+        litellm = import_litellm()
+        if "mock_response" in self.litellm_kwargs:
+            self._preflight_passed = True
+            return
+        api_base = self.litellm_kwargs.get("api_base") or self.litellm_kwargs.get("base_url")
+        try:
+            _, provider, _, default_base = litellm.get_llm_provider(model=self.model, api_base=api_base)
+        except Exception as exc:  # litellm raises BadRequestError for names it cannot place
+            raise LLMConfigError(
+                f"{self.model}: unknown model: LiteLLM cannot tell which provider serves it. Check the "
+                "spelling, or name the provider: 'openai/<model>' (with api_base= for an OpenAI-compatible "
+                "server such as vLLM or llama.cpp), 'ollama/<model>', 'anthropic/<model>' ...",
+                model=self.model,
+                error_type=type(exc).__name__,
+            ) from None
+        self._check_credentials(litellm, str(provider), api_base)
+        base = api_base or (default_base if _is_loopback_url(default_base) else None)
+        if base:
+            await self._check_reachable(str(base))
+        if probe:
+            await self._probe(litellm)
+        self._preflight_passed = True
+
     # -- internals --------------------------------------------------------------------------------------
+
+    def _check_credentials(self, litellm: Any, provider: str, api_base: Any) -> None:
+        if self.litellm_kwargs.get("api_key"):
+            return
+        try:
+            env = litellm.validate_environment(model=self.model, api_base=api_base)
+        except Exception:  # providers litellm cannot validate
+            logger.debug("%s: litellm could not validate the environment", self.model, exc_info=True)
+            return
+        missing = list(env.get("missing_keys") or [])
+        if not missing or env.get("keys_in_environment"):
+            return
+        message = (
+            f"{self.model}: no API key: set {' or '.join(missing)}, or pass api_key= "
+            '("none" for a local server that needs none)'
+        )
+        if provider in _KEY_PROVIDERS:
+            raise LLMConfigError(message, model=self.model, error_type="MissingCredentials")
+        # providers with other ways to authenticate (cloud roles, ADC, profiles): say it, do not refuse
+        logger.warning("%s (if %s authenticates another way, ignore this)", message, provider)
+
+    async def _check_reachable(self, api_base: str) -> None:
+        parts = urlsplit(api_base if "://" in api_base else f"http://{api_base}")
+        host = parts.hostname
+        if not host:
+            raise LLMConfigError(f"{self.model}: api_base {api_base!r} names no host", model=self.model)
+        try:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError as exc:
+            raise LLMConfigError(f"{self.model}: api_base {api_base!r}: {exc}", model=self.model) from None
+        try:
+            _, writer = await asyncio.wait_for(
+                asyncio.open_connection(host, port), timeout=min(self.timeout, _CONNECT_TIMEOUT)
+            )
+        except (OSError, asyncio.TimeoutError) as exc:
+            reason = str(exc) or type(exc).__name__
+            raise LLMConfigError(
+                f"{self.model}: nothing answers at api_base {api_base} ({reason}); start the server, or "
+                "fix api_base (host and port)",
+                model=self.model,
+                error_type=type(exc).__name__,
+            ) from None
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+
+    async def _probe(self, litellm: Any) -> None:
+        params = dict(self.litellm_kwargs)
+        params.update(max_retries=0, max_tokens=1)
+        try:
+            await litellm.acompletion(
+                model=self.model,
+                messages=[{"role": "user", "content": "Reply with OK."}],
+                timeout=min(self.timeout, _PROBE_TIMEOUT),
+                **params,
+            )
+        except Exception as exc:
+            mapped = _map_error(litellm, exc, self.model)
+            if isinstance(mapped, LLMConfigError):
+                raise mapped from exc
+            logger.info("%s: the pre-flight request failed (%s); the run goes ahead", self.model, mapped)
 
     def _structured_mode(self, litellm: Any) -> str:
         if self._mode is not None:
@@ -323,6 +455,33 @@ class LiteLLMBackend(LLM):
             commit=commit if cache is not None else None,
         )
 
+
+_CONNECT_TIMEOUT = 10.0
+"""Seconds the pre-flight check waits for a TCP connection to ``api_base``."""
+
+_PROBE_TIMEOUT = 60.0
+"""Seconds the pre-flight request may take (at most the backend's ``timeout``)."""
+
+_KEY_PROVIDERS = frozenset(
+    {
+        "openai", "text-completion-openai", "anthropic", "gemini", "mistral", "codestral", "groq",
+        "cohere", "cohere_chat", "together_ai", "deepseek", "fireworks_ai", "openrouter", "xai",
+        "perplexity", "deepinfra", "cerebras", "ai21", "ai21_chat", "nvidia_nim", "anyscale",
+    }
+)  # fmt: skip
+"""Providers that authenticate with an API key only: a missing key is refused before a run."""
+
+
+def _is_loopback_url(url: Any) -> bool:
+    """Whether ``url`` points at this machine (a local server's default address, as for Ollama)."""
+    if not isinstance(url, str) or not url:
+        return False
+    host = urlsplit(url if "://" in url else f"http://{url}").hostname or ""
+    return host in ("localhost", "127.0.0.1", "::1")
+
+
+_NOT_CACHE_KEYS = ("api_key", "deeppersona_runtime", "max_retries")
+"""Request parameters that do not change the reply (left out of cache keys)."""
 
 _MAX_TOKENS_CAP = 16384
 """The most completion tokens a re-ask after a truncated reply asks for."""
@@ -404,24 +563,49 @@ def _retry_after(exc: BaseException) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+_MISSING_KEY = ("missing credentials", "api_key client option must be set", "no api key provided")
+"""Phrases of the errors SDKs raise, before any request, when no API key is configured."""
+
+
 def _map_error(litellm: Any, exc: Exception, model: str) -> Exception:
-    """Classify an exception from ``litellm.acompletion``: transient, or a clear request error."""
+    """Classify an exception from ``litellm.acompletion``: transient, or a clear request error.
+
+    Configuration failures (no key, a rejected key, an unknown model) become
+    :class:`~deeppersona.errors.LLMConfigError`, never a transient failure: retrying cannot fix them.
+    The OpenAI SDK reports a missing key as a ``500``; it is recognised by its message.
+    """
     if isinstance(exc, (LLMRequestError, TransientFailure)):
         return exc
+    text = str(exc).lower()
+    if any(phrase in text for phrase in _MISSING_KEY):
+        return LLMConfigError(
+            f"{model}: no API key: {_key_hint(litellm, model)}; ({exc})",
+            model=model,
+            error_type=type(exc).__name__,
+        )
+    config: list[tuple[Any, str]] = [
+        (
+            getattr(litellm, "AuthenticationError", None),
+            "authentication failed (401): the key was rejected; check the API key (e.g. OPENAI_API_KEY) "
+            "or pass api_key=",
+        ),
+        (
+            getattr(litellm, "PermissionDeniedError", None),
+            "permission denied (403) for this model or key; check the key's access to the model",
+        ),
+        (
+            getattr(litellm, "NotFoundError", None),
+            "the model or endpoint was not found; check the model name and api_base",
+        ),
+    ]
+    for cls, hint in config:
+        if cls is not None and isinstance(exc, cls):
+            return LLMConfigError(f"{model}: {hint}: {exc}", model=model, error_type=type(exc).__name__)
     fatal: list[tuple[Any, str]] = [
         (
             getattr(litellm, "ContextWindowExceededError", None),
             "the prompt exceeds the model's context window; "
             "shorten it (fewer attributes per batch) or use a model with a longer context",
-        ),
-        (
-            getattr(litellm, "AuthenticationError", None),
-            "authentication failed; check the API key (e.g. OPENAI_API_KEY) or pass api_key=",
-        ),
-        (getattr(litellm, "PermissionDeniedError", None), "permission denied for this model or key"),
-        (
-            getattr(litellm, "NotFoundError", None),
-            "the model or endpoint was not found; check the model name and api_base",
         ),
         (getattr(litellm, "ContentPolicyViolationError", None), "the provider refused the content"),
         (getattr(litellm, "BadRequestError", None), "the provider rejected the request"),
@@ -430,6 +614,13 @@ def _map_error(litellm: Any, exc: Exception, model: str) -> Exception:
     for cls, hint in fatal:
         if cls is not None and isinstance(exc, cls):
             return LLMRequestError(f"{model}: {hint}: {exc}", model=model, error_type=type(exc).__name__)
+    status = getattr(exc, "status_code", None)
+    if status in (401, 403):
+        return LLMConfigError(
+            f"{model}: authentication failed ({status}); check the API key or pass api_key=: {exc}",
+            model=model,
+            error_type=type(exc).__name__,
+        )
     transient_names = (
         "RateLimitError",
         "Timeout",
@@ -441,9 +632,18 @@ def _map_error(litellm: Any, exc: Exception, model: str) -> Exception:
     transient = tuple(getattr(litellm, n) for n in transient_names if getattr(litellm, n, None) is not None)
     if isinstance(exc, (*transient, asyncio.TimeoutError, TimeoutError, ConnectionError)):
         return TransientFailure(f"{type(exc).__name__}: {exc}", retry_after=_retry_after(exc))
-    status = getattr(exc, "status_code", None)
     if isinstance(status, int) and (status >= 500 or status in (408, 409, 429)):
         return TransientFailure(f"{type(exc).__name__} ({status}): {exc}", retry_after=_retry_after(exc))
     return LLMRequestError(
         f"{model}: request failed: {type(exc).__name__}: {exc}", model=model, error_type=type(exc).__name__
     )
+
+
+def _key_hint(litellm: Any, model: str) -> str:
+    """``set OPENAI_API_KEY or pass api_key=`` with the variables LiteLLM expects for ``model``."""
+    try:
+        missing = list(litellm.validate_environment(model=model).get("missing_keys") or [])
+    except Exception:  # unknown providers make litellm raise
+        missing = []
+    where = f"set {' or '.join(missing)}" if missing else "set the provider's API key variable"
+    return f'{where}, or pass api_key= ("none" for a local server that needs none)'

@@ -281,6 +281,15 @@ def _unclosed(text: str) -> bool:
     return depth > 0 or in_string
 
 
+def _was_cut_off(reply: RawReply) -> bool:
+    """Whether ``reply`` stopped at the token limit or ends inside its JSON value."""
+    if reply.finish_reason == "length":
+        return True
+    text = reply.text.strip()
+    starts = [i for i in (text.find("{"), text.find("[")) if i >= 0]
+    return bool(starts) and _unclosed(text[min(starts) :])
+
+
 def validate_reply(text: str, response_model: Any) -> Any:
     """Parse ``text`` and validate it as ``response_model``.
 
@@ -319,6 +328,9 @@ def _describe_validation_error(exc: ValidationError) -> str:
 
 Send = Callable[[list[dict[str, str]]], Awaitable[RawReply]]
 
+_CUT_OFF_TURN = "(reply cut off at the length limit)"
+"""What the re-ask conversation shows in place of a reply cut off by the token limit."""
+
 
 async def structured_call(
     send: Send,
@@ -345,7 +357,8 @@ async def structured_call(
         sleep: The sleep coroutine (``asyncio.sleep`` unless replaced, e.g. in tests).
         on_truncated: Called when a reply was cut off by the token limit (finish reason ``"length"``),
             before the re-ask: a backend gives the next request more room there. A truncated reply is
-            never parsed, so none of its fragments can be stored.
+            never parsed, nor shown back to the model in the re-ask, so none of its fragments can be
+            stored or copied.
 
     Returns:
         The validated response with the usage of every request it took.
@@ -403,9 +416,11 @@ async def structured_call(
                 logger.info(
                     "%s: attempt %d/%d gave invalid output: %s", model, attempt, policy.max_attempts, exc
                 )
+                # a cut-off reply is not shown back: small models copy its fragments ("Conf") as answers
+                shown = _CUT_OFF_TURN if _was_cut_off(reply) else reply.text
                 convo = [
                     *convo,
-                    {"role": "assistant", "content": reply.text},
+                    {"role": "assistant", "content": shown},
                     {"role": "user", "content": reask_message(str(exc))},
                 ]
                 continue

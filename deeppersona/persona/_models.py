@@ -118,6 +118,14 @@ class Provenance(BaseModel):
             the approximate fallback elsewhere (the US occupation mix with a farming-share heuristic,
             not per-country data); empty when not recorded. Each persona's own label is
             ``demographics["occupation_source"]`` (absent or ``None`` for an anchored occupation).
+        run_id: A short hash of ``run_config``: personas of one run share it (empty when not recorded,
+            as in files written before run configurations were recorded).
+        run_config: Everything of the run that shapes its personas, JSON-safe: taxonomy fingerprint,
+            cohort, anchors, model name, embedder, ``k``, seed, selector class and settings, generator
+            settings (batch size, re-asks, story and narrative words, temperature, a fingerprint of the
+            template overrides), the output-changing options (consistency, narrative, anchor similarity)
+            and the library version. :meth:`PersonaEngine.generate_to` compares it to resume only the
+            same run. Empty when not recorded (personas from :meth:`PersonaEngine.generate` record it too).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -129,6 +137,8 @@ class Provenance(BaseModel):
     k: int = 0
     selector: str = ""
     occupation_source: str = ""
+    run_id: str = ""
+    run_config: dict[str, Any] = Field(default_factory=dict)
 
 
 class Persona(BaseModel):

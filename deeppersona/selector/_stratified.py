@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..embeddings import Embedder, VectorIndex
+from ..embeddings._cache import embedder_fingerprint
 from ..errors import ConfigError
 from ..taxonomy import AttributeNode, AttributeTree, canonical_key
 from ._base import (
@@ -267,10 +268,12 @@ class StratifiedSelector(AttributeSelector):
             index = self._build_index(context.tree, fp)
             with self._lock:
                 index = self._indexes.setdefault(fp, index)
-        if context.embedder is not None and context.embedder.name not in index.embeddings:
-            emb = _encode_cached(context.embedder, [node_text(n) for n in index.nodes], fp)
-            with self._lock:
-                index.embeddings.setdefault(context.embedder.name, VectorIndex(emb))
+        if context.embedder is not None:
+            key = embedder_fingerprint(context.embedder)  # by content: two embedders of one name differ
+            if key not in index.embeddings:
+                emb = _encode_cached(context.embedder, [node_text(n) for n in index.nodes], fp)
+                with self._lock:
+                    index.embeddings.setdefault(key, VectorIndex(emb))
         return index
 
     def _build_index(self, tree: AttributeTree, fingerprint: str) -> _Index:
@@ -380,7 +383,7 @@ class StratifiedSelector(AttributeSelector):
             raise ConfigError(
                 f"{type(self).__name__} needs an embedder to compare attributes with the profile"
             )
-        vectors = index.embeddings[context.embedder.name]
+        vectors = index.embeddings[embedder_fingerprint(context.embedder)]
         query = np.asarray(context.embedder.encode([context.profile or "a person"]), dtype=np.float32)
         # exact cosine similarity to every candidate (all of them are ranked below, so no top-k search)
         return vectors.scores(query)[0].astype(float)

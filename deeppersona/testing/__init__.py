@@ -3,12 +3,27 @@
 * :class:`FakeLLM`: an :class:`~deeppersona.llm.LLM` with scripted, computed or schema-generated
   replies and on-demand failures (invalid JSON, missing keys, rate limits, timeouts).
 * :class:`HashEmbedder`: a deterministic :class:`~deeppersona.embeddings.Embedder` with no model to load.
+* :class:`ChaosProxy` and :class:`LlamaCppServer`: fault injection (429, 5xx, timeouts, dropped
+  connections, malformed and truncated replies) in front of a real OpenAI-compatible server on a
+  loopback port, reached through LiteLLM as a user reaches vLLM.
 """
 
 from __future__ import annotations
 
+from ._chaos import FAULTS, ChaosProxy, ChaosRates, ChaosStats, LlamaCppServer
 from ._fake_llm import FakeLLM, FakeRequest
 from ._hash_embedder import HashEmbedder, canonical_words
 from ._schema_faker import fake_from_schema
 
-__all__ = ["FakeLLM", "FakeRequest", "HashEmbedder", "canonical_words", "fake_from_schema"]
+__all__ = [
+    "FAULTS",
+    "ChaosProxy",
+    "ChaosRates",
+    "ChaosStats",
+    "FakeLLM",
+    "FakeRequest",
+    "HashEmbedder",
+    "LlamaCppServer",
+    "canonical_words",
+    "fake_from_schema",
+]

