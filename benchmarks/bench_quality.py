@@ -56,7 +56,7 @@ TARGETS: dict[str, tuple[str, float]] = {
 
 
 def generate(
-    engine: PersonaEngine, k: int, per_cohort: int, out: Path | None = None
+    engine: PersonaEngine, k: int, per_cohort: int, out: Path | None = None, sketches: int = len(SKETCHES)
 ) -> tuple[list[Persona], list[float]]:
     """Generate the cohort and sketch personas one by one; return them with their wall times.
 
@@ -72,7 +72,7 @@ def generate(
             seconds.append(time.perf_counter() - started)
             personas.extend([*pop, *pop.failures])
             _progress(personas[-1], seconds[-1], out)
-    for i, sketch in enumerate(SKETCHES):
+    for i, sketch in enumerate(SKETCHES[:sketches]):
         started = time.perf_counter()
         pop = engine.enrich([sketch], k=k)
         seconds.append(time.perf_counter() - started)
@@ -128,6 +128,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--per-cohort", type=int, default=2, help="personas per country cohort (default 2)")
     parser.add_argument("--model", default=None, help="LiteLLM model string (default: the embedded model)")
     parser.add_argument("--fake-only", action="store_true", help="only the FakeLLM reference run")
+    parser.add_argument("--sketches", type=int, default=len(SKETCHES), help="how many of the 4 sketches")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument(
         "--persona-retries", type=int, default=2, help="whole-persona attempts after an incomplete one (default 2)"
@@ -141,13 +142,13 @@ def main(argv: list[str] | None = None) -> None:
     base = PersonaEngine.from_taxonomy("default", model=args.model).with_seed(args.seed)
     base = base.with_options(concurrency=1, progress=False, persona_retries=args.persona_retries)
     fake = base.with_llm(FakeLLM(seed=args.seed)).with_embedder(HashEmbedder())
-    personas, seconds = generate(fake, args.k, args.per_cohort)
+    personas, seconds = generate(fake, args.k, args.per_cohort, sketches=args.sketches)
     report(f"FakeLLM (reference), k={args.k}", personas, seconds)
     if args.fake_only:
         return
     if args.out is not None:
         args.out.write_text("", encoding="utf-8")
-    personas, seconds = generate(base, args.k, args.per_cohort, args.out)
+    personas, seconds = generate(base, args.k, args.per_cohort, args.out, args.sketches)
     name = args.model or "embedded default model"
     report(f"{name}, k={args.k}", personas, seconds)
 

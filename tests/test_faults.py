@@ -88,21 +88,33 @@ def _backend(
         api_key="none",
         structured="json_schema",  # the proxy turns it into llama.cpp's grammar-constrained JSON mode
         timeout=timeout,
-        max_tokens=192,
+        max_tokens=384,
         temperature=0.3,
         retry_policy=policy,
     )
 
 
-def _engine(tree: AttributeTree, llm: LiteLLMBackend) -> PersonaEngine:
+CORE = {
+    "values": "honesty, hard work and loyalty to family",
+    "attitude": "Life is hard but worth the effort.",
+    "attitude_details": "She gets up early, keeps a strict budget and helps her sister with rent every month.",
+    "coping": "She walks for an hour when things go wrong.",
+    "life_stories": ["She lost her job at the mill in 2015 and retrained as a bookkeeper at night school."],
+    "interests": ["long evening walks", "crossword puzzles"],
+}
+"""Anchors for the whole core chain: smollm2 cannot write one that passes its checks, so without them
+every persona is ``incomplete``; with them a persona is ``ok`` when its attributes pass."""
+
+
+def _engine(tree: AttributeTree, llm: LiteLLMBackend, persona_retries: int = 1) -> PersonaEngine:
     engine = PersonaEngine.from_taxonomy(tree, model=llm, embedder=HashEmbedder())
     return engine.with_seed(3).with_options(
         consistency=False,
         narrative=False,
         progress=False,
         concurrency=1,
-        persona_retries=1,
-        max_fill_retries=0,
+        persona_retries=persona_retries,
+        max_fill_retries=1,
         story_words="5-12",
         fsync=False,
     )
@@ -225,7 +237,7 @@ def test_server_killed_and_restarted_mid_run(
 ) -> None:
     out = tmp_path / "people.jsonl"
     llm = _backend(proxy, policy=RetryPolicy(max_attempts=3, max_retries=12, base_delay=0.2, max_delay=2.0))
-    engine = _engine(tree, llm)
+    engine = _engine(tree, llm, persona_retries=0).anchor(CORE)
     reports: list[Any] = []
     errors: list[BaseException] = []
 
@@ -246,11 +258,12 @@ def test_server_killed_and_restarted_mid_run(
     worker.join(600)
     assert not worker.is_alive() and not errors, errors
     assert proxy.stats.upstream_errors > 0  # the client saw the server gone
-    report = reports[0]
-    for _ in range(2):  # reruns regenerate exactly the personas that are not done
-        if not report.failures:
-            break
-        report = engine.generate_to(out, n=N, k=K)
+    first = reports[0]; print("DBG", first, first.failures, proxy.stats, llm.usage.by_call_site())
+    assert first.written + len(first.failures) == N
+    report = engine.generate_to(out, n=N, k=K)  # the rerun regenerates exactly the personas not done
+    assert report.skipped == first.written + first.skipped
+    assert report.written + len(report.failures) == len(first.failures)
+    print("DBG2", report, report.failures, proxy.stats)
     lines = [line for line in out.read_text().splitlines() if line.strip()]
     written = [Persona.model_validate_json(line) for line in lines]
     indices = [p.index for p in written]

@@ -213,10 +213,13 @@ def test_core_chain_reasks_only_offending_fields() -> None:
     gen = ValueGenerator()
     draft = _draft()
     core = asyncio.run(gen.core(FakeLLM(seed=2, handler=handler), draft, np.random.default_rng(3)))
-    assert len(calls) == 2
-    assert set(calls[1].response_model.model_json_schema()["properties"]) == {
-        "values_orientation", "attitude", "life_stories", "interests"}  # fmt: skip
-    assert "label" in calls[1].last_user_message
+    n = len(core.life_stories)
+    assert len(calls) == 1 + n + 1  # the chain, each empty story on its own, then the other bad fields
+    assert all(set(c.response_model.model_json_schema()["properties"]) == {"story"} for c in calls[1 : 1 + n])
+    assert f"life story 1 of {n}" in calls[1].last_user_message
+    assert set(calls[-1].response_model.model_json_schema()["properties"]) == {
+        "values_orientation", "attitude", "interests"}  # fmt: skip
+    assert "label" in calls[-1].last_user_message
     assert core.values_orientation != "Neutral" and len(core.values_orientation.split()) >= 3
     assert all(len(s.split()) >= 45 for s in core.life_stories) and "{" not in core.interests
     assert not draft.missing
@@ -231,6 +234,8 @@ def test_core_chain_that_stays_bad_is_recorded() -> None:
         data = {"values_orientation": "Positive", "attitude": "I take each day as it comes, slowly.",
                 "attitude_details": "He plans the week on Sunday evening and rarely changes the plan.",
                 "coping_mechanism": "He goes quiet and fixes something with his hands."}  # fmt: skip
+        if "story" in fields:
+            return {"story": "Short story here."}
         if "life_stories" in fields:
             data["life_stories"] = ["Short story here."] * fields["life_stories"]["minItems"]
         if "interests" in fields:

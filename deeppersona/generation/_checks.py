@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any, Literal
 
 __all__ = [
@@ -41,6 +41,7 @@ __all__ = [
     "na_restates_name",
     "repetitive_openings",
     "sentences",
+    "story_problem",
     "echoes_name",
     "normalise",
     "not_applicable_reason",
@@ -328,11 +329,15 @@ def is_trivial(text: str) -> bool:
 
 
 def _stem(word: str) -> str:
+    """A light plural stem: stories -> story, boxes -> box, experiences -> experience, grass stays."""
     word = word.lower().replace("’", "'").replace("'", "")
-    for suffix in ("ies", "es", "s"):
-        if len(word) > 4 and word.endswith(suffix):
-            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
-    return word
+    if len(word) <= 4 or word.endswith("ss"):
+        return word
+    if word.endswith("ies"):
+        return word[:-3] + "y"
+    if word.endswith(("ses", "xes", "zes", "ches", "shes")):
+        return word[:-2]
+    return word[:-1] if word.endswith("s") else word
 
 
 def content_words(text: str) -> list[str]:
@@ -340,15 +345,24 @@ def content_words(text: str) -> list[str]:
     return [_stem(w) for w in _WORD.findall(str(text)) if w.lower() not in _FILLER]
 
 
-def echoes_name(text: str, name: str) -> bool:
-    """Whether the value only repeats its attribute's name ("Grief Process: never had grief process").
+_VAGUE = frozenset(
+    {"specific", "particular", "special", "certain", "real", "clear", "defined", "clearly", "really",
+     "notable", "significant", "any", "much", "many", "kind", "sort", "form"}
+)  # fmt: skip
+
+
+def echoes_name(text: str, name: str, *, ignore: Collection[str] = ()) -> bool:
+    """Whether the value only repeats its attribute's name ("Grief Process: never had grief process",
+    "Creative Confidence: Mary Jepchirchir does not have any specific creative confidence").
 
     True when every content word of the value also occurs in the name (after light stemming), so the
-    value adds nothing the name did not already say.
+    value adds nothing the name did not already say. Vague words ("specific", "particular") and the
+    words in ``ignore`` (the person's own name) are not counted.
     """
-    value_words = content_words(text)
+    skip = {_stem(w) for w in ignore} | _VAGUE
+    value_words = [w for w in content_words(text) if w not in skip]
     if not value_words:
-        return False
+        return bool(content_words(text)) and bool(content_words(name)) and word_count(text) > 1
     name_words = set(content_words(name))
     return bool(name_words) and set(value_words) <= name_words
 
@@ -452,6 +466,7 @@ def value_problem(
     options: Sequence[str] = (),
     name: str = "",
     sketch: str | None = None,
+    ignore: Collection[str] = (),
 ) -> ValueProblem | None:
     """Why ``value`` must not be stored for an attribute of type ``kind``, or ``None`` when it is usable.
 
@@ -461,6 +476,8 @@ def value_problem(
         options: The allowed options of a categorical attribute.
         name: The attribute's (leaf) name, to catch values that only repeat it.
         sketch: The persona's sketch, to catch values that copy it.
+        ignore: Words that do not count as content (the person's own name: "Mary Wanjiru does not
+            have any specific storytelling traditions" only echoes "Storytelling Traditions").
     """
     if value is None:
         return "empty"
@@ -472,7 +489,7 @@ def value_problem(
         if not texts:
             return "empty"
         for text in texts:
-            problem = value_problem(text, kind="item", name=name, sketch=sketch)
+            problem = value_problem(text, kind="item", name=name, sketch=sketch, ignore=ignore)
             if problem is not None:
                 return problem
         return None
@@ -490,10 +507,10 @@ def value_problem(
         return "unfounded_na"
     if sketch and copies_sketch(text, sketch):
         return "sketch_copy"
-    if name and echoes_name(text, name):
+    if name and echoes_name(text, name, ignore=ignore):
         return "echo"
-    if kind == "text" and is_trivial(text):
-        return "trivial"
+    if kind == "text" and (is_trivial(text) or not content_words(text)):
+        return "trivial"  # a bare word, or only filler ("does not have any")
     return None
 
 
@@ -577,23 +594,14 @@ def core_problems(
             )
         elif word_count(text) < least:
             problems[name] = f"{text!r} is too short; write a full sentence of at least {least} words"
-    lo, hi = story_words
-    low, high = int(lo * tolerance[0]), int(hi * tolerance[1] + 0.5)
     stories = [str(s).strip() for s in (data.get("life_stories") or [])]
     story_notes = []
     if len(stories) != num_stories:
         story_notes.append(f"give exactly {num_stories} (got {len(stories)})")
     for i, story in enumerate(stories, 1):
-        words = word_count(story)
-        problem = value_problem(story, kind="item") if story else "empty"
-        if problem is not None:
-            story_notes.append(f"story {i} {describe_problem(problem)}")
-        elif not low <= words <= high:
-            story_notes.append(f"story {i} has {words} words, it needs {lo}-{hi}")
-        elif normalise(story) in {normalise(s) for s in stories[: i - 1]}:
-            story_notes.append(f"story {i} repeats an earlier one")
-        elif _shared_sentence(story, stories[: i - 1]):
-            story_notes.append(f"story {i} repeats sentences of an earlier story; tell a different event")
+        note = story_problem(story, stories[: i - 1], story_words=story_words, tolerance=tolerance)
+        if note is not None:
+            story_notes.append(f"story {i} {note}")
     if story_notes:
         problems["life_stories"] = "; ".join(story_notes)
     interests = [str(s).strip() for s in (data.get("interests") or [])]
@@ -613,6 +621,30 @@ def core_problems(
     if interest_notes:
         problems["interests"] = "; ".join(interest_notes)
     return problems
+
+
+def story_problem(
+    story: str,
+    earlier: Sequence[str] = (),
+    *,
+    story_words: tuple[int, int],
+    tolerance: tuple[float, float] = (0.75, 1.5),
+) -> str | None:
+    """What is wrong with one life story (see :func:`core_problems`), or ``None``."""
+    story = str(story or "").strip()
+    found = value_problem(story, kind="item") if story else "empty"
+    if found is not None:
+        return describe_problem(found)
+    lo, hi = story_words
+    low, high = int(lo * tolerance[0]), int(hi * tolerance[1] + 0.5)
+    words = word_count(story)
+    if not low <= words <= high:
+        return f"has {words} words, it needs {lo}-{hi}"
+    if normalise(story) in {normalise(s) for s in earlier}:
+        return "repeats an earlier one"
+    if _shared_sentence(story, earlier):
+        return "repeats sentences of an earlier story; tell a different event"
+    return None
 
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import logging
 import re
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from ..errors import ConfigError
 from ..llm._base import LLM, LLMResponse, Usage
@@ -24,6 +26,7 @@ from ._checks import (
     na_restates_name,
     normalise,
     repetitive_openings,
+    story_problem,
     word_count,
 )
 from ._draft import PersonaDraft
@@ -196,7 +199,9 @@ class ValueGenerator:
         dem = draft.demographics
         facts = [(label, dem[key]) for key, label in _FACT_LABELS if dem.get(key) not in (None, "")]
         if dem.get("occupation"):  # a natural job title, not the table's ("crop farmworker")
-            facts = [(label, occupation_text(dem) if label == "Occupation" else value) for label, value in facts]
+            facts = [
+                (label, occupation_text(dem) if label == "Occupation" else value) for label, value in facts
+            ]
         place = ", ".join(str(dem[k]) for k in ("city", "region", "country") if dem.get(k))
         if place:
             facts.append(("Lives in", place))
@@ -250,6 +255,12 @@ class ValueGenerator:
             return {k: v for k, v in found.items() if k not in draft.fixed_core}
 
         problems = check(data)
+        if "life_stories" in problems:  # one story at a time: what a small model can do reliably
+            draft.reject("core:life_stories")
+            data["life_stories"] = await self._fix_stories(
+                llm, draft, messages, data, num_stories, story_range
+            )
+            problems = check(data)
         convo = list(messages)
         last = _compact({k: data[k] for k in CORE_FIELDS})
         for _ in range(self.max_fill_retries):
@@ -279,6 +290,59 @@ class ValueGenerator:
             {"role": "assistant", "content": _compact({k: data[k] for k in CORE_FIELDS})},
         ]
         return core
+
+    async def _fix_stories(
+        self,
+        llm: LLM,
+        draft: PersonaDraft,
+        messages: list[dict[str, str]],
+        data: dict[str, Any],
+        num_stories: int,
+        story_range: tuple[int, int],
+    ) -> list[str]:
+        """Keep the stories that meet the spec and ask for each missing one on its own (with the reason
+        when an answer is refused, up to ``max_fill_retries`` re-asks per story)."""
+        kept: list[str] = []
+        for story in data.get("life_stories") or []:
+            text = str(story).strip()
+            if len(kept) < num_stories and story_problem(text, kept, story_words=story_range) is None:
+                kept.append(text)
+        context = [
+            *messages,
+            {
+                "role": "assistant",
+                "content": _compact({**{k: data[k] for k in CORE_FIELDS}, "life_stories": kept}),
+            },
+        ]
+        model = _one_story_type(story_range)
+        while len(kept) < num_stories:
+            draft.stage(f"story {len(kept) + 1}/{num_stories}")
+            user = self.render(
+                "core_story",
+                number=len(kept) + 1,
+                total=num_stories,
+                story_words=self.story_words,
+                place=self._place(draft),
+                others=[_clip(_first_sentence(s), 12) for s in kept],
+            )
+            convo = [*context, {"role": "user", "content": user}]
+            story = ""
+            for attempt in range(self.max_fill_retries + 1):
+                temperature = self._reask_temperature() if attempt else None
+                reply = (await self._call(llm, draft, convo, model, "core", temperature=temperature)).output
+                story = str(reply.story).strip()
+                problem = story_problem(story, kept, story_words=story_range)
+                if problem is None:
+                    break
+                convo = [
+                    *convo,
+                    {"role": "assistant", "content": _compact({"story": story})},
+                    {"role": "user", "content": f"That story cannot be used: it {problem}. {user}"},
+                ]
+            else:
+                return [*kept, story]  # recorded as missing by the caller's check
+            kept.append(story)
+        return kept
 
     def _fixed_core(self, draft: PersonaDraft) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -360,7 +424,12 @@ class ValueGenerator:
             rows = [(item, _feedback(problem, item), _shown(raw)) for item, problem, raw in missing]
             user = self.render("fill_missing", items=rows)
             missing = await self._fill_turn(
-                llm, draft, user, [item for item, _, _ in missing], seen, temperature=self._reask_temperature()
+                llm,
+                draft,
+                user,
+                [item for item, _, _ in missing],
+                seen,
+                temperature=self._reask_temperature(),
             )
         for item, problem, _ in missing:
             draft.missing[item.path] = describe_problem(problem)
@@ -405,6 +474,7 @@ class ValueGenerator:
         accepted: dict[str, Any] = {}
         refused: list[tuple[FillItem, str, Any]] = []
         sketch = draft.bio
+        ignore = str(draft.demographics.get("name") or "").split()
         for item in batch:
             if item.key in values:
                 raw = values[item.key]
@@ -412,7 +482,7 @@ class ValueGenerator:
                 if by_canon is None:
                     by_canon = {canonical_key(str(k)): v for k, v in values.items()}
                 raw = by_canon.get(canonical_key(item.key))
-            value, problem, not_applicable = check_value(raw, item.node, sketch=sketch)
+            value, problem, not_applicable = check_value(raw, item.node, sketch=sketch, ignore=ignore)
             if not_applicable is not None and na_restates_name(not_applicable, item.node.name):
                 problem, not_applicable = "na_restates_name", None
             if problem is None and isinstance(value, str) and _free_text(item):
@@ -540,6 +610,16 @@ class ValueGenerator:
         ]
         reply: SketchFacts = (await self._call(llm, draft, messages, SketchFacts, "enrich")).output
         return clean_facts(reply, sketch).to_extracted()
+
+
+@functools.lru_cache(maxsize=16)
+def _one_story_type(story_words: tuple[int, int]) -> type[BaseModel]:
+    lo, hi = story_words
+    return create_model(  # type: ignore[call-overload,no-any-return]
+        "LifeStory",
+        __config__=ConfigDict(extra="ignore"),
+        story=(str, Field(description=f"One specific personal story, {lo}-{hi} words.")),
+    )
 
 
 def _narrative_problem(text: str, low: int, high: int) -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar
 
@@ -336,7 +336,7 @@ def fill_reply_type(items: Sequence[FillItem], name: str = "AttributeValues") ->
 
 
 def check_value(
-    value: Any, node: AttributeNode, *, sketch: str | None = None
+    value: Any, node: AttributeNode, *, sketch: str | None = None, ignore: Collection[str] = ()
 ) -> tuple[Any, ValueProblem | None, str | None]:
     """Check and normalise one filled value against the node's value type and the value rules.
 
@@ -344,6 +344,7 @@ def check_value(
         value: The value as the model wrote it.
         node: The attribute's taxonomy node (its name and value type).
         sketch: The persona's sketch or biography (a value must not copy it).
+        ignore: Words that are no content (the person's name; see ``value_problem``).
 
     Returns:
         ``(value, problem, not_applicable)``: the normalised value; why it must not be stored (see
@@ -373,14 +374,14 @@ def check_value(
     if kind == "list":
         items = value if isinstance(value, list) else re.split(r"[;,]", str(value))
         cleaned = [str(v).strip() for v in items if str(v).strip()]
-        problem = value_problem(cleaned or None, kind="list", name=node.name, sketch=sketch)
+        problem = value_problem(cleaned or None, kind="list", name=node.name, sketch=sketch, ignore=ignore)
         return (cleaned if problem is None else None), problem, None
     if isinstance(value, list):
         value = ", ".join(str(v).strip() for v in value if str(v).strip())
     if isinstance(value, bool):
         value = "yes" if value else "no"
     text = str(value).strip()
-    problem = value_problem(text, kind=kind, options=options, name=node.name, sketch=sketch)
+    problem = value_problem(text, kind=kind, options=options, name=node.name, sketch=sketch, ignore=ignore)
     return (text if problem is None else None), problem, None
 
 
