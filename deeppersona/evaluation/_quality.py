@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ValidationError
 
+from ..engine._anchors import classify_key
 from ..errors import ConfigError, EvaluationError
 from ..generation._checks import (
     content_words,
@@ -148,27 +149,6 @@ _HIGHER_IS_BETTER = ("core_complete_share", "anchor_retention", "sketch_facts_ke
 
 # --- small text helpers -----------------------------------------------------------------------------
 
-_DEMOGRAPHIC_FIELDS = frozenset(
-    {"name", "age", "gender", "country", "country_code", "region", "city", "occupation", "occupation_group",
-     "life_stage"}
-)  # fmt: skip
-_CORE_FIELDS: dict[str, str] = {
-    "values orientation": "values_orientation",
-    "values": "values_orientation",
-    "personal values": "values_orientation",
-    "core values": "values_orientation",
-    "attitude": "attitude",
-    "life attitude": "attitude",
-    "attitude details": "attitude_details",
-    "coping mechanism": "coping_mechanism",
-    "coping": "coping_mechanism",
-    "life stories": "life_stories",
-    "life story": "life_stories",
-    "stories": "life_stories",
-    "interests": "interests",
-    "hobbies": "interests",
-    "hobbies and interests": "interests",
-}
 _COMMON_WORDS = frozenset(
     content_words(
         "about above after again against along already although always among another around because "
@@ -510,14 +490,9 @@ def _rule_breaks(persona: Persona, attrs: list[_Attr], countries: _Countries) ->
 
 
 def _classify(key: str) -> tuple[str, str]:
-    ck = canonical_key(key)
-    if ck in ("bio", "biography"):
-        return "bio", "bio"
-    if ck.replace(" ", "_") in _DEMOGRAPHIC_FIELDS:
-        return "demographic", ck.replace(" ", "_")
-    if ck in _CORE_FIELDS:
-        return "core", _CORE_FIELDS[ck]
-    return "other", ck
+    """The engine's anchor classification (one alias table), with other keys in canonical form."""
+    kind, name = classify_key(key)
+    return (kind, canonical_key(name)) if kind == "other" else (kind, name)
 
 
 def _same(anchor: Any, target: Any, *, loose: bool) -> bool:
@@ -785,6 +760,7 @@ def assess_quality(
         narrative_words = set(content_words(persona.narrative)) if persona.narrative.strip() else set()
         attrs: list[_Attr] = []
         rows: list[dict[str, Any]] = []
+        own_name = str(persona.demographics.get("name") or "").split()  # not content
         for key, av in persona.attributes.items():
             path = tuple(av.path) or tuple(key.split(_SEP))
             value = av.value
@@ -820,10 +796,11 @@ def assess_quality(
                 "empty": empty,
                 "placeholder": placeholder,
                 "junk": junk,
-                "trivial": is_free and usable and is_trivial(text),
+                # the generator's rule: a bare word, or only filler ("does not have any")
+                "trivial": is_free and usable and (is_trivial(text) or not content_words(text)),
                 "one_word": is_free and is_one_word(text),
                 "repeated": False,
-                "echo": is_free and usable and echoes_name(text, path[-1] if path else key),
+                "echo": is_free and usable and echoes_name(text, path[-1] if path else key, ignore=own_name),
                 "sketch_copy": is_free and usable and copies_sketch(text, sketch),
                 "in_narrative": None,
                 "contradiction": "",
