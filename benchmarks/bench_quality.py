@@ -56,7 +56,12 @@ TARGETS: dict[str, tuple[str, float]] = {
 
 
 def generate(
-    engine: PersonaEngine, k: int, per_cohort: int, out: Path | None = None, sketches: int = len(SKETCHES)
+    engine: PersonaEngine,
+    k: int,
+    per_cohort: int,
+    out: Path | None = None,
+    sketches: int = len(SKETCHES),
+    cohorts: int = len(COHORTS),
 ) -> tuple[list[Persona], list[float]]:
     """Generate the cohort and sketch personas one by one; return them with their wall times.
 
@@ -64,7 +69,7 @@ def generate(
     """
     personas: list[Persona] = []
     seconds: list[float] = []
-    for i, country in enumerate(COHORTS):
+    for i, country in enumerate(COHORTS[:cohorts]):
         cohort = engine.cohort(country=country)
         for j in range(per_cohort):
             started = time.perf_counter()
@@ -128,6 +133,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--per-cohort", type=int, default=2, help="personas per country cohort (default 2)")
     parser.add_argument("--model", default=None, help="LiteLLM model string (default: the embedded model)")
     parser.add_argument("--fake-only", action="store_true", help="only the FakeLLM reference run")
+    parser.add_argument("--cohorts", type=int, default=len(COHORTS), help="how many of the 4 cohorts")
     parser.add_argument("--sketches", type=int, default=len(SKETCHES), help="how many of the 4 sketches")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument(
@@ -142,13 +148,13 @@ def main(argv: list[str] | None = None) -> None:
     base = PersonaEngine.from_taxonomy("default", model=args.model).with_seed(args.seed)
     base = base.with_options(concurrency=1, progress=False, persona_retries=args.persona_retries)
     fake = base.with_llm(FakeLLM(seed=args.seed)).with_embedder(HashEmbedder())
-    personas, seconds = generate(fake, args.k, args.per_cohort, sketches=args.sketches)
+    personas, seconds = generate(fake, args.k, args.per_cohort, None, args.sketches, args.cohorts)
     report(f"FakeLLM (reference), k={args.k}", personas, seconds)
     if args.fake_only:
         return
     if args.out is not None:
         args.out.write_text("", encoding="utf-8")
-    personas, seconds = generate(base, args.k, args.per_cohort, args.out, args.sketches)
+    personas, seconds = generate(base, args.k, args.per_cohort, args.out, args.sketches, args.cohorts)
     name = args.model or "embedded default model"
     report(f"{name}, k={args.k}", personas, seconds)
 

@@ -405,3 +405,17 @@ def test_stories_sharing_sentences_are_reasked() -> None:
     }
     problems = core_problems(data, num_stories=2, num_interests=2, story_words=(60, 120))
     assert "story 2 repeats sentences" in problems["life_stories"]
+
+
+def test_not_applicable_is_rationed_and_reasons_must_differ(tree: AttributeTree) -> None:
+    same_reason = {k: "N/A: minimal involvement in such matters" for k in ("sleep_quality", "commute")}
+    handler, fills = fill_handler(same_reason)
+    draft = _fill(tree, handler)
+    na = [a for a in draft.attributes.values() if a.not_applicable]
+    assert len(na) == 1 and draft.rejected.get("repeated") == 1  # the second use of the reason is refused
+    many = {k: f"N/A: reason number {i} why it cannot apply" for i, k in
+            enumerate(("sleep_quality", "grief_process", "commute", "workplace_mood"))}  # fmt: skip
+    handler, _ = fill_handler(many)
+    draft = _fill(tree, handler)
+    assert sum(1 for a in draft.attributes.values() if a.not_applicable) == 2  # max(2, 20% of 6)
+    assert draft.rejected.get("too_many_na") == 2 and not draft.missing

@@ -62,6 +62,7 @@ ValueProblem = Literal[
     "unfounded_na",
     "repeated",
     "na_restates_name",
+    "too_many_na",
 ]
 """Why a value is refused (see :func:`value_problem`; ``"repeated"`` is judged by the generator, which
 sees the persona's other values)."""
@@ -526,6 +527,10 @@ _PROBLEM_TEXT: dict[str, str] = {
     "na_restates_name": (
         "that reason only says the attribute is absent; this attribute applies to almost everyone, so "
         "decide a specific value (N/A is for a missing precondition, such as having no partner)"
+    ),
+    "too_many_na": (
+        "this person already has many attributes marked N/A; almost every attribute applies to "
+        "everyone, so decide a specific value"
     ),
     "unfounded_na": (
         "nothing about this person is 'not mentioned': you are creating them, so decide a plausible, "

@@ -21,6 +21,7 @@ from ..persona._render import format_value, occupation_text
 from ..prompts import PromptLibrary
 from ..taxonomy import canonical_key
 from ._checks import (
+    ValueProblem,
     core_problems,
     describe_problem,
     na_restates_name,
@@ -307,13 +308,10 @@ class ValueGenerator:
             text = str(story).strip()
             if len(kept) < num_stories and story_problem(text, kept, story_words=story_range) is None:
                 kept.append(text)
-        context = [
-            *messages,
-            {
-                "role": "assistant",
-                "content": _compact({**{k: data[k] for k in CORE_FIELDS}, "life_stories": kept}),
-            },
-        ]
+        # the other stories appear only by their openings (in the prompt): a small model given their full
+        # text tends to write the same story again
+        others = {k: data[k] for k in CORE_FIELDS if k != "life_stories"}
+        context = [*messages, {"role": "assistant", "content": _compact(others)}]
         model = _one_story_type(story_range)
         while len(kept) < num_stories:
             draft.stage(f"story {len(kept) + 1}/{num_stories}")
@@ -454,6 +452,23 @@ class ValueGenerator:
                 seen.setdefault(normalise(attr.value), path)
         return seen
 
+    @staticmethod
+    def _na_problem(
+        draft: PersonaDraft, item: FillItem, reason: str, seen: dict[str, str]
+    ) -> ValueProblem | None:
+        """Why a not-applicable answer is refused: its reason only negates the attribute, repeats the
+        reason of another attribute ("minimal involvement" for ten attributes), or the persona already
+        has as many not-applicable attributes as :data:`MAX_NOT_APPLICABLE` allows."""
+        if na_restates_name(reason, item.node.name):
+            return "na_restates_name"
+        if _NA_KEY + normalise(reason) in seen:
+            return "repeated"
+        total = len(draft.items) or 1
+        held = sum(1 for a in draft.attributes.values() if a.not_applicable is not None)
+        if held + 1 > max(2, int(MAX_NOT_APPLICABLE * total)):
+            return "too_many_na"
+        return None
+
     async def _fill_turn(
         self,
         llm: LLM,
@@ -483,8 +498,10 @@ class ValueGenerator:
                     by_canon = {canonical_key(str(k)): v for k, v in values.items()}
                 raw = by_canon.get(canonical_key(item.key))
             value, problem, not_applicable = check_value(raw, item.node, sketch=sketch, ignore=ignore)
-            if not_applicable is not None and na_restates_name(not_applicable, item.node.name):
-                problem, not_applicable = "na_restates_name", None
+            if not_applicable is not None:
+                problem = self._na_problem(draft, item, not_applicable, seen)
+                if problem is not None:
+                    not_applicable = None
             if problem is None and isinstance(value, str) and _free_text(item):
                 where = seen.get(normalise(value))
                 if where is not None and where != item.path:
@@ -495,6 +512,8 @@ class ValueGenerator:
                 continue
             if isinstance(value, str) and _free_text(item):
                 seen[normalise(value)] = item.path
+            if not_applicable is not None:
+                seen[_NA_KEY + normalise(not_applicable)] = item.path
             accepted[item.key] = value if not_applicable is None else f"N/A: {not_applicable}"
             draft.missing.pop(item.path, None)
             draft.attributes[item.path] = AttributeValue(
@@ -660,6 +679,12 @@ def merge_templates(base: PromptLibrary, overrides: Mapping[str, str] | str | Pa
     """
     return base.with_overrides(overrides)
 
+
+MAX_NOT_APPLICABLE = 0.2
+"""The largest share of a persona's selected attributes that may be "not applicable" (at least 2): most
+attributes apply to everyone, and a small model that learns the N/A escape uses it for everything."""
+
+_NA_KEY = "\x00n/a:"  # marks not-applicable reasons among the seen values (they must differ too)
 
 PROFILE_WORDS = 128
 """Word budget of :meth:`ValueGenerator.profile_text` (well within MiniLM's 256 word pieces)."""
