@@ -419,3 +419,17 @@ def test_not_applicable_is_rationed_and_reasons_must_differ(tree: AttributeTree)
     draft = _fill(tree, handler)
     assert sum(1 for a in draft.attributes.values() if a.not_applicable) == 2  # max(2, 20% of 6)
     assert draft.rejected.get("too_many_na") == 2 and not draft.missing
+
+
+@pytest.mark.parametrize(
+    ("value", "name"),
+    [
+        ("Mary Jepchirchir does not use any conversational pause norms.", "Conversational Pause Norms"),
+        ("Mary Jepchirchir does not pay to avoid ads.", "Paying to Avoid Ads"),
+        ("Mary has not experienced financial hardship", "Experiences of Financial Hardship"),
+        ("Mary Jepchirchir has never had a pet loss experience.", "Pet Loss Experiences"),
+    ],
+)
+def test_values_that_only_negate_their_attribute_are_echoes(value: str, name: str) -> None:
+    assert value_problem(value, name=name, ignore=["Mary", "Jepchirchir"]) == "echo"
+    assert value_problem("Pays 300 shillings a month for ad-free YouTube", name=name) is None

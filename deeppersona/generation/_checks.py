@@ -341,6 +341,16 @@ def _stem(word: str) -> str:
     return word[:-1] if word.endswith("s") else word
 
 
+def _root(word: str) -> str:
+    """A rougher stem for comparing a value with its attribute's name: paying/pays -> pay,
+    experienced/experience -> experienc (used by :func:`echoes_name` only)."""
+    word = _stem(word)
+    for suffix in ("ing", "ed", "e"):
+        if len(word) > len(suffix) + 3 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word
+
+
 def content_words(text: str) -> list[str]:
     """The stemmed words of ``text`` without filler words ("never had grief process" -> grief, process)."""
     return [_stem(w) for w in _WORD.findall(str(text)) if w.lower() not in _FILLER]
@@ -348,8 +358,12 @@ def content_words(text: str) -> list[str]:
 
 _VAGUE = frozenset(
     {"specific", "particular", "special", "certain", "real", "clear", "defined", "clearly", "really",
-     "notable", "significant", "any", "much", "many", "kind", "sort", "form"}
+     "notable", "significant", "any", "much", "many", "kind", "sort", "form", "use", "spend", "identify",
+     "get", "make", "take", "feel", "practice", "practise", "engage", "follow", "show", "pay", "own",
+     "believe", "think", "care", "involve", "involvement", "interest", "interested", "about", "with"}
 )  # fmt: skip
+"""Words that say nothing about the person when a value only negates its attribute ("does not use any
+conversational pause norms"), compared by root."""
 
 
 def echoes_name(text: str, name: str, *, ignore: Collection[str] = ()) -> bool:
@@ -360,11 +374,11 @@ def echoes_name(text: str, name: str, *, ignore: Collection[str] = ()) -> bool:
     value adds nothing the name did not already say. Vague words ("specific", "particular") and the
     words in ``ignore`` (the person's own name) are not counted.
     """
-    skip = {_stem(w) for w in ignore} | _VAGUE
-    value_words = [w for w in content_words(text) if w not in skip]
+    skip = {_root(w) for w in [*ignore, *_VAGUE]}
+    value_words = [_root(w) for w in content_words(text) if _root(w) not in skip]
     if not value_words:
         return bool(content_words(text)) and bool(content_words(name)) and word_count(text) > 1
-    name_words = set(content_words(name))
+    name_words = {_root(w) for w in content_words(name)}
     return bool(name_words) and set(value_words) <= name_words
 
 
