@@ -226,3 +226,19 @@ def test_every_subcommand_help_runs(capsys: pytest.CaptureFixture[str]) -> None:
             main(argv)
         assert exit_info.value.code == 0
     assert "--text" in capsys.readouterr().out
+
+
+def test_verbose_logs_go_to_stderr_never_into_the_jsonl_on_stdout(capfd: pytest.CaptureFixture[str]) -> None:
+    import logging
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        assert main(["-vv", "generate", "-n", "2", "-k", "3", *FAST]) == 0
+    finally:  # basicConfig in main() adds a handler: leave the root logger as it was
+        root.handlers[:] = handlers
+        root.setLevel(level)
+    out, err = capfd.readouterr()
+    lines = out.splitlines()
+    assert len(lines) == 2 and all(isinstance(json.loads(line), dict) for line in lines)
+    assert "DEBUG" not in out and "INFO" not in out and "Give Feedback" not in out + err

@@ -12,6 +12,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,13 @@ import httpx
 import pytest
 from pydantic import BaseModel, Field
 
-from deeppersona.errors import ConfigError, LLMOutputError, LLMRequestError, LLMTransientError
+from deeppersona.errors import (
+    ConfigError,
+    LLMConfigError,
+    LLMOutputError,
+    LLMRequestError,
+    LLMTransientError,
+)
 from deeppersona.llm import LiteLLMBackend, Usage, resolve_llm
 from deeppersona.llm._cache import ResponseCache
 from deeppersona.llm._limits import RateLimiter
@@ -467,3 +474,177 @@ def test_resolve_llm() -> None:
     assert resolve_llm(llm) is llm
     assert resolve_llm(None).model == "local/qwen2.5-coder-1.5b"
     assert resolve_llm("anthropic/claude-sonnet-4-5", max_concurrency=2).max_concurrency == 2  # type: ignore[attr-defined]
+
+
+# -- fail fast on configuration (pre-flight), no retries of auth errors, quiet litellm -------------------
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])  # closed again when the block ends
+
+
+@pytest.fixture
+def chaos() -> Any:
+    from deeppersona.testing import ChaosProxy
+
+    # the upstream is a closed port: faults the proxy answers itself need no server behind it
+    with ChaosProxy(f"http://127.0.0.1:{_closed_port()}", seed=1) as proxy:
+        yield proxy
+
+
+def test_preflight_refuses_a_missing_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    llm = LiteLLMBackend("gpt-4.1-mini")
+    with pytest.raises(LLMConfigError, match="OPENAI_API_KEY") as info:
+        asyncio.run(llm.preflight())
+    assert isinstance(info.value, LLMRequestError) and info.value.model == "gpt-4.1-mini"
+    # an OpenAI-compatible server needs a key too (the SDK refuses to send without one): "none" will do
+    with pytest.raises(LLMConfigError, match="api_key="):
+        asyncio.run(LiteLLMBackend("openai/m", api_base="http://127.0.0.1:1/v1").preflight())
+
+
+def test_preflight_refuses_an_unknown_model() -> None:
+    with pytest.raises(LLMConfigError, match="unknown model"):
+        asyncio.run(LiteLLMBackend("gpt-4.1-minii").preflight())
+
+
+def test_preflight_refuses_an_unreachable_api_base() -> None:
+    port = _closed_port()
+    llm = LiteLLMBackend("openai/m", api_base=f"http://127.0.0.1:{port}/v1", api_key="none")
+    with pytest.raises(LLMConfigError, match=f"nothing answers at api_base .*:{port}"):
+        asyncio.run(llm.preflight())
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_preflight_and_calls_refuse_a_rejected_key_without_retrying(
+    status: int, chaos: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from deeppersona.testing import ChaosRates
+
+    if status == 403:  # the proxy answers 401; a 403 comes from the SDK's exception type
+        exc = litellm.PermissionDeniedError(
+            message="no access", llm_provider="openai", model="m", response=_http(403)
+        )
+        monkeypatch.setattr(litellm, "acompletion", Script(exc, exc))
+    chaos.set_rates(ChaosRates(unauthorized=1.0))
+    llm = LiteLLMBackend("openai/m", api_base=chaos.base_url, api_key="wrong", max_retries=5)
+    sleeps: list[float] = []
+
+    async def record(seconds: float) -> None:
+        sleeps.append(seconds)
+
+    llm._sleep = record
+    with pytest.raises(LLMConfigError, match=str(status)):
+        asyncio.run(llm.preflight())
+    with pytest.raises(LLMConfigError, match=str(status)) as info:
+        llm.complete(MSG, City)
+    assert info.value.attempts == 1 and not sleeps
+    if status == 401:
+        assert chaos.stats.requests == 2  # one probe, one call: never retried
+
+
+def test_preflight_passes_and_is_remembered(chaos: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    script = Script("OK")
+    monkeypatch.setattr(litellm, "acompletion", script)
+    llm = LiteLLMBackend("openai/m", api_base=chaos.base_url, api_key="none", temperature=0.2)
+    asyncio.run(llm.preflight())
+    asyncio.run(llm.preflight())
+    assert len(script.calls) == 1  # one probe, then remembered
+    probe = script.calls[0]
+    assert probe["max_tokens"] == 1 and probe["max_retries"] == 0 and probe["api_base"] == chaos.base_url
+    assert llm.usage.total.calls == 0  # the probe is not a call of the run
+
+
+def test_preflight_tolerates_transient_probe_failures(chaos: Any) -> None:
+    from deeppersona.testing import ChaosRates
+
+    chaos.set_rates(ChaosRates(unavailable=1.0))
+    llm = LiteLLMBackend("openai/m", api_base=chaos.base_url, api_key="none")
+    asyncio.run(llm.preflight())  # a busy server is the run's retries' business, not a configuration error
+
+
+def test_preflight_skips_mock_responses() -> None:
+    asyncio.run(LiteLLMBackend("gpt-4o-mini", mock_response="x").preflight())
+
+
+def test_missing_key_at_call_time_is_not_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The OpenAI SDK reports a missing key as a 500; it used to be retried for ~38 s."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    llm = LiteLLMBackend("gpt-4.1-mini")
+    sleeps: list[float] = []
+
+    async def record(seconds: float) -> None:
+        sleeps.append(seconds)
+
+    llm._sleep = record
+    with pytest.raises(LLMConfigError, match="OPENAI_API_KEY") as info:
+        llm.complete(MSG, City)
+    assert info.value.attempts == 1 and not sleeps
+
+
+def test_sdk_retries_are_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    script = Script('{"name": "Lima", "population": 10}')
+    monkeypatch.setattr(litellm, "acompletion", script)
+    LiteLLMBackend("gpt-4o-mini").complete(MSG, City)
+    assert script.calls[0]["max_retries"] == 0  # the retry policy is the only one
+
+
+def test_failing_calls_print_no_litellm_banner(
+    monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str], chaos: Any
+) -> None:
+    from deeppersona.testing import ChaosRates
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    chaos.set_rates(ChaosRates(server_error=1.0))
+    failing = [
+        (LiteLLMBackend("gpt-4.1-mini"), LLMConfigError),
+        (LiteLLMBackend("openai/m", api_base=chaos.base_url, api_key="x", max_retries=0), LLMTransientError),
+        (LiteLLMBackend("no-such-provider-model"), LLMRequestError),
+    ]
+    for llm, error in failing:
+        with pytest.raises(error):
+            llm.complete(MSG, City)
+    with pytest.raises(LLMConfigError):
+        asyncio.run(LiteLLMBackend("gpt-4.1-minii").preflight())
+    out, err = capfd.readouterr()
+    for banner in ("Give Feedback", "Provider List", "LiteLLM.Info", "turn_on_debug"):
+        assert banner not in out and banner not in err
+    assert litellm.suppress_debug_info is True
+
+
+def test_banners_stay_on_when_litellm_debugging_is_asked_for() -> None:
+    code = (
+        "import os; os.environ['LITELLM_LOG'] = 'DEBUG'\n"
+        "from deeppersona.llm._litellm import import_litellm\n"
+        "print(import_litellm().suppress_debug_info)"
+    )
+    env = {k: v for k, v in __import__("os").environ.items() if k != "LITELLM_LOG"}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_engine_run_fails_fast_without_a_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No key: refused before the run (pre-flight), or, where the engine does not call it, every persona
+    fails on its first request; never ~40 s of retries."""
+    from deeppersona.engine import PersonaEngine
+    from deeppersona.testing import HashEmbedder
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    llm = LiteLLMBackend("gpt-4.1-mini")
+    engine = PersonaEngine.from_taxonomy("default", model=llm, embedder=HashEmbedder())
+    engine = engine.with_seed(1).with_options(progress=False, persona_retries=0)
+    started = time.perf_counter()
+    try:
+        population = engine.generate(k=3, n=2)
+    except LLMConfigError:
+        pass
+    else:
+        assert not list(population) and len(population.failures) == 2
+        assert all("no API key" in (p.failure or "") for p in population.failures)
+    assert time.perf_counter() - started < 30
+    assert llm.usage.total.retries == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import time
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, Field
 
+from deeppersona.errors import LLMOutputError
 from deeppersona.llm import LiteLLMBackend, default_registry
 from deeppersona.llm._local import to_llama_response_format
 
@@ -102,9 +104,11 @@ def test_second_call_of_a_dialogue_reuses_the_kv_cache_of_the_first() -> None:
     """The engine's dialogue pattern: call 2 extends call 1, so only its new turns are evaluated."""
     profile = " ".join(f"Fact {i}: the person keeps bees and repairs radios on day {i}." for i in range(60))
     system = {"role": "system", "content": "You describe one person."}
-    llm = LiteLLMBackend("local/smollm2-135m", max_tokens=48, temperature=0.0, n_ctx=4096)
+    # room for a whole reply: a cut-off one is re-asked, never repaired
+    llm = LiteLLMBackend("local/smollm2-135m", max_tokens=256, temperature=0.0, n_ctx=4096)
     try:
-        llm.complete([{"role": "user", "content": "Hi"}], max_tokens=1)  # loads the model
+        with contextlib.suppress(LLMOutputError):  # loads the model; a 1-token reply is cut off, so refused
+            llm.complete([{"role": "user", "content": "Hi"}], max_tokens=1)
         evals = _count_prompt_evals(llm)
         llm._runtime.load("smollm2-135m").llama.reset()  # type: ignore[union-attr]  # empty KV cache
         convo = [system, {"role": "user", "content": f"Profile so far:\n{profile}\nInvent their pet."}]

@@ -243,11 +243,13 @@ def test_core_chain_that_stays_bad_is_recorded() -> None:
         return {k: v for k, v in data.items() if k in fields}
 
     draft = _draft()
-    asyncio.run(
+    core = asyncio.run(
         ValueGenerator(max_fill_retries=1).core(FakeLLM(handler=handler), draft, np.random.default_rng(0))
     )
     assert set(draft.missing) == {"core.values_orientation", "core.life_stories"}
     assert "words" in draft.missing["core.life_stories"]
+    assert core.values_orientation == "" and core.life_stories == []  # refused values are never stored
+    assert core.attitude.startswith("I take each day")
 
 
 def test_core_schema_fixes_counts_and_story_length() -> None:

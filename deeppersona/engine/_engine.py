@@ -648,6 +648,9 @@ class PersonaEngine:
     # ------------------------------------------------------------------ running
     async def _aiter(self, run: _Run, jobs: Sequence[_Job]) -> AsyncIterator[Persona]:
         """Run ``jobs`` with at most ``options.concurrency`` LLM calls in flight; yield personas as they finish."""
+        await _preflight(
+            run.llm
+        )  # a missing key or an unreachable server: one clear error, before any persona
         bar = _progress(len(jobs), run.options.progress)
         steps = _step_progress(run, jobs) if bar is None else None
         in_flight = run.options.in_flight()
@@ -875,6 +878,7 @@ class PersonaEngine:
         _check_k(k)
         _check_output_path(path)
         run = self._prepare(k, seed=0)  # the seed is settled below, once the file's seed is known
+        await _preflight(run.llm)  # before the output file or its lock is created
         bios = {job.index: job.sketch for job in jobs if job.sketch is not None} or None
         explicit = self._seed if isinstance(self._seed, int) else None
 
@@ -945,6 +949,14 @@ def _provenance(base: Provenance, demographics: Mapping[str, Any]) -> Provenance
     return base.model_copy(update={"occupation_source": str(source)}) if source else base
 
 
+async def _preflight(llm: LLM) -> None:
+    """Run the backend's pre-flight check, when it has one (the LiteLLM backend does: credentials, model
+    name, a reachable ``api_base``); it remembers its result, so this costs one probe per backend."""
+    check = getattr(llm, "preflight", None)
+    if check is not None:
+        await check()
+
+
 def _check_k(k: Any) -> None:
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise ConfigError(f"k must be a positive integer (attributes per persona), got {k!r}")
@@ -956,7 +968,9 @@ def _check_output_path(path: str | Path) -> None:
         raise ConfigError(f"the output path must be a non-empty str or Path, got {path!r}")
     target = Path(path)
     if target.is_dir():
-        raise ConfigError(f"the output path {str(target)!r} is a directory; give a file name such as out.jsonl")
+        raise ConfigError(
+            f"the output path {str(target)!r} is a directory; give a file name such as out.jsonl"
+        )
     parent = target.parent
     if not parent.exists():
         raise ConfigError(f"the directory of the output path {str(target)!r} does not exist; create it first")

@@ -28,6 +28,7 @@ from ._checks import (
     normalise,
     repetitive_openings,
     story_problem,
+    value_problem,
     word_count,
 )
 from ._draft import PersonaDraft
@@ -284,6 +285,7 @@ class ValueGenerator:
             problems = check(data)
         for name, reason in problems.items():
             draft.missing[f"core.{name}"] = reason
+            data[name] = self._valid_part(name, data[name], story_range)  # a refused value is never stored
         core = CoreProfile(values_polarity=polarity, **{k: data[k] for k in CORE_FIELDS})  # type: ignore[arg-type]
         draft.core = core
         draft.messages = [
@@ -291,6 +293,24 @@ class ValueGenerator:
             {"role": "assistant", "content": _compact({k: data[k] for k in CORE_FIELDS})},
         ]
         return core
+
+    @staticmethod
+    def _valid_part(name: str, value: Any, story_range: tuple[int, int]) -> Any:
+        """What of a core field that failed its spec may be kept: the valid stories and interests, else
+        nothing (``""``); the field is listed in ``draft.missing``."""
+        if name == "life_stories":
+            kept: list[str] = []
+            for story in value or []:
+                if story_problem(str(story), kept, story_words=story_range) is None:
+                    kept.append(str(story).strip())
+            return kept
+        if name == "interests":
+            return [
+                str(i).strip()
+                for i in value or []
+                if value_problem(str(i), kind="item") is None and str(i).strip()
+            ]
+        return ""
 
     async def _fix_stories(
         self,
