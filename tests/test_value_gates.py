@@ -411,7 +411,7 @@ def test_stories_sharing_sentences_are_reasked() -> None:
 
 def test_not_applicable_is_rationed_and_reasons_must_differ(tree: AttributeTree) -> None:
     same_reason = {k: "N/A: minimal involvement in such matters" for k in ("sleep_quality", "commute")}
-    handler, fills = fill_handler(same_reason)
+    handler, _ = fill_handler(same_reason)
     draft = _fill(tree, handler)
     na = [a for a in draft.attributes.values() if a.not_applicable]
     assert len(na) == 1 and draft.rejected.get("repeated") == 1  # the second use of the reason is refused
