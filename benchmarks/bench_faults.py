@@ -48,7 +48,7 @@ from deeppersona.llm import LiteLLMBackend
 from deeppersona.llm._structured import RetryPolicy
 from deeppersona.persona import Persona
 from deeppersona.taxonomy import AttributeTree
-from deeppersona.testing import ChaosProxy, ChaosRates, HashEmbedder, LlamaCppServer
+from deeppersona.testing import ChaosProxy, ChaosRates, HashEmbedder, LlamaCppServer, stored_texts, wrongly_ok
 
 logger = logging.getLogger("bench_faults")
 
@@ -74,31 +74,6 @@ class Row:
     duplicates: int | str = 0
     seconds: float = 0.0
     note: str = ""
-
-
-def stored_strings(persona: Persona) -> set[str]:
-    """Every text value a persona stores (core chain, attributes, narrative)."""
-    out: set[str] = set()
-
-    def walk(value: Any) -> None:
-        if isinstance(value, str):
-            out.add(value.strip())
-        elif isinstance(value, dict):
-            for item in value.values():
-                walk(item)
-        elif isinstance(value, (list, tuple)):
-            for item in value:
-                walk(item)
-
-    walk(persona.model_dump(include={"core", "attributes", "narrative"}))
-    return out
-
-
-def wrongly_ok(persona: Persona, k: int) -> bool:
-    if not persona.ok:
-        return False
-    core = persona.core.model_dump() if persona.core is not None else {}
-    return bool(persona.missing) or len(persona.selected) < k or not all(core.values())
 
 
 def backend(proxy: ChaosProxy, timeout: float, max_retries: int = 10) -> LiteLLMBackend:
@@ -141,7 +116,7 @@ def in_memory(
     back = {p.index for p in personas}
     failed = [p for p in personas if p.status == "failed"]
     fragments = {f.strip() for f in proxy.stats.fragments}
-    stored = [s for p in personas for s in stored_strings(p) if s in fragments]
+    stored = [s for p in personas for s in stored_texts(p) if s in fragments]
     stats = proxy.stats
     note = f"{stats.requests} requests, {stats.injected} faults, {len(population)} ok"
     for p in failed:
@@ -209,7 +184,7 @@ def killed_server(tree: AttributeTree, server: LlamaCppServer, proxy: ChaosProxy
         survived=len(set(indices)) + len(report.failures) - len(failed_by_fault),
         lost=(n - len(accounted)) + len(failed_by_fault),
         wrongly_ok=sum(wrongly_ok(p, K) for p in written),
-        fragments=sum(1 for p in written for s in stored_strings(p) if s in fragments),
+        fragments=sum(1 for p in written for s in stored_texts(p) if s in fragments),
         duplicates=len(indices) - len(set(indices)),
         seconds=seconds,
         note=f"{proxy.stats.upstream_errors} requests met the dead server; {reruns} rerun(s); "

@@ -29,7 +29,7 @@ from deeppersona.llm import LiteLLMBackend
 from deeppersona.llm._structured import RetryPolicy
 from deeppersona.persona import Persona
 from deeppersona.taxonomy import AttributeTree
-from deeppersona.testing import ChaosProxy, ChaosRates, HashEmbedder, LlamaCppServer
+from deeppersona.testing import ChaosProxy, ChaosRates, HashEmbedder, LlamaCppServer, stored_texts, wrongly_ok
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:.*ReadOnly.*:UserWarning"),
@@ -122,31 +122,6 @@ def _engine(
     )
 
 
-def _stored_strings(persona: Persona) -> set[str]:
-    """Every text value the persona stores (core chain, attributes, narrative)."""
-    out: set[str] = set()
-
-    def walk(value: Any) -> None:
-        if isinstance(value, str):
-            out.add(value.strip())
-        elif isinstance(value, dict):
-            for item in value.values():
-                walk(item)
-        elif isinstance(value, (list, tuple)):
-            for item in value:
-                walk(item)
-
-    walk(persona.model_dump(include={"core", "attributes", "narrative"}))
-    return out
-
-
-def _wrongly_ok(persona: Persona, k: int) -> bool:
-    if not persona.ok:
-        return False
-    core = persona.core.model_dump() if persona.core is not None else {}
-    return bool(persona.missing) or len(persona.selected) < k or not all(core.values())
-
-
 # -- single calls: each fault, retried or re-asked ---------------------------------------------------------
 
 
@@ -213,7 +188,7 @@ FAULTS_30 = ChaosRates(
 cost a whole client timeout each; they are tested on single calls above)."""
 
 
-def test_faulted_personas_come_back_flagged_never_wrongly_ok(tree: AttributeTree, proxy: ChaosProxy) -> None:
+def test_faulted_personas_come_back_flagged_neverwrongly_ok(tree: AttributeTree, proxy: ChaosProxy) -> None:
     """The core call gets a cut-off, a 429, a malformed reply and a drop, the fill call a cut-off and a
     500: the persona still comes back, with a truthful status, and no fragment of a cut-off reply is
     stored."""
@@ -224,12 +199,12 @@ def test_faulted_personas_come_back_flagged_never_wrongly_ok(tree: AttributeTree
     personas = [*population, *population.failures]
     assert [p.index for p in personas] == [0]  # back, with a status
     assert all(p.ok or (p.status in ("incomplete", "failed") and p.failure) for p in personas)
-    assert not [p.index for p in personas if _wrongly_ok(p, K)]
+    assert not [p.index for p in personas if wrongly_ok(p, K)]
     assert not [p.index for p in personas if p.status == "failed"]  # no fault killed it
     stats = proxy.stats
     assert stats.faults["truncated"] >= 2 and stats.fragments
     fragments = {f.strip() for f in stats.fragments}
-    stored = set().union(*(_stored_strings(p) for p in personas))
+    stored = set().union(*(stored_texts(p) for p in personas))
     assert not stored & fragments, f"fragments of cut-off replies were stored: {stored & fragments}"
 
 
@@ -274,9 +249,9 @@ def test_run_survives_faults_and_a_server_killed_mid_run(
     indices = [p.index for p in written]
     assert len(indices) == len(set(indices))  # nothing duplicated
     assert set(indices) | {i for i, _ in report.failures} == set(range(N))  # nothing lost
-    assert all(p.ok and not _wrongly_ok(p, K) for p in written)
+    assert all(p.ok and not wrongly_ok(p, K) for p in written)
     fragments = {f.strip() for f in proxy.stats.fragments}
-    assert not set().union(*(_stored_strings(p) for p in written)) & fragments
+    assert not set().union(*(stored_texts(p) for p in written)) & fragments
 
 
 def test_proxy_and_server_refuse_non_loopback_addresses() -> None:

@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from ._chaos import FAULTS, ChaosProxy, ChaosRates, ChaosStats, LlamaCppServer
+from ._chaos import FAULTS, ChaosProxy, ChaosRates, ChaosStats, LlamaCppServer, stored_texts, wrongly_ok
 from ._fake_llm import FakeLLM, FakeRequest
 from ._hash_embedder import HashEmbedder, canonical_words
 from ._schema_faker import fake_from_schema
@@ -26,4 +26,6 @@ __all__ = [
     "LlamaCppServer",
     "canonical_words",
     "fake_from_schema",
+    "stored_texts",
+    "wrongly_ok",
 ]

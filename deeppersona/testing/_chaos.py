@@ -41,12 +41,15 @@ import weakref
 from collections import Counter
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ..errors import ConfigError, MissingDependencyError
 
-__all__ = ["FAULTS", "ChaosProxy", "ChaosRates", "ChaosStats", "LlamaCppServer"]
+if TYPE_CHECKING:
+    from ..persona import Persona
+
+__all__ = ["FAULTS", "ChaosProxy", "ChaosRates", "ChaosStats", "LlamaCppServer", "stored_texts", "wrongly_ok"]
 
 logger = logging.getLogger(__name__)
 
@@ -198,7 +201,25 @@ def _check_loopback(host: str, what: str) -> None:
         raise ConfigError(f"{what} must be a loopback address (127.0.0.1, ::1 or localhost), got {host!r}")
 
 
-class ChaosProxy:
+class _Endpoint:
+    """``url`` and ``base_url`` of something listening on ``host:port``."""
+
+    host: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        """``http://host:port`` (IPv6 hosts in brackets)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """The OpenAI-style base URL to give a client: :attr:`url` + ``/v1``."""
+        return f"{self.url}/v1"
+
+
+class ChaosProxy(_Endpoint):
     """A fault-injecting HTTP proxy in front of an OpenAI-compatible server, on a loopback port.
 
     The proxy runs its own event loop in a background thread, so synchronous code (``engine.generate``)
@@ -268,17 +289,6 @@ class ChaosProxy:
         self._queue: list[str | None] = []
 
     # -- public --------------------------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        """``http://host:port`` of the proxy (once started)."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
-
-    @property
-    def base_url(self) -> str:
-        """The OpenAI-style base URL to give a client: :attr:`url` + ``/v1``."""
-        return f"{self.url}/v1"
 
     @property
     def stats(self) -> ChaosStats:
@@ -689,7 +699,7 @@ def _kill(process: subprocess.Popen[bytes]) -> None:
             process.wait(10)
 
 
-class LlamaCppServer:
+class LlamaCppServer(_Endpoint):
     """``python -m llama_cpp.server`` on a packaged GGUF, in a subprocess on a loopback port.
 
     Needs the extra ``llama-cpp-python[server]``. The port stays the same across :meth:`kill` and
@@ -743,17 +753,6 @@ class LlamaCppServer:
     def available() -> bool:
         """Whether ``llama_cpp.server`` and its dependencies are installed."""
         return all(importlib.util.find_spec(name) is not None for name in _SERVER_MODULES)
-
-    @property
-    def url(self) -> str:
-        """``http://host:port`` of the server."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
-
-    @property
-    def base_url(self) -> str:
-        """The OpenAI-style base URL: :attr:`url` + ``/v1``."""
-        return f"{self.url}/v1"
 
     @property
     def pid(self) -> int | None:
@@ -857,3 +856,31 @@ class LlamaCppServer:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return "(no log)"
+
+
+def stored_texts(persona: Persona) -> set[str]:
+    """Every text a persona stores (core chain, attribute values, narrative), stripped: to check that no
+    fragment of a cut-off reply (see :attr:`ChaosStats`) was stored."""
+    out: set[str] = set()
+
+    def walk(value: Any) -> None:
+        if isinstance(value, str):
+            out.add(value.strip())
+        elif isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                walk(item)
+
+    walk(persona.model_dump(include={"core", "attributes", "narrative"}))
+    return out
+
+
+def wrongly_ok(persona: Persona, k: int) -> bool:
+    """Whether ``persona`` says ``ok`` while it is not complete (missing parts, fewer than ``k`` selected
+    attributes, or an empty core field): what a fault suite must never see."""
+    if not persona.ok:
+        return False
+    core = persona.core.model_dump() if persona.core is not None else {}
+    return bool(persona.missing) or len(persona.selected) < k or not all(core.values())
