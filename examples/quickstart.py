@@ -2,7 +2,7 @@
 
 Run it after the set-up command of the README::
 
-    python examples/quickstart.py            # embedded qwen2.5-coder-1.5b, k=30: about 2.5 minutes on 2 cores
+    python examples/quickstart.py            # embedded qwen2.5-coder-1.5b, k=30: several minutes on 2 cores
     python examples/quickstart.py --k 220    # the paper's depth (slower on a CPU)
     python examples/quickstart.py --model gpt-4.1-mini --k 220   # any LiteLLM model
 
