@@ -507,9 +507,9 @@ def test_cli_quality(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert "**Persona quality** (2 personas" in printed and "| trivial_share | 50.0% |" in printed
     assert out.read_text(encoding="utf-8").strip() == printed.strip()
     assert csv.read_text(encoding="utf-8").startswith("persona_id,path,")
-    assert main(["evaluate", "quality", str(path), "--json", "--story-words", "10", "20"]) == 0
+    assert main(["evaluate", "quality", str(path), "--json", "--story-words", "40", "60"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["summary"]["personas"] == 2 and data["summary"]["core_complete_share"] == 0.5
-    assert data["settings"]["story_words"] == [10, 20]
+    assert data["settings"]["story_words"] == [40, 60]
     assert main(["evaluate", "quality", str(tmp_path / "missing.jsonl")]) == 1
     assert "does not exist" in capsys.readouterr().err

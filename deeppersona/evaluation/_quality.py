@@ -48,6 +48,7 @@ from ..generation._checks import (
     normalise,
     not_applicable_reason,
     parse_number,
+    story_problem,
     word_count,
 )
 from ..persona import Persona, Population
@@ -102,7 +103,10 @@ CORE_PARTS: dict[str, str] = {
     "attitude": "a sentence of 4+ words",
     "attitude_details": "present, 4+ words",
     "coping_mechanism": "present, 4+ words",
-    "life_stories": "as many as asked (story_count), none empty, each >= 0.75 x the lower story_words bound",
+    "life_stories": (
+        "as many as asked (story_count); each usable, 0.75 x low to 1.5 x high story_words, not repeating "
+        "an earlier story or its sentences (the generator's rule)"
+    ),
     "interests": "as many as asked (interest_count), none empty, a placeholder or junk",
 }
 """The parts of the core chain that :func:`assess_quality` checks, name → what passes."""
@@ -585,9 +589,9 @@ def _core_failures(
         if not _usable_text(text) or word_count(text) < 4:
             failing.append(part)
     stories = list(core.life_stories)
-    least = 0.75 * story_words[0]
+    # the generator's rule for each story: usable text, 0.75 x low to 1.5 x high words, no repeat of an earlier one
     if not story_count[0] <= len(stories) <= story_count[1] or any(
-        not _usable_text(s) or word_count(s) < least for s in stories
+        story_problem(s, stories[:i], story_words=story_words) is not None for i, s in enumerate(stories)
     ):
         failing.append("life_stories")
     interests = list(core.interests)
