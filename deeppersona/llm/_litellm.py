@@ -120,7 +120,8 @@ class LiteLLMBackend(LLM):
             (a SQLite file or a directory). Keyed by model, messages, parameters and seed.
         timeout: Seconds before one request counts as timed out (a transient failure).
         temperature: Default sampling temperature.
-        max_tokens: Default completion token limit.
+        max_tokens: Default completion token limit (embedded ``local/...`` models: 2,048 when ``None``, see
+            ``LOCAL_MAX_TOKENS``; a reply cut off by the limit is re-asked with twice the room).
         structured: ``"auto"``, or force ``"json_schema"``, ``"json_object"`` or ``"prompt"`` (schema in the
             prompt only).
         registry: The local-model registry for ``local/...`` models (packaged defaults when ``None``).
@@ -220,6 +221,10 @@ class LiteLLMBackend(LLM):
         if temp is not None:
             params["temperature"] = temp
         limit = max_tokens if max_tokens is not None else self.max_tokens
+        if limit is None and self.is_local:
+            # a small model under a grammar can run away (a string that never closes): without a limit it
+            # would write until the context is full, for an hour on a CPU; a cut-off reply is re-asked
+            limit = LOCAL_MAX_TOKENS
         if limit is not None:
             params["max_tokens"] = limit
         if seed is not None:
@@ -247,7 +252,7 @@ class LiteLLMBackend(LLM):
 
         def more_room() -> None:  # a reply cut off by the token limit: the re-ask may write twice as much
             current = int(params.get("max_tokens") or 0)
-            params["max_tokens"] = min(_MAX_TOKENS_CAP, 2 * current if current else _MAX_TOKENS_CAP // 4)
+            params["max_tokens"] = min(_MAX_TOKENS_CAP, 2 * current if current else _MAX_TOKENS_CAP // 2)
 
         return await structured_call(
             send,
@@ -483,8 +488,12 @@ def _is_loopback_url(url: Any) -> bool:
 _NOT_CACHE_KEYS = ("api_key", "deeppersona_runtime", "max_retries")
 """Request parameters that do not change the reply (left out of cache keys)."""
 
-_MAX_TOKENS_CAP = 16384
+_MAX_TOKENS_CAP = 8192
 """The most completion tokens a re-ask after a truncated reply asks for."""
+
+LOCAL_MAX_TOKENS = 2048
+"""Completion token limit of embedded-model calls when none is given (a k=30 fill reply takes about 600, a core
+chain with three stories about 800); a reply cut off by it is re-asked with twice the room."""
 
 
 def _finish_reason(response: Any) -> str | None:
