@@ -49,18 +49,12 @@ from deeppersona.llm._structured import RetryPolicy
 from deeppersona.persona import Persona
 from deeppersona.taxonomy import AttributeTree
 from deeppersona.testing import ChaosProxy, ChaosRates, HashEmbedder, LlamaCppServer, stored_texts, wrongly_ok
+from deeppersona.testing._chaos import FIXED_CORE
 
 logger = logging.getLogger("bench_faults")
 
 K = 3
-CORE = {
-    "values": "honesty, hard work and loyalty to family",
-    "attitude": "Life is hard but worth the effort.",
-    "attitude_details": "She gets up early, keeps a strict budget and helps her sister with rent every month.",
-    "coping": "She walks for an hour when things go wrong.",
-    "life_stories": ["She lost her job at the mill in 2015 and retrained as a bookkeeper at night school."],
-    "interests": ["long evening walks", "crossword puzzles"],
-}
+CORE = FIXED_CORE
 
 
 @dataclass

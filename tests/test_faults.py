@@ -30,6 +30,7 @@ from deeppersona.llm._structured import RetryPolicy
 from deeppersona.persona import Persona
 from deeppersona.taxonomy import AttributeTree
 from deeppersona.testing import ChaosProxy, ChaosRates, HashEmbedder, LlamaCppServer, stored_texts, wrongly_ok
+from deeppersona.testing._chaos import FIXED_CORE
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:.*ReadOnly.*:UserWarning"),
@@ -94,14 +95,7 @@ def _backend(
     )
 
 
-CORE = {
-    "values": "honesty, hard work and loyalty to family",
-    "attitude": "Life is hard but worth the effort.",
-    "attitude_details": "She gets up early, keeps a strict budget and helps her sister with rent every month.",
-    "coping": "She walks for an hour when things go wrong.",
-    "life_stories": ["She lost her job at the mill in 2015 and retrained as a bookkeeper at night school."],
-    "interests": ["long evening walks", "crossword puzzles"],
-}
+CORE = FIXED_CORE
 """Anchors for the whole core chain: smollm2 cannot write one that passes its checks, so without them
 every persona is ``incomplete``; with them a persona is ``ok`` when its attributes pass."""
 

@@ -49,7 +49,7 @@ from ..errors import ConfigError, MissingDependencyError
 if TYPE_CHECKING:
     from ..persona import Persona
 
-__all__ = ["FAULTS", "ChaosProxy", "ChaosRates", "ChaosStats", "LlamaCppServer", "stored_texts", "wrongly_ok"]
+__all__ = ["FAULTS", "ChaosProxy", "ChaosRates", "ChaosStats", "LlamaCppServer", "FIXED_CORE", "stored_texts", "wrongly_ok"]
 
 logger = logging.getLogger(__name__)
 
@@ -884,3 +884,15 @@ def wrongly_ok(persona: Persona, k: int) -> bool:
         return False
     core = persona.core.model_dump() if persona.core is not None else {}
     return bool(persona.missing) or len(persona.selected) < k or not all(core.values())
+
+
+FIXED_CORE: dict[str, Any] = {
+    "values": "honesty, hard work and loyalty to family",
+    "attitude": "Life is hard but worth the effort.",
+    "attitude_details": "She gets up early, keeps a strict budget and helps her sister with rent every month.",
+    "coping": "She walks for an hour when things go wrong.",
+    "life_stories": ["She lost her job at the mill in 2015 and retrained as a bookkeeper at night school."],
+    "interests": ["long evening walks", "crossword puzzles"],
+}
+"""Anchors for a whole core chain that passes its checks: for fault tests on a tiny model (smollm2-135m)
+that cannot write one, so that what is measured is the fault handling."""
