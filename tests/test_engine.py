@@ -518,3 +518,11 @@ def test_persona_status_is_ok_only_when_complete(tree: AttributeTree, embedder: 
     complete = make(tree, embedder).generate(k=12)
     assert complete.ok and complete.missing == {}
     assert complete.provenance.occupation_source == (complete.demographics.get("occupation_source") or "")
+
+
+def test_one_persona_shows_a_bar_over_its_steps(
+    tree: AttributeTree, embedder: HashEmbedder, capfd: pytest.CaptureFixture[str]
+) -> None:
+    make(tree, embedder).with_options(progress=True).generate(k=12)
+    err = capfd.readouterr().err
+    assert "persona 0" in err and "step" in err and "narrative" in err and "persona/s" not in err

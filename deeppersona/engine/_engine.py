@@ -651,8 +651,9 @@ class PersonaEngine:
         await _preflight(
             run.llm
         )  # a missing key or an unreachable server: one clear error, before any persona
-        bar = _progress(len(jobs), run.options.progress)
-        steps = _step_progress(run, jobs) if bar is None else None
+        # one persona: a bar over its steps (core, fill 1/2, ...); several: a bar over the personas
+        steps = _step_progress(run, jobs)
+        bar = _progress(len(jobs), run.options.progress) if steps is None and len(jobs) != 1 else None
         in_flight = run.options.in_flight()
         pool = None
         if in_flight > 1 and _offload_selection(run):
