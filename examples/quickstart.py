@@ -17,6 +17,7 @@ import os
 import textwrap
 
 import deeppersona as dp
+from deeppersona.persona._render import occupation_text
 
 FAST = os.environ.get("DEEPPERSONA_EXAMPLES_FAST") == "1"  # the test suite's offline fast mode
 
@@ -44,7 +45,8 @@ def main() -> None:
 
     demo = persona.demographics
     print(f"{persona.name or 'Persona'} ({persona.id})")
-    print(f"  {demo.get('age')} years, {demo.get('gender')}, {demo.get('occupation')}")
+    job = occupation_text(demo)  # "crop farmworker"; the table title stays in demo["occupation"]
+    print(f"  {demo.get('age')} years, {demo.get('gender')}, {job}")
     print(f"  {demo.get('city')}, {demo.get('region')}, {demo.get('country')}")
     if persona.core is not None:
         print(f"\nValues:   {persona.core.values_orientation}")
