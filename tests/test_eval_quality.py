@@ -125,6 +125,23 @@ def test_cross_persona_distinct_ratio() -> None:
     assert table["distinct_ratio"].tolist() == pytest.approx([2 / 3, 1.0])
 
 
+def test_first_person_values_are_counted() -> None:
+    a = persona(
+        "a",
+        {
+            "C > Identity Clarity": "I'm confident in who I am and what I stand for",
+            "C > Fear": "In 2004 I lost my stall to a fire",
+            "C > Hobby": "restores World War I radios",
+            "C > Diet": "ugali with sukuma wiki most nights",
+        },
+    )
+    report = quality([a])
+    assert report.summary["first_person_share"] == pytest.approx(2 / 4)
+    rows = report.to_pandas(per="value")
+    assert rows.loc[rows["first_person"], "path"].tolist() == ["C > Identity Clarity", "C > Fear"]
+    assert set(rows.loc[rows["first_person"], "problem"]) == {"first_person"}
+
+
 def test_echo_and_sketch_copy() -> None:
     sketch = "A retired grocery store owner from Colorado who hates alcohol."
     a = persona(

@@ -115,6 +115,8 @@ BAD_VALUES = [
     ("station", "Conf", "outside_options"),
     ("station", "Other FM", "outside_options"),
     ("hours", "lots", "not_a_number"),
+    ("commute", "I'm confident in who I am and what I stand for", "first_person"),
+    ("commute", "My bus takes an hour each way", "first_person"),
 ]
 
 
@@ -231,7 +233,7 @@ def test_core_chain_that_stays_bad_is_recorded() -> None:
         if req.call_site != "core":
             return None
         fields = req.response_model.model_json_schema()["properties"]
-        data = {"values_orientation": "Positive", "attitude": "I take each day as it comes, slowly.",
+        data = {"values_orientation": "Positive", "attitude": "Takes each day as it comes, slowly.",
                 "attitude_details": "He plans the week on Sunday evening and rarely changes the plan.",
                 "coping_mechanism": "He goes quiet and fixes something with his hands."}  # fmt: skip
         if "story" in fields:
@@ -249,7 +251,7 @@ def test_core_chain_that_stays_bad_is_recorded() -> None:
     assert set(draft.missing) == {"core.values_orientation", "core.life_stories"}
     assert "words" in draft.missing["core.life_stories"]
     assert core.values_orientation == "" and core.life_stories == []  # refused values are never stored
-    assert core.attitude.startswith("I take each day")
+    assert core.attitude.startswith("Takes each day")
 
 
 def test_core_schema_fixes_counts_and_story_length() -> None:
@@ -299,6 +301,11 @@ def test_short_narrative_is_reasked_then_recorded() -> None:
         ("High", {"kind": "categorical", "options": ("High", "Low")}, None),
         ("Conf", {"kind": "categorical", "options": ("Conformist", "Rebel")}, "outside_options"),
         ("Yes", {"kind": "item"}, None),
+        ("I'm not afraid of losing things or people", {}, "first_person"),
+        ("In 2004 I moved to Nakuru for work", {}, "first_person"),
+        ("reading my Bible before dawn", {"kind": "item"}, "first_person"),
+        ("his grandfather's World War I medal", {}, None),
+        ("Irish folk music and Myanmar curries", {}, None),
     ],
 )
 def test_value_problem_rules(value: str, kwargs: dict[str, Any], expected: str | None) -> None:
@@ -359,6 +366,23 @@ def test_core_problems_rules() -> None:
     problems = core_problems(bad, num_stories=1, num_interests=2, story_words=(60, 120))
     assert set(problems) == {"life_stories", "interests"}
     assert "1 words" in problems["life_stories"] and "exactly 2" in problems["interests"]
+    spoken = {**good, "attitude": "I approach every day with grim patience."}
+    assert set(core_problems(spoken, num_stories=1, num_interests=2, story_words=(60, 120))) == {"attitude"}
+    copied = {**good, "values_orientation": "without paid work and not employed"}
+    facts = ["Mary Jepchirchir", "57", "without paid work", "Kajiado County, Kenya"]
+    found = core_problems(copied, num_stories=1, num_interests=2, story_words=(60, 120), facts=facts)
+    assert set(found) == {"values_orientation"} and "repeats facts" in found["values_orientation"]
+    assert not core_problems(good, num_stories=1, num_interests=2, story_words=(60, 120), facts=facts)
+
+
+def test_core_schema_asks_for_non_empty_short_fields() -> None:
+    """A grammar-constrained model cannot answer a re-ask with "" again: the schema sets a least length."""
+    from deeppersona.generation._schemas import core_chain_type
+
+    fix = core_chain_type(1, 2, (60, 120), ("attitude", "coping_mechanism")).model_json_schema()
+    assert fix["properties"]["attitude"]["minLength"] >= 10
+    assert fix["properties"]["coping_mechanism"]["minLength"] >= 10
+    assert fix["properties"].keys() == {"attitude", "coping_mechanism"}
 
 
 def test_not_applicable_attributes_render_with_their_reason() -> None:

@@ -41,6 +41,7 @@ from ..generation._checks import (
     content_words,
     copies_sketch,
     echoes_name,
+    is_first_person,
     is_junk,
     is_one_word,
     is_placeholder,
@@ -81,6 +82,7 @@ FIGURES: dict[str, str] = {
     "repeated_share": "per persona, free-text values whose normalised text equals another of its values; mean",
     "distinct_ratio": "per free-text attribute held by 2+ personas, distinct values / occurrences; mean",
     "echo_share": "free-text values that only repeat the attribute's name ('Grief Process: no grief process')",
+    "first_person_share": "free-text values written as the person speaking ('I'm confident in who I am')",
     "sketch_copy_share": "free-text values of personas with a sketch that copy the sketch",
     "core_complete_share": "personas whose core chain is complete (see the core parts)",
     "anchor_retention": (
@@ -806,6 +808,7 @@ def assess_quality(
                 "repeated": False,
                 "echo": is_free and usable and echoes_name(text, path[-1] if path else key, ignore=own_name),
                 "sketch_copy": is_free and usable and copies_sketch(text, sketch),
+                "first_person": is_free and usable and is_first_person(text),
                 "in_narrative": None,
                 "contradiction": "",
             }
@@ -831,7 +834,16 @@ def assess_quality(
             r["problem"] = next(
                 (
                     p
-                    for p in ("empty", "placeholder", "junk", "sketch_copy", "echo", "trivial", "repeated")
+                    for p in (
+                        "empty",
+                        "placeholder",
+                        "junk",
+                        "sketch_copy",
+                        "echo",
+                        "trivial",
+                        "first_person",
+                        "repeated",
+                    )
                     if r[p]
                 ),
                 "",
@@ -877,6 +889,7 @@ def assess_quality(
                 "repeated_share": _share(sum(r["repeated"] for r in nonempty_free), len(nonempty_free)),
                 "echo": sum(r["echo"] for r in free),
                 "sketch_copy": sum(r["sketch_copy"] for r in free),
+                "first_person": sum(r["first_person"] for r in free),
                 "core_complete": not failing,
                 "core_failures": ", ".join(failing),
                 "anchors": n_anchor,
@@ -928,6 +941,7 @@ def assess_quality(
         "repeated_share": _mean(r["repeated_share"] for r in persona_rows),
         "distinct_ratio": _mean(r["distinct_ratio"] for r in attribute_rows),
         "echo_share": _share(sum(r["echo"] for r in free_rows), len(free_rows)),
+        "first_person_share": _share(sum(r["first_person"] for r in free_rows), len(free_rows)),
         "sketch_copy_share": _share(sum(r["sketch_copy"] for r in sketch_free), len(sketch_free)),
         "core_complete_share": sum(r["core_complete"] for r in persona_rows) / n,
         "anchor_retention": _share(anchors_kept, anchors_total),
@@ -1012,7 +1026,7 @@ class QualityReport:
             per: ``"summary"``: one row per headline figure (``value``, ``definition``);
                 ``"persona"``: one row per persona (its figures, failing core parts, contradictions);
                 ``"value"``: one row per attribute value with its flags (``empty``, ``placeholder``,
-                ``junk``, ``trivial``, ``one_word``, ``repeated``, ``echo``, ``sketch_copy``,
+                ``junk``, ``trivial``, ``one_word``, ``repeated``, ``echo``, ``first_person``, ``sketch_copy``,
                 ``in_narrative``, ``contradiction``) and ``problem``, the first flag raised;
                 ``"attribute"``: one row per free-text attribute held by 2+ personas (distinct ratio).
 
@@ -1031,7 +1045,7 @@ class QualityReport:
         if per == "value":
             columns = ["persona_id", "path", "name", "stratum", "kind", "value", "counted", "free_text", "words",
                        "not_applicable", "problem", "empty", "placeholder", "junk", "trivial", "one_word",
-                       "repeated", "echo", "sketch_copy", "in_narrative", "contradiction"]  # fmt: skip
+                       "repeated", "echo", "first_person", "sketch_copy", "in_narrative", "contradiction"]  # fmt: skip
             return pd.DataFrame(self._value_rows, columns=columns)
         if per == "attribute":
             frame = pd.DataFrame(

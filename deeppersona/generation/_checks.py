@@ -30,6 +30,7 @@ __all__ = [
     "ValueProblem",
     "content_words",
     "describe_problem",
+    "is_first_person",
     "is_junk",
     "is_one_word",
     "is_placeholder",
@@ -63,6 +64,7 @@ ValueProblem = Literal[
     "repeated",
     "na_restates_name",
     "too_many_na",
+    "first_person",
 ]
 """Why a value is refused (see :func:`value_problem`; ``"repeated"`` is judged by the generator, which
 sees the persona's other values)."""
@@ -382,6 +384,25 @@ def echoes_name(text: str, name: str, *, ignore: Collection[str] = ()) -> bool:
     return bool(name_words) and set(value_words) <= name_words
 
 
+_FIRST_PERSON_START = re.compile(
+    r"^\W*(?:i|i['’]m|i['’]ve|i['’]d|i['’]ll|my|me|myself|we|we['’]re|our)\b", re.IGNORECASE
+)
+_FIRST_PERSON_INSIDE = re.compile(
+    r"\b(?:I['’](?:m|ve|d|ll)|[Mm]y|[Mm]yself|I(?= (?:am|was|have|had|do|did|don['’]t|didn['’]t|can|"
+    r"can['’]t|will|would|usually|always|never|often|sometimes|also|just|really|love|like|enjoy|feel|think|"
+    r"prefer|try|go|live|work|spend|use|get|keep|make|take|believe|know|need|want|still|rarely|only|"
+    r"[a-z]+ed)\b))\b"
+)
+
+
+def is_first_person(text: str) -> bool:
+    """Whether ``text`` is written as the person speaking ("I'm confident in who I am", "my sister's
+    farm") rather than about them. Inside a text a capital "I" counts only before a verb ("In 2004 I
+    moved"), so "World War I veteran" does not."""
+    text = str(text)
+    return bool(_FIRST_PERSON_START.match(text) or _FIRST_PERSON_INSIDE.search(text))
+
+
 def copies_sketch(text: str, sketch: str | None) -> bool:
     """Whether the value is the sketch copied: the sketch itself, or a run of at least four of its words
     covering at least 40% of it ("Local Economy: retired grocery store owner from Colorado")."""
@@ -433,7 +454,9 @@ def looks_not_applicable(value: Any) -> bool:
     return isinstance(value, str) and bool(_NA_START.match(value))
 
 
-_NA_START = re.compile(r"^\s*(?:n\s*/\s*a\b|not\s+applicable|does\s*n[o']t\s+apply|na\s*[:\-–—(])", re.IGNORECASE)
+_NA_START = re.compile(
+    r"^\s*(?:n\s*/\s*a\b|not\s+applicable|does\s*n[o']t\s+apply|na\s*[:\-–—(])", re.IGNORECASE
+)
 
 
 _NUMBER = re.compile(
@@ -526,6 +549,8 @@ def value_problem(
         return "echo"
     if kind == "text" and (is_trivial(text) or not content_words(text)):
         return "trivial"  # a bare word, or only filler ("does not have any")
+    if kind in ("text", "item") and is_first_person(text):
+        return "first_person"
     return None
 
 
@@ -549,6 +574,10 @@ _PROBLEM_TEXT: dict[str, str] = {
     "unfounded_na": (
         "nothing about this person is 'not mentioned': you are creating them, so decide a plausible, "
         "specific value; N/A is only for an attribute that cannot apply to them, with the reason"
+    ),
+    "first_person": (
+        'it was written as the person speaking; describe them from outside, without "I", "my" or '
+        '"me" (for example "keeps receipts in a biscuit tin")'
     ),
     "truncated": "the reply was cut off before this value was complete",
     "repeated": "the same value was given to several attributes; give each its own specific value",
@@ -575,12 +604,15 @@ def core_problems(
     num_interests: int,
     story_words: tuple[int, int],
     tolerance: tuple[float, float] = (0.75, 1.5),
+    facts: Sequence[str] = (),
 ) -> dict[str, str]:
     """What is wrong with a core chain, field by field (an empty dict when nothing is).
 
     The rules (each field must meet its own spec):
 
-    - ``values_orientation``: a phrase of at least 3 words, not a label such as "Neutral" or "High";
+    - ``values_orientation``: a phrase of at least 3 words, not a label such as "Neutral" or "High", and
+      not mostly words of the given ``facts`` ("without paid work" is an occupation, not a value);
+    - no short field is written as the person speaking ("I approach challenges ...");
     - ``attitude`` and ``coping_mechanism``: a sentence of at least 4 words;
     - ``attitude_details``: a sentence of at least 8 words;
     - ``life_stories``: exactly ``num_stories``, each between ``tolerance[0] * low`` and
@@ -594,6 +626,7 @@ def core_problems(
         num_interests: Interests asked for.
         story_words: ``(low, high)`` words asked per story.
         tolerance: Accepted story length as factors of ``low`` and ``high``.
+        facts: The person's given facts (demographics as shown to the model).
 
     Returns:
         Field name → feedback sentence for the model.
@@ -610,6 +643,10 @@ def core_problems(
         ):
             problems[name] = (
                 f"{text!r} is a label; write a phrase of {least}-12 words naming what this person values"
+            )
+        elif name == "values_orientation" and _only_facts(text, facts):
+            problems[name] = (
+                f"{text!r} only repeats facts about the person; write a phrase naming what they value"
             )
         elif word_count(text) < least:
             problems[name] = f"{text!r} is too short; write a full sentence of at least {least} words"
@@ -640,6 +677,13 @@ def core_problems(
     if interest_notes:
         problems["interests"] = "; ".join(interest_notes)
     return problems
+
+
+def _only_facts(text: str, facts: Sequence[str]) -> bool:
+    """Whether ``text`` is mostly (60% or more of its content words) words of ``facts``."""
+    words = [_root(w) for w in content_words(text)]
+    known = {_root(w) for fact in facts for w in content_words(fact)}
+    return bool(words) and bool(known) and sum(w in known for w in words) >= 0.6 * len(words)
 
 
 def story_problem(

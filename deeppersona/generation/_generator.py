@@ -230,10 +230,11 @@ class ValueGenerator:
         fixed = [(k, format_value(v)) for k, v in draft.fixed_core.items()]
         given = [(key, format_value(attr.value)) for key, attr in draft.given.items()]
         story_range = parse_word_range(self.story_words)
+        facts = self._facts(draft)
         system = self.render("core_system")
         user = self.render(
             "core_chain",
-            facts=self._facts(draft),
+            facts=facts,
             bio=draft.bio,
             given=given,
             fixed=fixed,
@@ -252,7 +253,11 @@ class ValueGenerator:
 
         def check(data: dict[str, Any]) -> dict[str, str]:
             found = core_problems(
-                data, num_stories=num_stories, num_interests=num_interests, story_words=story_range
+                data,
+                num_stories=num_stories,
+                num_interests=num_interests,
+                story_words=story_range,
+                facts=[str(value) for _, value in facts],
             )
             return {k: v for k, v in found.items() if k not in draft.fixed_core}
 

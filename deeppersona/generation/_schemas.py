@@ -49,6 +49,10 @@ class CoreChain(BaseModel):
     interests: list[str] = Field(min_length=2, max_length=3, description="Two or three hobbies or interests.")
 
 
+_LEAST_CHARS = {"values_orientation": 15, "attitude": 20, "attitude_details": 40, "coping_mechanism": 20}
+"""Least characters of the core chain's short fields, written into the response schema."""
+
+
 def parse_word_range(text: str) -> tuple[int, int]:
     """``"60-120"`` -> ``(60, 120)``; ``"150"`` -> ``(150, 150)``.
 
@@ -86,9 +90,17 @@ def core_chain_type(
     # is still parsed, and core_problems re-asks just the offending fields with the reason.
     # (No minLength/maxLength on the stories: llama.cpp refuses grammars with repetitions that long.)
     story = Annotated[str, Field(description=f"A specific personal story, {lo}-{hi} words.")]
-    interest = Annotated[str, Field(description="A hobby or interest, 2-5 words.")]
+    interest = Annotated[
+        str, Field(description="A hobby or interest, 2-5 words.", json_schema_extra={"minLength": 3})
+    ]
+    # The short fields get a least length in the schema (not in validation): a grammar-constrained small
+    # model otherwise answers a re-ask with "" again and again.
     specs: dict[str, Any] = {
-        name: (str, Field(description=info.description)) for name, info in CoreChain.model_fields.items()
+        name: (
+            str,
+            Field(description=info.description, json_schema_extra={"minLength": _LEAST_CHARS.get(name, 1)}),
+        )
+        for name, info in CoreChain.model_fields.items()
     }
     specs["life_stories"] = (
         list[story],  # type: ignore[valid-type]
