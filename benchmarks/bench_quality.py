@@ -27,6 +27,7 @@ from pathlib import Path
 
 from deeppersona import PersonaEngine
 from deeppersona.evaluation import Evaluator, QualityReport
+from deeppersona.llm import resolve_llm
 from deeppersona.persona import Persona, Population
 
 COHORTS = ("Kenya", "Germany", "India", "Brazil")
@@ -140,12 +141,20 @@ def main(argv: list[str] | None = None) -> None:
         "--persona-retries", type=int, default=2, help="whole-persona attempts after an incomplete one (default 2)"
     )
     parser.add_argument("--out", type=Path, help="write the real-model personas to this JSONL file")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="CPU threads of an embedded model (default: all cores; 1 runs far better beside other work)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
 
     from deeppersona.testing import FakeLLM, HashEmbedder
 
-    base = PersonaEngine.from_taxonomy("default", model=args.model).with_seed(args.seed)
+    options = {"n_threads": args.threads} if args.threads else {}
+    model = resolve_llm(args.model, **options) if options else args.model
+    base = PersonaEngine.from_taxonomy("default", model=model).with_seed(args.seed)
     base = base.with_options(concurrency=1, progress=False, persona_retries=args.persona_retries)
     fake = base.with_llm(FakeLLM(seed=args.seed)).with_embedder(HashEmbedder())
     personas, seconds = generate(fake, args.k, args.per_cohort, None, args.sketches, args.cohorts)

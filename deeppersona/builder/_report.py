@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .._display import html_report, html_table
 from ..llm import Usage
 from ._records import AttributePath, PairRecord
 
@@ -25,7 +26,7 @@ __all__ = [
 
 @dataclass
 class StageReport:
-    """Counts of one stage.
+    """Counts of one stage (shown as a one-row HTML table in a notebook).
 
     Attributes:
         stage: The stage name (``read``, ``classify``, ``extract``, ``filter``, ``merge``, ``format``...).
@@ -73,6 +74,29 @@ class StageReport:
     def __str__(self) -> str:
         return self.summary()
 
+    def __repr__(self) -> str:
+        return f"StageReport({self.summary()}, {self.seconds:.1f} s)"
+
+    def _repr_html_(self) -> str:
+        return html_report("Stage report", self.stage, _reports_html([self]))
+
+
+_STAGE_HEADER = ("stage", "in", "out", "unit", "dropped", "notes", "LLM calls", "seconds")
+
+
+def _stage_cells(r: StageReport) -> tuple[str, str, str]:
+    dropped = ", ".join(f"{k} {v}" for k, v in r.dropped.most_common()) or "-"
+    notes = ", ".join(f"{k} {v}" for k, v in r.notes.items()) or "-"
+    return dropped, notes, f"{r.seconds:.1f}"
+
+
+def _reports_html(reports: list[StageReport]) -> str:
+    rows = []
+    for r in reports:
+        dropped, notes, seconds = _stage_cells(r)
+        rows.append([r.stage, r.n_in, r.n_out, r.unit, dropped, notes, r.usage.calls, seconds])
+    return html_table(_STAGE_HEADER, rows, right={7})
+
 
 def _reports_markdown(reports: list[StageReport]) -> str:
     lines = [
@@ -80,11 +104,9 @@ def _reports_markdown(reports: list[StageReport]) -> str:
         "|---|---:|---:|---|---|---|---:|---:|",
     ]
     for r in reports:
-        dropped = ", ".join(f"{k} {v}" for k, v in r.dropped.most_common()) or "-"
-        notes = ", ".join(f"{k} {v}" for k, v in r.notes.items()) or "-"
+        dropped, notes, seconds = _stage_cells(r)
         lines.append(
-            f"| {r.stage} | {r.n_in} | {r.n_out} | {r.unit} | {dropped} | {notes} | {r.usage.calls} "
-            f"| {r.seconds:.1f} |"
+            f"| {r.stage} | {r.n_in} | {r.n_out} | {r.unit} | {dropped} | {notes} | {r.usage.calls} | {seconds} |"
         )
     return "\n".join(lines)
 
@@ -168,6 +190,8 @@ class MergeResult:
 class BuildResult:
     """Output of :meth:`TaxonomyBuilder.build` and :meth:`TaxonomyBuilder.extend`.
 
+    In a notebook the result shows as an HTML table of its stages.
+
     Attributes:
         tree: The attribute tree.
         stages: One report per stage, in order.
@@ -189,16 +213,17 @@ class BuildResult:
                 return report
         raise KeyError(f"no stage named {name!r}; stages: {', '.join(r.stage for r in self.stages)}")
 
-    def to_markdown(self) -> str:
-        """Return the stage reports as a Markdown table, with a summary of the tree."""
-        n_nodes = len(self.tree)
+    def _summary(self) -> str:
         depth_counts = Counter(node.depth for node in self.tree)
         levels = ", ".join(f"level {d}: {n}" for d, n in sorted(depth_counts.items()))
-        head = (
-            f"**Taxonomy**: {n_nodes} nodes ({levels}); {len(self.records)} QA pairs; "
-            f"{self.usage.calls} LLM calls, {self.usage.total_tokens} tokens.\n\n"
+        return (
+            f"{len(self.tree)} nodes ({levels}); {len(self.records)} QA pairs; "
+            f"{self.usage.calls} LLM calls, {self.usage.total_tokens} tokens"
         )
-        return head + _reports_markdown(self.stages)
+
+    def to_markdown(self) -> str:
+        """Return the stage reports as a Markdown table, with a summary of the tree."""
+        return f"**Taxonomy**: {self._summary()}.\n\n" + _reports_markdown(self.stages)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the reports and usage as plain data (the tree is saved with ``tree.save``)."""
@@ -214,3 +239,6 @@ class BuildResult:
         ]
         lines += [f"  {r.summary()}" for r in self.stages]
         return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        return html_report("Taxonomy build", self._summary(), _reports_html(self.stages))

@@ -999,8 +999,17 @@ class DemographicSampler:
     ) -> Figure:
         """Plot sampled marginals against the tables (age, gender, life stage, occupation group, city, country).
 
+        Args:
+            sample: Rows from ``sample()`` for the same cohort; drawn (``n`` rows, ``seed``) when ``None``.
+            n: Sample size when drawing.
+            seed: Seed when drawing.
+            cohort: The cohort the sample was drawn for.
+            top: Show the ``top`` most likely categories per variable.
+            **cohort_fields: Cohort fields, as for ``sample()``.
+
         Returns:
-            A matplotlib ``Figure`` (save it with ``fig.savefig("marginals.png")``).
+            A matplotlib ``Figure`` of six panels, 1,500 pixels wide at the default dpi; save it with
+            ``fig.savefig("marginals.png")``. It is built without pyplot and renders inline in a notebook.
         """
         from ._plot import plot_comparison
 

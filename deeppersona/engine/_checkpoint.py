@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from .._display import html_items, html_report, html_table
 from ..errors import ConfigError, DataFileError
 from ..llm._base import Usage
 from ..persona import Persona
@@ -37,6 +38,8 @@ _LOCK_TRIES = 5
 @dataclass
 class RunReport:
     """What a :meth:`PersonaEngine.generate_to` run did.
+
+    In a notebook the report shows as a small HTML table with the first failures.
 
     Attributes:
         path: The output file.
@@ -65,6 +68,30 @@ class RunReport:
         return (
             f"RunReport(path={str(self.path)!r}, requested={self.requested}, written={self.written}, "
             f"skipped={self.skipped}, failed={len(self.failures)})"
+        )
+
+    def _repr_html_(self) -> str:
+        usage = self.usage
+        table = html_table(
+            ["requested", "written", "skipped (already there)", "failed", "LLM calls", "tokens", "seed"],
+            [
+                [
+                    self.requested,
+                    self.written,
+                    self.skipped,
+                    len(self.failures),
+                    usage.calls,
+                    usage.total_tokens,
+                    self.seed,
+                ]
+            ],
+        )
+        state = "complete" if self.complete else "incomplete: a rerun retries the missing personas"
+        shown = [f"#{index}: {reason}" for index, reason in self.failures[:10]]
+        if len(self.failures) > 10:
+            shown.append(f"… {len(self.failures) - 10} more in .failures")
+        return html_report(
+            "Run report", f"{self.path}; {state}", table, html_items("Failed personas (not written)", shown)
         )
 
 

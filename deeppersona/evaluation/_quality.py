@@ -1146,12 +1146,13 @@ class QualityReport:
         Returns:
             The matplotlib figure (built without pyplot, so no global state is touched).
         """
-        from matplotlib.figure import Figure
         from matplotlib.ticker import MaxNLocator
+
+        from .._figure import new_figure, save_figure
 
         shares = [k for k in FIGURES if k in _SHARES]
         values = [self.summary[k] for k in shares]
-        fig = Figure(figsize=(10, 4.2), layout="constrained")
+        fig = new_figure(10, 4.2)
         left, right = fig.subplots(1, 2, width_ratios=(3, 2))
         y = list(range(len(shares)))[::-1]
         colors = ["#55a868" if k in _HIGHER_IS_BETTER else "#c44e52" for k in shares]
@@ -1175,7 +1176,5 @@ class QualityReport:
         right.set_title("Personas failing a core part / breaking a rule", fontsize=9)
         right.xaxis.set_major_locator(MaxNLocator(integer=True))
         if path is not None:
-            out = Path(path)
-            out.parent.mkdir(parents=True, exist_ok=True)
-            fig.savefig(out, dpi=120, bbox_inches="tight")
+            save_figure(fig, path)
         return fig
