@@ -98,7 +98,7 @@ def build_file(path: Path, lines: int, k: int) -> tuple[int, int]:
     rest = text[len(head) :]
     with path.open("w", encoding="utf-8") as fh:
         for i in range(lines):
-            fh.write(f'{{"id": "{persona_id(SEED, i)}", "seed": {SEED}, "index": {i}, {rest}\n')
+            fh.write(f'{{"id": "{persona_id(persona.provenance.run_id, i)}", "seed": {SEED}, "index": {i}, {rest}\n')
     return len(text.encode("utf-8")) + 1, path.stat().st_size
 
 

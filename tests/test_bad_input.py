@@ -99,7 +99,7 @@ CASES = [
         "max_sketch_chars",
     ),
     Case("sketches-as-bytes", lambda e, t: e.enrich(_bad(b"a sketch"), k=3), AnchorError, "got bytes"),
-    Case("sketches-as-mapping", lambda e, t: e.enrich(_bad({"persona": "x"}), k=3), AnchorError, "got dict"),
+    Case("sketch-row-without-text", lambda e, t: e.enrich({"name": "x"}, k=3), AnchorError, "field=<"),
     Case("enrich-to-one-string", lambda e, t: e.enrich_to(t / "o.jsonl", "one", k=3), ConfigError, "wrap"),
     Case("anchor-empty-name", lambda e, t: e.anchor({" ": "x"}), AnchorError, "non-empty strings"),
     Case("anchor-age-fraction", lambda e, t: e.anchor(age=34.5), AnchorError, "whole number"),

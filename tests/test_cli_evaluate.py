@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -156,3 +157,37 @@ def test_evaluate_survey_reports_item_warnings(
     assert "| personas | Q57 |" in out and "recoded onto the real data's codes [1, 2]" in out
     with pytest.raises(SystemExit):
         main([*args, "--scale-mismatch", "drop"])
+
+
+@pytest.mark.parametrize("kind", ["survey", "intrinsic", "personalization"])
+def test_backend_flags_reach_the_evaluator_backend(
+    kind: str,
+    tmp_path: Path,
+    persona_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import deeppersona.llm
+    from deeppersona.errors import ConfigError
+
+    real = deeppersona.llm.resolve_llm
+    built: list[Any] = []
+
+    def capture(model: Any = None, **kwargs: Any) -> Any:
+        built.append(real(model, **kwargs))
+        raise ConfigError("stopped after building the backend")
+
+    monkeypatch.setattr(deeppersona.llm, "resolve_llm", capture)
+    sources = [str(persona_file), str(write_wvs(tmp_path / "wvs.csv", {"KEN": 20})), "--country", "KEN"]
+    args = sources if kind == "survey" else [str(persona_file)]
+    extra = ["--embedder", "hash"] if kind == "intrinsic" else []
+    code = main(
+        ["evaluate", kind, *args, *extra, "--model", "openai/m", "--api-base", "http://127.0.0.1:9/v1",
+         "--rpm", "30", "--tpm", "5000", "--max-concurrency", "2", "--timeout", "9", "--cache", str(tmp_path / "c")]
+    )  # fmt: skip
+    assert code == 1 and "stopped after building the backend" in capsys.readouterr().err
+    backend = built[0]
+    assert backend.model == "openai/m" and backend.litellm_kwargs == {"api_base": "http://127.0.0.1:9/v1"}
+    assert backend.max_concurrency == 2 and backend.timeout == 9
+    assert (backend._limiter.rpm, backend._limiter.tpm) == (30, 5000)
+    assert backend.cache is not None and backend.cache.path.parent == tmp_path / "c"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -242,3 +243,75 @@ def test_verbose_logs_go_to_stderr_never_into_the_jsonl_on_stdout(capfd: pytest.
     lines = out.splitlines()
     assert len(lines) == 2 and all(isinstance(json.loads(line), dict) for line in lines)
     assert "DEBUG" not in out and "INFO" not in out and "Give Feedback" not in out + err
+
+
+# -- backend options: --api-base, --cache, --rpm, --tpm, --max-concurrency, --timeout ----------------------
+
+BACKEND_FLAGS = ["--api-base", "http://127.0.0.1:9/v1", "--rpm", "60", "--tpm", "9000",
+                 "--max-concurrency", "3", "--timeout", "7.5"]  # fmt: skip
+
+
+@pytest.fixture
+def built(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The backends ``resolve_llm`` builds; building one stops the command (no request is ever made)."""
+    import deeppersona.llm
+
+    real = deeppersona.llm.resolve_llm
+    backends: list[Any] = []
+
+    def capture(model: Any = None, **kwargs: Any) -> Any:
+        backends.append(real(model, **kwargs))
+        raise ConfigError("stopped after building the backend")
+
+    monkeypatch.setattr(deeppersona.llm, "resolve_llm", capture)
+    return backends
+
+
+@pytest.mark.parametrize("command", [["generate", "-n", "2"], ["enrich", "--text", "A beekeeper in Kisumu."]])
+def test_backend_flags_reach_the_backend(
+    command: list[str], built: list[Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cache = tmp_path / "replies"
+    argv = [*command, "-k", "3", "--model", "openai/m", "--embedder", "hash", "--no-progress",
+            *BACKEND_FLAGS, "--cache", str(cache)]  # fmt: skip
+    assert main(argv) == 1
+    assert "stopped after building the backend" in capsys.readouterr().err
+    [backend] = built
+    assert backend.model == "openai/m" and backend.litellm_kwargs == {"api_base": "http://127.0.0.1:9/v1"}
+    assert backend.max_concurrency == 3 and backend.timeout == 7.5
+    assert (backend._limiter.rpm, backend._limiter.tpm) == (60, 9000)
+    assert backend.cache is not None and backend.cache.path.parent == cache
+
+
+def test_cache_user_means_the_user_cache_directory(built: list[Any]) -> None:
+    assert main(["generate", "-k", "3", "--model", "openai/m", "--embedder", "hash", "--cache", "user"]) == 1
+    [backend] = built
+    assert backend.cache is not None and backend.cache.path.parent.name == "responses"
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [["--timeout", "0"], ["--timeout", "soon"], ["--rpm", "0"], ["--tpm", "-5"], ["--max-concurrency", "x"]],
+)
+def test_bad_backend_flags_are_usage_errors(flags: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["generate", "--model", "openai/m", *flags])
+    assert exit_info.value.code == 2
+    assert flags[0] in capsys.readouterr().err
+
+
+def test_backend_flags_are_ignored_by_the_fake_model(
+    capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A command line can be dry-run as it is with --model fake."""
+    assert main(["generate", "-k", "3", *FAST, *BACKEND_FLAGS]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 1
+    assert "--api-base, --rpm, --tpm, --max-concurrency, --timeout: ignored" in caplog.text
+
+
+def test_backend_flags_are_in_the_help(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["generate", "--help"])
+    help_text = capsys.readouterr().out
+    for flag in ("--api-base", "--cache", "--rpm", "--tpm", "--max-concurrency", "--timeout"):
+        assert flag in help_text

@@ -648,3 +648,251 @@ def test_engine_run_fails_fast_without_a_key(monkeypatch: pytest.MonkeyPatch) ->
         assert all("no API key" in (p.failure or "") for p in population.failures)
     assert time.perf_counter() - started < 30
     assert llm.usage.total.retries == 0
+
+
+# -- optional parameters only where the provider takes them ---------------------------------------------
+
+ANTHROPIC = "anthropic/claude-3-5-haiku-20241022"
+
+
+def test_anthropic_requests_carry_no_seed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """LiteLLM refuses ``seed`` for Anthropic (UnsupportedParamsError on every call): it is left out."""
+    script = Script('{"name": "Lima", "population": 10}', "OK")
+    monkeypatch.setattr(litellm, "acompletion", script)
+    llm = LiteLLMBackend(ANTHROPIC, temperature=0.4, max_tokens=64)
+    llm.complete(MSG, City, seed=4)
+    sent = script.calls[0]
+    assert "seed" not in sent
+    assert sent["temperature"] == 0.4 and sent["max_tokens"] == 64  # what Anthropic takes is still sent
+    assert "seed" not in litellm.get_supported_openai_params(model=ANTHROPIC)  # why: LiteLLM says so
+
+
+def test_optional_params_are_kept_where_supported_or_unknown(monkeypatch: pytest.MonkeyPatch) -> None:
+    script = Script(*['{"name": "Lima", "population": 10}'] * 3)
+    monkeypatch.setattr(litellm, "acompletion", script)
+    LiteLLMBackend("gpt-4o-mini").complete(MSG, City, seed=4)
+    LiteLLMBackend(ANTHROPIC, allowed_openai_params=["seed"]).complete(MSG, City, seed=4)  # asked for
+    LiteLLMBackend("some-unknown-provider/model-x").complete(MSG, City, seed=4)  # LiteLLM cannot tell
+    assert [call.get("seed") for call in script.calls] == [4, 4, 4]
+
+
+def test_a_left_out_seed_still_keys_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    script = Script('{"name": "A", "population": 1}', '{"name": "B", "population": 2}')
+    monkeypatch.setattr(litellm, "acompletion", script)
+    llm = LiteLLMBackend(ANTHROPIC, cache=tmp_path / "c")
+    first, other = llm.complete(MSG, City, seed=1), llm.complete(MSG, City, seed=2)
+    assert first.output != other.output and other.usage.cache_hits == 0 and len(script.calls) == 2
+    assert llm.complete(MSG, City, seed=1).usage.cache_hits == 1
+
+
+def test_the_probe_carries_only_supported_params(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test")
+    script = Script("OK")
+    monkeypatch.setattr(litellm, "acompletion", script)
+    asyncio.run(LiteLLMBackend(ANTHROPIC, drop_params=True).preflight())
+    assert script.calls[0]["max_tokens"] == 1 and script.calls[0]["drop_params"] is True
+
+
+# -- backend options: checked names, the same everywhere ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"max_concurency": 4}, "did you mean 'max_concurrency'"),
+        ({"rpm": 60}, "requests_per_minute="),
+        ({"tpm": 1000}, "tokens_per_minute="),
+        ({"num_retries": 3}, "max_retries="),
+        ({"stream": True}, "set by deeppersona"),
+        ({"api_bse": "http://127.0.0.1:1"}, "did you mean 'api_base'"),
+    ],
+)
+def test_unknown_backend_options_are_refused(
+    options: dict[str, Any], message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    script = Script()
+    monkeypatch.setattr(litellm, "acompletion", script)
+    with pytest.raises(ConfigError, match=message):
+        LiteLLMBackend("gpt-4o-mini", **options)
+    with pytest.raises(ConfigError, match=message):
+        resolve_llm("openai/m", **options)
+    assert not script.calls
+
+
+def test_provider_parameters_are_accepted() -> None:
+    LiteLLMBackend("ollama/llama3.1", num_ctx=8192, keep_alive="5m")
+    LiteLLMBackend("gemini/gemini-2.5-flash", top_k=40, safety_identifier="x")
+    LiteLLMBackend("bedrock/anthropic.claude-3", aws_region_name="eu-west-1")
+    LiteLLMBackend("hosted_vllm/m", api_base="http://127.0.0.1:1/v1", top_k=20, extra_body={"min_tokens": 2})
+    LiteLLMBackend("gpt-4o-mini", drop_params=True, allowed_openai_params=["seed"], extra_headers={"x": "1"})
+
+
+def test_engine_passes_backend_options_through(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from deeppersona.engine import PersonaEngine
+    from deeppersona.testing import FakeLLM, HashEmbedder
+
+    options: dict[str, Any] = {
+        "api_base": "http://127.0.0.1:9/v1",
+        "cache": tmp_path / "replies",
+        "requests_per_minute": 60,
+        "tokens_per_minute": 9000,
+        "max_concurrency": 3,
+        "timeout": 7.5,
+        "drop_params": True,
+    }
+    engine = PersonaEngine.from_taxonomy("default", model="openai/m", embedder=HashEmbedder(), **options)
+    backend = engine._resolve_llm()
+    assert isinstance(backend, LiteLLMBackend) and backend.model == "openai/m"
+    assert backend.max_concurrency == 3 and backend.timeout == 7.5
+    assert (backend._limiter.rpm, backend._limiter.tpm) == (60, 9000)
+    assert backend.cache is not None and backend.cache.path.parent == tmp_path / "replies"
+    assert backend.litellm_kwargs == {"api_base": "http://127.0.0.1:9/v1", "drop_params": True}
+    assert engine.anchor(age=30).with_seed(1)._resolve_llm() is backend  # derived engines share it
+    assert engine.with_llm("openai/m")._resolve_llm() is not backend  # new model, no options
+    assert engine.with_llm("openai/m", max_concurrency=2)._resolve_llm().max_concurrency == 2  # type: ignore[attr-defined]
+
+    script = Script()
+    monkeypatch.setattr(litellm, "acompletion", script)
+    with pytest.raises(ConfigError, match="max_concurrency"):  # before any call
+        PersonaEngine.from_taxonomy("default", model="openai/m", max_concurency=3)
+    with pytest.raises(ConfigError, match="max_concurrency"):
+        engine.with_llm("openai/m", max_concurency=3)
+    with pytest.raises(ConfigError, match="LLM instance"):
+        PersonaEngine.from_taxonomy("default", model=FakeLLM(), api_base="http://127.0.0.1:9/v1")
+    assert not script.calls
+
+    # a run sends them: mock_response skips the pre-flight; the patched acompletion answers
+    run = PersonaEngine.from_taxonomy(
+        "default",
+        model="gpt-4o-mini",
+        embedder=HashEmbedder(),
+        mock_response="x",
+        api_base="http://127.0.0.1:9/v1",
+    )
+    run.with_seed(1).with_options(progress=False, persona_retries=0).generate(k=2, n=1)
+    assert script.calls and all(call["api_base"] == "http://127.0.0.1:9/v1" for call in script.calls)
+
+
+def test_evaluator_passes_backend_options_through(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from deeppersona.evaluation import Evaluator
+    from deeppersona.testing import FakeLLM
+
+    ev = Evaluator(
+        "openai/m",
+        judge="anthropic/claude-sonnet-4-5",
+        api_base="http://127.0.0.1:9/v1",
+        max_concurrency=2,
+        requests_per_minute=30,
+        timeout=5,
+        cache=tmp_path / "c",
+    )
+    assert ev.llm_options["api_base"] == "http://127.0.0.1:9/v1"
+    for backend in (ev.llm, ev.judge_llm):
+        assert isinstance(backend, LiteLLMBackend)
+        assert backend.litellm_kwargs["api_base"] == "http://127.0.0.1:9/v1"
+        assert backend.max_concurrency == 2 and backend.timeout == 5 and backend._limiter.rpm == 30
+    assert ev.judge_llm.model == "anthropic/claude-sonnet-4-5" and ev.judge_llm is not ev.llm
+    fake = FakeLLM()
+    mixed = Evaluator(
+        fake, judge="openai/m", max_concurrency=2
+    )  # options go to the backend built from a name
+    assert mixed.llm is fake and mixed.judge_llm.max_concurrency == 2  # type: ignore[attr-defined]
+
+    script = Script()
+    monkeypatch.setattr(litellm, "acompletion", script)
+    with pytest.raises(ConfigError, match="did you mean 'timeout'"):
+        Evaluator("openai/m", timeuot=5)
+    with pytest.raises(ConfigError, match="LLM instances"):
+        Evaluator(fake, api_base="http://127.0.0.1:9/v1")
+    assert not script.calls
+
+
+# -- pre-flight: a missing key fails fast, with the variable named, without retrying ---------------------
+
+
+class _Counting:
+    """``litellm.acompletion``, counted (the real function still runs: no key means no request)."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.calls = 0
+
+    async def __call__(self, **kwargs: Any) -> Any:
+        self.calls += 1
+        return await self.real(**kwargs)
+
+
+def test_missing_key_fails_generate_fast_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    from deeppersona.engine import PersonaEngine
+    from deeppersona.testing import HashEmbedder
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    counting = _Counting(litellm.acompletion)
+    monkeypatch.setattr(litellm, "acompletion", counting)
+    engine = PersonaEngine.from_taxonomy("default", model="gpt-4.1-mini", embedder=HashEmbedder())
+    started = time.perf_counter()
+    with pytest.raises(LLMConfigError, match="OPENAI_API_KEY") as info:
+        engine.with_seed(1).with_options(progress=False).generate(k=3, n=2)
+    assert time.perf_counter() - started < 5
+    assert info.value.model == "gpt-4.1-mini"
+    assert counting.calls == 0  # refused by the pre-flight check, before any request
+
+
+def test_missing_key_fails_a_survey_fast_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    from deeppersona.evaluation import Evaluator, surveys
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    counting = _Counting(litellm.acompletion)
+    monkeypatch.setattr(litellm, "acompletion", counting)
+    truth = surveys.WVS7.subset(["Q46"]).from_arrays({"Q46": [1, 2, 3, 4] * 3})
+    evaluator = Evaluator("gpt-4.1-mini", n_boot=0, concurrency=1, max_concurrency=1)
+    started = time.perf_counter()
+    with pytest.raises(LLMConfigError, match="OPENAI_API_KEY"):
+        evaluator.survey(["A nurse in Nairobi."], truth, baselines=False)  # one question
+    assert time.perf_counter() - started < 5
+    assert counting.calls == 1  # the request is refused by the SDK and never retried
+    assert evaluator.llm.usage.total.retries == 0
+
+
+def test_preflight_finds_no_ollama_server(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``ollama_chat/`` has no default address in LiteLLM: the pre-flight check uses Ollama's own."""
+    port = _closed_port()
+    monkeypatch.setenv("OLLAMA_API_BASE", f"http://127.0.0.1:{port}")
+    for model in ("ollama/llama3.1", "ollama_chat/llama3.1"):
+        started = time.perf_counter()
+        with pytest.raises(LLMConfigError, match=f"nothing answers at api_base http://127.0.0.1:{port}"):
+            asyncio.run(LiteLLMBackend(model).preflight())
+        assert time.perf_counter() - started < 5
+    assert "OLLAMA_API_BASE" not in caplog.text  # an address is not reported as a missing key
+
+
+def test_litellm_fetches_no_remote_configuration() -> None:
+    """The model-cost map and the Anthropic beta-header table come from LiteLLM's own copies; an explicit
+    setting of either switch is left alone."""
+    code = textwrap.dedent(
+        """
+        import os
+        os.environ["LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS"] = "False"  # the user's choice wins
+        from deeppersona.llm._litellm import import_litellm
+        import_litellm()
+        print(os.environ["LITELLM_LOCAL_MODEL_COST_MAP"], os.environ["LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS"])
+        """
+    )
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("LITELLM_")}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split() == ["True", "False"]
+
+
+def test_anthropic_beta_headers_are_not_fetched(monkeypatch: pytest.MonkeyPatch) -> None:
+    from litellm import anthropic_beta_headers_manager as manager
+
+    def fetch(url: str) -> dict[str, Any]:
+        raise AssertionError(f"fetched {url}")
+
+    monkeypatch.setattr(manager.GetAnthropicBetaHeadersConfig, "fetch_remote_beta_headers_config", fetch)
+    import_litellm()
+    assert __import__("os").environ["LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS"] == "True"
+    assert isinstance(manager.get_beta_headers_config("https://example.invalid/config.json"), dict)

@@ -134,7 +134,8 @@ def test_stats_and_plots() -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
-    assert pop.plot_coverage(tree) is not None
-    assert pop.plot_marginal("age") is not None and pop.plot_marginal("country") is not None
+    assert isinstance(pop.plot_coverage(tree), Figure)
+    assert isinstance(pop.plot_marginal("age"), Figure) and isinstance(pop.plot_marginal("country"), Figure)
     plt.close("all")

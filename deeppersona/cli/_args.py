@@ -9,13 +9,17 @@ long run never ends by failing to write its result.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 from ..errors import ConfigError, DataFileError, DataFileNotFoundError
 
 __all__ = [
+    "add_backend_options",
+    "backend_options",
     "check_input_file",
     "check_output_dir",
     "check_output_file",
@@ -25,9 +29,12 @@ __all__ = [
     "looks_like_path",
     "model_name",
     "non_negative_int",
+    "positive_float",
     "positive_int",
     "read_utf8",
 ]
+
+logger = logging.getLogger(__name__)
 
 
 def _integer(text: str, low: int, what: str) -> int:
@@ -48,6 +55,17 @@ def positive_int(text: str) -> int:
 def non_negative_int(text: str) -> int:
     """An argument type: a whole number of at least 0."""
     return _integer(text, 0, "a whole number >= 0")
+
+
+def positive_float(text: str) -> float:
+    """An argument type: a number greater than 0 (seconds, for instance)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
 
 
 def fraction(text: str) -> float:
@@ -232,3 +250,75 @@ def check_taxonomy_file(spec: str | None, what: str = "taxonomy file") -> None:
     if spec is None or spec in ("default", "none"):
         return
     read_utf8(check_input_file(spec, what), what)
+
+
+_BACKEND_FLAGS = (
+    ("api_base", "--api-base"),
+    ("cache", "--cache"),
+    ("rpm", "--rpm"),
+    ("tpm", "--tpm"),
+    ("max_concurrency", "--max-concurrency"),
+    ("timeout", "--timeout"),
+)
+"""Backend flags: their ``argparse`` destination and how the user wrote them."""
+
+
+def add_backend_options(parser: argparse.ArgumentParser) -> None:
+    """Add the model backend's flags (the options of ``PersonaEngine.from_taxonomy`` and ``Evaluator``).
+
+    ``--api-base`` → ``api_base``, ``--cache`` → ``cache``, ``--rpm`` → ``requests_per_minute``, ``--tpm``
+    → ``tokens_per_minute``, ``--max-concurrency`` → ``max_concurrency``, ``--timeout`` → ``timeout``.
+    """
+    group = parser.add_argument_group("model backend (LiteLLM models and local/... models)")
+    group.add_argument("--api-base", default=None, metavar="URL",
+                       help="the server's base URL, e.g. http://127.0.0.1:8000/v1 for vLLM or llama.cpp")  # fmt: skip
+    group.add_argument("--cache", default=None, metavar="DIR",
+                       help="cache validated replies in DIR ('user': the user cache directory)")  # fmt: skip
+    group.add_argument(
+        "--rpm", type=positive_int, default=None, metavar="N", help="at most N requests a minute"
+    )
+    group.add_argument("--tpm", type=positive_int, default=None, metavar="N",
+                       help="at most N tokens a minute (estimated before each request)")  # fmt: skip
+    group.add_argument("--max-concurrency", type=positive_int, default=None, metavar="N",
+                       help="requests the backend keeps in flight (default 8)")  # fmt: skip
+    group.add_argument("--timeout", type=positive_float, default=None, metavar="SECONDS",
+                       help="seconds before a request counts as timed out and is retried (default 600)")  # fmt: skip
+
+
+def backend_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The backend options given with :func:`add_backend_options`'s flags, as keyword arguments.
+
+    With the offline ``fake`` model they are ignored (with a warning), so that a command line can be
+    dry-run as it is.
+
+    Raises:
+        ConfigError: ``--api-base`` is empty, or ``--cache`` names a path that cannot be a directory.
+    """
+    given = {dest: getattr(args, dest, None) for dest, _ in _BACKEND_FLAGS}
+    given = {dest: value for dest, value in given.items() if value is not None}
+    if not given:
+        return {}
+    if fake_seed(getattr(args, "model", None)) is not None:
+        flags = [flag for dest, flag in _BACKEND_FLAGS if dest in given]
+        logger.warning("%s: ignored with the offline fake model", ", ".join(flags))
+        return {}
+    options: dict[str, Any] = {}
+    if "api_base" in given:
+        if not str(given["api_base"]).strip():
+            raise ConfigError("--api-base is empty; give the server's URL, e.g. http://127.0.0.1:8000/v1")
+        options["api_base"] = str(given["api_base"]).strip()
+    if "cache" in given:
+        if given["cache"] == "user":
+            options["cache"] = True
+        else:
+            check_output_dir(given["cache"], "--cache")
+            options["cache"] = given["cache"]
+    if "rpm" in given:
+        options["requests_per_minute"] = given["rpm"]
+    if "tpm" in given:
+        options["tokens_per_minute"] = given["tpm"]
+    if "max_concurrency" in given:
+        options["max_concurrency"] = given["max_concurrency"]
+    if "timeout" in given:
+        options["timeout"] = given["timeout"]
+    return options

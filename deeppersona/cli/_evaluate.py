@@ -9,6 +9,8 @@ from typing import Any
 
 from ..errors import ConfigError
 from ._args import (
+    add_backend_options,
+    backend_options,
     check_output_dir,
     check_output_file,
     check_taxonomy_file,
@@ -87,6 +89,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--concurrency", type=positive_int, default=8, help="LLM calls in flight (default 8)")
     p.add_argument("--out", default=None, help="also write the Markdown report to this file")
     p.add_argument("--csv", default=None, help="write the report table to this CSV file")
+    add_backend_options(p)
 
 
 def _run_survey(args: argparse.Namespace) -> int:
@@ -102,6 +105,7 @@ def _run_survey(args: argparse.Namespace) -> int:
         _llm(args.model, args.seed),
         seed=args.seed,
         concurrency=args.concurrency,
+        **backend_options(args),
         repeats=args.repeats,
         temperature=args.temperature,
         n_boot=args.n_boot,
@@ -154,6 +158,7 @@ def _run_intrinsic(args: argparse.Namespace) -> int:
         judge=_llm(args.judge, args.seed) if args.judge else None,
         seed=args.seed,
         concurrency=args.concurrency,
+        **backend_options(args),
     )
     report = ev.intrinsic(
         sets,
@@ -176,6 +181,7 @@ def _run_personalization(args: argparse.Namespace) -> int:
         judge=_llm(args.judge, args.seed) if args.judge else None,
         seed=args.seed,
         concurrency=args.concurrency,
+        **backend_options(args),
     )
     requests = None
     if args.requests:

@@ -11,6 +11,8 @@ from typing import Any
 
 from ..errors import ConfigError, DataFileError, DataFileNotFoundError
 from ._args import (
+    add_backend_options,
+    backend_options,
     check_input_file,
     check_output_file,
     check_taxonomy_file,
@@ -77,6 +79,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--format", choices=("json", "nested"), default="json",
                    help="stdout format: the full persona (json) or Figure-7 nested JSON")  # fmt: skip
+    add_backend_options(p)
 
 
 def register(subparsers: Any) -> None:
@@ -133,7 +136,9 @@ def _engine(args: argparse.Namespace) -> Any:
 
         embedder = HashEmbedder()
     check_taxonomy_file(args.taxonomy)
-    engine = PersonaEngine.from_taxonomy(args.taxonomy, model=model, embedder=embedder)
+    engine = PersonaEngine.from_taxonomy(
+        args.taxonomy, model=model, embedder=embedder, **backend_options(args)
+    )
     anchors = dict(args.anchor)
     if getattr(args, "bio", None) is not None:
         anchors["bio"] = args.bio

@@ -27,6 +27,7 @@ from pydantic import ValidationError
 
 from ..errors import DataFileError, DataFileNotFoundError, EvaluationError
 from ..persona import Persona
+from ..persona._table import decode_row
 
 __all__ = ["PersonaView", "load_personas", "persona_view", "persona_views"]
 
@@ -174,8 +175,8 @@ def persona_view(obj: Any) -> PersonaView:
     if isinstance(obj, Mapping):
         if _is_serialised_persona(obj):
             try:
-                return _from_persona(Persona.from_dict(obj))
-            except ValidationError as exc:
+                return _from_persona(Persona.model_validate(decode_row(obj)))
+            except (ValidationError, DataFileError) as exc:
                 raise EvaluationError(
                     f"persona {obj.get('id')!r} looks like a serialised deeppersona Persona but does not "
                     f"validate (written by another version?): {str(exc)[:300]}"
@@ -197,9 +198,11 @@ def persona_views(personas: Iterable[Any] | str | Path, *, name: str = "personas
         EvaluationError: A single persona instead of a set, an empty set, or an unreadable persona.
     """
     if isinstance(personas, Path) or (
-        isinstance(personas, str) and Path(personas).suffix in {".jsonl", ".json", ".txt"}
+        isinstance(personas, str) and Path(personas).suffix in {".jsonl", ".json", ".txt", ".parquet"}
     ):
         personas = load_personas(personas)
+    elif _is_table(personas):  # a DataFrame or a datasets.Dataset: its rows, not its column names
+        personas = _in_memory(personas)
     if isinstance(personas, (str, Persona, Mapping)):
         raise EvaluationError(
             f"{name}: expected a sequence of personas, got a single {type(personas).__name__}; "
@@ -220,18 +223,36 @@ def persona_views(personas: Iterable[Any] | str | Path, *, name: str = "personas
     return views
 
 
-def load_personas(path: str | Path) -> list[Any]:
-    """Read personas from a file: JSONL (one JSON object or string per line) or plain text (one per line).
+def load_personas(personas: str | Path | Iterable[Any]) -> list[Any]:
+    """Read a persona set into a list: from a file, or from a set already in memory.
 
-    Serialised Personas (``Population.to_jsonl``, ``PersonaEngine.generate_to``) come back as dicts and are
-    rebuilt as :class:`~deeppersona.persona.Persona` by the evaluator. Lines that are not JSON are kept as
-    persona texts; blank lines are skipped; a last line that starts a JSON object but is cut off (an
-    interrupted write) is skipped with a warning.
+    Files: JSONL (one JSON object or string per line) or plain text (one persona per line), or a
+    ``.json`` list. Serialised Personas (``Population.to_jsonl``, ``PersonaEngine.generate_to``) come back
+    as dicts and are rebuilt as :class:`~deeppersona.persona.Persona` by the evaluator. Lines that are not
+    JSON are kept as persona texts; blank lines are skipped; a last line that starts a JSON object but
+    is cut off (an interrupted write) is skipped with a warning. A ``.parquet`` file written by
+    ``Population.to_parquet`` gives its Personas.
+
+    In memory: a :class:`~deeppersona.persona.Population` gives its complete personas; a list (or any
+    iterable) of Personas, dicts and strings is returned as a list; a pandas ``DataFrame`` or a Hugging
+    Face ``datasets.Dataset`` gives its rows as dicts.
+
+    Args:
+        personas: A path, or the persona set itself.
 
     Raises:
         DataFileNotFoundError: The file does not exist.
         DataFileError: The file holds no personas, or a line other than the last is broken JSON.
+        EvaluationError: An in-memory set is empty, is a single persona (wrap it in a list), or holds
+            something that is not a persona (a number, None ...).
     """
+    if not isinstance(personas, (str, Path)):
+        return _in_memory(personas)
+    path = personas
+    if Path(path).suffix == ".parquet":
+        from ..persona import Population
+
+        return list(Population.from_parquet(path))
     p = Path(path)
     if not p.is_file():
         raise DataFileNotFoundError(f"persona file {str(p)!r} does not exist")
@@ -258,4 +279,43 @@ def load_personas(path: str | Path) -> list[Any]:
     if not items:
         raise DataFileError(f"persona file {str(p)!r} holds no personas")
     logger.info("read %d personas from %s", len(items), p)
+    return items
+
+
+def _is_table(obj: Any) -> bool:
+    """A pandas DataFrame or a Hugging Face Dataset (neither imported here)."""
+    frame = callable(getattr(obj, "to_dict", None)) and hasattr(obj, "columns")
+    dataset = callable(getattr(obj, "to_list", None)) and hasattr(obj, "column_names")
+    return not isinstance(obj, Mapping) and (frame or dataset)
+
+
+def _in_memory(personas: Any) -> list[Any]:
+    """The items of an in-memory persona set (see :func:`load_personas`)."""
+    from ..persona import Population
+
+    if isinstance(personas, Population):
+        items: list[Any] = list(personas)
+    elif isinstance(personas, (Persona, Mapping, PersonaView, bytes)):
+        raise EvaluationError(
+            f"expected a set of personas, got a single {type(personas).__name__}; wrap it in a list"
+        )
+    elif _is_table(personas):
+        rows = personas.to_dict(orient="records") if hasattr(personas, "columns") else personas.to_list()
+        items = list(rows)
+    elif isinstance(personas, Iterable):
+        items = list(personas)
+    else:
+        raise EvaluationError(
+            f"cannot read personas from a {type(personas).__name__}; pass a path, a Population, or a list "
+            "of Personas, dicts or strings"
+        )
+    for i, item in enumerate(items):
+        if not isinstance(item, (Persona, Mapping, str, PersonaView)) and not callable(
+            getattr(item, "to_prompt", None)
+        ):
+            raise EvaluationError(
+                f"persona {i} is a {type(item).__name__}; a persona set holds Personas, dicts or strings"
+            )
+    if not items:
+        raise EvaluationError("the persona set is empty; give at least one persona")
     return items

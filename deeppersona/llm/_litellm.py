@@ -22,6 +22,7 @@ from ..errors import ConfigError, LLMConfigError, LLMRequestError, MissingDepend
 from ._base import LLM, LLMResponse, Message, T
 from ._cache import ResponseCache, cache_key
 from ._limits import RateLimiter
+from ._options import check_backend_options
 from ._structured import (
     RawReply,
     RetryPolicy,
@@ -48,9 +49,18 @@ StructuredMode = Literal["auto", "json_schema", "json_object", "prompt"]
 
 _quieted = False
 
+_LOCAL_COPIES = ("LITELLM_LOCAL_MODEL_COST_MAP", "LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS")
+"""LiteLLM's switches from fetching its configuration over the network to the copies it ships."""
+
 
 def import_litellm() -> Any:
-    """Import litellm with its network fetch of the model-cost map switched off, and quiet.
+    """Import litellm with its own network fetches switched off, and quiet.
+
+    LiteLLM downloads its model-cost map when imported and a table of Anthropic beta headers on the first
+    Anthropic call, from GitHub; deeppersona sets ``LITELLM_LOCAL_MODEL_COST_MAP=True`` and
+    ``LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS=True`` (unless they are set already), so LiteLLM uses the
+    copies it ships instead. To let LiteLLM fetch them again, set the variable to ``False`` before
+    litellm is imported (the cost map) or before the first Anthropic call (the beta headers).
 
     LiteLLM prints "Give Feedback / Get Help" and "Provider List" banners (and debugging hints) to
     stdout on every failed call; they are switched off (``litellm.suppress_debug_info = True``,
@@ -63,7 +73,8 @@ def import_litellm() -> Any:
     """
     global _quieted
     first = "litellm" not in sys.modules
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    for variable in _LOCAL_COPIES:
+        os.environ.setdefault(variable, "True")
     try:
         import litellm
     except ImportError as exc:  # pragma: no cover - litellm is a core dependency
@@ -108,6 +119,14 @@ class LiteLLMBackend(LLM):
     :class:`~deeppersona.errors.LLMRequestError` (:class:`~deeppersona.errors.LLMConfigError` for the
     configuration ones) at once. :meth:`preflight` checks the configuration before a run.
 
+    Optional parameters go only where the provider takes them: ``seed``, ``temperature`` and
+    ``max_tokens`` are left out of a request when LiteLLM lists the model's parameters
+    (``litellm.get_supported_openai_params``) and they are not among them (Anthropic takes no ``seed``);
+    ``allowed_openai_params=[...]`` sends them anyway, and ``drop_params=True`` lets LiteLLM drop the
+    unsupported ones among your own ``**litellm_kwargs`` too. Option names are checked when the backend is
+    built: a name that is neither an option below nor a request parameter LiteLLM knows raises
+    :class:`~deeppersona.errors.ConfigError`.
+
     Args:
         model: A LiteLLM model string (``"gpt-4.1-mini"``, ``"ollama/llama3.1"``) or ``"local/<name>"``
             for an embedded model of ``registry``.
@@ -127,7 +146,11 @@ class LiteLLMBackend(LLM):
         registry: The local-model registry for ``local/...`` models (packaged defaults when ``None``).
         retry_policy: Full control of attempts and backoff (overrides ``max_attempts``/``max_retries``).
         **litellm_kwargs: Passed to every ``litellm.acompletion`` call (``api_base``, ``api_key``,
-            ``mock_response``, ``top_p``...). For local models: ``n_ctx``, ``n_threads``, ``verbose``, ``use_extra_bufts``.
+            ``mock_response``, ``top_p``, ``drop_params``...; a field of an OpenAI-compatible server that
+            LiteLLM does not know goes in ``extra_body={...}``). For local models: ``n_ctx``, ``n_threads``, ``verbose``, ``use_extra_bufts``.
+
+    Raises:
+        ConfigError: An option is unknown or has an impossible value (before any call).
 
     Example:
         >>> from pydantic import BaseModel
@@ -174,6 +197,7 @@ class LiteLLMBackend(LLM):
         self.max_tokens = max_tokens
         self.structured = structured
         self.policy = retry_policy or RetryPolicy(max_attempts=max_attempts, max_retries=max_retries)
+        check_backend_options(self.model, litellm_kwargs)
         self.litellm_kwargs = dict(litellm_kwargs)
         self.is_local = self.model.startswith("local/")
         self._local_options = {
@@ -197,6 +221,9 @@ class LiteLLMBackend(LLM):
         self._mode: str | None = None if structured == "auto" else structured
         self._sleep = asyncio.sleep
         self._preflight_passed = False
+        self._supported: frozenset[str] | None = None
+        self._supported_known = False
+        self._dropped: set[str] = set()
 
     # -- public -----------------------------------------------------------------------------------------
 
@@ -282,7 +309,9 @@ class LiteLLMBackend(LLM):
         In order: a ``local/...`` model's weights are installed and intact; LiteLLM knows the model's
         provider (``"gpt-4.1-minii"`` is refused: name the provider, ``"openai/..."``); the provider's
         API key is set (``OPENAI_API_KEY`` ... or ``api_key=``) for providers that authenticate with a
-        key; an explicit ``api_base`` accepts connections; and, when ``probe``, one request of a single
+        key; the server accepts connections (an explicit ``api_base``; for Ollama ``OLLAMA_API_BASE`` or
+        ``http://localhost:11434``; another provider's default address when it is this machine, within
+        10 s); and, when ``probe``, one request of a single
         token is answered: a rejected key (401/403) or an unknown model (404) is refused. Transient
         failures of the probe (429, 5xx, timeouts) and odd replies are only logged: the run's retries
         deal with them. The probe is not counted in :attr:`usage`; it is skipped for local models and
@@ -317,7 +346,7 @@ class LiteLLMBackend(LLM):
                 error_type=type(exc).__name__,
             ) from None
         self._check_credentials(litellm, str(provider), api_base)
-        base = api_base or (default_base if _is_loopback_url(default_base) else None)
+        base = api_base or _implicit_base(str(provider), default_base)
         if base:
             await self._check_reachable(str(base))
         if probe:
@@ -334,7 +363,8 @@ class LiteLLMBackend(LLM):
         except Exception:  # providers litellm cannot validate
             logger.debug("%s: litellm could not validate the environment", self.model, exc_info=True)
             return
-        missing = list(env.get("missing_keys") or [])
+        # an address variable (OLLAMA_API_BASE) is no credential: the address is checked on its own
+        missing = [k for k in env.get("missing_keys") or [] if not str(k).endswith(_ADDRESS_VARIABLES)]
         if not missing or env.get("keys_in_environment"):
             return
         message = (
@@ -379,7 +409,7 @@ class LiteLLMBackend(LLM):
                 model=self.model,
                 messages=[{"role": "user", "content": "Reply with OK."}],
                 timeout=min(self.timeout, _PROBE_TIMEOUT),
-                **params,
+                **self._supported_only(litellm, params),
             )
         except Exception as exc:
             mapped = _map_error(litellm, exc, self.model)
@@ -405,6 +435,43 @@ class LiteLLMBackend(LLM):
         logger.debug("%s: structured output mode %s", self.model, mode)
         self._mode = mode
         return mode
+
+    def _supported_only(self, litellm: Any, params: dict[str, Any]) -> dict[str, Any]:
+        """``params`` without the optional ones deeppersona adds that the provider does not take.
+
+        ``seed``, ``temperature`` and ``max_tokens`` are left out when LiteLLM's
+        ``get_supported_openai_params`` lists the model's parameters and they are not among them (LiteLLM
+        refuses ``seed`` for Anthropic, for instance); names in the ``allowed_openai_params`` option are
+        always sent. Nothing is left out when LiteLLM does not know the model (an OpenAI-compatible
+        server's own name, an embedded model): the server then decides.
+        """
+        supported = self._supported_params(litellm)
+        if supported is None:
+            return params
+        keep = set(self.litellm_kwargs.get("allowed_openai_params") or ())
+        drop = [k for k in _OPTIONAL_PARAMS if k in params and k not in supported and k not in keep]
+        if not drop:
+            return params
+        for name in drop:
+            if name not in self._dropped:
+                self._dropped.add(name)
+                logger.info("%s: the provider does not take %r; it is left out of requests", self.model, name)
+        return {k: v for k, v in params.items() if k not in drop}
+
+    def _supported_params(self, litellm: Any) -> frozenset[str] | None:
+        """The request parameters LiteLLM maps for this model, or ``None`` when it does not know."""
+        if self._supported_known:
+            return self._supported
+        supported: frozenset[str] | None = None
+        if not self.is_local:
+            provider = self.litellm_kwargs.get("custom_llm_provider")
+            try:
+                names = litellm.get_supported_openai_params(model=self.model, custom_llm_provider=provider)
+            except Exception:  # litellm raises for models it cannot place
+                names = None
+            supported = frozenset(names) if names else None
+        self._supported, self._supported_known = supported, True
+        return supported
 
     async def _local_runtime(self) -> LocalRuntime:
         if self._runtime is None:
@@ -435,7 +502,10 @@ class LiteLLMBackend(LLM):
             started = time.perf_counter()
             try:
                 response = await litellm.acompletion(
-                    model=self.model, messages=messages, timeout=self.timeout, **params
+                    model=self.model,
+                    messages=messages,
+                    timeout=self.timeout,
+                    **self._supported_only(litellm, params),
                 )
             except Exception as exc:
                 raise _map_error(litellm, exc, self.model) from exc
@@ -477,6 +547,24 @@ _KEY_PROVIDERS = frozenset(
 """Providers that authenticate with an API key only: a missing key is refused before a run."""
 
 
+_ADDRESS_VARIABLES = ("_API_BASE", "_BASE_URL")
+"""Endings of the environment variables LiteLLM lists as "missing keys" that only name an address."""
+
+
+def _implicit_base(provider: str, default_base: Any) -> str | None:
+    """The address a model without ``api_base`` is served at, when it is a server the user runs.
+
+    Ollama: ``OLLAMA_API_BASE``, else ``http://localhost:11434`` (as LiteLLM does; for ``ollama_chat/``
+    LiteLLM reports no default). Other providers: their default address when it is this machine.
+    """
+    if provider in ("ollama", "ollama_chat"):
+        return os.environ.get("OLLAMA_API_BASE") or (str(default_base) if default_base else _OLLAMA_BASE)
+    return str(default_base) if _is_loopback_url(default_base) else None
+
+
+_OLLAMA_BASE = "http://localhost:11434"
+
+
 def _is_loopback_url(url: Any) -> bool:
     """Whether ``url`` points at this machine (a local server's default address, as for Ollama)."""
     if not isinstance(url, str) or not url:
@@ -484,6 +572,9 @@ def _is_loopback_url(url: Any) -> bool:
     host = urlsplit(url if "://" in url else f"http://{url}").hostname or ""
     return host in ("localhost", "127.0.0.1", "::1")
 
+
+_OPTIONAL_PARAMS = ("seed", "temperature", "max_tokens")
+"""Parameters deeppersona adds to requests on its own; left out where the provider does not take them."""
 
 _NOT_CACHE_KEYS = ("api_key", "deeppersona_runtime", "max_retries")
 """Request parameters that do not change the reply (left out of cache keys)."""

@@ -26,13 +26,16 @@ def resolve_llm(
             ``"anthropic/claude-sonnet-4-5"``, ``"ollama/llama3.1"`` or ``"local/smollm2-135m"``; or ``None``
             for the embedded default model (:data:`DEFAULT_LOCAL_MODEL`, needs the ``local`` extra).
         registry: The local-model registry for ``local/...`` names (the packaged defaults when ``None``).
-        **kwargs: Passed to :class:`LiteLLMBackend` (``max_concurrency``, ``cache``, ``temperature``...).
+        **kwargs: Passed to :class:`LiteLLMBackend` (``max_concurrency``, ``cache``, ``temperature``,
+            ``api_base``...): the backend options that ``PersonaEngine.from_taxonomy``, ``Evaluator`` and
+            the CLI pass on under the same names.
 
     Returns:
         An :class:`LLM`.
 
     Raises:
-        ConfigError: ``model`` is of an unsupported type or an empty string.
+        ConfigError: ``model`` is of an unsupported type or an empty string, options are given with an
+            :class:`LLM` instance, or an option name is unknown.
     """
     if isinstance(model, LLM):
         if kwargs or registry is not None:

@@ -147,7 +147,10 @@ class Persona(BaseModel):
     A persona is reproducible from ``(seed, index)`` with the same engine configuration.
 
     Attributes:
-        id: A stable identifier derived from the run seed and the index.
+        id: A stable identifier, unique across runs: ``p-<run>-<index>`` where ``<run>`` is the hash
+            of :attr:`Provenance.run_id` (a fingerprint of the run configuration, seed included),
+            plus ``-<sketch hash>`` for an enriched persona (see
+            :func:`deeppersona.engine.persona_id`). The same configuration gives the same ids.
         seed: The run seed.
         index: The persona's position in its run.
         status: ``"ok"`` only when the persona is complete: every selected attribute has a valid value

@@ -8,8 +8,17 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._models import Persona
+    from ._population import Population, PopulationStats
 
-__all__ = ["format_value", "nested", "occupation_text", "persona_html", "system_prompt"]
+__all__ = [
+    "format_value",
+    "nested",
+    "occupation_text",
+    "persona_html",
+    "population_html",
+    "stats_html",
+    "system_prompt",
+]
 
 _CORE_DEMOGRAPHICS = ("name", "age", "gender", "occupation", "city", "region", "country")
 
@@ -220,3 +229,96 @@ def _demographic_cell(dem: Mapping[str, Any], key: str) -> str:
         if shown and shown != raw:
             return f"<span title='{esc(raw, quote=True)}'>{esc(shown)}</span>"
     return esc(raw)
+
+
+_POPULATION_ROWS = 20
+"""How many personas the HTML table of a population shows."""
+
+
+def population_html(population: Population) -> str:
+    """Return an HTML table of a population for notebooks: one row per persona (the first 20)."""
+    esc = html.escape
+    head = "".join(
+        f"<th style='text-align:left'>{esc(c)}</th>"
+        for c in ("id", "name", "age", "gender", "occupation", "city", "country", "attributes")
+    )
+    rows = []
+    for p in list(population)[:_POPULATION_ROWS]:
+        dem = p.demographics
+        cells = [esc(p.id)]
+        for key in ("name", "age", "gender", "occupation", "city", "country"):
+            cells.append(_demographic_cell(dem, key) if dem.get(key) not in (None, "") else "")
+        cells.append(str(len(p.attributes)))
+        rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    more = len(population) - _POPULATION_ROWS
+    tail = f"<p>… and {more} more</p>" if more > 0 else ""
+    not_ok = ""
+    if population.failures:
+        listed = "".join(
+            f"<li>{esc(p.id)} ({esc(p.status)}): {esc((p.failure or '')[:200])}</li>"
+            for p in population.failures[:_POPULATION_ROWS]
+        )
+        not_ok = f"<details><summary>{len(population.failures)} not ok</summary><ul>{listed}</ul></details>"
+    return (
+        f"<div class='deeppersona-population'><b>{esc(repr(population))}</b>"
+        f"<table><tr>{head}</tr>{''.join(rows)}</table>{tail}{not_ok}</div>"
+    )
+
+
+def _share_rows(shares: Mapping[Any, float], *, as_count: bool = False) -> str:
+    esc = html.escape
+    out = []
+    for key, share in shares.items():
+        if as_count:
+            out.append(f"<tr><td>{esc(str(key))}</td><td style='text-align:right'>{share:g}</td></tr>")
+            continue
+        width = max(0.0, min(1.0, float(share))) * 100
+        bar = f"<div style='background:#4c72b0;height:0.7em;width:{width:.0f}%;min-width:1px'></div>"
+        out.append(
+            f"<tr><td>{esc(str(key))}</td><td style='text-align:right'>{share:.1%}</td>"
+            f"<td style='width:8em'>{bar}</td></tr>"
+        )
+    return "".join(out)
+
+
+def stats_html(stats: PopulationStats) -> str:
+    """Return :class:`PopulationStats` as HTML tables for notebooks (summary, strata, coverage, marginals)."""
+    esc = html.escape
+    per = stats.attributes_per_persona
+    usage = stats.usage
+    summary = [
+        ("personas", f"{stats.n}"),
+        ("not ok", f"{stats.failed}"),
+        ("attributes per persona", f"{per['mean']:.1f} (min {per['min']:g}, max {per['max']:g})"),
+        ("distinct attributes", f"{stats.distinct_attributes}"),
+        ("LLM calls", f"{usage.calls}"),
+        ("tokens", f"{usage.total_tokens:,}"),
+        ("cost (USD)", f"{usage.cost_usd:.4f}"),
+    ]
+    summary_html = "".join(
+        f"<tr><th style='text-align:left'>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in summary
+    )
+    strata = "".join(
+        f"<tr><td>{esc(s)}</td><td style='text-align:right'>{v:.1f}</td></tr>"
+        for s, v in stats.strata.items()
+    )
+    sections = [
+        f"<table>{summary_html}</table>",
+        f"<details open><summary>attributes per stratum (mean per persona)</summary><table>{strata}</table></details>",
+        "<details open><summary>root categories (share of personas reaching each)</summary>"
+        f"<table>{_share_rows(stats.root_coverage)}</table></details>",
+    ]
+    if stats.level_coverage:
+        values = list(stats.level_coverage.values())
+        as_count = any(v > 1 for v in values)
+        label = "distinct nodes reached per level" if as_count else "share of the tree reached per level"
+        levels = {f"level {k}": v for k, v in stats.level_coverage.items()}
+        sections.append(
+            f"<details><summary>{esc(label)}</summary>"
+            f"<table>{_share_rows(levels, as_count=as_count)}</table></details>"
+        )
+    for name, shares in stats.marginals.items():
+        sections.append(
+            f"<details><summary>{esc(name)}</summary><table>{_share_rows(shares)}</table></details>"
+        )
+    return f"<div class='deeppersona-stats'><b>PopulationStats</b>{''.join(sections)}</div>"
