@@ -31,7 +31,7 @@ from deeppersona.llm import LiteLLMBackend, Usage, resolve_llm
 from deeppersona.llm._cache import ResponseCache
 from deeppersona.llm._limits import RateLimiter
 from deeppersona.llm._litellm import import_litellm
-from deeppersona.llm._structured import RetryPolicy, extract_json
+from deeppersona.llm._structured import RetryPolicy, extract_json, is_degenerate
 
 litellm = import_litellm()
 
@@ -47,10 +47,10 @@ class City(BaseModel):
     population: int = Field(ge=0)
 
 
-def _response(text: str, prompt_tokens: int = 11, completion_tokens: int = 7) -> Any:
+def _response(text: str, prompt_tokens: int = 11, completion_tokens: int = 7, finish: str = "stop") -> Any:
     return litellm.ModelResponse(
         model="gpt-4o-mini",
-        choices=[{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        choices=[{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}],
         usage={
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,
@@ -79,6 +79,8 @@ class Script:
             item = self.items.pop(0) if self.items else '{"name": "Default", "population": 1}'
             if isinstance(item, BaseException):
                 raise item
+            if isinstance(item, tuple):  # (text, finish reason)
+                return _response(item[0], finish=item[1])
             return _response(item)
         finally:
             self.active -= 1
@@ -256,6 +258,20 @@ def test_params_and_kwargs_reach_litellm(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 # -- re-asks -----------------------------------------------------------------------------------------
+
+
+def test_cut_off_reply_gets_more_room_unless_it_looped(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reply cut off by the limit is re-asked with twice the room; one that only went round in a loop
+    is re-asked with the same room (a larger limit only buys a longer loop), saying so."""
+    honest = '{"name": "Lima, the capital of Peru, a city of many districts along the Pacific coast'
+    looped = '{"name": "' + "and the city and the river " * 80
+    script = Script((honest, "length"), (looped, "length"), '{"name": "Lima", "population": 10}')
+    monkeypatch.setattr(litellm, "acompletion", script)
+    llm = LiteLLMBackend("gpt-4o-mini", max_tokens=100)
+    assert llm.complete(MSG, City).output.name == "Lima"
+    assert [c["max_tokens"] for c in script.calls] == [100, 200, 200]
+    assert "loop" in script.calls[2]["messages"][-1]["content"]
+    assert is_degenerate(looped) and not is_degenerate(honest)
 
 
 def test_invalid_output_is_reasked_with_the_validation_error(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -28,6 +28,7 @@ from ._structured import (
     RetryPolicy,
     TransientFailure,
     estimate_tokens,
+    is_degenerate,
     json_schema_for,
     schema_name,
     structured_call,
@@ -277,7 +278,9 @@ class LiteLLMBackend(LLM):
         async def send(request: list[dict[str, str]]) -> RawReply:
             return await self._send(litellm, request, params, cache_params)
 
-        def more_room() -> None:  # a reply cut off by the token limit: the re-ask may write twice as much
+        def more_room(text: str) -> None:  # a reply cut off by the token limit: the re-ask may write twice as much
+            if is_degenerate(text):  # unless it only went round in a loop: more room buys a longer loop
+                return
             current = int(params.get("max_tokens") or 0)
             params["max_tokens"] = min(_MAX_TOKENS_CAP, 2 * current if current else _MAX_TOKENS_CAP // 2)
 

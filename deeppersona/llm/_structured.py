@@ -14,6 +14,7 @@ import functools
 import json
 import logging
 import re
+import zlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +31,7 @@ __all__ = [
     "TransientFailure",
     "estimate_tokens",
     "extract_json",
+    "is_degenerate",
     "is_reask_message",
     "json_schema_for",
     "reask_message",
@@ -281,6 +283,19 @@ def _unclosed(text: str) -> bool:
     return depth > 0 or in_string
 
 
+def is_degenerate(text: str, *, tail: int = 2000, ratio: float = 0.15) -> bool:
+    """Whether ``text`` ends in a loop: its last ``tail`` characters compress to under ``ratio`` of their size.
+
+    Prose and JSON of distinct values compress to about 0.3-0.5 of their size; a small model that repeats
+    the same phrase until the token limit compresses to well under 0.1. A cut-off reply of that kind needs
+    a fresh try, not more room: a larger limit only buys a longer loop (minutes on a CPU).
+    """
+    end = str(text)[-tail:].encode("utf-8")
+    if len(end) < 400:
+        return False
+    return len(zlib.compress(end, 6)) < ratio * len(end)
+
+
 def _was_cut_off(reply: RawReply) -> bool:
     """Whether ``reply`` stopped at the token limit or ends inside its JSON value."""
     if reply.finish_reason == "length":
@@ -342,7 +357,7 @@ async def structured_call(
     rng: np.random.Generator,
     record: Callable[[Usage], None] | None = None,
     sleep: Callable[[float], Awaitable[Any]] | None = None,
-    on_truncated: Callable[[], None] | None = None,
+    on_truncated: Callable[[str], None] | None = None,
 ) -> LLMResponse[Any]:
     """Run one logical call: send, parse, validate, re-ask on invalid output, retry transient failures.
 
@@ -355,8 +370,9 @@ async def structured_call(
         rng: Jitter source.
         record: Receives the call's usage once it ends, successfully or not.
         sleep: The sleep coroutine (``asyncio.sleep`` unless replaced, e.g. in tests).
-        on_truncated: Called when a reply was cut off by the token limit (finish reason ``"length"``),
-            before the re-ask: a backend gives the next request more room there. A truncated reply is
+        on_truncated: Called with the cut-off text when a reply was cut off by the token limit (finish
+            reason ``"length"``), before the re-ask: a backend gives the next request more room there
+            unless the text only went round in a loop (:func:`is_degenerate`). A truncated reply is
             never parsed, nor shown back to the model in the re-ask, so none of its fragments can be
             stored or copied.
 
@@ -405,7 +421,12 @@ async def structured_call(
             try:
                 if reply.finish_reason == "length":
                     if on_truncated is not None:
-                        on_truncated()
+                        on_truncated(reply.text)
+                    if is_degenerate(reply.text):
+                        raise ValueError(
+                            "the reply went round in a loop, repeating the same words until the length "
+                            "limit cut it off; reply again with short, different values"
+                        )
                     raise ValueError(
                         "the reply was cut off at the length limit before it was complete; "
                         "reply again, more concisely"
