@@ -12,20 +12,32 @@ User mistakes also inherit the matching builtin, so ``except ValueError`` keeps 
     ├── AnchorError (ValueError)              anchors of the wrong type or impossible value
     ├── DataFileError (ValueError)            unreadable input data (QA pairs, survey files)
     │   └── DataFileNotFoundError (FileNotFoundError)
+    ├── DuplicatePersonaError (ValueError)    two personas of one population share an id
     ├── LLMError                              a backend failure
     │   ├── LLMOutputError (ValueError)       the model's replies never validated
     │   ├── LLMTransientError                 retries ran out on rate limits, timeouts, 5xx
     │   └── LLMRequestError                   authentication, bad request, context window
-    │       └── LLMConfigError (ValueError)   the backend cannot work: no key, rejected key,
+    │       └── LLMConfigError (ConfigError)  the backend cannot work: no key, rejected key,
     │                                         unknown model, unreachable api_base
     ├── ModelIntegrityError                   an embedded model file failed its size/SHA-256 check
     ├── GenerationError                       a persona could not be generated
     └── EvaluationError (ValueError)          bad evaluation input (empty sets, unknown country)
+
+One exception stands outside that root on purpose: an interrupt must stay a
+:class:`KeyboardInterrupt`, which ``except Exception`` (and so ``except DeepPersonaError``) never
+swallows::
+
+    KeyboardInterrupt
+    └── GenerationInterrupted                 Ctrl-C during generate/enrich; keeps what finished
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .engine import RunReport
+    from .persona import Persona, Population
 
 __all__ = [
     "AnchorError",
@@ -34,8 +46,10 @@ __all__ = [
     "DataFileNotFoundError",
     "DeepPersonaError",
     "DemographicsError",
+    "DuplicatePersonaError",
     "EvaluationError",
     "GenerationError",
+    "GenerationInterrupted",
     "LLMConfigError",
     "LLMError",
     "LLMOutputError",
@@ -87,6 +101,22 @@ class DataFileNotFoundError(DataFileError, FileNotFoundError):
     """An input data file does not exist."""
 
 
+class DuplicatePersonaError(DeepPersonaError, ValueError):
+    """Personas with the same id would end up in one population (``population_a + population_b``).
+
+    Ids include a fingerprint of the run configuration, so the same id means the same persona of the
+    same run: the same run was generated or loaded twice. ``Population.concat(..., duplicates="drop")``
+    keeps the first of each.
+
+    Attributes:
+        ids: The duplicated ids, in order of first appearance.
+    """
+
+    def __init__(self, message: str, *, ids: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.ids = list(ids or [])
+
+
 class LLMError(DeepPersonaError):
     """A language-model backend failed.
 
@@ -132,9 +162,12 @@ class LLMRequestError(LLMError):
     """A non-retryable request failure (authentication, bad request, context window exceeded)."""
 
 
-class LLMConfigError(LLMRequestError, ValueError):
+class LLMConfigError(LLMRequestError, ConfigError):
     """The backend's configuration cannot work: missing or rejected credentials (401/403), a model the
     provider does not know, or an ``api_base`` nothing answers on.
+
+    It is both an :class:`LLMRequestError` and a :class:`ConfigError` (so ``except ConfigError`` catches a
+    missing API key as it catches any other bad setting).
 
     Raised by a backend's pre-flight check before a run starts, and by any call that meets such a
     failure; never retried.
@@ -147,6 +180,58 @@ class ModelIntegrityError(DeepPersonaError):
 
 class GenerationError(DeepPersonaError):
     """A persona could not be generated."""
+
+
+class GenerationInterrupted(KeyboardInterrupt):
+    """A synchronous generation was interrupted (Ctrl-C, a notebook's interrupt); what finished is kept.
+
+    Raised by :meth:`PersonaEngine.generate <deeppersona.engine.PersonaEngine.generate>`, ``enrich``,
+    ``generate_to`` and ``enrich_to`` within about two seconds of the interrupt: the personas in flight
+    are cancelled (no more LLM calls are made), the finished ones are kept here, or, for
+    ``generate_to`` / ``enrich_to``, are already in the output file, where calling the method again
+    with the same arguments resumes. It is a :class:`KeyboardInterrupt`, not a
+    :class:`DeepPersonaError`, so ``except Exception`` never swallows an interrupt and code that
+    catches ``KeyboardInterrupt`` keeps working.
+
+    Attributes:
+        personas: The personas finished before the interrupt, in index order (complete ones and any
+            that ended incomplete or failed); empty for ``generate_to`` / ``enrich_to``, whose finished
+            personas are in the file.
+        requested: How many personas the call was asked for.
+        report: For ``generate_to`` / ``enrich_to``: the :class:`~deeppersona.engine.RunReport` of the
+            interrupted run (``path``, ``written`` by this run, ``skipped`` as already there);
+            ``None`` otherwise.
+
+    In a notebook cell that did not catch it, IPython keeps it as ``sys.last_value``, so the next
+    cell can still take ``sys.last_value.population``.
+
+    Example:
+        >>> try:  # doctest: +SKIP
+        ...     people = engine.generate(k=60, n=100)
+        ... except dp.errors.GenerationInterrupted as stop:
+        ...     people = stop.population  # the personas finished before the interrupt
+    """
+
+    def __init__(
+        self,
+        message: str = "interrupted",
+        *,
+        personas: list[Persona] | None = None,
+        requested: int = 0,
+        report: RunReport | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.personas: list[Persona] = list(personas or [])
+        self.requested = requested
+        self.report = report
+
+    @property
+    def population(self) -> Population:
+        """The finished personas as a :class:`~deeppersona.persona.Population` (the ones that are not
+        complete in its ``failures``)."""
+        from .persona import Population
+
+        return Population(self.personas)
 
 
 class EvaluationError(DeepPersonaError, ValueError):

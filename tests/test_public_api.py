@@ -63,5 +63,8 @@ def test_errors_inherit_builtins() -> None:
     assert issubclass(errors.AnchorError, ValueError)
     assert issubclass(errors.DataFileNotFoundError, FileNotFoundError)
     assert issubclass(errors.NodeNotFoundError, KeyError)
-    for name in errors.__all__:
+    # an interrupt stays a KeyboardInterrupt, outside the root: ``except Exception`` never swallows it
+    assert issubclass(errors.GenerationInterrupted, KeyboardInterrupt)
+    assert not issubclass(errors.GenerationInterrupted, Exception)
+    for name in set(errors.__all__) - {"GenerationInterrupted"}:
         assert issubclass(getattr(errors, name), errors.DeepPersonaError), name

@@ -17,6 +17,7 @@ import numpy as np
 from pydantic import BaseModel, ValidationError
 
 from .._async import run_sync
+from .._progress import make_bar
 from ..errors import ConfigError, LLMError, LLMOutputError, TaxonomyError
 from ..llm import LLM, Usage, resolve_llm
 from ..prompts import PromptLibrary
@@ -104,7 +105,10 @@ class TaxonomyBuilder:
         max_prompt_chars: Question and answer are each cut to this many characters in prompts.
         max_paths_per_pair: At most this many paths are kept from one pair.
         temperature: Sampling temperature of every call (``None``: the backend's default).
-        progress: Show a progress bar (tqdm, on stderr) for the per-pair stages.
+        progress: Show progress bars: the per-pair stages over the pairs, the filter stages and the
+            merge confirmations over their LLM calls. ``None`` (the default) shows them on a terminal
+            and in a Jupyter notebook (a widget, or a text bar without ipywidgets), ``True`` always,
+            ``False`` never.
         cache: Response cache of a backend built from ``llm`` (a model string or ``None``): ``True`` for
             the user cache directory, a directory path, or a ``ResponseCache``; passed through to
             :func:`~deeppersona.llm.resolve_llm`. ``None`` leaves the backend's default. Configure the
@@ -142,7 +146,7 @@ class TaxonomyBuilder:
         max_prompt_chars: int = 2_000,
         max_paths_per_pair: int = 12,
         temperature: float | None = None,
-        progress: bool = False,
+        progress: bool | None = None,
         cache: Any = None,
     ) -> None:
         roots = tuple(str(r).strip() for r in roots)
@@ -307,7 +311,7 @@ class TaxonomyBuilder:
         queue: asyncio.Queue[int] = asyncio.Queue()
         for i in range(len(items)):
             queue.put_nowait(i)
-        bar = _progress_bar(len(items), desc) if self.progress and items else None
+        bar = make_bar(len(items), desc, unit="pair", setting=self.progress, leave=False) if items else None
 
         async def worker() -> None:
             while True:
@@ -490,19 +494,32 @@ class TaxonomyBuilder:
         sem = asyncio.Semaphore(self.concurrency)
         before, t0 = self._usage_snapshot(), time.perf_counter()
 
-        async def ask(template: str, variables: dict[str, Any], model: type[M], site: str) -> M:
-            return await self._ask(template, variables, model, site, sem)
+        # the number of Check Node / Check Path calls is known only as the filter goes: a counting bar
+        bar = None
+        if items and self.llm_checks:
+            bar = make_bar(None, stage_name, unit="call", setting=self.progress, leave=False)
 
-        result = await run_filter(
-            items,
-            aligner=self._aligner(roots),
-            rules=self.rules,
-            ask=ask if self.llm_checks else None,
-            checkpoint=self.checkpoint_,
-            max_depth=self.max_depth,
-            batch_size=self.check_batch_size,
-            stage_name=stage_name,
-        )
+        async def ask(template: str, variables: dict[str, Any], model: type[M], site: str) -> M:
+            try:
+                return await self._ask(template, variables, model, site, sem)
+            finally:
+                if bar is not None:
+                    bar.update(1)
+
+        try:
+            result = await run_filter(
+                items,
+                aligner=self._aligner(roots),
+                rules=self.rules,
+                ask=ask if self.llm_checks else None,
+                checkpoint=self.checkpoint_,
+                max_depth=self.max_depth,
+                batch_size=self.check_batch_size,
+                stage_name=stage_name,
+            )
+        finally:
+            if bar is not None:
+                bar.close()
         result.report.seconds = time.perf_counter() - t0
         result.report.usage = self._usage_delta(before, ("builder.check_node", "builder.check_path"))
         return result
@@ -532,8 +549,10 @@ class TaxonomyBuilder:
         weighted.pop((), None)
         t0, before = time.perf_counter(), self._usage_snapshot()
         sem = asyncio.Semaphore(self.concurrency)
-        confirm = None
+        confirm = bar = None
         if self.confirm_merges_with_llm:
+            if weighted:  # one call per level and parent with candidate clusters: a counting bar
+                bar = make_bar(None, "merge (confirm)", unit="call", setting=self.progress, leave=False)
 
             async def confirm(
                 level: int, parent: AttributePath, clusters: list[list[str]]
@@ -550,17 +569,24 @@ class TaxonomyBuilder:
                 except LLMError as exc:
                     logger.warning("merge confirmation failed under %s (clusters kept): %s", parent, exc)
                     return [[c[0]] * len(c) for c in clusters]
+                finally:
+                    if bar is not None:
+                        bar.update(1)
                 mapping = {canonical_key(k): v for k, v in reply.mapping.items()}
                 return [[mapping.get(canonical_key(n), n) for n in c] for c in clusters]
 
-        outcome = await merge_tree(
-            weighted,
-            lambda texts: self._embed(texts),
-            threshold=self.merge_threshold,
-            pinned=pinned,
-            max_depth=self.max_depth,
-            confirm=confirm,
-        )
+        try:
+            outcome = await merge_tree(
+                weighted,
+                lambda texts: self._embed(texts),
+                threshold=self.merge_threshold,
+                pinned=pinned,
+                max_depth=self.max_depth,
+                confirm=confirm,
+            )
+        finally:
+            if bar is not None:
+                bar.close()
         report = StageReport("merge", n_in=sum(weighted.values()), n_out=len(outcome.paths), unit="paths")
         report.notes.update(outcome.stats)
         report.seconds = time.perf_counter() - t0
@@ -792,9 +818,3 @@ def _replace(record: PairRecord, **changes: Any) -> PairRecord:
     from dataclasses import replace
 
     return replace(record, **changes)
-
-
-def _progress_bar(total: int, desc: str) -> Any:
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, unit="pair", leave=False)

@@ -9,18 +9,19 @@ import hashlib
 import json
 import logging
 import math
-import queue
 import re
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any, Union, overload
 
 import numpy as np
 
-from .._async import run_sync
+from .._async import iter_sync, run_sync
+from .._progress import make_bar, set_total
 from .._version import __version__
 from ..embeddings._cache import embedder_fingerprint
 from ..errors import (
@@ -30,6 +31,7 @@ from ..errors import (
     DeepPersonaError,
     DemographicsError,
     GenerationError,
+    GenerationInterrupted,
     TaxonomyError,
 )
 from ..generation import PersonaDraft, ValueGenerator
@@ -44,6 +46,9 @@ from ._checkpoint import JsonlCheckpoint, ResumeState, RunReport
 from ._options import EngineOptions
 
 if TYPE_CHECKING:
+    import datasets
+    import pandas
+
     from ..demographics import Cohort, DemographicSampler
     from ..embeddings import Embedder
 
@@ -52,6 +57,9 @@ __all__ = ["PersonaEngine"]
 logger = logging.getLogger(__name__)
 
 SeedLike = int | np.random.Generator | None
+SketchRows = Union[Iterable[Union[str, Mapping[str, Any]]], "pandas.DataFrame", "datasets.Dataset"]
+"""What :meth:`PersonaEngine.enrich` takes for several sketches: strings and/or dict rows, a pandas
+``DataFrame`` or a Hugging Face ``datasets.Dataset``."""
 
 
 @dataclass(frozen=True)
@@ -92,9 +100,34 @@ class _Shared:
         self.generator: ValueGenerator | None = None
 
 
-def persona_id(seed: int, index: int) -> str:
-    """The stable id of persona ``index`` of the run with seed ``seed``."""
-    return "p-" + hashlib.blake2b(f"{seed}:{index}".encode(), digest_size=6).hexdigest()
+def persona_id(run_id: str, index: int, sketch: str | None = None) -> str:
+    """The stable id of persona ``index`` of run ``run_id`` (see :attr:`Provenance.run_id`).
+
+    The id is ``p-<run>-<index>``, where ``<run>`` is the run id's hash: a fingerprint of everything
+    that shapes the run's personas (taxonomy, model, anchors, cohort, ``k``, seed, settings, library
+    version; see :attr:`Provenance.run_config`). The same configuration gives the same ids, so a
+    resumed run continues with the ids a fresh one would write, while a Kenya run and a Germany run
+    with seed 7 never share an id. An enriched persona adds a hash of its sketch
+    (``p-<run>-<index>-<sketch>``), as two sketch lists enriched with one configuration share
+    the run id.
+
+    Args:
+        run_id: The run id (``"r-<hash>"``, as in :attr:`Provenance.run_id`).
+        index: The persona's index in its run.
+        sketch: The sketch an enriched persona was built from.
+
+    Example:
+        >>> persona_id("r-0123456789ab", 7)
+        'p-0123456789ab-7'
+    """
+    text = str(run_id)
+    run = text[2:] if text.startswith("r-") else text
+    if not run or not all(c.isascii() and c.isalnum() for c in run):
+        run = hashlib.blake2b(text.encode("utf-8"), digest_size=6).hexdigest()
+    pid = f"p-{run}-{int(index)}"
+    if sketch is not None:
+        pid += "-" + hashlib.blake2b(sketch.encode("utf-8"), digest_size=4).hexdigest()
+    return pid
 
 
 class PersonaEngine:
@@ -115,9 +148,12 @@ class PersonaEngine:
         embedder: An :class:`~deeppersona.embeddings.Embedder`, a callable, a model name, or ``None`` for MiniLM.
         require_core: Require the tree to have attributes to select and to mark its core attributes
             (see :meth:`from_taxonomy`).
+        **llm_options: Options of the backend built from a model string or ``None`` (see
+            :meth:`from_taxonomy`).
 
     Raises:
-        ConfigError: ``tree`` is not an AttributeTree or ``model`` has an unsupported type.
+        ConfigError: ``tree`` is not an AttributeTree, ``model`` has an unsupported type, or an
+            ``llm_options`` name is unknown or given with an :class:`~deeppersona.llm.LLM` instance.
         TaxonomyError: The tree has no attributes, or marks no core attributes while ``require_core``.
 
     Example:
@@ -133,15 +169,17 @@ class PersonaEngine:
         model: LLM | str | None = None,
         embedder: Any = None,
         require_core: bool = True,
+        **llm_options: Any,
     ) -> None:
         if not isinstance(tree, AttributeTree):
             raise ConfigError(
                 f"tree must be an AttributeTree, got {type(tree).__name__}; see PersonaEngine.from_taxonomy"
             )
         _check_tree(tree, require_core)
-        _check_model(model)
+        _check_model(model, llm_options)
         self._tree = tree
         self._model: LLM | str | None = model
+        self._llm_options: dict[str, Any] = dict(llm_options)
         self._embedder: Any = embedder
         self._selector: AttributeSelector = StratifiedSelector()
         self._sampler: DemographicSampler | None = None
@@ -162,6 +200,7 @@ class PersonaEngine:
         embedder: Any = None,
         *,
         require_core: bool = True,
+        **llm_options: Any,
     ) -> PersonaEngine:
         """Build an engine over a taxonomy.
 
@@ -172,10 +211,24 @@ class PersonaEngine:
             embedder: The embedder (see the class docstring).
             require_core: Require the tree to mark its core attributes (age, location, occupation, values,
                 attitude, story, interests); they are filled first and never selected again.
+            **llm_options: Options of the :class:`~deeppersona.llm.LiteLLMBackend` built from ``model``
+                (a model string or ``None``), the same names everywhere (``Evaluator``, the CLI):
+                ``api_base``, ``api_key``, ``max_concurrency``, ``requests_per_minute``,
+                ``tokens_per_minute``, ``cache``, ``timeout``, ``temperature``, ``drop_params`` and any
+                other LiteLLM request parameter. Names are checked here, before any call; the backend
+                is built (and its values checked) when a run starts, once for this engine and the
+                engines derived from it.
 
         Raises:
             TaxonomyError: The taxonomy cannot be read, has no attributes, or marks no core attributes.
-            ConfigError: ``model`` has an unsupported type.
+            ConfigError: ``model`` has an unsupported type, or an ``llm_options`` name is unknown or given
+                with an :class:`~deeppersona.llm.LLM` instance (configure that instance instead).
+
+        Example:
+            >>> engine = PersonaEngine.from_taxonomy(  # doctest: +SKIP
+            ...     "default", model="openai/qwen2.5-7b", api_base="http://127.0.0.1:8000/v1", api_key="none",
+            ...     max_concurrency=16, timeout=120,
+            ... )
         """
         if isinstance(taxonomy, AttributeTree):
             tree = taxonomy
@@ -187,7 +240,7 @@ class PersonaEngine:
             raise ConfigError(
                 f"taxonomy must be an AttributeTree, 'default' or a file path, got {type(taxonomy).__name__}"
             )
-        return cls(tree, model=model, embedder=embedder, require_core=require_core)
+        return cls(tree, model=model, embedder=embedder, require_core=require_core, **llm_options)
 
     def _replace(self, **changes: Any) -> PersonaEngine:
         clone = copy.copy(self)
@@ -258,10 +311,17 @@ class PersonaEngine:
             )
         return self._replace(selector=selector)
 
-    def with_llm(self, model: LLM | str | None) -> PersonaEngine:
-        """Return an engine using ``model`` (an LLM, a LiteLLM model string, or ``None`` for the embedded default)."""
-        _check_model(model)
-        return self._replace(model=model)
+    def with_llm(self, model: LLM | str | None, **llm_options: Any) -> PersonaEngine:
+        """Return an engine using ``model`` (an LLM, a LiteLLM model string, or ``None`` for the embedded default).
+
+        ``llm_options`` replace the backend options of this engine (see :meth:`from_taxonomy`).
+
+        Raises:
+            ConfigError: ``model`` has an unsupported type, or an ``llm_options`` name is unknown or given
+                with an :class:`~deeppersona.llm.LLM` instance.
+        """
+        _check_model(model, llm_options)
+        return self._replace(model=model, llm_options=dict(llm_options))
 
     def with_embedder(self, embedder: Any) -> PersonaEngine:
         """Return an engine using ``embedder`` (an Embedder, a callable, a model name or ``None``)."""
@@ -381,15 +441,28 @@ class PersonaEngine:
         Raises:
             ConfigError, AnchorError, DemographicsError, TaxonomyError: Invalid input, before any LLM call.
             GenerationError: ``n`` is ``None`` and the persona could not be generated at all.
+            GenerationInterrupted: Ctrl-C or a notebook's interrupt stopped the run: the personas in
+                flight are cancelled, and within about 2 s this :class:`KeyboardInterrupt` is raised
+                with the finished personas in its ``population``.
         """
-        return run_sync(self.agenerate(k, n, start=start))
+        kept = _Kept("generate")
+        return run_sync(self._agenerate(k, n, start, kept), interrupted=kept.interrupted)
 
     async def agenerate(self, k: int = 220, n: int | None = None, *, start: int = 0) -> Persona | Population:
-        """Async :meth:`generate`."""
+        """Async :meth:`generate`.
+
+        Cancelling it (``task.cancel()``, a timeout) cancels the personas in flight and raises
+        :class:`asyncio.CancelledError`; iterate :meth:`astream` to keep personas as they finish.
+        """
+        return await self._agenerate(k, n, start, _Kept("agenerate"))
+
+    async def _agenerate(self, k: int, n: int | None, start: int, kept: _Kept) -> Persona | Population:
         count = 1 if n is None else _check_count(n, "n")
         run = self._prepare(k, start=start)
-        personas = [p async for p in self._aiter(run, [_Job(i) for i in range(start, start + count)])]
-        return _finish(personas, single=n is None)
+        kept.requested = count
+        async for persona in self._aiter(run, [_Job(i) for i in range(start, start + count)]):
+            kept.personas.append(persona)  # what an interrupt keeps
+        return _finish(list(kept.personas), single=n is None)
 
     def astream(self, k: int = 220, n: int = 1, *, start: int = 0) -> AsyncIterator[Persona]:
         """Yield personas as they finish (in completion order; failed ones too, with ``status="failed"``).
@@ -401,18 +474,26 @@ class PersonaEngine:
         return self._aiter(run, [_Job(i) for i in range(start, start + count)])
 
     def stream(self, k: int = 220, n: int = 1, *, start: int = 0) -> Iterator[Persona]:
-        """Synchronous :meth:`astream`: a generator of personas as they finish (runs a loop in a thread)."""
+        """Synchronous :meth:`astream`: a generator of personas as they finish (runs a loop in a thread).
+
+        Leaving the loop early (``break``) or an interrupt (Ctrl-C, a notebook's interrupt) cancels the
+        personas in flight at once; the interrupt is raised within about 2 s.
+        """
         count = _check_count(n, "n")
         run = self._prepare(k, start=start)
-        return _sync_iter(lambda: self._aiter(run, [_Job(i) for i in range(start, start + count)]))
+        return iter_sync(lambda: self._aiter(run, [_Job(i) for i in range(start, start + count)]))
 
     @overload
-    def enrich(self, sketches: str, k: int = ...) -> Persona: ...  # type: ignore[overload-overlap]
+    def enrich(  # type: ignore[overload-overlap]
+        self, sketches: str | Mapping[str, Any], k: int = ..., *, field: str | None = ...
+    ) -> Persona: ...
 
     @overload
-    def enrich(self, sketches: Sequence[str], k: int = ...) -> Population: ...
+    def enrich(self, sketches: SketchRows, k: int = ..., *, field: str | None = ...) -> Population: ...
 
-    def enrich(self, sketches: str | Sequence[str], k: int = 220) -> Persona | Population:
+    def enrich(
+        self, sketches: str | Mapping[str, Any] | SketchRows, k: int = 220, *, field: str | None = None
+    ) -> Persona | Population:
         """Turn PersonaHub-style one-line sketches into deep personas.
 
         One extra LLM call per sketch extracts anchors (name, age, gender, occupation, place) from the
@@ -421,22 +502,47 @@ class PersonaEngine:
         warning on the persona; anchors set on the engine take precedence over extracted facts.
 
         Args:
-            sketches: One sketch (returns a :class:`Persona`) or a sequence (returns a :class:`Population`).
+            sketches: One sketch, as a string or a dict row (returns a :class:`Persona`), or several
+                (returns a :class:`Population` whose persona ``i`` enriches row ``i``): a sequence of
+                strings and/or dict rows, a pandas ``DataFrame`` or a Hugging Face ``datasets.Dataset``
+                (PersonaHub loads as one).
             k: Attributes per persona.
+            field: The dict key or column holding the sketch text. ``None`` takes the first of
+                ``persona``, ``sketch``, ``text``, ``bio``, ``description`` that the row (or the
+                table) has.
 
         Raises:
-            AnchorError: An empty sketch, or the engine also has a ``bio`` anchor (before any LLM call).
-        """
-        return run_sync(self.aenrich(sketches, k))
+            AnchorError: A row without the field, a value that is not a non-empty string, a sketch over
+                the size limit, or the engine also has a ``bio`` anchor (all before any LLM call).
+            ConfigError: ``field`` is not a non-empty string.
+            GenerationInterrupted: Ctrl-C or a notebook's interrupt stopped the run (as for
+                :meth:`generate`; the finished personas are in its ``population``).
 
-    async def aenrich(self, sketches: str | Sequence[str], k: int = 220) -> Persona | Population:
-        """Async :meth:`enrich`."""
-        single = isinstance(sketches, str)
-        items = _check_sketches(sketches, self._options.max_sketch_chars)
+        Example:
+            >>> rows = [{"persona": "A beekeeper in Kisumu."}, {"persona": "A retired judge."}]
+            >>> people = engine.enrich(rows, k=60)  # doctest: +SKIP
+            >>> people = engine.enrich(dataframe, k=60, field="text")  # doctest: +SKIP
+        """
+        kept = _Kept("enrich")
+        return run_sync(self._aenrich(sketches, k, field, kept), interrupted=kept.interrupted)
+
+    async def aenrich(
+        self, sketches: str | Mapping[str, Any] | SketchRows, k: int = 220, *, field: str | None = None
+    ) -> Persona | Population:
+        """Async :meth:`enrich` (cancelling it behaves as for :meth:`agenerate`)."""
+        return await self._aenrich(sketches, k, field, _Kept("aenrich"))
+
+    async def _aenrich(
+        self, sketches: str | Mapping[str, Any] | SketchRows, k: int, field: str | None, kept: _Kept
+    ) -> Persona | Population:
+        texts, single = _sketch_texts(sketches, field)
+        items = _check_sketches(texts, self._options.max_sketch_chars)
         self._check_enrich_anchors()
         run = self._prepare(k)
-        personas = [p async for p in self._aiter(run, [_Job(i, s) for i, s in enumerate(items)])]
-        return _finish(personas, single=single)
+        kept.requested = len(items)
+        async for persona in self._aiter(run, [_Job(i, s) for i, s in enumerate(items)]):
+            kept.personas.append(persona)  # what an interrupt keeps
+        return _finish(list(kept.personas), single=single)
 
     def generate_to(self, path: str | Path, n: int, k: int = 220, *, overwrite: bool = False) -> RunReport:
         """Generate ``n`` personas into a JSONL file, one line per finished persona, resumably.
@@ -444,6 +550,9 @@ class PersonaEngine:
         Each finished persona is appended as one complete line and flushed to disk at once. If the run
         stops (a crash, Ctrl-C, a killed process), calling this again with the same engine and file
         skips the indices already written and generates only the rest: nothing is redone or duplicated.
+        Ctrl-C (or a notebook's interrupt) cancels the personas in flight and raises
+        :class:`~deeppersona.errors.GenerationInterrupted` within about 2 s; its ``report`` says what
+        this run wrote.
         A run without an explicit seed reuses the seed recorded in the file. Failed personas are not
         written (they are listed in the report) so a rerun retries them.
 
@@ -460,47 +569,87 @@ class PersonaEngine:
             ConfigError: The file was written with another seed or ``k`` (pass ``overwrite=True``), or
                 another process is writing it.
             DataFileError: The file holds lines that are not personas.
+            GenerationInterrupted: Ctrl-C or a notebook's interrupt stopped the run; every finished
+                persona is in the file (see above).
         """
-        return run_sync(self.agenerate_to(path, n, k, overwrite=overwrite))
+        kept = _Kept("generate_to")
+        return run_sync(self._agenerate_to(path, n, k, overwrite, kept), interrupted=kept.interrupted)
 
     async def agenerate_to(
         self, path: str | Path, n: int, k: int = 220, *, overwrite: bool = False
     ) -> RunReport:
-        """Async :meth:`generate_to`."""
+        """Async :meth:`generate_to` (when cancelled, every finished persona is in the file)."""
+        return await self._agenerate_to(path, n, k, overwrite, None)
+
+    async def _agenerate_to(
+        self, path: str | Path, n: int, k: int, overwrite: bool, kept: _Kept | None
+    ) -> RunReport:
         count = _check_count(n, "n")
-        return await self._to_file(path, [_Job(i) for i in range(count)], k, overwrite)
+        return await self._to_file(path, [_Job(i) for i in range(count)], k, overwrite, kept)
 
     def enrich_to(
-        self, path: str | Path, sketches: Sequence[str], k: int = 220, *, overwrite: bool = False
+        self,
+        path: str | Path,
+        sketches: SketchRows,
+        k: int = 220,
+        *,
+        overwrite: bool = False,
+        field: str | None = None,
     ) -> RunReport:
         """Enrich ``sketches`` into a JSONL file, resumably (see :meth:`generate_to` and :meth:`enrich`).
 
-        Persona ``i`` is the enrichment of ``sketches[i]``; rerun with the same list to resume.
+        Persona ``i`` is the enrichment of row ``i``; rerun with the same rows to resume. ``sketches``
+        and ``field`` are read as by :meth:`enrich` (strings, dict rows, a DataFrame, a ``Dataset``).
+        An interrupt behaves as for :meth:`generate_to`.
         """
-        return run_sync(self.aenrich_to(path, sketches, k, overwrite=overwrite))
+        kept = _Kept("enrich_to")
+        return run_sync(
+            self._aenrich_to(path, sketches, k, overwrite, field, kept), interrupted=kept.interrupted
+        )
 
     async def aenrich_to(
-        self, path: str | Path, sketches: Sequence[str], k: int = 220, *, overwrite: bool = False
+        self,
+        path: str | Path,
+        sketches: SketchRows,
+        k: int = 220,
+        *,
+        overwrite: bool = False,
+        field: str | None = None,
     ) -> RunReport:
         """Async :meth:`enrich_to`."""
-        if isinstance(sketches, str):
+        return await self._aenrich_to(path, sketches, k, overwrite, field, None)
+
+    async def _aenrich_to(
+        self,
+        path: str | Path,
+        sketches: SketchRows,
+        k: int,
+        overwrite: bool,
+        field: str | None,
+        kept: _Kept | None,
+    ) -> RunReport:
+        texts, single = _sketch_texts(sketches, field)
+        if single:
             raise ConfigError("enrich_to() takes a sequence of sketches; wrap a single sketch in a list")
-        items = _check_sketches(sketches, self._options.max_sketch_chars)
+        items = _check_sketches(texts, self._options.max_sketch_chars)
         self._check_enrich_anchors()
-        return await self._to_file(path, [_Job(i, s) for i, s in enumerate(items)], k, overwrite)
+        return await self._to_file(path, [_Job(i, s) for i, s in enumerate(items)], k, overwrite, kept)
 
     # ------------------------------------------------------------------ run preparation
     def _resolve_llm(self) -> LLM:
         model = self._model
         if isinstance(model, LLM):
             return model
+        options = self._llm_options
         key = "" if model is None else model
+        if options:  # one backend per (model, options): derived engines share its limits and cache
+            key += "\0" + json.dumps(options, sort_keys=True, default=repr)
         with self._shared.lock:
             llm = self._shared.llms.get(key)
         if llm is None:
             from ..llm import resolve_llm
 
-            llm = resolve_llm(model)
+            llm = resolve_llm(model, **options)
             with self._shared.lock:
                 llm = self._shared.llms.setdefault(key, llm)
         return llm
@@ -654,6 +803,7 @@ class PersonaEngine:
         # one persona: a bar over its steps (core, fill 1/2, ...); several: a bar over the personas
         steps = _step_progress(run, jobs)
         bar = _progress(len(jobs), run.options.progress) if steps is None and len(jobs) != 1 else None
+        shown = [-math.inf]  # when the run bar last showed a persona's stage (shared by its personas)
         in_flight = run.options.in_flight()
         pool = None
         if in_flight > 1 and _offload_selection(run):
@@ -669,7 +819,8 @@ class PersonaEngine:
                     job = next(todo, None)
                     if job is None:
                         break
-                    pending.add(asyncio.ensure_future(self._one(run, job, steps)))
+                    stages = steps if bar is None else _StageLine(bar, job.index, shown)
+                    pending.add(asyncio.ensure_future(self._one(run, job, stages)))
                 if not pending:
                     break
                 done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
@@ -759,12 +910,12 @@ class PersonaEngine:
         except DeepPersonaError as exc:
             reason = f"{type(exc).__name__}: {exc}"
             logger.warning("persona %d failed: %s", job.index, reason)
-            return self._persona(run, job.index, draft, failure=reason)
+            return self._persona(run, job, draft, failure=reason)
         except Exception as exc:  # a backend or plug-in bug must not end a long run; the traceback is logged
             reason = f"{type(exc).__name__}: {exc}"
             logger.exception("persona %d failed unexpectedly: %s", job.index, reason)
-            return self._persona(run, job.index, draft, failure=reason)
-        return self._persona(run, job.index, draft)
+            return self._persona(run, job, draft, failure=reason)
+        return self._persona(run, job, draft)
 
     def _draw(
         self,
@@ -843,7 +994,8 @@ class PersonaEngine:
             return out
         raise GenerationError(f"could not draw demographics: {last}")  # pragma: no cover
 
-    def _persona(self, run: _Run, index: int, draft: PersonaDraft, failure: str | None = None) -> Persona:
+    def _persona(self, run: _Run, job: _Job, draft: PersonaDraft, failure: str | None = None) -> Persona:
+        index = job.index
         missing = dict(draft.missing)
         if failure is None:
             if draft.core is None:
@@ -855,7 +1007,7 @@ class PersonaEngine:
             shown = ", ".join(list(missing)[:5]) + (" ..." if len(missing) > 5 else "")
             failure = f"{len(missing)} part(s) without a valid value after re-asking: {shown}"
         return Persona(
-            id=persona_id(run.seed, index),
+            id=persona_id(run.provenance.run_id, index, job.sketch),
             seed=run.seed,
             index=index,
             status=status,  # type: ignore[arg-type]
@@ -872,9 +1024,13 @@ class PersonaEngine:
             usage=draft.usage,
         )
 
-    async def _to_file(self, path: str | Path, jobs: list[_Job], k: int, overwrite: bool) -> RunReport:
+    async def _to_file(
+        self, path: str | Path, jobs: list[_Job], k: int, overwrite: bool, kept: _Kept | None = None
+    ) -> RunReport:
         """Run ``jobs`` into the JSONL file ``path``, resuming what an earlier run of the same
-        configuration wrote (see :meth:`generate_to`)."""
+        configuration wrote (see :meth:`generate_to`); ``kept`` gets the report as it grows."""
+        if kept is not None:
+            kept.requested = len(jobs)
         # every argument is checked (and the whole run prepared) before the output file or its lock exists
         _check_k(k)
         _check_output_path(path)
@@ -901,6 +1057,8 @@ class PersonaEngine:
             todo = [job for job in jobs if job.index not in state.done]
             del state  # only the indices to do are needed from here on
             report = RunReport(Path(path), len(jobs), skipped=len(jobs) - len(todo), seed=run.seed)
+            if kept is not None:
+                kept.report = report  # an interrupt reports what this run wrote
             async for persona in self._aiter(run, todo):
                 report.usage = report.usage + persona.usage
                 if persona.ok:  # incomplete and failed personas are not written: a rerun redoes them
@@ -937,11 +1095,21 @@ def _check_tree(tree: AttributeTree, require_core: bool) -> None:
         )
 
 
-def _check_model(model: Any) -> None:
+def _check_model(model: Any, llm_options: Mapping[str, Any] | None = None) -> None:
     if model is not None and not isinstance(model, (LLM, str)):
         raise ConfigError(f"model must be an LLM, a LiteLLM model string or None, got {type(model).__name__}")
     if isinstance(model, str) and not model.strip():
         raise ConfigError("model must not be an empty string")
+    if llm_options:
+        if isinstance(model, LLM):
+            raise ConfigError(
+                f"backend options ({', '.join(sorted(llm_options))}) apply to a backend built from a model "
+                f"name; model is an LLM instance ({type(model).__name__}): configure it directly"
+            )
+        from ..llm._options import check_backend_options
+        from ..llm._resolve import DEFAULT_LOCAL_MODEL
+
+        check_backend_options(model.strip() if model else DEFAULT_LOCAL_MODEL, llm_options)
 
 
 def _provenance(base: Provenance, demographics: Mapping[str, Any]) -> Provenance:
@@ -1014,6 +1182,80 @@ def _check_sketches(sketches: str | Iterable[str], max_chars: int | None = None)
     return items
 
 
+SKETCH_FIELDS: tuple[str, ...] = ("persona", "sketch", "text", "bio", "description")
+"""The keys :meth:`PersonaEngine.enrich` looks for, in order, when no ``field`` is given."""
+
+
+def _is_dataframe(obj: Any) -> bool:
+    import sys
+
+    pandas = sys.modules.get("pandas")  # a DataFrame exists only if pandas is loaded already
+    return pandas is not None and isinstance(obj, pandas.DataFrame)
+
+
+def _is_hf_dataset(obj: Any) -> bool:
+    """A Hugging Face ``datasets.Dataset`` (not imported here: recognised by its module and columns)."""
+    return type(obj).__module__.startswith("datasets.") and isinstance(
+        getattr(obj, "column_names", None), list
+    )
+
+
+def _pick_field(field: str | None, names: Sequence[str], where: str) -> str:
+    if field is not None:
+        if field not in names:
+            shown = ", ".join(repr(n) for n in list(names)[:12]) or "none"
+            raise AnchorError(
+                f"{where} has no field {field!r} (its fields: {shown}); pass field=<the key holding the "
+                "sketch text>"
+            )
+        return field
+    for name in SKETCH_FIELDS:
+        if name in names:
+            return name
+    shown = ", ".join(repr(n) for n in list(names)[:12]) or "none"
+    raise AnchorError(
+        f"{where} has none of the sketch fields {', '.join(SKETCH_FIELDS)} (its fields: {shown}); "
+        "pass field=<the key holding the sketch text>"
+    )
+
+
+def _row_text(row: Mapping[str, Any], i: int, field: str | None) -> Any:
+    name = _pick_field(field, [str(key) for key in row], f"row {i}")
+    return _cell(row[name], i, name)
+
+
+def _cell(value: Any, i: int, name: str) -> Any:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        raise AnchorError(f"row {i}: field {name!r} is empty; every sketch needs some text")
+    return value  # its type and length are checked by _check_sketches
+
+
+def _sketch_texts(sketches: Any, field: str | None) -> tuple[list[Any], bool]:
+    """The sketch texts of :meth:`PersonaEngine.enrich` input, unchecked, and whether it was one sketch.
+
+    Raises:
+        ConfigError: ``field`` is not a non-empty string.
+        AnchorError: A row or table without the field, an empty value, or an input of another type.
+    """
+    if field is not None and (not isinstance(field, str) or not field.strip()):
+        raise ConfigError(f"field must be a non-empty string naming the sketch column, got {field!r}")
+    if isinstance(sketches, str):
+        return [sketches], True
+    if isinstance(sketches, Mapping):
+        return [_row_text(sketches, 0, field)], True
+    if _is_dataframe(sketches) or _is_hf_dataset(sketches):
+        kind = "the DataFrame" if _is_dataframe(sketches) else "the dataset"
+        columns = [str(c) for c in (sketches.columns if _is_dataframe(sketches) else sketches.column_names)]
+        name = _pick_field(field, columns, kind)
+        return [_cell(v, i, name) for i, v in enumerate(sketches[name])], False
+    if isinstance(sketches, bytes) or not isinstance(sketches, Iterable):
+        raise AnchorError(
+            "sketches must be a string, a dict row, or a sequence of them (a DataFrame or a datasets.Dataset "
+            f"works too), got {type(sketches).__name__}"
+        )
+    return [_row_text(s, i, field) if isinstance(s, Mapping) else s for i, s in enumerate(sketches)], False
+
+
 def _finish(personas: list[Persona], *, single: bool) -> Persona | Population:
     personas.sort(key=lambda p: p.index)
     if single:
@@ -1026,32 +1268,95 @@ def _finish(personas: list[Persona], *, single: bool) -> Persona | Population:
     return Population(personas)
 
 
-def _progress(total: int, setting: bool | None) -> Any:
-    if setting is False or (total < 2 and setting is None):
-        return None
-    from tqdm.auto import tqdm
+@dataclass
+class _Kept:
+    """What a synchronous call keeps for :class:`GenerationInterrupted`: the personas finished so far
+    (``generate``, ``enrich``) or the report of the file run (``generate_to``, ``enrich_to``)."""
 
-    return tqdm(
-        total=total, desc="personas", unit="persona", disable=None if setting is None else not setting
-    )
+    call: str
+    requested: int = 0
+    personas: list[Persona] = dataclasses.field(default_factory=list)
+    report: RunReport | None = None
+
+    def interrupted(self) -> GenerationInterrupted:
+        """The exception the interrupted caller raises (built once the run has wound down)."""
+        report = self.report
+        if report is not None:
+            return GenerationInterrupted(
+                f"{self.call}() interrupted: {report.written} persona(s) written to {report.path} by this "
+                f"run ({report.skipped} already there, {report.requested} requested); call {self.call}() "
+                "again with the same arguments to resume",
+                requested=report.requested,
+                report=report,
+            )
+        if self.call.endswith("_to"):  # interrupted while the file was still being checked
+            return GenerationInterrupted(
+                f"{self.call}() interrupted before any persona was written; nothing is lost",
+                requested=self.requested,
+            )
+        personas = sorted(list(self.personas), key=lambda p: p.index)
+        return GenerationInterrupted(
+            f"{self.call}() interrupted: {len(personas)} of {self.requested} persona(s) finished; they are "
+            "kept in this exception's .population",
+            personas=personas,
+            requested=self.requested,
+        )
+
+
+def _progress(total: int, setting: bool | None) -> Any:
+    """The run's bar over its personas (a single persona gets :func:`_step_progress` instead)."""
+    if total < 2 and setting is None:
+        return None
+    return make_bar(total, "personas", unit="persona", setting=setting)
 
 
 def _step_progress(run: _Run, jobs: Sequence[_Job]) -> Any:
     """A bar over the LLM steps of a single persona (core, each fill batch, consistency, narrative)."""
     if len(jobs) != 1 or run.options.progress is False:
         return None
-    from tqdm.auto import tqdm
-
     total = 1 + run.generator.fill_calls(run.k) + int(run.options.consistency) + int(run.options.narrative)
     total += int(jobs[0].sketch is not None)
-    bar = tqdm(
-        total=total,
-        desc=f"persona {jobs[0].index}",
-        unit="step",
-        disable=None if run.options.progress is None else not run.options.progress,
-    )
-    bar.set_postfix_str("starting (loading the model)", refresh=True)
+    bar = make_bar(total, f"persona {jobs[0].index}", unit="step", setting=run.options.progress)
+    if bar is not None:
+        bar.set_postfix_str("starting (loading the model)", refresh=True)
     return bar
+
+
+class _StageLine:
+    """Shows a persona's current stage on the bar of a several-persona run (``persona 3: fill 2/8``).
+
+    Stands in for the single persona's step bar where :meth:`PersonaEngine._one` and
+    :func:`_stage_reporter` use one. The run bar counts personas, not steps, and redraws for stages at
+    most twice a second across the run's personas (``last`` is shared by them).
+    """
+
+    total = 0  # a step total is a single persona's concern
+
+    def __init__(self, bar: Any, index: int, last: list[float]) -> None:
+        self._bar = bar
+        self._index = index
+        self._last = last
+
+    def update(self, n: int = 1) -> None:
+        """Steps are not counted on the run bar."""
+
+    def reset(self) -> None:
+        """Nothing to reset on the run bar."""
+
+    def set_description(self, text: str) -> None:
+        """Show ``text`` (a new attempt) as the current stage."""
+        self._show(text)
+
+    def set_postfix_str(self, text: str, refresh: bool = True) -> None:
+        """Show ``text`` as this persona's current stage."""
+        self._show(f"persona {self._index}: {text}")
+
+    def _show(self, text: str) -> None:
+        self._bar.set_postfix_str(text, refresh=False)
+        now = time.monotonic()
+        if now - self._last[0] >= 0.5:
+            self._last[0] = now
+            self._bar.refresh()
 
 
 def _stage_reporter(steps: Any) -> Callable[[str], None] | None:
@@ -1064,50 +1369,11 @@ def _stage_reporter(steps: Any) -> Callable[[str], None] | None:
         if started and "re-ask" not in started[-1]:
             steps.update(1)
         if "re-ask" in stage:
-            steps.total += 1
+            set_total(steps, steps.total + 1, refresh=False)
         started.append(stage)
         steps.set_postfix_str(stage, refresh=True)
 
     return report
-
-
-def _sync_iter(make: Callable[[], AsyncIterator[Persona]]) -> Iterator[Persona]:
-    """Drive an async iterator on a private loop in a worker thread and yield its items here."""
-    items: queue.Queue[Any] = queue.Queue()
-    stop = threading.Event()
-    done = object()
-
-    def worker() -> None:
-        async def main() -> None:
-            agen = make()
-            try:
-                async for item in agen:
-                    items.put(item)
-                    if stop.is_set():
-                        break
-            finally:
-                await agen.aclose()  # type: ignore[attr-defined]
-
-        try:
-            asyncio.run(main())
-        except BaseException as exc:  # handed to the consumer thread
-            items.put(_Raised(exc))
-        finally:
-            items.put(done)
-
-    thread = threading.Thread(target=worker, name="deeppersona-stream", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item = items.get()
-            if item is done:
-                break
-            if isinstance(item, _Raised):
-                raise item.exc
-            yield item
-    finally:
-        stop.set()
-        thread.join()
 
 
 class _Throttled(LLM):
@@ -1128,11 +1394,6 @@ class _Throttled(LLM):
         """Wait for a free slot, then call the wrapped backend."""
         async with self._semaphore:
             return await self.inner.acomplete(messages, response_model, **kwargs)
-
-
-@dataclass
-class _Raised:
-    exc: BaseException
 
 
 # ---------------------------------------------------------------------- run configuration (resumes)

@@ -28,7 +28,9 @@ class EngineOptions(BaseModel):
             (``incomplete`` or ``failed``); attempt ``a`` is drawn from ``(seed, index, a)``.
         on_missing: ``"drop"`` attributes still without a value (with a warning), or ``"fail"`` the persona.
         temperature: Sampling temperature (backend default when ``None``).
-        progress: Show a progress bar: ``True``, ``False``, or ``None`` for "only on a terminal".
+        progress: Show a progress bar (one persona: its steps; several: the personas and the current
+            stage): ``True``, ``False``, or ``None`` for "on a terminal and in a Jupyter notebook" (a
+            widget, or a text bar without ipywidgets).
         anchor_similarity: Minimum cosine similarity for binding an anchor key to a taxonomy attribute by
             embedding (``None`` binds by name only).
         fsync: Force every line of :meth:`PersonaEngine.generate_to` to disk.

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from .._async import run_sync
+from .._progress import make_bar
 from ..errors import ConfigError, EvaluationError
 from ._intrinsic import arun_intrinsic
 from ._loaders import GroundTruth, country_aliases
@@ -29,6 +30,33 @@ if TYPE_CHECKING:
 __all__ = ["Evaluator"]
 
 logger = logging.getLogger(__name__)
+
+
+def _check_llm_options(model: Any, judge: Any, options: Mapping[str, Any]) -> None:
+    """Refuse backend options that no backend would get, or whose names no backend knows."""
+    if not options:
+        return
+    from ..llm import LLM
+    from ..llm._options import check_backend_options
+    from ..llm._resolve import DEFAULT_LOCAL_MODEL
+
+    names = [model] if not isinstance(model, LLM) else []  # None: the embedded default is built
+    if judge is not None and not isinstance(judge, LLM):
+        names.append(judge)
+    if not names:
+        raise ConfigError(
+            f"backend options ({', '.join(sorted(options))}) apply to backends built from model names; "
+            "model and judge are LLM instances: configure them directly"
+        )
+    for name in names:
+        check_backend_options(name if isinstance(name, str) else DEFAULT_LOCAL_MODEL, options)
+
+
+def _resolve(model: Any, options: Mapping[str, Any]) -> LLM:
+    """``model`` as a backend; ``options`` go to a backend built from a name (an instance is used as is)."""
+    from ..llm import LLM, resolve_llm
+
+    return model if isinstance(model, LLM) else resolve_llm(model, **options)
 
 
 class Evaluator:
@@ -55,6 +83,19 @@ class Evaluator:
         scale_mismatch: Survey items whose real data use another scale than the prompt (the paper's Q57):
             ``"exclude"`` reports them with a warning but leaves them out of the average; ``"recode"``
             maps their answers onto the real scale with the item's documented mapping and averages them.
+        progress: Show a progress bar while the LLM works (surveys: over the answers of every method;
+            intrinsic: over the judge calls; personalization: over the responses and judgements).
+            ``None`` (the default) shows it on a terminal and in a Jupyter notebook (a widget, or a
+            text bar without ipywidgets), ``True`` always, ``False`` never.
+        **llm_options: Options of the backends built from ``model`` and ``judge`` when they are model names
+            (or ``None``), the same names as :meth:`PersonaEngine.from_taxonomy
+            <deeppersona.engine.PersonaEngine.from_taxonomy>` takes: ``api_base``, ``api_key``,
+            ``max_concurrency``, ``requests_per_minute``, ``tokens_per_minute``, ``cache``, ``timeout``,
+            ``drop_params`` and any other LiteLLM request parameter. Names are checked here, before any call.
+
+    Raises:
+        ConfigError: A setting is out of range, or an ``llm_options`` name is unknown, or options are given
+            while ``model`` and ``judge`` are both :class:`~deeppersona.llm.LLM` instances.
 
     Example:
         >>> from deeppersona.testing import FakeLLM
@@ -80,6 +121,8 @@ class Evaluator:
         level: float = 0.95,
         prompts: PromptLibrary | Mapping[str, str] | str | Path | None = None,
         scale_mismatch: Literal["exclude", "recode"] = "exclude",
+        progress: bool | None = None,
+        **llm_options: Any,
     ) -> None:
         if concurrency < 1 or repeats < 1 or retries < 0 or n_boot < 0:
             raise ConfigError("concurrency and repeats must be >= 1; retries and n_boot >= 0")
@@ -87,6 +130,7 @@ class Evaluator:
             raise ConfigError(f"scale_mismatch must be 'exclude' or 'recode', got {scale_mismatch!r}")
         if not 0 < level < 1:
             raise ConfigError(f"level must be in (0, 1), got {level}")
+        _check_llm_options(model, judge, llm_options)
         self.model = model
         self.embedder = embedder
         self.judge = judge
@@ -99,6 +143,8 @@ class Evaluator:
         self.level = level
         self.prompts = prompts
         self.scale_mismatch = scale_mismatch
+        self.progress = progress
+        self.llm_options = dict(llm_options)
         self._llm: LLM | None = None
         self._judge: LLM | None = None
         self._embedder: Embedder | None = None
@@ -109,9 +155,7 @@ class Evaluator:
     def llm(self) -> LLM:
         """The answering backend (resolved on first use)."""
         if self._llm is None:
-            from ..llm import resolve_llm
-
-            self._llm = resolve_llm(self.model)
+            self._llm = _resolve(self.model, self.llm_options)
         return self._llm
 
     @property
@@ -120,9 +164,7 @@ class Evaluator:
         if self.judge is None:
             return self.llm
         if self._judge is None:
-            from ..llm import resolve_llm
-
-            self._judge = resolve_llm(self.judge)
+            self._judge = _resolve(self.judge, self.llm_options)
         return self._judge
 
     def _embedder_or_none(self) -> Embedder | None:
@@ -192,23 +234,29 @@ class Evaluator:
                 f"instrument {truth.instrument.name!r} has no traits; load it with surveys.IPIP50"
             )
         views = persona_views(personas, name=name)
-        return await arun_survey(
-            self.llm,
-            views,
-            truth,
-            prompts=self._library(),
-            name=name,
-            baselines=baselines,
-            country=country,
-            repeats=self.repeats,
-            concurrency=self.concurrency,
-            seed=self._seed(),
-            retries=self.retries,
-            temperature=self.temperature,
-            n_boot=self.n_boot,
-            level=self.level,
-            traits=by_trait and truth.responses is not None,
-        )
+        bar = make_bar(None, "big five" if by_trait else "survey", unit="answer", setting=self.progress)
+        try:
+            return await arun_survey(
+                self.llm,
+                views,
+                truth,
+                prompts=self._library(),
+                name=name,
+                baselines=baselines,
+                country=country,
+                repeats=self.repeats,
+                concurrency=self.concurrency,
+                seed=self._seed(),
+                retries=self.retries,
+                temperature=self.temperature,
+                n_boot=self.n_boot,
+                level=self.level,
+                traits=by_trait and truth.responses is not None,
+                progress=bar,
+            )
+        finally:
+            if bar is not None:
+                bar.close()
 
     async def asurvey(
         self,
@@ -309,16 +357,22 @@ class Evaluator:
             from ..taxonomy import AttributeTree
 
             tree = AttributeTree.default()
-        return await arun_intrinsic(
-            sets,
-            prompts=self._library(),
-            judge=self.judge_llm if judge else None,
-            embedder=self._embedder_or_none() if similarity else None,
-            taxonomy=tree,
-            demographics=demographics,
-            concurrency=self.concurrency,
-            seed=self._seed(),
-        )
+        bar = make_bar(None, "intrinsic (judge)", unit="call", setting=self.progress) if judge else None
+        try:
+            return await arun_intrinsic(
+                sets,
+                prompts=self._library(),
+                judge=self.judge_llm if judge else None,
+                embedder=self._embedder_or_none() if similarity else None,
+                taxonomy=tree,
+                demographics=demographics,
+                concurrency=self.concurrency,
+                seed=self._seed(),
+                progress=bar,
+            )
+        finally:
+            if bar is not None:
+                bar.close()
 
     def intrinsic(
         self,
@@ -358,19 +412,26 @@ class Evaluator:
         dimensions: Sequence[str] | None = None,
     ) -> PersonalizationReport:
         """Async :meth:`personalization`."""
-        return await arun_personalization(
-            self.llm,
-            self.judge_llm,
-            _as_sets(sets),
-            prompts=self._library(),
-            requests=requests,
-            max_personas=max_personas,
-            pairwise=pairwise,
-            dimensions=dimensions,
-            concurrency=self.concurrency,
-            seed=self._seed(),
-            temperature=self.temperature,
-        )
+        chosen = _as_sets(sets)
+        bar = make_bar(None, "personalization", unit="call", setting=self.progress)
+        try:
+            return await arun_personalization(
+                self.llm,
+                self.judge_llm,
+                chosen,
+                prompts=self._library(),
+                requests=requests,
+                max_personas=max_personas,
+                pairwise=pairwise,
+                dimensions=dimensions,
+                concurrency=self.concurrency,
+                seed=self._seed(),
+                temperature=self.temperature,
+                progress=bar,
+            )
+        finally:
+            if bar is not None:
+                bar.close()
 
     def personalization(
         self,

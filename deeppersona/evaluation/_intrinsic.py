@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from .._progress import set_total
 from ..errors import DeepPersonaError, EvaluationError, LLMOutputError, LLMTransientError
 from ._personas import PersonaView
 from ._reports import IntrinsicReport
@@ -217,6 +218,7 @@ async def _judge(
     text: str,
     seed: int,
     sem: asyncio.Semaphore,
+    progress: Any = None,
 ) -> Any:
     async with sem:
         try:
@@ -230,6 +232,9 @@ async def _judge(
         except (LLMOutputError, LLMTransientError) as exc:
             logger.warning("%s judge call failed: %s", template, exc)
             return None
+        finally:
+            if progress is not None:
+                progress.update(1)
     return resp.output
 
 
@@ -244,6 +249,7 @@ async def arun_intrinsic(
     n_reference: int = 2000,
     concurrency: int = 8,
     seed: int = 0,
+    progress: Any = None,
 ) -> IntrinsicReport:
     """Compute the intrinsic metrics of each persona set (see the module docstring).
 
@@ -257,6 +263,7 @@ async def arun_intrinsic(
         n_reference: Size of the reference demographic sample.
         concurrency: Judge calls in flight.
         seed: Base seed.
+        progress: A progress bar over the judge calls (its total is set here), or ``None``.
 
     Returns:
         The :class:`IntrinsicReport`.
@@ -267,6 +274,8 @@ async def arun_intrinsic(
         raise EvaluationError("no persona sets given")
     notes: dict[str, str] = {}
     sem = asyncio.Semaphore(concurrency)
+    if progress is not None and judge is not None:
+        set_total(progress, len(_JUDGE_CALLS) * sum(len(views) for views in sets.values()))
     per_persona_rows: list[dict[str, Any]] = []
     per_set_rows: dict[str, dict[str, float]] = {}
     marginals = []
@@ -284,7 +293,9 @@ async def arun_intrinsic(
         ]
         if judge is not None:
             jobs = [
-                _judge(judge, prompts, template, model, v.profile, call_seed(seed, tag, name, i), sem)
+                _judge(
+                    judge, prompts, template, model, v.profile, call_seed(seed, tag, name, i), sem, progress
+                )
                 for i, v in enumerate(views)
                 for template, model, tag in _JUDGE_CALLS
             ]

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from .._progress import set_total
 from ..errors import EvaluationError, LLMOutputError, LLMTransientError
 from ._elo import elo_ratings, win_rates
 from ._personas import PersonaView
@@ -178,6 +179,7 @@ async def arun_personalization(
     concurrency: int = 8,
     seed: int = 0,
     temperature: float | None = None,
+    progress: Any = None,
 ) -> PersonalizationReport:
     """Generate, score and (optionally) pairwise-judge personalised responses for each persona set.
 
@@ -193,6 +195,8 @@ async def arun_personalization(
         concurrency: Calls in flight.
         seed: Base seed (sampling, pairing, presentation order, Elo orders, call seeds).
         temperature: Responder temperature.
+        progress: A progress bar over the LLM calls (a response and its judgement per persona and
+            request, then the pairwise judgements; its total is set here), or ``None``.
 
     Returns:
         The :class:`PersonalizationReport`.
@@ -224,6 +228,12 @@ async def arun_personalization(
     failures = 0
     responses: dict[tuple[str, int, int], str] = {}
     score_rows: list[dict[str, Any]] = []
+    if progress is not None:  # a response and its judgement per persona and request
+        set_total(progress, 2 * len(reqs) * sum(len(views) for views in chosen.values()))
+
+    def advance(calls: int = 1) -> None:
+        if progress is not None:
+            progress.update(calls)
 
     async def respond_and_score(
         name: str, i: int, view: PersonaView, r: int, req: PersonalizationRequest
@@ -246,6 +256,7 @@ async def arun_personalization(
                     temperature=temperature,
                     seed=call_seed(seed, "respond", name, i, r),
                 )
+            advance()
             answer = str(resp.output)
             responses[(name, i, r)] = answer
             template = "eval_response_quality_creative" if req.creative else "eval_response_quality"
@@ -264,7 +275,10 @@ async def arun_personalization(
                     temperature=0.0,
                     seed=call_seed(seed, "judge", name, i, r),
                 )
+            advance()
         except (LLMOutputError, LLMTransientError) as exc:
+            # after a failed response its judgement is never asked: count both
+            advance(1 if (name, i, r) in responses else 2)
             failures += 1
             logger.warning("personalization %s persona %d request %d failed: %s", name, i, r + 1, exc)
             return
@@ -311,7 +325,9 @@ async def arun_personalization(
 
     battles_frame = pairwise_frame = None
     if pairwise and len(chosen) >= 2:
-        battles_frame, failures_pw = await _pairwise(judge, chosen, reqs, responses, dims, prompts, sem, seed)
+        battles_frame, failures_pw = await _pairwise(
+            judge, chosen, reqs, responses, dims, prompts, sem, seed, progress
+        )
         failures += failures_pw
         pairwise_frame = _pairwise_table(battles_frame, dims, seed)
     return PersonalizationReport(scores, resp_frame, battles_frame, pairwise_frame, failures)
@@ -326,6 +342,7 @@ async def _pairwise(
     prompts: PromptLibrary,
     sem: asyncio.Semaphore,
     seed: int,
+    progress: Any = None,
 ) -> tuple[Any, int]:
     import pandas as pd
 
@@ -344,6 +361,8 @@ async def _pairwise(
             for ia, ib in zip(pa, pb, strict=True):
                 if (a, int(ia), r) in responses and (b, int(ib), r) in responses:
                     jobs.append((a, int(ia), b, int(ib), r, bool(rng.integers(0, 2))))
+    if progress is not None:
+        set_total(progress, progress.total + len(jobs))
 
     async def judge_one(a: str, ia: int, b: str, ib: int, r: int, swap: bool) -> None:
         nonlocal failures
@@ -367,9 +386,13 @@ async def _pairwise(
                     seed=call_seed(seed, "pairwise", a, ia, b, ib, r),
                 )
         except (LLMOutputError, LLMTransientError) as exc:
+            if progress is not None:
+                progress.update(1)
             failures += 1
             logger.warning("pairwise judgement %s vs %s (request %d) failed: %s", a, b, r + 1, exc)
             return
+        if progress is not None:
+            progress.update(1)
         verdicts = out.output.winners.model_dump()
         for d in dims:
             v = verdicts[d]

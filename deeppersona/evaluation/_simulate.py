@@ -128,6 +128,7 @@ async def asimulate(
     retries: int = 2,
     temperature: float | None = None,
     call_site: str = "survey",
+    progress: Any = None,
 ) -> SimulatedAnswers:
     """Ask every respondent every item ``repeats`` times.
 
@@ -142,6 +143,8 @@ async def asimulate(
         retries: Extra attempts after an unusable answer, before recording it as missing.
         temperature: Sampling temperature (backend default when ``None``).
         call_site: Usage-accounting label.
+        progress: A progress bar (see :mod:`deeppersona._progress`) advanced by one per question
+            answered (retries included), or ``None``.
 
     Returns:
         The :class:`SimulatedAnswers`.
@@ -162,6 +165,8 @@ async def asimulate(
     retried = dict.fromkeys(instrument.ids, 0)
     unparsed = dict.fromkeys(instrument.ids, 0)
     sem = asyncio.Semaphore(concurrency)
+    if progress is not None:
+        progress.set_postfix_str(method, refresh=True)
 
     async def one(i: int, r: int, j: int, item: SurveyItem) -> None:
         async with sem:
@@ -183,6 +188,8 @@ async def asimulate(
         if attempts:
             retried[item.id] += 1
         unparsed[item.id] += unreadable
+        if progress is not None:
+            progress.update(1)
 
     await asyncio.gather(
         *(

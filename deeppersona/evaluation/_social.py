@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._progress import set_total
 from ..errors import DeepPersonaError, EvaluationError
 from ._compare import Column, compare_tables
 from ._loaders import GroundTruth, country_aliases
@@ -104,6 +105,7 @@ async def arun_survey(
     n_boot: int = 1000,
     level: float = 0.95,
     traits: bool = False,
+    progress: Any = None,
 ) -> SurveyReport:
     """Run the persona set and the baselines through the survey and compare each with the ground truth.
 
@@ -123,6 +125,7 @@ async def arun_survey(
         n_boot: Bootstrap replicates (0 = no intervals).
         level: Confidence level.
         traits: Compare trait scores (Big Five) instead of items; the item report is attached.
+        progress: A progress bar over the answers of every method (its total is set here), or ``None``.
 
     Returns:
         The :class:`SurveyReport`.
@@ -151,6 +154,8 @@ async def arun_survey(
         except EvaluationError as exc:
             logger.warning("baseline %s skipped: %s", b, exc)
             skipped[b] = str(exc)
+    if progress is not None:
+        set_total(progress, sum(len(s) for s in systems.values()) * repeats * len(instrument))
     answers: dict[str, SimulatedAnswers] = {}
     for m, sys_prompts in systems.items():
         answers[m] = await asimulate(
@@ -163,6 +168,7 @@ async def arun_survey(
             seed=seed,
             retries=retries,
             temperature=temperature,
+            progress=progress,
         )
     items = [
         Column(it.id, np.asarray(it.codes, dtype=float), (float(it.scale[0]), float(it.scale[1])))

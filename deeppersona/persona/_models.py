@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -225,20 +225,94 @@ class Persona(BaseModel):
             counts[attr.stratum] = counts.get(attr.stratum, 0) + 1
         return counts
 
-    def get(self, path: str, default: Any = None) -> Any:
-        """Return the value of attribute ``path`` (case- and spacing-insensitive), or ``default``.
+    def get(self, path: str | Sequence[str], default: Any = None) -> Any:
+        """Return one value of the persona, found as :meth:`AttributeTree.get` finds a node, or ``default``.
+
+        ``path`` is looked up in this order:
+
+        1. An attribute by its path, in every spelling :meth:`AttributeTree.get` accepts: names matched
+           by :func:`~deeppersona.taxonomy.canonical_key` (case, spacing, punctuation, ``snake_case``,
+           ``kebab-case``, ``CamelCase``, ``&`` for ``and``), separated by ``" > "`` or a bare ``">"``, or
+           given as a sequence of names. Custom anchors are found by their own name the same way.
+        2. A demographic field (``"age"``, ``"gender"``, ``"country"``, ``"city"``, ``"occupation"``,
+           ``"name"``, any key of :attr:`demographics`), a core field (``"values_orientation"``,
+           ``"values_polarity"``, ``"attitude"``, ``"attitude_details"``, ``"coping_mechanism"``,
+           ``"life_stories"``, ``"interests"``, and the aliases ``"values"``, ``"personal values"``,
+           ``"life attitude"``, ``"coping"``, ``"stories"``, ``"personal story"``, ``"hobbies"``), or
+           the path of a core attribute of the taxonomy (``"Demographic Information > Age"``,
+           ``"Psychological and Cognitive Aspects > Life Attitude"`` ...; ``"location"`` gives the
+           ``country``, ``region`` and ``city`` as a dict), in any spelling.
+        3. An attribute by the end of its path: the leaf name alone (``"chronotype"``) or its last
+           names (``"Sleep and Wake Patterns > Chronotype"``), when exactly one attribute ends so.
+
+        Examples:
+            >>> persona.get("Lifestyle and Daily Routine > Sleep and Wake Patterns > Chronotype")  # doctest: +SKIP
+            'Evening type: writes best after 10 p.m.'
+            >>> persona.get("lifestyle_and_daily_routine>SleepAndWakePatterns>chronotype")  # doctest: +SKIP
+            'Evening type: writes best after 10 p.m.'
+            >>> persona.get("chronotype"), persona.get("age"), persona.get("Values Orientation")  # doctest: +SKIP
+            ('Evening type: writes best after 10 p.m.', 34, 'Duty to family before self')
 
         Args:
-            path: A full path such as ``"Health > Sleep > Sleep Quality"``, or a custom anchor name.
-            default: What to return when the persona has no such attribute.
+            path: A path or name in any of the spellings above (a string or a sequence of names).
+            default: What to return when the persona has no such attribute or field (a field whose value
+                is ``None`` counts as absent), or when ``path`` is empty or has an empty segment.
+
+        Returns:
+            The value (for an attribute, :attr:`AttributeValue.value`), or ``default``.
+
+        Raises:
+            KeyError: A leaf name (or end of a path) ends the paths of several attributes; the message
+                lists them, give more of the path.
+            TypeError: ``path`` is neither a string nor a sequence of strings.
         """
-        if path in self.attributes:
-            return self.attributes[path].value
-        wanted = _norm_path(path)
-        for key, attr in self.attributes.items():
-            if _norm_path(key) == wanted:
-                return attr.value
-        return default
+        if isinstance(path, str):
+            if path in self.attributes:
+                return self.attributes[path].value
+        elif not (isinstance(path, Sequence) and all(isinstance(p, str) for p in path)):
+            raise TypeError(f"a path is a string like 'Health > Sleep' or a sequence of names, got {path!r}")
+        from ..errors import TaxonomyError
+        from ..taxonomy._canonical import canonical_key, split_path
+
+        try:
+            wanted = tuple(canonical_key(name) for name in split_path(path))
+        except TaxonomyError:  # empty, or an empty segment: nothing can have this path
+            return default
+        keys = {
+            key: tuple(canonical_key(name) for name in _attribute_path(key, attr))
+            for key, attr in self.attributes.items()
+        }
+        for key, parts in keys.items():  # 1. the whole path
+            if parts == wanted:
+                return self.attributes[key].value
+        found = self._field(PATH_SEPARATOR.join(wanted))  # 2. a demographic or core field
+        if found is not None:
+            return found
+        ends = [
+            key for key, parts in keys.items() if len(parts) > len(wanted) and parts[-len(wanted) :] == wanted
+        ]
+        if len(ends) > 1:  # 3. the end of one attribute's path
+            listed = ", ".join(repr(key) for key in ends[:5]) + (" ..." if len(ends) > 5 else "")
+            raise KeyError(
+                f"{_show(path)!r} ends the paths of {len(ends)} attributes ({listed}); give more of the path"
+            )
+        return self.attributes[ends[0]].value if ends else default
+
+    def _field(self, key: str) -> Any:
+        """The demographic or core field with canonical key ``key`` (aliases and core paths included), or None."""
+        key = _CORE_PATHS.get(key, key)
+        if key == "location":
+            place = {
+                f: self.demographics[f] for f in ("country", "region", "city") if self.demographics.get(f)
+            }
+            return place or None
+        for name, value in self.demographics.items():
+            if _canonical(name) == key and value is not None:
+                return value
+        name = _CORE_ALIASES.get(key)
+        if name is not None and self.core is not None:
+            return getattr(self.core, name)
+        return None
 
     # -- serialisation ---------------------------------------------------------------------------------
 
@@ -301,5 +375,46 @@ class Persona(BaseModel):
     __str__ = __repr__
 
 
-def _norm_path(path: str) -> str:
-    return PATH_SEPARATOR.join(" ".join(part.lower().replace("_", " ").split()) for part in path.split(">"))
+def _canonical(name: str) -> str:
+    from ..taxonomy._canonical import canonical_key
+
+    return canonical_key(name)
+
+
+def _attribute_path(key: str, attr: AttributeValue) -> tuple[str, ...]:
+    """The names of an attribute's path: its recorded path, else its key split at ``>``."""
+    return attr.path or tuple(part.strip() for part in key.split(">"))
+
+
+def _show(path: str | Sequence[str]) -> str:
+    return path if isinstance(path, str) else PATH_SEPARATOR.join(path)
+
+
+_CORE_ALIASES: dict[str, str] = {
+    **{name.replace("_", " "): name for name in CoreProfile.model_fields},
+    "values": "values_orientation",
+    "personal values": "values_orientation",
+    "value orientation": "values_orientation",
+    "polarity": "values_polarity",
+    "life attitude": "attitude",
+    "coping": "coping_mechanism",
+    "stories": "life_stories",
+    "life story": "life_stories",
+    "personal story": "life_stories",
+    "personal stories": "life_stories",
+    "hobbies": "interests",
+    "hobbies and interests": "interests",
+}
+"""Canonical keys of core fields and their aliases → :class:`CoreProfile` field."""
+
+_CORE_PATHS: dict[str, str] = {
+    "demographic information > age": "age",
+    "demographic information > gender": "gender",
+    "demographic information > location": "location",
+    "demographic information > personal story": "life stories",
+    "career and work identity > occupation": "occupation",
+    "core values beliefs and philosophy > personal values": "values orientation",
+    "psychological and cognitive aspects > life attitude": "attitude",
+    "hobbies interests and lifestyle > hobbies and interests": "interests",
+}
+"""Canonical paths of the taxonomy's core attributes (``CORE_ATTRIBUTES``) → the canonical key of their field."""
