@@ -866,8 +866,36 @@ def test_missing_key_fails_a_survey_fast_by_name(monkeypatch: pytest.MonkeyPatch
     with pytest.raises(LLMConfigError, match="OPENAI_API_KEY"):
         evaluator.survey(["A nurse in Nairobi."], truth, baselines=False)  # one question
     assert time.perf_counter() - started < 5
-    assert counting.calls == 1  # the request is refused by the SDK and never retried
+    assert counting.calls == 0  # refused by the evaluator's pre-flight check, before any request
     assert evaluator.llm.usage.total.retries == 0
+
+
+def test_unreachable_server_fails_a_survey_fast() -> None:
+    """An api_base nothing answers on is refused by the evaluator's pre-flight, never retried as transient."""
+    from deeppersona.evaluation import Evaluator, surveys
+
+    truth = surveys.WVS7.subset(["Q46"]).from_arrays({"Q46": [1, 2, 3, 4] * 3})
+    port = _closed_port()
+    evaluator = Evaluator("openai/served", api_base=f"http://127.0.0.1:{port}/v1", api_key="none", n_boot=0)
+    started = time.perf_counter()
+    with pytest.raises(LLMConfigError, match="nothing answers"):
+        evaluator.survey(["A nurse in Nairobi."], truth, baselines=False)
+    assert time.perf_counter() - started < 5
+
+
+def test_missing_key_is_reported_before_the_taxonomy_is_embedded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The offline part of the pre-flight (model name, API key) runs before any costly preparation."""
+    from deeppersona.engine import PersonaEngine
+    from deeppersona.testing import HashEmbedder
+
+    class Refusing(HashEmbedder):
+        def encode(self, texts: Any) -> Any:
+            raise AssertionError("the taxonomy was embedded before the key was checked")
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    engine = PersonaEngine.from_taxonomy("default", model="gpt-4.1-mini", embedder=Refusing())
+    with pytest.raises(LLMConfigError, match="OPENAI_API_KEY"):
+        engine.with_options(progress=False).generate(k=3)
 
 
 def test_preflight_finds_no_ollama_server(

@@ -37,6 +37,7 @@ from ..errors import (
 from ..generation import PersonaDraft, ValueGenerator
 from ..generation._generator import merge_templates
 from ..llm._base import LLM
+from ..llm._resolve import preflight
 from ..persona import Persona, Population, Provenance
 from ..prompts import PromptLibrary
 from ..selector import AttributeSelector, SelectionContext, StratifiedSelector
@@ -723,6 +724,10 @@ class PersonaEngine:
         if isinstance(start, bool) or not isinstance(start, (int, np.integer)) or start < 0:
             raise ConfigError(f"start must be a non-negative integer, got {start!r}")
         k = int(k)
+        llm = self._resolve_llm()
+        check = getattr(llm, "check_config", None)
+        if check is not None:  # a missing API key or an unknown model: said now, not after embedding
+            check()
         tree = self._tree
         fingerprint = tree.fingerprint()
         embedder = self._resolve_embedder()
@@ -744,7 +749,6 @@ class PersonaEngine:
         if self._templates is not None:
             params["templates"] = self._templates
         generator = base.replace(**params)
-        llm = self._resolve_llm()
         self._selector.prepare(tree, embedder, fingerprint=fingerprint)
         run_seed = seed if seed is not None else self._run_seed()
         model_name = str(getattr(llm, "model", type(llm).__name__))
@@ -797,9 +801,7 @@ class PersonaEngine:
     # ------------------------------------------------------------------ running
     async def _aiter(self, run: _Run, jobs: Sequence[_Job]) -> AsyncIterator[Persona]:
         """Run ``jobs`` with at most ``options.concurrency`` LLM calls in flight; yield personas as they finish."""
-        await _preflight(
-            run.llm
-        )  # a missing key or an unreachable server: one clear error, before any persona
+        await preflight(run.llm)  # an unreachable server or a rejected key: one clear error, before any persona
         # one persona: a bar over its steps (core, fill 1/2, ...); several: a bar over the personas
         steps = _step_progress(run, jobs)
         bar = _progress(len(jobs), run.options.progress) if steps is None and len(jobs) != 1 else None
@@ -1035,7 +1037,7 @@ class PersonaEngine:
         _check_k(k)
         _check_output_path(path)
         run = self._prepare(k, seed=0)  # the seed is settled below, once the file's seed is known
-        await _preflight(run.llm)  # before the output file or its lock is created
+        await preflight(run.llm)  # before the output file or its lock is created
         bios = {job.index: job.sketch for job in jobs if job.sketch is not None} or None
         explicit = self._seed if isinstance(self._seed, int) else None
 
@@ -1116,14 +1118,6 @@ def _provenance(base: Provenance, demographics: Mapping[str, Any]) -> Provenance
     """The run's provenance, plus where this persona's drawn occupation came from (see the demographics docs)."""
     source = demographics.get("occupation_source")
     return base.model_copy(update={"occupation_source": str(source)}) if source else base
-
-
-async def _preflight(llm: LLM) -> None:
-    """Run the backend's pre-flight check, when it has one (the LiteLLM backend does: credentials, model
-    name, a reachable ``api_base``); it remembers its result, so this costs one probe per backend."""
-    check = getattr(llm, "preflight", None)
-    if check is not None:
-        await check()
 
 
 def _check_k(k: Any) -> None:

@@ -12,6 +12,7 @@ import numpy as np
 from .._async import run_sync
 from .._progress import make_bar
 from ..errors import ConfigError, EvaluationError
+from ..llm._resolve import preflight
 from ._intrinsic import arun_intrinsic
 from ._loaders import GroundTruth, country_aliases
 from ._personalization import PersonalizationRequest, arun_personalization
@@ -234,6 +235,7 @@ class Evaluator:
                 f"instrument {truth.instrument.name!r} has no traits; load it with surveys.IPIP50"
             )
         views = persona_views(personas, name=name)
+        await preflight(self.llm)  # a missing key or an unreachable server: said now, never retried
         bar = make_bar(None, "big five" if by_trait else "survey", unit="answer", setting=self.progress)
         try:
             return await arun_survey(
@@ -357,6 +359,8 @@ class Evaluator:
             from ..taxonomy import AttributeTree
 
             tree = AttributeTree.default()
+        if judge:
+            await preflight(self.judge_llm)
         bar = make_bar(None, "intrinsic (judge)", unit="call", setting=self.progress) if judge else None
         try:
             return await arun_intrinsic(
@@ -413,6 +417,8 @@ class Evaluator:
     ) -> PersonalizationReport:
         """Async :meth:`personalization`."""
         chosen = _as_sets(sets)
+        await preflight(self.llm)
+        await preflight(self.judge_llm)
         bar = make_bar(None, "personalization", unit="call", setting=self.progress)
         try:
             return await arun_personalization(

@@ -12,7 +12,7 @@ from __future__ import annotations
 from ._base import LLM, LLMResponse, Message, Usage, UsageTracker
 from ._litellm import LiteLLMBackend
 from ._registry import ModelRegistry, ModelSpec, default_registry
-from ._resolve import DEFAULT_LOCAL_MODEL, resolve_llm
+from ._resolve import DEFAULT_LOCAL_MODEL, preflight, resolve_llm
 from ._structured import RetryPolicy
 
 __all__ = [
@@ -27,5 +27,6 @@ __all__ = [
     "Usage",
     "UsageTracker",
     "default_registry",
+    "preflight",
     "resolve_llm",
 ]

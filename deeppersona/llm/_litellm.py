@@ -337,6 +337,28 @@ class LiteLLMBackend(LLM):
         if "mock_response" in self.litellm_kwargs:
             self._preflight_passed = True
             return
+        api_base, provider, default_base = self._checked_config(litellm)
+        base = api_base or _implicit_base(str(provider), default_base)
+        if base:
+            await self._check_reachable(str(base))
+        if probe:
+            await self._probe(litellm)
+        self._preflight_passed = True
+
+    def check_config(self) -> None:
+        """The quick, offline part of :meth:`preflight`: LiteLLM knows the model's provider and the
+        provider's API key is set. No connection is made; the engine calls this before any costly
+        preparation (embedding the taxonomy), so a missing key is reported at once.
+
+        Raises:
+            LLMConfigError: An unknown model or a missing API key.
+        """
+        if self.is_local or self._preflight_passed or "mock_response" in self.litellm_kwargs:
+            return
+        self._checked_config(import_litellm())
+
+    def _checked_config(self, litellm: Any) -> tuple[Any, Any, Any]:
+        """Check the provider and credentials; return ``(api_base, provider, provider's default base)``."""
         api_base = self.litellm_kwargs.get("api_base") or self.litellm_kwargs.get("base_url")
         try:
             _, provider, _, default_base = litellm.get_llm_provider(model=self.model, api_base=api_base)
@@ -349,12 +371,7 @@ class LiteLLMBackend(LLM):
                 error_type=type(exc).__name__,
             ) from None
         self._check_credentials(litellm, str(provider), api_base)
-        base = api_base or _implicit_base(str(provider), default_base)
-        if base:
-            await self._check_reachable(str(base))
-        if probe:
-            await self._probe(litellm)
-        self._preflight_passed = True
+        return api_base, provider, default_base
 
     # -- internals --------------------------------------------------------------------------------------
 

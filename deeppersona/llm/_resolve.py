@@ -10,7 +10,7 @@ from ._base import LLM
 if TYPE_CHECKING:
     from ._registry import ModelRegistry
 
-__all__ = ["DEFAULT_LOCAL_MODEL", "resolve_llm"]
+__all__ = ["DEFAULT_LOCAL_MODEL", "preflight", "resolve_llm"]
 
 DEFAULT_LOCAL_MODEL = "local/qwen2.5-coder-1.5b"
 """The model used when none is configured: the embedded Qwen2.5-Coder 1.5B through llama.cpp."""
@@ -53,3 +53,16 @@ def resolve_llm(
     from ._litellm import LiteLLMBackend
 
     return LiteLLMBackend(model.strip(), registry=registry, **kwargs)
+
+
+async def preflight(llm: LLM) -> None:
+    """Run ``llm``'s pre-flight check when it has one (:meth:`LiteLLMBackend.preflight`: credentials,
+    model name, a reachable ``api_base``, one tiny probe request); other backends pass.
+
+    The engine and the :class:`~deeppersona.evaluation.Evaluator` call this before their first request, so
+    a configuration that cannot work fails at once with an :class:`~deeppersona.errors.LLMConfigError`
+    instead of being retried as a transient failure. The backend remembers a passed check.
+    """
+    check = getattr(llm, "preflight", None)
+    if check is not None:
+        await check()
