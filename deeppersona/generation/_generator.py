@@ -43,7 +43,7 @@ from ._schemas import (
     parse_word_range,
 )
 
-__all__ = ["CORE_FIELDS", "ValueGenerator", "merge_templates"]
+__all__ = ["CORE_EXTRA_ROUNDS", "CORE_FIELDS", "ValueGenerator", "merge_templates"]
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +67,10 @@ _FACT_LABELS = (
 )
 
 
+CORE_EXTRA_ROUNDS = 2
+"""Re-ask rounds the core chain's fields get beyond ``max_fill_retries`` (none when that is 0)."""
+
+
 class ValueGenerator:
     """Writes a persona's values with an LLM: core chain, batched filling, consistency, narrative.
 
@@ -84,7 +88,9 @@ class ValueGenerator:
             directory of ``.jinja`` files) applied on top of the packaged templates.
         batch_size: Attributes per fill call.
         max_fill_retries: Re-ask rounds for values that were refused (attributes, core-chain fields and
-            the narrative).
+            the narrative). The core chain's short fields get :data:`CORE_EXTRA_ROUNDS` more: a core field
+            that stays invalid makes the whole persona incomplete, and one more short call is far cheaper
+            than generating the persona again.
         temperature: Sampling temperature (the backend default when ``None``).
         story_words: Length of each life story, in words (``"60-120"``); shown to the model, fixed in the
             reply schema and checked (a story is accepted within 0.75× the low and 1.5× the high bound).
@@ -270,7 +276,7 @@ class ValueGenerator:
             problems = check(data)
         convo = list(messages)
         last = _compact({k: data[k] for k in CORE_FIELDS})
-        for _ in range(self.max_fill_retries):
+        for _ in range(self.max_fill_retries + CORE_EXTRA_ROUNDS if self.max_fill_retries else 0):
             if not problems:
                 break
             draft.stage("core re-ask")
