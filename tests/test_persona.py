@@ -67,6 +67,129 @@ def test_round_trip_and_views() -> None:
     assert "Ada Obi" in repr(p)
 
 
+# -- Persona.get: every spelling AttributeTree.get accepts, the leaf alone, demographic and core fields ----
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        "Health > Sleep > Sleep Quality",  # as stored
+        "health > sleep > sleep quality",  # case
+        "  Health>Sleep >  Sleep   Quality ",  # spacing, bare ">"
+        "health > sleep > sleep_quality",  # snake_case
+        "HEALTH > sleep > SleepQuality",  # CamelCase
+        "health > sleep > sleep-quality",  # kebab-case
+        ("Health", "Sleep", "sleep quality"),  # a sequence of names
+        "Sleep > Sleep Quality",  # the end of the path
+        "sleep_quality",  # the leaf alone
+        "SleepQuality",
+    ],
+)
+def test_get_accepts_every_tree_spelling(spelling: str | tuple[str, ...]) -> None:
+    assert persona().get(spelling) == "poor"
+
+
+def test_get_matches_tree_get_on_the_same_spellings() -> None:
+    """Whatever spelling finds a node in an AttributeTree finds that attribute in a persona."""
+    tree = AttributeTree.from_paths(["Health > Sleep > Sleep Quality", "Health & Diet > Food Likes"])
+    p = persona().model_copy(
+        update={
+            "attributes": {
+                n.path_str: AttributeValue(value=n.name, stratum="near", path=n.path) for n in tree.leaves()
+            }
+        }
+    )
+    for spelling in (
+        "health>sleep>SLEEP_QUALITY",
+        ("HEALTH", "Sleep", "sleep-quality"),
+        "health and diet > FoodLikes",
+    ):
+        assert p.get(spelling) == tree.get(spelling).name
+
+
+def test_get_demographic_and_core_fields() -> None:
+    p = persona()
+    assert p.get("age") == 34 and p.get("Age") == 34 and p.get("AGE") == 34
+    assert p.get("country") == "Kenya" and p.get("life_stage") == p.get("Life Stage") == "employed"
+    assert p.get("name") == "Ada Obi" and p.get("occupation") == "nurse"
+    assert p.get("values_orientation") == p.get("Values Orientation") == "Distrust of institutions"
+    assert p.get("values") == p.get("personal values") == "Distrust of institutions"
+    assert p.get("values_polarity") == "negative"
+    assert p.get("attitude") == p.get("life attitude") == "Life is a grind."
+    assert p.get("attitude-details") == "She expects little and plans for less."
+    assert p.get("coping_mechanism") == p.get("coping") == "Long walks at dawn."
+    assert p.get("life_stories") == p.get("stories") == ["Lost a job in 2019."]
+    assert p.get("interests") == p.get("hobbies") == ["Fishing", "Radio dramas"]
+    # the taxonomy's core attribute paths, in any spelling
+    assert p.get("Demographic Information > Age") == 34
+    assert p.get("demographic_information > gender") == "female"
+    assert p.get("Psychological and Cognitive Aspects > Life Attitude") == "Life is a grind."
+    assert p.get("Core Values, Beliefs, and Philosophy > Personal Values") == "Distrust of institutions"
+    assert p.get("Hobbies, Interests, and Lifestyle > Hobbies and Interests") == ["Fishing", "Radio dramas"]
+    assert p.get("Demographic Information > Personal Story") == ["Lost a job in 2019."]
+    assert p.get("Career and Work Identity > Occupation") == "nurse"
+    assert p.get("location") == {"country": "Kenya", "region": "Kisumu County", "city": "Kisumu"}
+
+
+def test_get_custom_anchor_and_attribute_order() -> None:
+    p = persona()
+    assert p.get("pet_name") == p.get("Pet Name") == p.get("PetName") == "Simba"
+    assert p.get("Health > Diet") == p.get("diet") == ["ugali", "tilapia"]
+    assert p.get(["Media", "Radio", "Hours"]) == p.get("hours") == 3
+    # a whole attribute path wins over a field of the same name; a field wins over the end of a path
+    with_age = p.model_copy(
+        update={
+            "attributes": {
+                **p.attributes,
+                "age": AttributeValue(value="34 years", stratum="custom", path=("age",)),
+            }
+        }
+    )
+    assert with_age.get("age") == "34 years"
+    with_leaf = p.model_copy(
+        update={
+            "attributes": {
+                **p.attributes,
+                "Demographic Information > Age > Age": AttributeValue(
+                    value="thirties", stratum="near", path=("Demographic Information", "Age", "Age")
+                ),
+            }
+        }
+    )
+    assert with_leaf.get("age") == 34 and with_leaf.get("Age > Age") == "thirties"
+
+
+def test_get_contract_missing_ambiguous_and_bad_types() -> None:
+    p = persona()
+    # absent: default (None unless given); never an exception
+    assert p.get("Health > Sleep > Dream Recall") is None and p.get("dream recall", "n/a") == "n/a"
+    assert p.get("Sleep Quality > Health") is None  # names in the wrong order
+    assert p.get("") is None and p.get("Health >> Diet", 0) == 0 and p.get(()) is None
+    assert p.model_copy(update={"core": None}).get("attitude") is None
+    assert p.model_copy(update={"demographics": {"age": None}}).get("age", -1) == -1
+    # a value that is None is returned as is (an attribute that does not apply), not replaced by default
+    na = p.model_copy(
+        update={"attributes": {"X > Y": AttributeValue(value=None, stratum="near", path=("X", "Y"))}}
+    )
+    assert na.get("X > Y", "default") is None
+    # ambiguous end of path: KeyError naming the candidates
+    twice = p.model_copy(
+        update={
+            "attributes": {
+                **p.attributes,
+                "Work > Sleep > Sleep Quality": AttributeValue(
+                    value="fine", stratum="far", path=("Work", "Sleep", "Sleep Quality")
+                ),
+            }
+        }
+    )
+    with pytest.raises(KeyError, match=r"ends the paths of 2 attributes.*Health > Sleep > Sleep Quality"):
+        twice.get("sleep quality")
+    assert twice.get("work > sleep > sleep quality") == "fine"  # the whole path is never ambiguous
+    with pytest.raises(TypeError):
+        p.get(7)  # type: ignore[arg-type]
+
+
 def test_to_nested_follows_figure_7() -> None:
     nested = persona().to_nested()
     for key in ("age_info", "gender", "location", "career_info", "personal_values", "life_attitude",

@@ -309,9 +309,9 @@ class Persona(BaseModel):
         for name, value in self.demographics.items():
             if _canonical(name) == key and value is not None:
                 return value
-        name = _CORE_ALIASES.get(key)
-        if name is not None and self.core is not None:
-            return getattr(self.core, name)
+        field = _CORE_ALIASES.get(key)
+        if field is not None and self.core is not None:
+            return getattr(self.core, field)
         return None
 
     # -- serialisation ---------------------------------------------------------------------------------
