@@ -115,8 +115,6 @@ BAD_VALUES = [
     ("station", "Conf", "outside_options"),
     ("station", "Other FM", "outside_options"),
     ("hours", "lots", "not_a_number"),
-    ("commute", "I'm confident in who I am and what I stand for", "first_person"),
-    ("commute", "My bus takes an hour each way", "first_person"),
 ]
 
 
@@ -301,15 +299,23 @@ def test_short_narrative_is_reasked_then_recorded() -> None:
         ("High", {"kind": "categorical", "options": ("High", "Low")}, None),
         ("Conf", {"kind": "categorical", "options": ("Conformist", "Rebel")}, "outside_options"),
         ("Yes", {"kind": "item"}, None),
-        ("I'm not afraid of losing things or people", {}, "first_person"),
-        ("In 2004 I moved to Nakuru for work", {}, "first_person"),
-        ("reading my Bible before dawn", {"kind": "item"}, "first_person"),
-        ("his grandfather's World War I medal", {}, None),
-        ("Irish folk music and Myanmar curries", {}, None),
     ],
 )
 def test_value_problem_rules(value: str, kwargs: dict[str, Any], expected: str | None) -> None:
     assert value_problem(value, **kwargs) == expected
+
+
+def test_first_person_is_recognised() -> None:
+    """Measured by the quality report (first_person_share), asked against in the prompt, not refused: the
+    embedded 1.5B model wrote 21 of 30 values in the first person again after two re-asks, and refusing
+    them cost a whole persona."""
+    from deeppersona.generation._checks import is_first_person
+
+    for text in ("I'm not afraid of losing things", "In 2004 I moved to Nakuru", "reading my Bible at dawn"):
+        assert is_first_person(text)
+    for text in ("his grandfather's World War I medal", "Irish folk music and Myanmar curries", "Elizabeth I"):
+        assert not is_first_person(text)
+    assert value_problem("I'm confident in who I am and what I stand for") is None
 
 
 def test_rule_helpers() -> None:
@@ -366,8 +372,6 @@ def test_core_problems_rules() -> None:
     problems = core_problems(bad, num_stories=1, num_interests=2, story_words=(60, 120))
     assert set(problems) == {"life_stories", "interests"}
     assert "1 words" in problems["life_stories"] and "exactly 2" in problems["interests"]
-    spoken = {**good, "attitude": "I approach every day with grim patience."}
-    assert set(core_problems(spoken, num_stories=1, num_interests=2, story_words=(60, 120))) == {"attitude"}
     copied = {**good, "values_orientation": "without paid work and not employed"}
     facts = ["Mary Jepchirchir", "57", "without paid work", "Kajiado County, Kenya"]
     found = core_problems(copied, num_stories=1, num_interests=2, story_words=(60, 120), facts=facts)

@@ -64,7 +64,6 @@ ValueProblem = Literal[
     "repeated",
     "na_restates_name",
     "too_many_na",
-    "first_person",
 ]
 """Why a value is refused (see :func:`value_problem`; ``"repeated"`` is judged by the generator, which
 sees the persona's other values)."""
@@ -549,8 +548,6 @@ def value_problem(
         return "echo"
     if kind == "text" and (is_trivial(text) or not content_words(text)):
         return "trivial"  # a bare word, or only filler ("does not have any")
-    if kind in ("text", "item") and is_first_person(text):
-        return "first_person"
     return None
 
 
@@ -574,10 +571,6 @@ _PROBLEM_TEXT: dict[str, str] = {
     "unfounded_na": (
         "nothing about this person is 'not mentioned': you are creating them, so decide a plausible, "
         "specific value; N/A is only for an attribute that cannot apply to them, with the reason"
-    ),
-    "first_person": (
-        'it was written as the person speaking; describe them from outside, without "I", "my" or '
-        '"me" (for example "keeps receipts in a biscuit tin")'
     ),
     "truncated": "the reply was cut off before this value was complete",
     "repeated": "the same value was given to several attributes; give each its own specific value",
@@ -612,7 +605,6 @@ def core_problems(
 
     - ``values_orientation``: a phrase of at least 3 words, not a label such as "Neutral" or "High", and
       not mostly words of the given ``facts`` ("without paid work" is an occupation, not a value);
-    - no short field is written as the person speaking ("I approach challenges ...");
     - ``attitude`` and ``coping_mechanism``: a sentence of at least 4 words;
     - ``attitude_details``: a sentence of at least 8 words;
     - ``life_stories``: exactly ``num_stories``, each between ``tolerance[0] * low`` and
