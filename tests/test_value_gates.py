@@ -24,7 +24,10 @@ from deeppersona.generation._checks import (
     is_trivial,
     not_applicable_reason,
     parse_number,
+    story_problem,
+    trim_story,
     value_problem,
+    word_count,
 )
 from deeppersona.generation._schemas import FillReply, check_value
 from deeppersona.llm._structured import extract_json
@@ -463,3 +466,88 @@ def test_not_applicable_is_rationed_and_reasons_must_differ(tree: AttributeTree)
 def test_values_that_only_negate_their_attribute_are_echoes(value: str, name: str) -> None:
     assert value_problem(value, name=name, ignore=["Mary", "Jepchirchir"]) == "echo"
     assert value_problem("Pays 300 shillings a month for ad-free YouTube", name=name) is None
+
+
+def test_over_long_story_is_cut_after_a_whole_sentence() -> None:
+    sentence = "In 2009 she sold two goats in Mbale market to pay a debt to her cousin."  # 16 words
+    long_story = " ".join([sentence] * 20)  # 320 words: far over 60-120
+    trimmed = trim_story(long_story, story_words=(60, 120))
+    assert 45 <= word_count(trimmed) <= 120 and trimmed.endswith("cousin.")
+    assert trim_story(sentence, story_words=(60, 120)) == sentence  # too short stays as it is (refused)
+    unbroken = " ".join(["word"] * 300)  # no sentence end within the bound: left to story_problem
+    assert trim_story(unbroken, story_words=(60, 120)) == unbroken
+    assert story_problem(unbroken, story_words=(60, 120)) is not None
+
+
+def test_refused_story_is_not_shown_back_to_the_model() -> None:
+    """A small model shown its own refused story as the previous turn copies it word for word: the re-ask
+    states the problem without the text."""
+    calls: list[FakeRequest] = []
+    short = "Short story about a market day."
+
+    def handler(req: FakeRequest) -> Any:
+        if req.call_site != "core":
+            return None
+        calls.append(req)
+        fields = req.response_model.model_json_schema()["properties"]
+        if "story" in fields:
+            good_story = f"In {2000 + len(calls)} " + " ".join(["he repaired radios at the stage."] * 12)
+            return {"story": short if len(calls) == 2 else good_story}
+        n_interests = fields["interests"]["minItems"]
+        return {
+            "values_orientation": "Loyalty to kin above the law",
+            "attitude": "Life is hard, but fair enough.",
+            "attitude_details": "He counts every shilling twice and trusts nobody with the shop keys.",
+            "coping_mechanism": "He works longer hours until it passes.",
+            "life_stories": [""] * fields["life_stories"]["minItems"],
+            "interests": ["Sunday football betting", "repairing radios", "pigeon racing"][:n_interests],
+        }
+
+    draft = _draft()
+    core = asyncio.run(ValueGenerator().core(FakeLLM(seed=2, handler=handler), draft, np.random.default_rng(3)))
+    story_calls = [c for c in calls if "story" in c.response_model.model_json_schema()["properties"]]
+    assert len(story_calls) >= 2
+    reask = story_calls[1]
+    assert "refused" in reask.last_user_message and "words" in reask.last_user_message
+    assert all(short not in m["content"] for m in reask.messages)
+    assert short not in core.life_stories and not draft.missing
+
+
+def test_interest_that_lists_several_is_reasked() -> None:
+    data = {
+        "values_orientation": "Loyalty to kin above the law",
+        "attitude": "Life is hard, but fair enough.",
+        "attitude_details": "He counts every shilling twice and trusts nobody with the shop keys.",
+        "coping_mechanism": "He works longer hours until it passes.",
+        "life_stories": [" ".join(["He sold maize at the Kakamega market that year."] * 8)],
+        "interests": ["Reading, hiking, and cooking", "repairing radios"],
+    }
+    problems = core_problems(data, num_stories=1, num_interests=2, story_words=(60, 120))
+    assert set(problems) == {"interests"} and "lists several" in problems["interests"]
+    data["interests"] = ["rock and roll dancing", "fishing, mostly at night"]
+    assert core_problems(data, num_stories=1, num_interests=2, story_words=(60, 120)) == {}
+
+
+def test_value_contradicting_the_demographics_is_reasked_and_never_stored() -> None:
+    tree = AttributeTree.from_paths(
+        ["Demographic Information > Ethnicity and Ancestry > Diaspora Identity", "Work > Job > Commute"]
+    )
+    handler, fills = fill_handler({"diaspora_identity": "Kenyan"})
+    draft = _fill(tree, handler)  # _draft(): a Kenyan living in Nairobi
+    assert draft.rejected.get("contradiction") == 1
+    assert "Kenyan" in fills[1].last_user_message and "contradicts" in fills[1].last_user_message
+    stored = draft.attributes["Demographic Information > Ethnicity and Ancestry > Diaspora Identity"].value
+    assert stored != "Kenyan" and not draft.missing
+
+
+def test_value_contradiction_rules() -> None:
+    from deeppersona.evaluation._quality import value_contradiction
+
+    kenyan = {"age": 41, "country": "Kenya"}
+    path = ("Demographic Information", "Ethnicity and Ancestry", "Diaspora Identity")
+    assert "Kenya" in (value_contradiction(kenyan, path, "Kenyan") or "")
+    assert value_contradiction(kenyan, path, "Somali-Kenyan of Eastleigh, Nairobi") is None
+    assert value_contradiction({"age": 41, "country": "Kenya"}, ("Family", "Children", "Children's Ages"),
+                               "a son aged 35") is not None  # fmt: skip
+    assert value_contradiction({"age": 30}, ("Life", "Stage", "Life Stage"), "retired") is not None
+    assert value_contradiction({"age": 70}, ("Life", "Stage", "Life Stage"), "retired") is None

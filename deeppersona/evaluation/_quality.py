@@ -205,14 +205,6 @@ def _leaf(path: tuple[str, ...]) -> str:
     return canonical_key(path[-1]) if path else ""
 
 
-def _age_of(persona: Persona) -> int | None:
-    age = persona.demographics.get("age")
-    if isinstance(age, bool):
-        return None
-    number = parse_number(age) if age is not None else None
-    return int(number) if number is not None and 0 <= number <= 120 else None
-
-
 # --- contradiction rules ----------------------------------------------------------------------------
 
 _STAGES: tuple[tuple[re.Pattern[str], int, int], ...] = tuple(
@@ -437,11 +429,77 @@ def _partner_value(attr: _Attr) -> str | None:
     return text
 
 
+def _value_breaks(
+    demographics: Mapping[str, Any], age: int | None, a: _Attr, countries: _Countries
+) -> list[tuple[str, str]]:
+    """``(rule, detail)`` for every one-value rule attribute ``a`` breaks (the rules that need no other
+    attribute: life stage, stated age, education, retirement and children's ages against the age, and a
+    diaspora attribute naming the persona's own country)."""
+    if a.na or _is_empty(a.value):
+        return []
+    found: list[tuple[str, str]] = []
+    leaf, text = _leaf(a.path), normalise(_text(a.value))
+    shown = f"{_text(a.value)!r}"
+    if age is not None:
+        if _life_stage_break(leaf, text, age):
+            found.append(("age_life_stage", f"{shown} at age {age}"))
+        if _stated_age_break(leaf, a.value, text, age):
+            found.append(("age_stated", f"{shown} but age {age}"))
+        if _education_break(a.path, leaf, text, age):
+            found.append(("education_age", f"{shown} at age {age}"))
+        if _retirement_break(leaf, text, age):
+            found.append(("retirement_age", f"{shown} at age {age}"))
+        old = [n for n in _child_ages(leaf, text) if n >= age - 12]
+        if old:
+            found.append(("children_ages", f"a child aged {old[0]} for a persona aged {age}"))
+    country = demographics.get("country")
+    if country and isinstance(a.value, str) and any("diaspora" in canonical_key(s) for s in a.path):
+        aliases, demonyms = countries.names(str(country))
+        core = " ".join(w for w in normalise(a.value).split() if w not in _DIASPORA_FILLER)
+        if core and (core in demonyms or core.upper() in aliases):
+            found.append(("diaspora_nationality", f"{a.value!r} while living in {country}"))
+    return found
+
+
+def value_contradiction(
+    demographics: Mapping[str, Any],
+    path: Sequence[str],
+    value: Any,
+    countries: _Countries | None = None,
+) -> str | None:
+    """Why one attribute value contradicts the persona's demographics, or ``None``.
+
+    The one-value contradiction rules of :data:`CONTRADICTION_RULES` (everything but the marital /
+    partner rule, which needs two attributes). Generation uses it to re-ask such a value before it is
+    stored ("Diaspora Identity: Kenyan" for a Kenyan living in Kenya).
+
+    Args:
+        demographics: The persona's demographics (``age``, ``country`` ...).
+        path: The attribute's taxonomy path.
+        value: The value as it would be stored.
+        countries: A country-name cache to reuse across calls (a new one when ``None``).
+    """
+    attr = _Attr("", tuple(path), value, False)
+    found = _value_breaks(demographics, _age_from(demographics), attr, countries or _Countries())
+    if not found:
+        return None
+    rule, detail = found[0]
+    return f"{detail}: {CONTRADICTION_RULES[rule].split(' (')[0]}"
+
+
+def _age_from(demographics: Mapping[str, Any]) -> int | None:
+    age = demographics.get("age")
+    if isinstance(age, bool):
+        return None
+    number = parse_number(age) if age is not None else None
+    return int(number) if number is not None and 0 <= number <= 120 else None
+
+
 def _rule_breaks(persona: Persona, attrs: list[_Attr], countries: _Countries) -> list[tuple[str, str, str]]:
     """Return ``(rule, where, detail)`` for every rule the persona breaks (the first case of each rule)."""
     found: dict[str, tuple[str, str, str]] = {}
-    age = _age_of(persona)
     dem = persona.demographics
+    age = _age_from(dem)
 
     def add(rule: str, where: str, detail: str) -> None:
         found.setdefault(rule, (rule, where, detail))
@@ -455,20 +513,9 @@ def _rule_breaks(persona: Persona, attrs: list[_Attr], countries: _Countries) ->
         occupation = normalise(str(dem.get("occupation") or ""))
         if age < 40 and _RETIRED.match(occupation):
             add("retirement_age", "demographics.occupation", f"{dem.get('occupation')!r} at age {age}")
-        for a in live:
-            leaf, text = _leaf(a.path), normalise(_text(a.value))
-            shown = f"{_text(a.value)!r}"
-            if _life_stage_break(leaf, text, age):
-                add("age_life_stage", a.key, f"{shown} at age {age}")
-            if _stated_age_break(leaf, a.value, text, age):
-                add("age_stated", a.key, f"{shown} but age {age}")
-            if _education_break(a.path, leaf, text, age):
-                add("education_age", a.key, f"{shown} at age {age}")
-            if _retirement_break(leaf, text, age):
-                add("retirement_age", a.key, f"{shown} at age {age}")
-            old = [n for n in _child_ages(leaf, text) if n >= age - 12]
-            if old:
-                add("children_ages", a.key, f"a child aged {old[0]} for a persona aged {age}")
+    for a in live:
+        for rule, detail in _value_breaks(dem, age, a, countries):
+            add(rule, a.key, detail)
     statuses = [(a.key, normalise(_text(a.value))) for a in live if _MARITAL_LEAF.search(_leaf(a.path))]
     if dem.get("marital_status"):
         statuses.append(("demographics.marital_status", normalise(str(dem["marital_status"]))))
@@ -478,16 +525,6 @@ def _rule_breaks(persona: Persona, attrs: list[_Attr], countries: _Countries) ->
             partner = _partner_value(a)
             if partner is not None:
                 add("marital_partner", a.key, f"{single[1]!r} ({single[0]}) but {partner!r}")
-                break
-    country = dem.get("country")
-    if country:
-        aliases, demonyms = countries.names(str(country))
-        for a in live:
-            if not isinstance(a.value, str) or not any("diaspora" in canonical_key(s) for s in a.path):
-                continue
-            core = " ".join(w for w in normalise(a.value).split() if w not in _DIASPORA_FILLER)
-            if core and (core in demonyms or core.upper() in aliases):
-                add("diaspora_nationality", a.key, f"{a.value!r} while living in {country}")
                 break
     return list(found.values())
 

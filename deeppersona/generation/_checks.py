@@ -43,6 +43,7 @@ __all__ = [
     "repetitive_openings",
     "sentences",
     "story_problem",
+    "trim_story",
     "echoes_name",
     "normalise",
     "not_applicable_reason",
@@ -64,9 +65,10 @@ ValueProblem = Literal[
     "repeated",
     "na_restates_name",
     "too_many_na",
+    "one_word",
 ]
 """Why a value is refused (see :func:`value_problem`; ``"repeated"`` is judged by the generator, which
-sees the persona's other values)."""
+sees the persona's other values, and ``"one_word"`` only on the first ask of a free-text value)."""
 
 PLACEHOLDERS: frozenset[str] = frozenset(
     {
@@ -352,6 +354,10 @@ def _root(word: str) -> str:
     return word
 
 
+_LEVEL_ROOTS = frozenset(_root(w) for w in TRIVIAL_WORDS | _INTENSIFIERS)
+"""Level words ("high", "very", "moderate"), as :func:`echoes_name` compares them."""
+
+
 def content_words(text: str) -> list[str]:
     """The stemmed words of ``text`` without filler words ("never had grief process" -> grief, process)."""
     return [_stem(w) for w in _WORD.findall(str(text)) if w.lower() not in _FILLER]
@@ -372,15 +378,17 @@ def echoes_name(text: str, name: str, *, ignore: Collection[str] = ()) -> bool:
     "Creative Confidence: Mary Jepchirchir does not have any specific creative confidence").
 
     True when every content word of the value also occurs in the name (after light stemming), so the
-    value adds nothing the name did not already say. Vague words ("specific", "particular") and the
-    words in ``ignore`` (the person's own name) are not counted.
+    value adds nothing the name did not already say. Vague words ("specific", "particular"), level words
+    ("High sociability drive") and the words in ``ignore`` (the person's own name) are not counted.
     """
     skip = {_root(w) for w in [*ignore, *_VAGUE]}
     value_words = [_root(w) for w in content_words(text) if _root(w) not in skip]
     if not value_words:
         return bool(content_words(text)) and bool(content_words(name)) and word_count(text) > 1
     name_words = {_root(w) for w in content_words(name)}
-    return bool(name_words) and set(value_words) <= name_words
+    # a level word adds nothing either: "High sociability drive" for "Sociability Drive" is "High"
+    rest = [w for w in value_words if w not in _LEVEL_ROOTS] or value_words
+    return bool(name_words) and set(rest) <= name_words
 
 
 _FIRST_PERSON_START = re.compile(
@@ -557,7 +565,10 @@ _PROBLEM_TEXT: dict[str, str] = {
     "junk": "it was not text (no words, or a piece of JSON)",
     "outside_options": "it was not one of the allowed options",
     "not_a_number": "it held no number",
-    "echo": "it only repeated the attribute's name",
+    "echo": (
+        "it only repeated the attribute's name (a level such as 'high' adds nothing); say what this "
+        "person does, has or did that shows it"
+    ),
     "sketch_copy": "it copied the sketch instead of saying something new",
     "trivial": "a bare word like that says nothing specific; write a concrete phrase of 3-15 words",
     "na_restates_name": (
@@ -574,6 +585,7 @@ _PROBLEM_TEXT: dict[str, str] = {
     ),
     "truncated": "the reply was cut off before this value was complete",
     "repeated": "the same value was given to several attributes; give each its own specific value",
+    "one_word": "one word says almost nothing about this person; write a concrete phrase of 3-15 words",
 }
 
 
@@ -609,7 +621,8 @@ def core_problems(
     - ``attitude_details``: a sentence of at least 8 words;
     - ``life_stories``: exactly ``num_stories``, each between ``tolerance[0] * low`` and
       ``tolerance[1] * high`` words of ``story_words``, none repeating another;
-    - ``interests``: exactly ``num_interests``, each 1-8 words, none repeating another;
+    - ``interests``: exactly ``num_interests``, each 1-8 words and one hobby (not "reading, hiking and
+      cooking"), none repeating another;
     - no text field is empty, a placeholder or junk.
 
     Args:
@@ -663,12 +676,18 @@ def core_problems(
             interest_notes.append(f"interest {i} {describe_problem(problem)}")
         elif word_count(interest) > 8:
             interest_notes.append(f"interest {i} is too long; name it in 2-5 words")
+        elif _LIST.search(interest):
+            interest_notes.append(f"interest {i} lists several; name one hobby per item")
         elif normalise(interest) in seen:
             interest_notes.append(f"interest {i} repeats another")
         seen.add(normalise(interest))
     if interest_notes:
         problems["interests"] = "; ".join(interest_notes)
     return problems
+
+
+_LIST = re.compile(r",\s*\S.*(?:,|\band\b|&)", re.IGNORECASE)
+"""Three or more items in one string ("Reading, hiking, and cooking")."""
 
 
 def _only_facts(text: str, facts: Sequence[str]) -> bool:
@@ -703,6 +722,31 @@ def story_problem(
 
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
+
+
+def trim_story(
+    story: str, *, story_words: tuple[int, int], tolerance: tuple[float, float] = (0.75, 1.5)
+) -> str:
+    """A story that is too long, cut after its last whole sentence within ``story_words``' upper bound.
+
+    Small models often write a good event at three times the asked length; its opening sentences are a
+    story of the right length, and asking again mostly brings the same long text back. The story is
+    returned unchanged when it is not too long, or when its leading whole sentences within the bound
+    would be shorter than the accepted minimum (then :func:`story_problem` refuses it as before).
+    """
+    text = " ".join(str(story or "").split())
+    lo, hi = story_words
+    if word_count(text) <= int(hi * tolerance[1] + 0.5):
+        return str(story or "").strip()
+    kept: list[str] = []
+    total = 0
+    for sentence in _SENTENCE.split(text):
+        words = word_count(sentence)
+        if total + words > hi:
+            break
+        kept.append(sentence)
+        total += words
+    return " ".join(kept) if total >= int(lo * tolerance[0]) else str(story or "").strip()
 
 
 def sentences(text: str) -> list[str]:

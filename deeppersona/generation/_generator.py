@@ -28,6 +28,7 @@ from ._checks import (
     normalise,
     repetitive_openings,
     story_problem,
+    trim_story,
     value_problem,
     word_count,
 )
@@ -132,6 +133,7 @@ class ValueGenerator:
         self.narrative_words = narrative_words
         self.on_missing = on_missing
         self._node_cache: dict[int, Any] = {}  # per-node prompt texts, shared by this generator's personas
+        self._countries: Any = None  # country names for the contradiction rules (built on first use)
 
     def replace(self, **changes: Any) -> ValueGenerator:
         """Return a copy with some constructor parameters changed (``templates`` overrides are merged).
@@ -186,6 +188,7 @@ class ValueGenerator:
         call_site: str,
         *,
         temperature: float | None = None,
+        max_tokens: int | None = None,
     ) -> LLMResponse[Any]:
         try:
             response = await llm.acomplete(
@@ -193,6 +196,7 @@ class ValueGenerator:
                 response_model,
                 call_site=call_site,
                 temperature=temperature if temperature is not None else self.temperature,
+                max_tokens=max_tokens,
                 seed=draft.next_seed(),
             )
         except Exception:  # LLMError, or a backend's own exception: the failed call still counts
@@ -254,7 +258,7 @@ class ValueGenerator:
         messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
         model = core_chain_type(num_stories, num_interests, story_range)
         reply = (await self._call(llm, draft, messages, model, "core")).output
-        data = reply.model_dump()
+        data = _trimmed(reply.model_dump(), story_range)
         data.update(self._fixed_core(draft))
 
         def check(data: dict[str, Any]) -> dict[str, str]:
@@ -282,6 +286,9 @@ class ValueGenerator:
             draft.stage("core re-ask")
             for name in problems:
                 draft.reject(f"core:{name}")
+            # the refused fields are left out of the previous turn: shown their own text, small models
+            # copy it back word for word
+            last = _compact({k: v for k, v in json.loads(last).items() if k not in problems})
             convo = [
                 *convo,
                 {"role": "assistant", "content": last},
@@ -292,7 +299,7 @@ class ValueGenerator:
                 await self._call(llm, draft, convo, fix_model, "core", temperature=self._reask_temperature())
             ).output
             last = _compact(fixed_reply.model_dump())
-            data.update(fixed_reply.model_dump())
+            data.update(_trimmed(fixed_reply.model_dump(), story_range))
             problems = check(data)
         for name, reason in problems.items():
             draft.missing[f"core.{name}"] = reason
@@ -358,16 +365,25 @@ class ValueGenerator:
             story = ""
             for attempt in range(self.max_fill_retries + 1):
                 temperature = self._reask_temperature() if attempt else None
-                reply = (await self._call(llm, draft, convo, model, "core", temperature=temperature)).output
-                story = str(reply.story).strip()
+                reply = (
+                    await self._call(
+                        llm,
+                        draft,
+                        convo,
+                        model,
+                        "core",
+                        temperature=temperature,
+                        max_tokens=_room(3 * story_range[1]),
+                    )
+                ).output
+                story = trim_story(str(reply.story), story_words=story_range)
                 problem = story_problem(story, kept, story_words=story_range)
                 if problem is None:
                     break
-                convo = [
-                    *convo,
-                    {"role": "assistant", "content": _compact({"story": story})},
-                    {"role": "user", "content": f"That story cannot be used: it {problem}. {user}"},
-                ]
+                # the refused story is not shown back: a small model given its own text as the previous
+                # turn copies it word for word, even at a warmer temperature
+                note = f"(An earlier try was refused: it {problem}.) "
+                convo = [*context, {"role": "user", "content": note + user}]
             else:
                 return [*kept, story]  # recorded as missing by the caller's check
             kept.append(story)
@@ -445,7 +461,7 @@ class ValueGenerator:
             draft.stage(f"fill {start // self.batch_size + 1}/{batches}")
             batch = items[start : start + self.batch_size]
             user = self.render("fill_batch", first=start == 0, items=batch)
-            missing += await self._fill_turn(llm, draft, user, batch, seen)
+            missing += await self._fill_turn(llm, draft, user, batch, seen, first_ask=True)
         for round_ in range(self.max_fill_retries):
             if not missing:
                 break
@@ -509,8 +525,11 @@ class ValueGenerator:
         seen: dict[str, str],
         *,
         temperature: float | None = None,
+        first_ask: bool = False,
     ) -> list[tuple[FillItem, str, Any]]:
-        """One fill call; returns the items refused, with the problem and the refused reply."""
+        """One fill call; returns the items refused, with the problem and the refused reply.
+
+        ``first_ask``: the batch's first ask, where a one-word free-text value is refused too."""
         messages = [*draft.messages, {"role": "user", "content": user}]
         reply = (
             await self._call(llm, draft, messages, fill_reply_type(batch), "fill", temperature=temperature)
@@ -528,17 +547,26 @@ class ValueGenerator:
                 if by_canon is None:
                     by_canon = {canonical_key(str(k)): v for k, v in values.items()}
                 raw = by_canon.get(canonical_key(item.key))
-            value, problem, not_applicable = check_value(raw, item.node, sketch=sketch, ignore=ignore)
+            value, found, not_applicable = check_value(raw, item.node, sketch=sketch, ignore=ignore)
+            problem: str | None = found
             if not_applicable is not None:
                 problem = self._na_problem(draft, item, not_applicable, seen)
                 if problem is not None:
                     not_applicable = None
+            if problem is None and not_applicable is None:
+                clash = self._contradiction(draft, item, value)
+                if clash is not None:
+                    problem = f"it contradicts the person: {clash}"
             if problem is None and isinstance(value, str) and _free_text(item):
                 where = seen.get(normalise(value))
                 if where is not None and where != item.path:
                     problem = "repeated"
+                elif first_ask and self.max_fill_retries and word_count(value) == 1:
+                    # asked once more for a phrase; a one-word answer to the re-ask is kept ("Hair
+                    # Length: long" is shallow, not wrong) and counted by the quality report
+                    problem = "one_word"
             if problem is not None:
-                draft.reject(problem)
+                draft.reject(problem if not problem.startswith("it contradicts") else "contradiction")
                 refused.append((item, problem, raw))
                 continue
             if isinstance(value, str) and _free_text(item):
@@ -555,6 +583,15 @@ class ValueGenerator:
             )
         draft.messages = [*messages, {"role": "assistant", "content": _compact(accepted)}]
         return refused
+
+    def _contradiction(self, draft: PersonaDraft, item: FillItem, value: Any) -> str | None:
+        """Why ``value`` contradicts the persona's demographics (the quality report's one-value rules:
+        "Diaspora Identity: Kenyan" for a Kenyan in Kenya, a child older than the parent ...), or ``None``."""
+        from ..evaluation._quality import _Countries, value_contradiction  # evaluation imports generation
+
+        if self._countries is None:  # country spellings, resolved once per generator
+            self._countries = _Countries()
+        return value_contradiction(draft.demographics, item.names, value, self._countries)
 
     # -- 3. consistency ------------------------------------------------------------------------------
 
@@ -616,9 +653,10 @@ class ValueGenerator:
         text = ""
         for attempt in range(self.max_fill_retries + 1):
             temperature = self._reask_temperature() if attempt else None
-            text = str(
-                (await self._call(llm, draft, convo, None, "narrative", temperature=temperature)).output
-            ).strip()
+            reply = await self._call(
+                llm, draft, convo, None, "narrative", temperature=temperature, max_tokens=_room(2 * high)
+            )
+            text = str(reply.output).strip()
             problem = _narrative_problem(text, low, high)
             if problem is None:
                 draft.missing.pop("narrative", None)
@@ -660,6 +698,22 @@ class ValueGenerator:
         ]
         reply: SketchFacts = (await self._call(llm, draft, messages, SketchFacts, "enrich")).output
         return clean_facts(reply, sketch).to_extracted()
+
+
+def _room(words: int) -> int:
+    """A token limit for a reply of at most ``words`` words of prose (JSON framing included).
+
+    A small model sometimes repeats a sentence until the limit: without a limit fitted to the text asked
+    for, that loop runs to the backend's default (minutes on a CPU) before it is re-asked."""
+    return int(words * 1.6) + 64
+
+
+def _trimmed(data: dict[str, Any], story_range: tuple[int, int]) -> dict[str, Any]:
+    """``data`` with over-long life stories cut after a whole sentence (:func:`trim_story`)."""
+    stories = data.get("life_stories")
+    if isinstance(stories, list):
+        data = {**data, "life_stories": [trim_story(str(s), story_words=story_range) for s in stories]}
+    return data
 
 
 @functools.lru_cache(maxsize=16)

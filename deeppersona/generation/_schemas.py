@@ -91,7 +91,10 @@ def core_chain_type(
     # (No minLength/maxLength on the stories: llama.cpp refuses grammars with repetitions that long.)
     story = Annotated[str, Field(description=f"A specific personal story, {lo}-{hi} words.")]
     interest = Annotated[
-        str, Field(description="A hobby or interest, 2-5 words.", json_schema_extra={"minLength": 3})
+        str,
+        # maxLength: a small model otherwise writes a sentence ("Reading, hiking and cooking are hobbies
+        # that bring me joy") that the check refuses again and again
+        Field(description="A hobby or interest, 2-5 words.", json_schema_extra={"minLength": 3, "maxLength": 40}),
     ]
     # The short fields get a least length in the schema (not in validation): a grammar-constrained small
     # model otherwise answers a re-ask with "" again and again.
@@ -294,6 +297,10 @@ def fill_items(
     return out
 
 
+FREE_TEXT_LEAST_CHARS = 12
+"""Least characters of a free-text value in the fill reply's schema (about three words)."""
+
+
 def _value_schema(item: FillItem) -> dict[str, Any]:
     vt = item.node.value_type
     schema: dict[str, Any]
@@ -304,7 +311,9 @@ def _value_schema(item: FillItem) -> dict[str, Any]:
     elif vt is not None and vt.kind == "list":
         schema = {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 5}
     else:
-        schema = {"type": "string"}
+        # a least length: under a grammar a small model cannot answer "High" or "none"; hosted models
+        # read it as the hint it is (the checks refuse what is still too thin)
+        schema = {"type": "string", "minLength": FREE_TEXT_LEAST_CHARS}
     schema["description"] = item.path + (f" [{item.hint}]" if item.hint else "")
     return schema
 
