@@ -18,6 +18,7 @@ import pytest
 
 from deeppersona.generation import PersonaDraft, ValueGenerator
 from deeppersona.generation._checks import (
+    clip_value,
     copies_sketch,
     core_problems,
     echoes_name,
@@ -551,3 +552,66 @@ def test_value_contradiction_rules() -> None:
                                "a son aged 35") is not None  # fmt: skip
     assert value_contradiction({"age": 30}, ("Life", "Stage", "Life Stage"), "retired") is not None
     assert value_contradiction({"age": 70}, ("Life", "Stage", "Life Stage"), "retired") is None
+
+
+def test_paragraph_value_is_cut_to_its_first_sentences() -> None:
+    long = (
+        "Greys early at the temples, which he hides under a cap. This is a normal part of ageing for many "
+        "people, and it is not unusual to notice it at a younger age, as his father did before him."
+    )
+    assert clip_value(long, words=30) == "Greys early at the temples, which he hides under a cap."
+    assert clip_value("walks to the matatu stage at dawn", words=30) == "walks to the matatu stage at dawn"
+    node = AttributeTree.from_paths(["Health > Hair > Graying Stage"]).get("Health > Hair > Graying Stage")
+    value, problem, _ = check_value(long, node)
+    assert problem is None and value == "Greys early at the temples, which he hides under a cap."
+
+
+def test_fill_schema_bounds_free_text_length() -> None:
+    from deeppersona.generation._schemas import fill_items, fill_reply_type
+
+    tree = AttributeTree.from_paths(["Health > Sleep > Sleep Quality", "Media > Radio > Hours"])
+    tree.get("Media > Radio > Hours").value_type = ValueType.parse("number: hours per week")
+    props = fill_reply_type(fill_items([(n, "near") for n in tree.leaves()])).json_schema["properties"]
+    assert props["sleep_quality"]["minLength"] >= 10 and props["sleep_quality"]["maxLength"] <= 300
+    assert "minLength" not in props["hours"]
+
+
+def test_narrative_loop_is_tidied_and_bounded() -> None:
+    from deeppersona.generation._generator import _tidy_narrative
+
+    opening = "Wanjiru Otieno is a 52-year-old tailor in Kisumu who sews school uniforms every January. "
+    loop = "She is always looking for ways to make the most of her work and her time. " * 30
+    tidy = _tidy_narrative(opening + loop, 120, 180)
+    assert tidy.count("always looking for ways") == 1 and tidy.startswith("Wanjiru Otieno")
+    seen: list[FakeRequest] = []
+
+    def handler(req: FakeRequest) -> Any:
+        if req.call_site == "narrative":
+            seen.append(req)
+            if len(seen) == 1:  # a loop: once its repeats are dropped, far too short, so asked again
+                return opening + " ".join(["She sells offcuts to a cousin in Kondele on Saturdays."] * 14)
+            return opening + " ".join(f"In {1990 + i} she sewed {i + 2} dresses for the choir." for i in range(14))
+        return None
+
+    gen, draft = ValueGenerator(), _draft()
+    llm = FakeLLM(seed=1, handler=handler)
+    asyncio.run(gen.core(llm, draft, np.random.default_rng(1)))
+    text = asyncio.run(gen.narrate(llm, draft))
+    assert seen[0].max_tokens is not None and seen[0].max_tokens < 1000  # a loop cannot run for minutes
+    assert len(seen) == 2 and "words" in seen[1].last_user_message
+    assert "offcuts" not in text and "narrative" not in draft.missing
+
+
+def test_listed_alternatives_are_refused() -> None:
+    assert value_problem("Single | Divorced", name="Engagement Status") == "alternatives"
+    assert value_problem("Medium | Long", name="Hair Length") == "alternatives"
+    assert value_problem("Shoulder-length braids, redone every month", name="Hair Length") is None
+
+
+def test_narrative_written_as_json_is_refused() -> None:
+    from deeppersona.generation._generator import _narrative_problem
+
+    assert "JSON" in (_narrative_problem('{"values_orientation": "Resilience", "attitude": "calm"}', 120, 180) or "")
+    assert "JSON" in (_narrative_problem('"values": "Resilience and thrift above all"', 120, 180) or "")
+    prose = " ".join(f"In {1990 + i} Amina mended {i + 3} fishing nets in Lamu for her uncle." for i in range(12))
+    assert _narrative_problem(prose, 120, 180) is None

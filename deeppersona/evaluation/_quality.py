@@ -71,7 +71,10 @@ FIGURES: dict[str, str] = {
     "personas": "personas assessed (status 'ok' or 'incomplete'; failed ones are left out)",
     "values": "attribute values counted (anchored values excluded; not-applicable ones included)",
     "free_text_values": "counted values that are free text (not not-applicable)",
-    "trivial_share": "free-text values that are bare words such as 'High', 'Yes' or 'very low'",
+    "trivial_share": (
+        "free-text values that are bare words such as 'High', 'Yes' or 'very low', or options listed "
+        "instead of a value ('Single | Divorced')"
+    ),
     "one_word_share": "free-text values of exactly one word",
     "mean_words": "mean length of free-text values, in words",
     "empty_share": "values that are None, blank or an empty list (of all values that are not N/A)",
@@ -840,7 +843,7 @@ def assess_quality(
                 "placeholder": placeholder,
                 "junk": junk,
                 # the generator's rule: a bare word, or only filler ("does not have any")
-                "trivial": is_free and usable and (is_trivial(text) or not content_words(text)),
+                "trivial": is_free and usable and (is_trivial(text) or not content_words(text) or "|" in text),
                 "one_word": is_free and is_one_word(text),
                 "repeated": False,
                 "echo": is_free and usable and echoes_name(text, path[-1] if path else key, ignore=own_name),

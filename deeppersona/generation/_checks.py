@@ -37,6 +37,7 @@ __all__ = [
     "is_trivial",
     "is_unfounded_reason",
     "looks_not_applicable",
+    "clip_value",
     "copies_sketch",
     "core_problems",
     "na_restates_name",
@@ -66,6 +67,7 @@ ValueProblem = Literal[
     "na_restates_name",
     "too_many_na",
     "one_word",
+    "alternatives",
 ]
 """Why a value is refused (see :func:`value_problem`; ``"repeated"`` is judged by the generator, which
 sees the persona's other values, and ``"one_word"`` only on the first ask of a free-text value)."""
@@ -554,6 +556,8 @@ def value_problem(
         return "sketch_copy"
     if name and echoes_name(text, name, ignore=ignore):
         return "echo"
+    if kind == "text" and "|" in text:
+        return "alternatives"  # "Single | Divorced": the options copied, nothing decided
     if kind == "text" and (is_trivial(text) or not content_words(text)):
         return "trivial"  # a bare word, or only filler ("does not have any")
     return None
@@ -585,6 +589,7 @@ _PROBLEM_TEXT: dict[str, str] = {
     ),
     "truncated": "the reply was cut off before this value was complete",
     "repeated": "the same value was given to several attributes; give each its own specific value",
+    "alternatives": "it listed alternatives ('A | B'); decide one specific value for this person",
     "one_word": "one word says almost nothing about this person; write a concrete phrase of 3-15 words",
 }
 
@@ -722,6 +727,27 @@ def story_problem(
 
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
+
+
+def clip_value(text: str, *, words: int = 30) -> str:
+    """A free-text value longer than ``words``, cut after its last whole sentence within that many words.
+
+    The fill asks for phrases of 3-15 words; a small model asked again sometimes answers with a paragraph
+    whose first sentence is the value ("Greys early at the temples. This is a normal part of ...").
+    The text is returned unchanged when it is short enough or its first sentence alone is longer.
+    """
+    text = str(text).strip()
+    if word_count(text) <= words:
+        return text
+    kept: list[str] = []
+    total = 0
+    for sentence in _SENTENCE.split(text):
+        count = word_count(sentence)
+        if total + count > words:
+            break
+        kept.append(sentence)
+        total += count
+    return " ".join(kept) if kept else text
 
 
 def trim_story(

@@ -656,18 +656,16 @@ class ValueGenerator:
             reply = await self._call(
                 llm, draft, convo, None, "narrative", temperature=temperature, max_tokens=_room(2 * high)
             )
-            text = str(reply.output).strip()
+            text = _tidy_narrative(str(reply.output), low, high)
             problem = _narrative_problem(text, low, high)
             if problem is None:
                 draft.missing.pop("narrative", None)
                 break
             draft.reject("narrative")
             draft.missing["narrative"] = problem
-            convo = [
-                *messages,
-                {"role": "assistant", "content": text},
-                {"role": "user", "content": f"That cannot be used: {problem}. {user}"},
-            ]
+            # the refused text is not shown back: a small model copies its own previous turn
+            note = f"(An earlier try was refused: {problem}.) "
+            convo = [*draft.messages, {"role": "user", "content": note + user}]
         draft.narrative = text
         draft.messages = [*messages, {"role": "assistant", "content": text}]
         return text
@@ -726,8 +724,29 @@ def _one_story_type(story_words: tuple[int, int]) -> type[BaseModel]:
     )
 
 
+def _tidy_narrative(text: str, low: int, high: int) -> str:
+    """The narrative without sentences it repeats word for word, cut after a whole sentence when it is
+    far too long (:func:`~deeppersona.generation._checks.trim_story`): a small model often writes a
+    good opening and then goes round in circles."""
+    seen: set[str] = set()
+    kept = []
+    for sentence in _SENTENCE_SPLIT.split(str(text).strip()):
+        key = normalise(sentence)
+        if word_count(sentence) >= 6 and key in seen:
+            continue
+        seen.add(key)
+        kept.append(sentence)
+    return trim_story(" ".join(kept), story_words=(low, high))
+
+
+_SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+")
+
+
 def _narrative_problem(text: str, low: int, high: int) -> str | None:
-    """Why a narrative must be written again: far too short, far too long, or a list in disguise."""
+    """Why a narrative must be written again: JSON, far too short, far too long, or a list in disguise."""
+    stripped = text.lstrip()
+    if stripped[:1] in "{[" or re.match(r'^"?\w+"?\s*:\s*["{\[]', stripped):
+        return "it is JSON; write plain prose sentences about the person"
     words = word_count(text)
     if words < low // 2:
         return f"it has {words} words, {low}-{high} were asked"

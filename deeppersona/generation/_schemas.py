@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, GetJson
 from pydantic_core import core_schema
 
 from ..taxonomy import AttributeNode, ValueType, canonical_key
-from ._checks import ValueProblem, normalise, not_applicable_reason, parse_number, value_problem
+from ._checks import ValueProblem, clip_value, normalise, not_applicable_reason, parse_number, value_problem
 
 __all__ = [
     "ConsistencyFix",
@@ -300,6 +300,14 @@ def fill_items(
 FREE_TEXT_LEAST_CHARS = 12
 """Least characters of a free-text value in the fill reply's schema (about three words)."""
 
+FREE_TEXT_MOST_CHARS = 240
+"""Most characters of a free-text value in the fill reply's schema (about 40 words): a small model asked
+again sometimes writes a paragraph per value (a thousand tokens for one re-ask)."""
+
+FREE_TEXT_MOST_WORDS = 30
+"""Longer free-text values are cut after their last whole sentence within this many words
+(:func:`~deeppersona.generation._checks.clip_value`)."""
+
 
 def _value_schema(item: FillItem) -> dict[str, Any]:
     vt = item.node.value_type
@@ -313,7 +321,7 @@ def _value_schema(item: FillItem) -> dict[str, Any]:
     else:
         # a least length: under a grammar a small model cannot answer "High" or "none"; hosted models
         # read it as the hint it is (the checks refuse what is still too thin)
-        schema = {"type": "string", "minLength": FREE_TEXT_LEAST_CHARS}
+        schema = {"type": "string", "minLength": FREE_TEXT_LEAST_CHARS, "maxLength": FREE_TEXT_MOST_CHARS}
     schema["description"] = item.path + (f" [{item.hint}]" if item.hint else "")
     return schema
 
@@ -402,6 +410,8 @@ def check_value(
     if isinstance(value, bool):
         value = "yes" if value else "no"
     text = str(value).strip()
+    if kind == "text":
+        text = clip_value(text, words=FREE_TEXT_MOST_WORDS)
     problem = value_problem(text, kind=kind, options=options, name=node.name, sketch=sketch, ignore=ignore)
     return (text if problem is None else None), problem, None
 
