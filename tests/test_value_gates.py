@@ -112,7 +112,11 @@ BAD_VALUES = [
     ("sleep_quality", "{", "junk"),
     ("sleep_quality", "...", "placeholder"),
     ("sleep_quality", "N/A: not mentioned in the given information", "unfounded_na"),
-    ("grief_process", "N/A: he does not have a grief process, as he lives in a rural area", "na_restates_name"),
+    (
+        "grief_process",
+        "N/A: he does not have a grief process, as he lives in a rural area",
+        "na_restates_name",
+    ),
     ("sleep_quality", "High", "trivial"),
     ("sleep_quality", "Yes", "trivial"),
     ("grief_process", "never had grief process", "echo"),
@@ -317,7 +321,11 @@ def test_first_person_is_recognised() -> None:
 
     for text in ("I'm not afraid of losing things", "In 2004 I moved to Nakuru", "reading my Bible at dawn"):
         assert is_first_person(text)
-    for text in ("his grandfather's World War I medal", "Irish folk music and Myanmar curries", "Elizabeth I"):
+    for text in (
+        "his grandfather's World War I medal",
+        "Irish folk music and Myanmar curries",
+        "Elizabeth I",
+    ):
         assert not is_first_person(text)
     assert value_problem("I'm confident in who I am and what I stand for") is None
 
@@ -404,7 +412,9 @@ def test_not_applicable_attributes_render_with_their_reason() -> None:
                                                      not_applicable="he has never married")},
     )  # fmt: skip
     assert "Partner Occupation: N/A: he has never married" in persona.to_prompt()
-    assert persona.to_nested()["Relationships"]["Partner"]["Partner Occupation"] == "N/A: he has never married"
+    assert (
+        persona.to_nested()["Relationships"]["Partner"]["Partner Occupation"] == "N/A: he has never married"
+    )
     assert "never married" in persona._repr_html_()
 
 
@@ -505,7 +515,9 @@ def test_refused_story_is_not_shown_back_to_the_model() -> None:
         }
 
     draft = _draft()
-    core = asyncio.run(ValueGenerator().core(FakeLLM(seed=2, handler=handler), draft, np.random.default_rng(3)))
+    core = asyncio.run(
+        ValueGenerator().core(FakeLLM(seed=2, handler=handler), draft, np.random.default_rng(3))
+    )
     story_calls = [c for c in calls if "story" in c.response_model.model_json_schema()["properties"]]
     assert len(story_calls) >= 2
     reask = story_calls[1]
@@ -590,7 +602,9 @@ def test_narrative_loop_is_tidied_and_bounded() -> None:
             seen.append(req)
             if len(seen) == 1:  # a loop: once its repeats are dropped, far too short, so asked again
                 return opening + " ".join(["She sells offcuts to a cousin in Kondele on Saturdays."] * 14)
-            return opening + " ".join(f"In {1990 + i} she sewed {i + 2} dresses for the choir." for i in range(14))
+            return opening + " ".join(
+                f"In {1990 + i} she sewed {i + 2} dresses for the choir." for i in range(14)
+            )
         return None
 
     gen, draft = ValueGenerator(), _draft()
@@ -611,7 +625,18 @@ def test_listed_alternatives_are_refused() -> None:
 def test_narrative_written_as_json_is_refused() -> None:
     from deeppersona.generation._generator import _narrative_problem
 
-    assert "JSON" in (_narrative_problem('{"values_orientation": "Resilience", "attitude": "calm"}', 120, 180) or "")
+    assert "JSON" in (
+        _narrative_problem('{"values_orientation": "Resilience", "attitude": "calm"}', 120, 180) or ""
+    )
     assert "JSON" in (_narrative_problem('"values": "Resilience and thrift above all"', 120, 180) or "")
-    prose = " ".join(f"In {1990 + i} Amina mended {i + 3} fishing nets in Lamu for her uncle." for i in range(12))
+    prose = " ".join(
+        f"In {1990 + i} Amina mended {i + 3} fishing nets in Lamu for her uncle." for i in range(12)
+    )
     assert _narrative_problem(prose, 120, 180) is None
+
+
+def test_value_stopped_at_the_schema_limit_is_cut_back_to_a_clause() -> None:
+    cut = "Grows maize and beans on two acres behind the house, selling the surplus at Kakamega market on Thursdays, and then the"
+    padded = cut + " x" * ((150 - len(cut)) // 2 + 1)
+    assert clip_value(padded, words=30, limit=150).endswith("on Thursdays")
+    assert clip_value(cut, words=30, limit=150) == cut  # under the limit: left as it is

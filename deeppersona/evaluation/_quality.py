@@ -843,7 +843,9 @@ def assess_quality(
                 "placeholder": placeholder,
                 "junk": junk,
                 # the generator's rule: a bare word, or only filler ("does not have any")
-                "trivial": is_free and usable and (is_trivial(text) or not content_words(text) or "|" in text),
+                "trivial": is_free
+                and usable
+                and (is_trivial(text) or not content_words(text) or "|" in text),
                 "one_word": is_free and is_one_word(text),
                 "repeated": False,
                 "echo": is_free and usable and echoes_name(text, path[-1] if path else key, ignore=own_name),

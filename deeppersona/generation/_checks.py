@@ -729,14 +729,23 @@ def story_problem(
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 
-def clip_value(text: str, *, words: int = 30) -> str:
+def clip_value(text: str, *, words: int = 30, limit: int | None = None) -> str:
     """A free-text value longer than ``words``, cut after its last whole sentence within that many words.
 
     The fill asks for phrases of 3-15 words; a small model asked again sometimes answers with a paragraph
     whose first sentence is the value ("Greys early at the temples. This is a normal part of ...").
     The text is returned unchanged when it is short enough or its first sentence alone is longer.
+
+    A value of ``limit`` characters or more (the schema's ``maxLength``: a grammar-constrained model was
+    stopped there, often inside a word) is first cut back to its last clause boundary (``.``, ``;``,
+    ``,``) when at least three words remain.
     """
     text = str(text).strip()
+    if limit is not None and len(text) >= limit:
+        cut = max(text.rfind(mark) for mark in (". ", "; ", ", ", ".", ";", ","))
+        head = text[:cut].rstrip(" ,;") if cut > 0 else ""
+        if word_count(head) >= 3:
+            text = head
     if word_count(text) <= words:
         return text
     kept: list[str] = []

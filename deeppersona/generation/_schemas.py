@@ -94,7 +94,9 @@ def core_chain_type(
         str,
         # maxLength: a small model otherwise writes a sentence ("Reading, hiking and cooking are hobbies
         # that bring me joy") that the check refuses again and again
-        Field(description="A hobby or interest, 2-5 words.", json_schema_extra={"minLength": 3, "maxLength": 40}),
+        Field(
+            description="A hobby or interest, 2-5 words.", json_schema_extra={"minLength": 3, "maxLength": 40}
+        ),
     ]
     # The short fields get a least length in the schema (not in validation): a grammar-constrained small
     # model otherwise answers a re-ask with "" again and again.
@@ -300,9 +302,10 @@ def fill_items(
 FREE_TEXT_LEAST_CHARS = 12
 """Least characters of a free-text value in the fill reply's schema (about three words)."""
 
-FREE_TEXT_MOST_CHARS = 240
-"""Most characters of a free-text value in the fill reply's schema (about 40 words): a small model asked
-again sometimes writes a paragraph per value (a thousand tokens for one re-ask)."""
+FREE_TEXT_MOST_CHARS = 150
+"""Most characters of a free-text value in the fill reply's schema (about 25 words; 3-15 are asked): a
+small model sometimes writes a paragraph per value (a thousand tokens, minutes on a CPU, for one batch).
+A value that reaches the limit is cut back to its last whole clause (:func:`clip_value`)."""
 
 FREE_TEXT_MOST_WORDS = 30
 """Longer free-text values are cut after their last whole sentence within this many words
@@ -411,7 +414,7 @@ def check_value(
         value = "yes" if value else "no"
     text = str(value).strip()
     if kind == "text":
-        text = clip_value(text, words=FREE_TEXT_MOST_WORDS)
+        text = clip_value(text, words=FREE_TEXT_MOST_WORDS, limit=FREE_TEXT_MOST_CHARS)
     problem = value_problem(text, kind=kind, options=options, name=node.name, sketch=sketch, ignore=ignore)
     return (text if problem is None else None), problem, None
 
