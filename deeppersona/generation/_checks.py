@@ -223,6 +223,7 @@ _INTENSIFIERS = frozenset(
         "or",
         "and",
         "than",
+        "to",
         "usually",
         "mostly",
         "generally",
@@ -324,9 +325,10 @@ def is_junk(text: str) -> bool:
 
 
 def is_trivial(text: str) -> bool:
-    """Whether ``text`` is a bare word such as "High", "Yes" or "very low" (at most three words)."""
+    """Whether ``text`` is a bare word such as "High", "Yes", "very low" or "Moderate to High" (at most four
+    words, all level words or intensifiers)."""
     words = [w.lower() for w in _WORD.findall(str(text))]
-    if not words or len(words) > 3:
+    if not words or len(words) > 4:
         return False
     core = [w for w in words if w not in _INTENSIFIERS]
     if not core:
@@ -369,7 +371,8 @@ _VAGUE = frozenset(
     {"specific", "particular", "special", "certain", "real", "clear", "defined", "clearly", "really",
      "notable", "significant", "any", "much", "many", "kind", "sort", "form", "use", "spend", "identify",
      "get", "make", "take", "feel", "practice", "practise", "engage", "follow", "show", "pay", "own",
-     "believe", "think", "care", "involve", "involvement", "interest", "interested", "about", "with"}
+     "believe", "think", "care", "involve", "involvement", "interest", "interested", "about", "with",
+     "activity", "activities", "none", "participate", "participation", "experience", "experiences"}
 )  # fmt: skip
 """Words that say nothing about the person when a value only negates its attribute ("does not use any
 conversational pause norms"), compared by root."""
@@ -741,7 +744,7 @@ def clip_value(text: str, *, words: int = 30, limit: int | None = None) -> str:
     ``,``) when at least three words remain.
     """
     text = str(text).strip()
-    if limit is not None and len(text) >= limit:
+    if limit is not None and len(text) >= limit - 3 and text[-1:] not in ".!?)\"'":
         cut = max(text.rfind(mark) for mark in (". ", "; ", ", ", ".", ";", ","))
         head = text[:cut].rstrip(" ,;") if cut > 0 else ""
         if word_count(head) >= 3:

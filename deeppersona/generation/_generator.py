@@ -632,7 +632,10 @@ class ValueGenerator:
             notes.append(ConsistencyNote(path=item.path, old=old, new=value, reason=fix.reason))
             applied[item.key] = value
         draft.notes.extend(notes)
-        draft.messages = [*messages, {"role": "assistant", "content": _compact({"corrected": applied})}]
+        if applied:
+            draft.messages = [*messages, {"role": "assistant", "content": _compact({"corrected": applied})}]
+        # with nothing corrected the exchange is left out of the dialogue: the narrative that follows
+        # otherwise borrows the question's examples ("a teetotaller who does not drink every weekend")
         return notes
 
     # -- 4. narrative --------------------------------------------------------------------------------

@@ -325,7 +325,8 @@ def _value_schema(item: FillItem) -> dict[str, Any]:
         # a least length: under a grammar a small model cannot answer "High" or "none"; hosted models
         # read it as the hint it is (the checks refuse what is still too thin)
         schema = {"type": "string", "minLength": FREE_TEXT_LEAST_CHARS, "maxLength": FREE_TEXT_MOST_CHARS}
-    schema["description"] = item.path + (f" [{item.hint}]" if item.hint else "")
+    # no description: the fill prompt lists every key with its path, type and options already, and a
+    # local model reads the schema as prompt text (30 paths are about 700 tokens to evaluate per batch)
     return schema
 
 

@@ -23,6 +23,7 @@ from typing import Any
 
 from .._cpu import cpu_flags
 from ..errors import ConfigError, MissingDependencyError
+from ._grammar import top_k_grammar_llama
 from ._registry import ModelRegistry, ModelSpec
 
 __all__ = ["PROVIDER", "LocalProvider", "LocalRuntime", "register_local_provider", "to_llama_response_format"]
@@ -139,7 +140,8 @@ class LocalRuntime:
                 ) from exc
             started = time.perf_counter()
             with _model_params(use_extra_bufts=self.use_extra_bufts):
-                llama = Llama(
+                # the grammar checks the top-k tokens, not the whole vocabulary (deeppersona.llm._grammar)
+                llama = top_k_grammar_llama(Llama)(
                     model_path=str(path),
                     n_ctx=self.n_ctx or spec.n_ctx,
                     n_threads=self.n_threads,
