@@ -656,3 +656,31 @@ def test_consistency_exchange_without_fixes_leaves_the_dialogue() -> None:
     before = list(draft.messages)
     asyncio.run(gen.check_consistency(llm, draft))
     assert draft.messages == before  # the narrative will not see the question's examples
+
+
+def test_negated_opening_clause_is_an_echo() -> None:
+    ig = ["Mary", "Jepchirchir"]
+    padded = (
+        "Mary Jepchirchir does not have any shame proneness and does not feel ashamed. She is always happy"
+    )
+    assert value_problem(padded, name="Shame Proneness", ignore=ig) == "echo"
+    aware = "Mary is not aware of sponsored content, but she is open to learning more about it"
+    assert value_problem(aware, name="Sponsored Content Awareness", ignore=ig) == "echo"
+    assert value_problem("Strong sense of humour, tells jokes at funerals", name="Humour") is None
+    assert (
+        value_problem("No smartphone, so she never checks social media", name="Compulsive Checking") is None
+    )
+
+
+def test_values_sharing_a_sentence_are_reasked(tree: AttributeTree) -> None:
+    tail = "She is always happy and content with her life."
+    handler, fills = fill_handler(
+        {
+            "sleep_quality": f"Sleeps badly in the hot season. {tail}",
+            "commute": f"Walks forty minutes to the stage. {tail}",
+        }
+    )
+    draft = _fill(tree, handler)
+    assert draft.rejected.get("repeated") == 1 and "commute" in fills[1].last_user_message
+    stored = [a.value for a in draft.attributes.values() if isinstance(a.value, str)]
+    assert sum(tail in v for v in stored) == 1 and not draft.missing

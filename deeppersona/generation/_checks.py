@@ -372,10 +372,34 @@ _VAGUE = frozenset(
      "notable", "significant", "any", "much", "many", "kind", "sort", "form", "use", "spend", "identify",
      "get", "make", "take", "feel", "practice", "practise", "engage", "follow", "show", "pay", "own",
      "believe", "think", "care", "involve", "involvement", "interest", "interested", "about", "with",
-     "activity", "activities", "none", "participate", "participation", "experience", "experiences"}
+     "activity", "activities", "none", "participate", "participation", "experience", "experiences",
+     "aware", "positive", "negative", "strong", "good", "great", "level", "sense"}
 )  # fmt: skip
 """Words that say nothing about the person when a value only negates its attribute ("does not use any
 conversational pause norms"), compared by root."""
+
+
+_CLAUSE_END = re.compile(r"[.;,]\s|\s(?:and|but|which|so|as|because)\s", re.IGNORECASE)
+
+
+def _first_clause(text: str) -> str:
+    """The text up to its first clause boundary (". ", ", ", " and ", " but " ...)."""
+    match = _CLAUSE_END.search(str(text))
+    return str(text)[: match.start()] if match else str(text)
+
+
+_NEGATION_WORD = re.compile(r"\b(?:not|no|never|none|without)\b|n['’]t\b", re.IGNORECASE)
+
+
+def _negated_echo(text: str, name: str, ignore: Collection[str]) -> bool:
+    """Whether the value opens with a clause that only negates its attribute ("Mary does not have any
+    shame proneness and does not feel ashamed. She is always happy ...": the rest is padding)."""
+    clause = _first_clause(text)
+    return (
+        clause != str(text)
+        and bool(_NEGATION_WORD.search(clause))
+        and echoes_name(clause, name, ignore=ignore)
+    )
 
 
 def echoes_name(text: str, name: str, *, ignore: Collection[str] = ()) -> bool:
@@ -557,7 +581,7 @@ def value_problem(
         return "unfounded_na"
     if sketch and copies_sketch(text, sketch):
         return "sketch_copy"
-    if name and echoes_name(text, name, ignore=ignore):
+    if name and (echoes_name(text, name, ignore=ignore) or _negated_echo(text, name, ignore)):
         return "echo"
     if kind == "text" and "|" in text:
         return "alternatives"  # "Single | Divorced": the options copied, nothing decided

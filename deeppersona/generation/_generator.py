@@ -27,6 +27,7 @@ from ._checks import (
     na_restates_name,
     normalise,
     repetitive_openings,
+    sentences,
     story_problem,
     trim_story,
     value_problem,
@@ -559,8 +560,11 @@ class ValueGenerator:
                     problem = f"it contradicts the person: {clash}"
             if problem is None and isinstance(value, str) and _free_text(item):
                 where = seen.get(normalise(value))
-                if where is not None and where != item.path:
-                    problem = "repeated"
+                shared = [seen[_SENTENCE_KEY + s] for s in sentences(value) if _SENTENCE_KEY + s in seen]
+                if (where is not None and where != item.path) or any(w != item.path for w in shared):
+                    problem = (
+                        "repeated"  # the same value, or a sentence of another one ("She is always happy")
+                    )
                 elif first_ask and self.max_fill_retries and word_count(value) == 1:
                     # asked once more for a phrase; a one-word answer to the re-ask is kept ("Hair
                     # Length: long" is shallow, not wrong) and counted by the quality report
@@ -571,6 +575,8 @@ class ValueGenerator:
                 continue
             if isinstance(value, str) and _free_text(item):
                 seen[normalise(value)] = item.path
+                for sentence in sentences(value):
+                    seen.setdefault(_SENTENCE_KEY + sentence, item.path)
             if not_applicable is not None:
                 seen[_NA_KEY + normalise(not_applicable)] = item.path
             accepted[item.key] = value if not_applicable is None else f"N/A: {not_applicable}"
@@ -792,6 +798,7 @@ MAX_NOT_APPLICABLE = 0.2
 attributes apply to everyone, and a small model that learns the N/A escape uses it for everything."""
 
 _NA_KEY = "\x00n/a:"  # marks not-applicable reasons among the seen values (they must differ too)
+_SENTENCE_KEY = "\x00s:"  # marks sentences (6+ words) of stored values: another value may not repeat one
 
 PROFILE_WORDS = 128
 """Word budget of :meth:`ValueGenerator.profile_text` (well within MiniLM's 256 word pieces)."""
