@@ -530,3 +530,21 @@ def test_cli_quality(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert data["settings"]["story_words"] == [40, 60]
     assert main(["evaluate", "quality", str(tmp_path / "missing.jsonl")]) == 1
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_shared_sentences_repeat_and_negated_openings_echo() -> None:
+    tail = "She is always happy and content with her life."
+    p = persona(
+        "a",
+        {
+            "Mind > Shame > Shame Proneness": f"Mary does not have any shame proneness and does not feel ashamed. {tail}",
+            "Mind > Mood > Mood Variability": f"Moody in the dry season when water is short. {tail}",
+            "Home > Food > Comfort Foods": "Ugali with sukuma wiki at her sister's place on Sundays",
+        },
+        demographics={"name": "Mary Wanjiru"},
+    )
+    report = quality([p])
+    rows = report.to_pandas(per="value").set_index("path")
+    assert rows.loc["Mind > Shame > Shame Proneness", "echo"]
+    assert rows["repeated"].tolist() == [True, True, False]
+    assert report.summary["repeated_share"] == pytest.approx(2 / 3)

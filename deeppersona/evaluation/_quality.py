@@ -40,7 +40,7 @@ from ..errors import ConfigError, EvaluationError
 from ..generation._checks import (
     content_words,
     copies_sketch,
-    echoes_name,
+    is_echo,
     is_first_person,
     is_junk,
     is_one_word,
@@ -49,6 +49,7 @@ from ..generation._checks import (
     normalise,
     not_applicable_reason,
     parse_number,
+    sentences,
     story_problem,
     word_count,
 )
@@ -82,7 +83,10 @@ FIGURES: dict[str, str] = {
     "junk_share": "values without a letter or digit, or a JSON fragment such as '{' (of all values not N/A)",
     "unusable_share": "values that are empty, a placeholder or junk (of all values not N/A)",
     "not_applicable_share": "values marked not applicable with a reason (of all values)",
-    "repeated_share": "per persona, free-text values whose normalised text equals another of its values; mean",
+    "repeated_share": (
+        "per persona, free-text values whose normalised text equals another of its values, or that share "
+        "a sentence of 6+ words with one; mean"
+    ),
     "distinct_ratio": "per free-text attribute held by 2+ personas, distinct values / occurrences; mean",
     "echo_share": "free-text values that only repeat the attribute's name ('Grief Process: no grief process')",
     "first_person_share": "free-text values written as the person speaking ('I'm confident in who I am')",
@@ -848,7 +852,7 @@ def assess_quality(
                 and (is_trivial(text) or not content_words(text) or "|" in text),
                 "one_word": is_free and is_one_word(text),
                 "repeated": False,
-                "echo": is_free and usable and echoes_name(text, path[-1] if path else key, ignore=own_name),
+                "echo": is_free and usable and is_echo(text, path[-1] if path else key, ignore=own_name),
                 "sketch_copy": is_free and usable and copies_sketch(text, sketch),
                 "first_person": is_free and usable and is_first_person(text),
                 "in_narrative": None,
@@ -860,11 +864,13 @@ def assess_quality(
                     row["in_narrative"] = bool(distinctive & narrative_words)
             rows.append(row)
         # repeats among the persona's counted, non-empty free-text values
-        texts = Counter(
-            normalise(r["value"]) for r in rows if r["counted"] and r["free_text"] and not r["empty"]
-        )
-        for r in rows:
-            if r["counted"] and r["free_text"] and not r["empty"] and texts[normalise(r["value"])] > 1:
+        live_rows = [r for r in rows if r["counted"] and r["free_text"] and not r["empty"]]
+        texts = Counter(normalise(r["value"]) for r in live_rows)
+        # a sentence (6+ words) used by two values counts too: "She is always happy and content with her
+        # life" closing fifteen otherwise different values is the same mode collapse
+        shared = Counter(s for r in live_rows for s in set(sentences(r["value"])))
+        for r in live_rows:
+            if texts[normalise(r["value"])] > 1 or any(shared[s] > 1 for s in sentences(r["value"])):
                 r["repeated"] = True
         breaks = _rule_breaks(persona, attrs, countries)
         for rule, where, _detail in breaks:

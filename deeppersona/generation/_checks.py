@@ -30,6 +30,7 @@ __all__ = [
     "ValueProblem",
     "content_words",
     "describe_problem",
+    "is_echo",
     "is_first_person",
     "is_junk",
     "is_one_word",
@@ -402,6 +403,13 @@ def _negated_echo(text: str, name: str, ignore: Collection[str]) -> bool:
     )
 
 
+def is_echo(text: str, name: str, *, ignore: Collection[str] = ()) -> bool:
+    """Whether a value only repeats its attribute's name (:func:`echoes_name`), or opens with a clause
+    that only negates it and pads the rest ("Mary does not have any shame proneness and does not feel
+    ashamed. She is always happy"). What generation refuses and the quality report counts as an echo."""
+    return echoes_name(text, name, ignore=ignore) or _negated_echo(text, name, ignore)
+
+
 def echoes_name(text: str, name: str, *, ignore: Collection[str] = ()) -> bool:
     """Whether the value only repeats its attribute's name ("Grief Process: never had grief process",
     "Creative Confidence: Mary Jepchirchir does not have any specific creative confidence").
@@ -581,7 +589,7 @@ def value_problem(
         return "unfounded_na"
     if sketch and copies_sketch(text, sketch):
         return "sketch_copy"
-    if name and (echoes_name(text, name, ignore=ignore) or _negated_echo(text, name, ignore)):
+    if name and is_echo(text, name, ignore=ignore):
         return "echo"
     if kind == "text" and "|" in text:
         return "alternatives"  # "Single | Divorced": the options copied, nothing decided
