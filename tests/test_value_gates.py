@@ -629,6 +629,7 @@ def test_narrative_written_as_json_is_refused() -> None:
         _narrative_problem('{"values_orientation": "Resilience", "attitude": "calm"}', 120, 180) or ""
     )
     assert "JSON" in (_narrative_problem('"values": "Resilience and thrift above all"', 120, 180) or "")
+    assert "JSON" in (_narrative_problem('```json { "values_orientation": "thrift" }', 120, 180) or "")
     prose = " ".join(
         f"In {1990 + i} Amina mended {i + 3} fishing nets in Lamu for her uncle." for i in range(12)
     )

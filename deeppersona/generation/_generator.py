@@ -753,7 +753,7 @@ _SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+")
 
 def _narrative_problem(text: str, low: int, high: int) -> str | None:
     """Why a narrative must be written again: JSON, far too short, far too long, or a list in disguise."""
-    stripped = text.lstrip()
+    stripped = re.sub(r"^\s*```\w*\s*", "", text)  # a code fence: "```json {...}"
     if stripped[:1] in "{[" or re.match(r'^"?\w+"?\s*:\s*["{\[]', stripped):
         return "it is JSON; write plain prose sentences about the person"
     words = word_count(text)
