@@ -685,3 +685,29 @@ def test_values_sharing_a_sentence_are_reasked(tree: AttributeTree) -> None:
     assert draft.rejected.get("repeated") == 1 and "commute" in fills[1].last_user_message
     stored = [a.value for a in draft.attributes.values() if isinstance(a.value, str)]
     assert sum(tail in v for v in stored) == 1 and not draft.missing
+
+
+def test_cut_off_values_mixed_scripts_and_copied_core_fields_are_refused() -> None:
+    assert (
+        value_problem("Her name is derived from the Germanic word and the", name="Name Meaning")
+        == "truncated"
+    )
+    assert value_problem("I'm confident in who I am and what I stand for") is None
+    assert value_problem("Joanna loves playing board games and has", kind="item") == "truncated"
+    assert value_problem("Joanna loves reading and spending time读书", kind="item") == "junk"
+    assert value_problem("buying in bulk and cooking at home", name="Frugality Practices") is None
+    same = "Joanna helps others whenever she can. She is always willing to lend a hand to anyone."
+    data = {"values_orientation": "Caring and curious above all", "attitude": same, "attitude_details": same,
+            "coping_mechanism": "She walks along the Spree every evening.", "life_stories": [], "interests": []}  # fmt: skip
+    problems = core_problems(data, num_stories=0, num_interests=0, story_words=(60, 120))
+    assert set(problems) == {"attitude_details"} and "repeats" in problems["attitude_details"]
+
+
+def test_a_third_value_with_the_same_opening_is_reasked(tree: AttributeTree) -> None:
+    opener = "None of my current life experiences have involved"
+    bad = {k: f"{opener} {k.replace('_', ' ')} at all" for k in ("sleep_quality", "grief_process", "commute")}
+    handler, fills = fill_handler(bad)
+    draft = _fill(tree, handler)
+    stored = [a.value for a in draft.attributes.values() if isinstance(a.value, str)]
+    assert sum(v.startswith(opener) for v in stored) == 2 and draft.rejected.get("repeated") == 1
+    assert not draft.missing

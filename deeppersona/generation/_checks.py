@@ -30,6 +30,7 @@ __all__ = [
     "ValueProblem",
     "content_words",
     "describe_problem",
+    "is_cut_off",
     "is_echo",
     "is_first_person",
     "is_junk",
@@ -69,6 +70,7 @@ ValueProblem = Literal[
     "too_many_na",
     "one_word",
     "alternatives",
+    "truncated",
 ]
 """Why a value is refused (see :func:`value_problem`; ``"repeated"`` is judged by the generator, which
 sees the persona's other values, and ``"one_word"`` only on the first ask of a free-text value)."""
@@ -315,6 +317,23 @@ def is_placeholder(text: str) -> bool:
     return normalise(text) in PLACEHOLDERS
 
 
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
+_LATIN = re.compile(r"[A-Za-z]{3,}")
+_DANGLING = re.compile(
+    r"(?:\b(?:and|or|but|the|a|an|her|his|their|my|its|because|than)"
+    r"|\b(?:and|or|but|that|which|who)\s+(?:has|have|had|is|was|are|were))\s*$",
+    re.IGNORECASE,
+)
+"""Endings no phrase can have (an article, a conjunction, "and has"); prepositions can end one ("what
+she stands for"), so they are not here."""
+
+
+def is_cut_off(text: str) -> bool:
+    """Whether ``text`` stops on a word that cannot end a phrase ("derived from the Germanic word for"):
+    a value stopped by a length limit."""
+    return bool(_DANGLING.search(str(text).strip()))
+
+
 def is_junk(text: str) -> bool:
     """Whether ``text`` has no letter or digit, or is a fragment of JSON (``{``, ``"key":``)."""
     stripped = str(text).strip()
@@ -322,6 +341,8 @@ def is_junk(text: str) -> bool:
         return True
     if stripped[:1] in "{[" and stripped[-1:] not in "}]":
         return True
+    if _CJK.search(stripped) and len(_LATIN.findall(stripped)) >= 3:
+        return True  # a stray character of another script inside an English value ("spending time读书")
     return bool(re.match(r'^"?[\w ]+"?\s*:\s*["{\[]', stripped)) and stripped.count('"') >= 2
 
 
@@ -591,6 +612,8 @@ def value_problem(
         return "sketch_copy"
     if name and is_echo(text, name, ignore=ignore):
         return "echo"
+    if is_cut_off(text):
+        return "truncated"
     if kind == "text" and "|" in text:
         return "alternatives"  # "Single | Divorced": the options copied, nothing decided
     if kind == "text" and (is_trivial(text) or not content_words(text)):
@@ -695,6 +718,8 @@ def core_problems(
             )
         elif word_count(text) < least:
             problems[name] = f"{text!r} is too short; write a full sentence of at least {least} words"
+        elif name != "values_orientation" and _repeats_field(text, name, data):
+            problems[name] = "it repeats another field word for word; write something new for this field"
     stories = [str(s).strip() for s in (data.get("life_stories") or [])]
     story_notes = []
     if len(stories) != num_stories:
@@ -728,6 +753,14 @@ def core_problems(
 
 _LIST = re.compile(r",\s*\S.*(?:,|\band\b|&)", re.IGNORECASE)
 """Three or more items in one string ("Reading, hiking, and cooking")."""
+
+
+def _repeats_field(text: str, name: str, data: dict[str, Any]) -> bool:
+    """Whether ``text`` (core field ``name``) equals an earlier short core field or shares a sentence with it."""
+    order = ("values_orientation", "attitude", "attitude_details", "coping_mechanism")
+    earlier = [str(data.get(f) or "") for f in order[: order.index(name)]] if name in order else []
+    own = set(sentences(text))
+    return any(normalise(text) == normalise(e) or own & set(sentences(e)) for e in earlier if e.strip())
 
 
 def _only_facts(text: str, facts: Sequence[str]) -> bool:

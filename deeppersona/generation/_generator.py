@@ -562,9 +562,9 @@ class ValueGenerator:
                 where = seen.get(normalise(value))
                 shared = [seen[_SENTENCE_KEY + s] for s in sentences(value) if _SENTENCE_KEY + s in seen]
                 if (where is not None and where != item.path) or any(w != item.path for w in shared):
-                    problem = (
-                        "repeated"  # the same value, or a sentence of another one ("She is always happy")
-                    )
+                    problem = "repeated"  # the same value, or a sentence of another ("She is always happy")
+                elif f"{_OPENING_KEY}{_opening(value, ignore)}#{MAX_SAME_OPENING}" in seen:
+                    problem = "repeated"  # a third value opening "None of my current life ..."
                 elif first_ask and self.max_fill_retries and word_count(value) == 1:
                     # asked once more for a phrase; a one-word answer to the re-ask is kept ("Hair
                     # Length: long" is shallow, not wrong) and counted by the quality report
@@ -577,6 +577,14 @@ class ValueGenerator:
                 seen[normalise(value)] = item.path
                 for sentence in sentences(value):
                     seen.setdefault(_SENTENCE_KEY + sentence, item.path)
+                opening = _opening(value, ignore)
+                if opening:
+                    n = next(
+                        i
+                        for i in range(1, MAX_SAME_OPENING + 2)
+                        if f"{_OPENING_KEY}{opening}#{i}" not in seen
+                    )
+                    seen[f"{_OPENING_KEY}{opening}#{n}"] = item.path
             if not_applicable is not None:
                 seen[_NA_KEY + normalise(not_applicable)] = item.path
             accepted[item.key] = value if not_applicable is None else f"N/A: {not_applicable}"
@@ -798,6 +806,21 @@ MAX_NOT_APPLICABLE = 0.2
 attributes apply to everyone, and a small model that learns the N/A escape uses it for everything."""
 
 _NA_KEY = "\x00n/a:"  # marks not-applicable reasons among the seen values (they must differ too)
+_OPENING_KEY = "\x00o:"  # marks the four opening words of stored values (name removed), counted #1, #2
+MAX_SAME_OPENING = 2
+"""Free-text values of one persona that may open with the same four words (the person's name aside);
+further ones are re-asked as repeats ("None of my current life experiences have involved ..." seven times)."""
+
+
+def _opening(value: str, ignore: Sequence[str]) -> str:
+    """The first four words of ``value`` after the person's name (``""`` for values under six words)."""
+    names = {w.casefold() for w in ignore}
+    words = [w.casefold() for w in re.findall(r"[^\W_]+(?:['’][^\W_]+)?", str(value))]
+    while words and words[0] in names:
+        words.pop(0)
+    return " ".join(words[:4]) if len(words) >= 6 else ""
+
+
 _SENTENCE_KEY = "\x00s:"  # marks sentences (6+ words) of stored values: another value may not repeat one
 
 PROFILE_WORDS = 128
