@@ -706,7 +706,7 @@ def test_cut_off_values_mixed_scripts_and_copied_core_fields_are_refused() -> No
 def test_a_third_value_with_the_same_opening_is_reasked(tree: AttributeTree) -> None:
     opener = "None of my current life experiences have involved"
     bad = {k: f"{opener} {k.replace('_', ' ')} at all" for k in ("sleep_quality", "grief_process", "commute")}
-    handler, fills = fill_handler(bad)
+    handler, _ = fill_handler(bad)
     draft = _fill(tree, handler)
     stored = [a.value for a in draft.attributes.values() if isinstance(a.value, str)]
     assert sum(v.startswith(opener) for v in stored) == 2 and draft.rejected.get("repeated") == 1
