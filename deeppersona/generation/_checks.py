@@ -816,6 +816,12 @@ def clip_value(text: str, *, words: int = 30, limit: int | None = None) -> str:
             text = head
     if word_count(text) <= words:
         return text
+    head, _ = _leading_sentences(text, words)
+    return head or text
+
+
+def _leading_sentences(text: str, words: int) -> tuple[str, int]:
+    """The whole sentences that open ``text`` within ``words`` words, and their word count."""
     kept: list[str] = []
     total = 0
     for sentence in _SENTENCE.split(text):
@@ -824,7 +830,7 @@ def clip_value(text: str, *, words: int = 30, limit: int | None = None) -> str:
             break
         kept.append(sentence)
         total += count
-    return " ".join(kept) if kept else text
+    return " ".join(kept), total
 
 
 def trim_story(
@@ -841,15 +847,8 @@ def trim_story(
     lo, hi = story_words
     if word_count(text) <= int(hi * tolerance[1] + 0.5):
         return str(story or "").strip()
-    kept: list[str] = []
-    total = 0
-    for sentence in _SENTENCE.split(text):
-        words = word_count(sentence)
-        if total + words > hi:
-            break
-        kept.append(sentence)
-        total += words
-    return " ".join(kept) if total >= int(lo * tolerance[0]) else str(story or "").strip()
+    head, total = _leading_sentences(text, hi)
+    return head if total >= int(lo * tolerance[0]) else str(story or "").strip()
 
 
 def sentences(text: str) -> list[str]:
