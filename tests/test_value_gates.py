@@ -105,6 +105,17 @@ def _fill(tree: AttributeTree, handler: Handler, *, retries: int = 2, bio: str |
     return draft
 
 
+def core_fields(**parts: Any) -> dict[str, Any]:
+    """A core chain whose short fields meet their spec, with ``parts`` (stories, interests ...) added."""
+    return {
+        "values_orientation": "Loyalty to kin above the law",
+        "attitude": "Life is hard, but fair enough.",
+        "attitude_details": "He counts every shilling twice and trusts nobody with the shop keys.",
+        "coping_mechanism": "He works longer hours until it passes.",
+        **parts,
+    }
+
+
 BAD_VALUES = [
     ("sleep_quality", "", "empty"),
     ("sleep_quality", "N/A", "placeholder"),
@@ -505,14 +516,10 @@ def test_refused_story_is_not_shown_back_to_the_model() -> None:
             good_story = f"In {2000 + len(calls)} " + " ".join(["he repaired radios at the stage."] * 12)
             return {"story": short if len(calls) == 2 else good_story}
         n_interests = fields["interests"]["minItems"]
-        return {
-            "values_orientation": "Loyalty to kin above the law",
-            "attitude": "Life is hard, but fair enough.",
-            "attitude_details": "He counts every shilling twice and trusts nobody with the shop keys.",
-            "coping_mechanism": "He works longer hours until it passes.",
-            "life_stories": [""] * fields["life_stories"]["minItems"],
-            "interests": ["Sunday football betting", "repairing radios", "pigeon racing"][:n_interests],
-        }
+        return core_fields(
+            life_stories=[""] * fields["life_stories"]["minItems"],
+            interests=["Sunday football betting", "repairing radios", "pigeon racing"][:n_interests],
+        )
 
     draft = _draft()
     core = asyncio.run(
@@ -527,14 +534,10 @@ def test_refused_story_is_not_shown_back_to_the_model() -> None:
 
 
 def test_interest_that_lists_several_is_reasked() -> None:
-    data = {
-        "values_orientation": "Loyalty to kin above the law",
-        "attitude": "Life is hard, but fair enough.",
-        "attitude_details": "He counts every shilling twice and trusts nobody with the shop keys.",
-        "coping_mechanism": "He works longer hours until it passes.",
-        "life_stories": [" ".join(["He sold maize at the Kakamega market that year."] * 8)],
-        "interests": ["Reading, hiking, and cooking", "repairing radios"],
-    }
+    data = core_fields(
+        life_stories=[" ".join(["He sold maize at the Kakamega market that year."] * 8)],
+        interests=["Reading, hiking, and cooking", "repairing radios"],
+    )
     problems = core_problems(data, num_stories=1, num_interests=2, story_words=(60, 120))
     assert set(problems) == {"interests"} and "lists several" in problems["interests"]
     data["interests"] = ["rock and roll dancing", "fishing, mostly at night"]
