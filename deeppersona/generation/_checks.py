@@ -286,7 +286,8 @@ _FILLER = frozenset(
     }
 )
 
-_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
+WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
+"""A word: a run of letters or digits, with an inner apostrophe."""
 _NA = re.compile(
     r"^\s*(?:n\s*/\s*a|not\s+applicable|does\s+not\s+apply|doesn['’]t\s+apply|na)\s*"
     r"(?:[:\-–—(,;]\s*|\s+(?:because|as|since)\s+)(?P<reason>.+?)\)?\s*$",
@@ -304,7 +305,7 @@ def normalise(text: str) -> str:
 
 def word_count(text: str) -> int:
     """The number of words (runs of letters or digits) in ``text``."""
-    return len(_WORD.findall(str(text)))
+    return len(WORD.findall(str(text)))
 
 
 def is_one_word(text: str) -> bool:
@@ -337,7 +338,7 @@ def is_cut_off(text: str) -> bool:
 def is_junk(text: str) -> bool:
     """Whether ``text`` has no letter or digit, or is a fragment of JSON (``{``, ``"key":``)."""
     stripped = str(text).strip()
-    if not _WORD.search(stripped):
+    if not WORD.search(stripped):
         return True
     if stripped[:1] in "{[" and stripped[-1:] not in "}]":
         return True
@@ -349,7 +350,7 @@ def is_junk(text: str) -> bool:
 def is_trivial(text: str) -> bool:
     """Whether ``text`` is a bare word such as "High", "Yes", "very low" or "Moderate to High" (at most four
     words, all level words or intensifiers)."""
-    words = [w.lower() for w in _WORD.findall(str(text))]
+    words = [w.lower() for w in WORD.findall(str(text))]
     if not words or len(words) > 4:
         return False
     core = [w for w in words if w not in _INTENSIFIERS]
@@ -386,7 +387,7 @@ _LEVEL_ROOTS = frozenset(_root(w) for w in TRIVIAL_WORDS | _INTENSIFIERS)
 
 def content_words(text: str) -> list[str]:
     """The stemmed words of ``text`` without filler words ("never had grief process" -> grief, process)."""
-    return [_stem(w) for w in _WORD.findall(str(text)) if w.lower() not in _FILLER]
+    return [_stem(w) for w in WORD.findall(str(text)) if w.lower() not in _FILLER]
 
 
 _VAGUE = frozenset(
@@ -473,8 +474,8 @@ def copies_sketch(text: str, sketch: str | None) -> bool:
     covering at least 40% of it ("Local Economy: retired grocery store owner from Colorado")."""
     if not sketch:
         return False
-    value = " ".join(w.lower() for w in _WORD.findall(str(text)))
-    source = " ".join(w.lower() for w in _WORD.findall(str(sketch)))
+    value = " ".join(w.lower() for w in WORD.findall(str(text)))
+    source = " ".join(w.lower() for w in WORD.findall(str(sketch)))
     if not value or not source:
         return False
     if value == source:
@@ -794,7 +795,8 @@ def story_problem(
     return None
 
 
-_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+"""Where a sentence ends (after ``.``, ``!`` or ``?``), for ``re.split``."""
 
 
 def clip_value(text: str, *, words: int = 30, limit: int | None = None) -> str:
@@ -824,7 +826,7 @@ def _leading_sentences(text: str, words: int) -> tuple[str, int]:
     """The whole sentences that open ``text`` within ``words`` words, and their word count."""
     kept: list[str] = []
     total = 0
-    for sentence in _SENTENCE.split(text):
+    for sentence in SENTENCE_END.split(text):
         count = word_count(sentence)
         if total + count > words:
             break
@@ -853,7 +855,7 @@ def trim_story(
 
 def sentences(text: str) -> list[str]:
     """The sentences of ``text`` (split after ``.``, ``!`` or ``?``), normalised, of at least 6 words."""
-    return [normalise(s) for s in _SENTENCE.split(str(text)) if word_count(s) >= 6]
+    return [normalise(s) for s in SENTENCE_END.split(str(text)) if word_count(s) >= 6]
 
 
 def _shared_sentence(text: str, others: Sequence[str]) -> bool:
@@ -864,8 +866,8 @@ def _shared_sentence(text: str, others: Sequence[str]) -> bool:
 def repetitive_openings(text: str, *, words: int = 4, limit: int = 3) -> str | None:
     """The sentence opening that ``text`` repeats ``limit`` times or more ("She is a lover of"), or ``None``."""
     counts: dict[str, int] = {}
-    for sentence in _SENTENCE.split(str(text)):
-        opening = " ".join(w.lower() for w in _WORD.findall(sentence)[:words])
+    for sentence in SENTENCE_END.split(str(text)):
+        opening = " ".join(w.lower() for w in WORD.findall(sentence)[:words])
         if opening.count(" ") == words - 1:
             counts[opening] = counts.get(opening, 0) + 1
     worst = max(counts.items(), key=lambda kv: kv[1], default=("", 0))

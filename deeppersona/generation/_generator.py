@@ -21,6 +21,8 @@ from ..persona._render import format_value, occupation_text
 from ..prompts import PromptLibrary
 from ..taxonomy import canonical_key
 from ._checks import (
+    SENTENCE_END,
+    WORD,
     ValueProblem,
     core_problems,
     describe_problem,
@@ -747,16 +749,13 @@ def _tidy_narrative(text: str, low: int, high: int) -> str:
     good opening and then goes round in circles."""
     seen: set[str] = set()
     kept = []
-    for sentence in _SENTENCE_SPLIT.split(str(text).strip()):
+    for sentence in SENTENCE_END.split(str(text).strip()):
         key = normalise(sentence)
         if word_count(sentence) >= 6 and key in seen:
             continue
         seen.add(key)
         kept.append(sentence)
     return trim_story(" ".join(kept), story_words=(low, high))
-
-
-_SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+")
 
 
 def _narrative_problem(text: str, low: int, high: int) -> str | None:
@@ -815,7 +814,7 @@ further ones are re-asked as repeats ("None of my current life experiences have 
 def _opening(value: str, ignore: Sequence[str]) -> str:
     """The first four words of ``value`` after the person's name (``""`` for values under six words)."""
     names = {w.casefold() for w in ignore}
-    words = [w.casefold() for w in re.findall(r"[^\W_]+(?:['’][^\W_]+)?", str(value))]
+    words = [w.casefold() for w in WORD.findall(str(value))]
     while words and words[0] in names:
         words.pop(0)
     return " ".join(words[:4]) if len(words) >= 6 else ""

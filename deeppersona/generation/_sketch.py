@@ -924,7 +924,12 @@ class PlaceIndex:
         # ("Texas" is the state, not Texas City)
         for key, rows in list(self.cities.items()):
             bare = key[:-5]
-            if key.endswith(" city") and len(bare) > 3 and bare not in self.regions and bare not in self.countries:
+            if (
+                key.endswith(" city")
+                and len(bare) > 3
+                and bare not in self.regions
+                and bare not in self.countries
+            ):
                 self.cities.setdefault(bare, []).extend(rows)
         for rows in self.cities.values():
             rows.sort(key=lambda r: -r[3])
