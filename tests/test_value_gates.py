@@ -18,11 +18,13 @@ import pytest
 
 from deeppersona.generation import PersonaDraft, ValueGenerator
 from deeppersona.generation._checks import (
+    absence_reason,
     clip_value,
     copies_sketch,
     core_problems,
     echoes_name,
     is_trivial,
+    may_be_absent,
     not_applicable_reason,
     parse_number,
     story_problem,
@@ -714,3 +716,69 @@ def test_a_third_value_with_the_same_opening_is_reasked(tree: AttributeTree) -> 
     stored = [a.value for a in draft.attributes.values() if isinstance(a.value, str)]
     assert sum(v.startswith(opener) for v in stored) == 2 and draft.rejected.get("repeated") == 1
     assert not draft.missing
+
+
+@pytest.mark.parametrize(
+    ("path", "absent"),
+    [
+        (("Hobbies, Interests, and Lifestyle", "Culinary Interests", "Hosting Dinner Parties"), True),
+        (
+            ("Hobbies, Interests, and Lifestyle", "Sports and Athletic Interests", "Athletic Role Models"),
+            True,
+        ),
+        (("Lifestyle and Daily Routine", "Time Use and Allocation", "Time Spent Caregiving"), True),
+        (("Emotional and Relational Skills", "Cross-Cultural and Diversity Skills", "Bias Awareness"), False),
+        (("Psychological and Cognitive Aspects", "Fears and Anxieties", "Fear of Rejection"), False),
+        (("Physical and Health Characteristics", "Hair Characteristics", "Graying Stage"), False),
+        (("Career and Work Identity", "Work Style", "Deadline Handling"), False),  # a trait word
+        (("Health", "Grief", "Grief Process"), False),
+        ((), False),
+    ],
+)
+def test_which_attributes_a_person_may_lack(path: tuple[str, ...], absent: bool) -> None:
+    assert may_be_absent(path) is absent
+
+
+def test_an_honest_none_is_kept_as_not_applicable_but_not_for_a_trait() -> None:
+    tree = AttributeTree.from_paths(
+        [
+            "Hobbies, Interests, and Lifestyle > Culinary Interests > Hosting Dinner Parties",
+            "Emotional and Relational Skills > Diversity Skills > Bias Awareness",
+            "Work > Job > Commute",
+            "Work > Job > Workplace Mood",
+            "Health > Sleep > Sleep Quality",
+        ]
+    )
+    none = {
+        "hosting_dinner_parties": "None, does not have any hosting dinner party activities",
+        "bias_awareness": "None, does not have any bias awareness",
+    }
+    handler, fills = fill_handler(none)
+    draft = _fill(tree, handler)
+    hosting = draft.attributes[
+        "Hobbies, Interests, and Lifestyle > Culinary Interests > Hosting Dinner Parties"
+    ]
+    assert (
+        hosting.value is None
+        and hosting.not_applicable == "does not have any hosting dinner party activities"
+    )
+    bias = draft.attributes["Emotional and Relational Skills > Diversity Skills > Bias Awareness"]
+    assert bias.not_applicable is None and "walks" in bias.value  # re-asked: everyone has some
+    assert draft.rejected == {"echo": 1} and not draft.missing
+    assert list(fills[-1].response_model.json_schema["properties"]) == ["bias_awareness"]
+    assert "lacks it" in fills[-1].last_user_message
+    # an explicit "N/A" that only negates is accepted for the same attribute, and it counts in the ration
+    assert absence_reason("Hosts a dinner for eight every month", hosting.path) is None
+    assert absence_reason("No dinner parties", hosting.path) == "No dinner parties"
+
+
+def test_honest_nones_are_rationed_like_other_not_applicable_answers() -> None:
+    leaves = [f"Hobbies, Interests, and Lifestyle > Clubs > {n} Club Membership" for n in
+              ("Chess", "Rowing", "Book", "Golf", "Film", "Choir")]  # fmt: skip
+    tree = AttributeTree.from_paths([*leaves, "Work > Job > Commute", "Work > Job > Workplace Mood"])
+    nones = {f"{n.lower()}_club_membership": f"Does not have any {n.lower()} club membership" for n in
+             ("Chess", "Rowing", "Book", "Golf", "Film", "Choir")}  # fmt: skip
+    handler, _ = fill_handler(nones)
+    draft = _fill(tree, handler)
+    assert sum(1 for a in draft.attributes.values() if a.not_applicable) == 2  # max(2, 20% of 8)
+    assert draft.rejected.get("too_many_na") == 4 and not draft.missing

@@ -28,6 +28,7 @@ __all__ = [
     "PLACEHOLDERS",
     "TRIVIAL_WORDS",
     "ValueProblem",
+    "absence_reason",
     "content_words",
     "describe_problem",
     "is_cut_off",
@@ -39,6 +40,7 @@ __all__ = [
     "is_trivial",
     "is_unfounded_reason",
     "looks_not_applicable",
+    "may_be_absent",
     "clip_value",
     "copies_sketch",
     "core_problems",
@@ -629,8 +631,9 @@ _PROBLEM_TEXT: dict[str, str] = {
     "outside_options": "it was not one of the allowed options",
     "not_a_number": "it held no number",
     "echo": (
-        "it only repeated the attribute's name (a level such as 'high' adds nothing); say what this "
-        "person does, has or did that shows it"
+        "it only repeated the attribute's name, or only said the person lacks it (everyone has it to "
+        "some degree; a level such as 'high' adds nothing); say what this person does, has or did that "
+        "shows it"
     ),
     "sketch_copy": "it copied the sketch instead of saying something new",
     "trivial": "a bare word like that says nothing specific; write a concrete phrase of 3-15 words",
@@ -647,7 +650,10 @@ _PROBLEM_TEXT: dict[str, str] = {
         "specific value; N/A is only for an attribute that cannot apply to them, with the reason"
     ),
     "truncated": "the reply was cut off before this value was complete",
-    "repeated": "the same value was given to several attributes; give each its own specific value",
+    "repeated": (
+        "the same value, sentence or opening words were given to several attributes; give each its own "
+        "specific value, worded differently"
+    ),
     "alternatives": "it listed alternatives ('A | B'); decide one specific value for this person",
     "one_word": "one word says almost nothing about this person; write a concrete phrase of 3-15 words",
 }
@@ -885,3 +891,66 @@ def na_restates_name(reason: str, name: str) -> bool:
     reason_words |= {w[:-2] for w in reason_words if w.endswith("ed")}  # experienced -> experienc(e)
     hits = sum(1 for w in name_words if w in reason_words or w.rstrip("e") in reason_words)
     return hits / len(name_words) >= 2 / 3
+
+
+_EVERYONE_HAS_ROOTS = frozenset(
+    {
+        "Psychological and Cognitive Aspects",
+        "Emotional and Relational Skills",
+        "Core Values, Beliefs, and Philosophy",
+    }
+)
+"""Root categories of the default taxonomy whose attributes every person has to some degree (traits,
+skills, values): "does not have any bias awareness" is no answer there."""
+
+_EVERYONE_HAS_BRANCHES = frozenset(
+    {"Body Build", "Facial Features", "Hair Characteristics", "Skin Characteristics", "Personality Traits",
+     "Temperament", "Life Attitude"}
+)  # fmt: skip
+"""Branches (at any level) whose attributes every person has: an appearance or a temperament."""
+
+_TRAIT_WORDS = re.compile(
+    r"\b(?:awareness|tendency|tendencies|proneness|drive|clarity|style|approach|tolerance|sensitivity|"
+    r"reactivity|regulation|orientation|identity|attitudes?|process|needs?|handling|management|"
+    r"temperament|personality|traits?|outlook|level|capacity|ability|self-\w+)\b",
+    re.IGNORECASE,
+)
+"""Leaf-name words of a trait, a way of doing things or a capacity, which every person has."""
+
+
+def may_be_absent(path: Sequence[str]) -> bool:
+    """Whether a person may honestly have none of this attribute (``path``: its names from the root).
+
+    True for what someone may simply not have or do: an activity, a membership, a possession, a
+    relationship, an experience ("Hosting Dinner Parties", "Athletic Role Models", "Pet Ownership").
+    False for what every person has to some degree: attributes under the trait roots
+    (:data:`_EVERYONE_HAS_ROOTS`) or appearance and temperament branches, and leaves named as a trait,
+    a style or a capacity ("Bias Awareness", "Catastrophizing Tendency", "Deadline Handling").
+    For those, "does not have any ..." says nothing and stays refused."""
+    names = [str(n) for n in path]
+    if not names:
+        return False
+    if names[0] in _EVERYONE_HAS_ROOTS or any(n in _EVERYONE_HAS_BRANCHES for n in names):
+        return False
+    return not _TRAIT_WORDS.search(names[-1])
+
+
+_NONE_PREFIX = re.compile(r"^\s*(?:none|nothing|n/?a)\s*[,.:;\-–—]\s*", re.IGNORECASE)
+
+
+def absence_reason(text: str, path: Sequence[str], *, ignore: Collection[str] = ()) -> str | None:
+    """The value as an honest "none" (kept as not applicable, with the value as its reason), or ``None``.
+
+    A value that only negates its attribute ("None, does not have any hosting dinner party activities",
+    "Has never had an athletic role model; prefers to watch the village football on Sundays") is an
+    echo (:func:`is_echo`). For an attribute a person may lack (:func:`may_be_absent`) it is a true
+    answer: the person has none. It is then kept as not applicable (counted apart by the quality report,
+    and within the persona's not-applicable budget) instead of being re-asked until the model invents
+    something. For traits everyone has it stays refused."""
+    if not path or not may_be_absent(path):
+        return None
+    clause = _first_clause(text)
+    if not _NEGATION_WORD.search(clause) or not is_echo(text, str(path[-1]), ignore=ignore):
+        return None
+    reason = _NONE_PREFIX.sub("", str(text)).strip(" .")
+    return reason if word_count(reason) >= 2 else None

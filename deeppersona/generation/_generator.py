@@ -26,6 +26,7 @@ from ._checks import (
     ValueProblem,
     core_problems,
     describe_problem,
+    may_be_absent,
     na_restates_name,
     normalise,
     repetitive_openings,
@@ -506,10 +507,11 @@ class ValueGenerator:
     def _na_problem(
         draft: PersonaDraft, item: FillItem, reason: str, seen: dict[str, str]
     ) -> ValueProblem | None:
-        """Why a not-applicable answer is refused: its reason only negates the attribute, repeats the
+        """Why a not-applicable answer is refused: its reason only negates an attribute every person has
+        (:func:`~deeppersona.generation._checks.may_be_absent`), repeats the
         reason of another attribute ("minimal involvement" for ten attributes), or the persona already
         has as many not-applicable attributes as :data:`MAX_NOT_APPLICABLE` allows."""
-        if na_restates_name(reason, item.node.name):
+        if na_restates_name(reason, item.node.name) and not may_be_absent(item.names):
             return "na_restates_name"
         if _NA_KEY + normalise(reason) in seen:
             return "repeated"
@@ -812,11 +814,16 @@ further ones are re-asked as repeats ("None of my current life experiences have 
 
 
 def _opening(value: str, ignore: Sequence[str]) -> str:
-    """The first four words of ``value`` after the person's name (``""`` for values under six words)."""
+    """The first four words of ``value`` after its subject (the person's name, "the person", "she" ...);
+    ``""`` for values under six words. "The person values ..." and "The person prefers ..." differ."""
     names = {w.casefold() for w in ignore}
     words = [w.casefold() for w in WORD.findall(str(value))]
     while words and words[0] in names:
         words.pop(0)
+    if words[:2] in (["the", "person"], ["this", "person"]):
+        del words[:2]
+    elif words[:1] in (["he"], ["she"], ["they"]):
+        del words[:1]
     return " ".join(words[:4]) if len(words) >= 6 else ""
 
 

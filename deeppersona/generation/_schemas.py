@@ -12,7 +12,15 @@ from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, GetJson
 from pydantic_core import core_schema
 
 from ..taxonomy import AttributeNode, ValueType, canonical_key
-from ._checks import ValueProblem, clip_value, normalise, not_applicable_reason, parse_number, value_problem
+from ._checks import (
+    ValueProblem,
+    absence_reason,
+    clip_value,
+    normalise,
+    not_applicable_reason,
+    parse_number,
+    value_problem,
+)
 
 __all__ = [
     "ConsistencyFix",
@@ -417,6 +425,10 @@ def check_value(
     if kind == "text":
         text = clip_value(text, words=FREE_TEXT_MOST_WORDS, limit=FREE_TEXT_MOST_CHARS)
     problem = value_problem(text, kind=kind, options=options, name=node.name, sketch=sketch, ignore=ignore)
+    if problem == "echo" and kind == "text":
+        reason = absence_reason(text, node.path, ignore=ignore)  # "does not host dinner parties": none
+        if reason is not None:
+            return None, None, reason
     return (text if problem is None else None), problem, None
 
 
