@@ -782,3 +782,10 @@ def test_honest_nones_are_rationed_like_other_not_applicable_answers() -> None:
     draft = _fill(tree, handler)
     assert sum(1 for a in draft.attributes.values() if a.not_applicable) == 2  # max(2, 20% of 8)
     assert draft.rejected.get("too_many_na") == 4 and not draft.missing
+
+
+def test_a_padded_none_is_a_collapse_and_stays_refused() -> None:
+    path = ("Cultural and Social Context", "Etiquette", "Honorific Use")
+    padded = "Mary Wanjiru does not have any honorific use. She is always happy and content with her life"
+    assert absence_reason(padded, path, ignore=["Mary", "Wanjiru"]) is None
+    assert absence_reason("Mary Wanjiru does not use any honorifics.", path, ignore=["Mary", "Wanjiru"])

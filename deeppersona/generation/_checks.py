@@ -946,8 +946,10 @@ def absence_reason(text: str, path: Sequence[str], *, ignore: Collection[str] = 
     echo (:func:`is_echo`). For an attribute a person may lack (:func:`may_be_absent`) it is a true
     answer: the person has none. It is then kept as not applicable (counted apart by the quality report,
     and within the persona's not-applicable budget) instead of being re-asked until the model invents
-    something. For traits everyone has it stays refused."""
-    if not path or not may_be_absent(path):
+    something. For traits everyone has it stays refused, and so does a negation padded with more
+    sentences ("Mary does not have any honorific use and does not feel entitled. She is always happy
+    and content with her life", written for twenty attributes in a row: a collapsed batch, re-asked)."""
+    if not path or not may_be_absent(path) or len([p for p in SENTENCE_END.split(str(text).strip()) if WORD.search(p)]) > 1:
         return None
     clause = _first_clause(text)
     if not _NEGATION_WORD.search(clause) or not is_echo(text, str(path[-1]), ignore=ignore):
