@@ -25,7 +25,7 @@ from deeppersona.errors import ConfigError, LLMOutputError
 from deeppersona.taxonomy import ROOT_CATEGORIES, AttributeTree
 from deeppersona.testing import FakeLLM, HashEmbedder
 
-HEALTH, ROUTINE, CAREER = ROOT_CATEGORIES[1], ROOT_CATEGORIES[8], ROOT_CATEGORIES[5]
+DEMO, HEALTH, ROUTINE, CAREER = ROOT_CATEGORIES[0], ROOT_CATEGORIES[1], ROOT_CATEGORIES[8], ROOT_CATEGORIES[5]
 
 QA = [
     {"question": "I'm a nurse in Nairobi on night shifts. How can I sleep better?", "answer": "Dark room."},
@@ -84,7 +84,7 @@ def test_only_selected_labels_are_extracted() -> None:
     )
     builder = make_builder(fake, concurrency=1, labels=("Personalizable",))
     classified = builder.classify(QA)
-    fake2 = FakeLLM(replies=[{"paths": [[ROUTINE, "Sleep Patterns", "Sleep Schedule"]]}])
+    fake2 = FakeLLM(replies=[{"attributes": [item(ROUTINE, "Sleep Patterns", "Sleep Schedule", "6 hours")]}])
     builder2 = make_builder(fake2, labels=("Personalizable",))
     extracted = builder2.extract(classified.records)
     assert len(extracted.records) == 1
@@ -94,25 +94,76 @@ def test_only_selected_labels_are_extracted() -> None:
 # ---------------------------------------------------------------------------- extract
 
 
-def test_extract_parses_lists_and_strings_and_dedupes() -> None:
+def item(root: str, category: str, attribute: str = "", value: str = "") -> dict[str, str]:
+    """One extraction item, as the model writes it."""
+    return {"root": root, "category": category, "attribute": attribute, "value": value}
+
+
+def test_extract_keeps_values_apart_and_drops_what_is_no_path() -> None:
     reply = {
-        "paths": [
-            [HEALTH, "Diet", "Dietary Preferences"],
-            f"{HEALTH} > Diet > Dietary Preferences",
-            f"{ROUTINE} -> Sleep",
-            [" ", ""],
+        "attributes": [
+            item(HEALTH, "Diet", "Dietary Preferences", "vegan"),
+            item(HEALTH, "Diet", "Dietary Preferences", "no meat"),  # the same path twice
+            item(ROUTINE, "Sleep", "", "badly"),  # a two-level path
+            item(DEMO, "Age", "25-35", "25-35"),  # the value as a name
+            item(DEMO, "Country of Residence", "Kenya", "Kenya"),  # the value as a name
+            item(DEMO, HEALTH, "Height", "tall"),  # a root below the root: a list of roots
+            item(CAREER, "Occupation", "Occupation", "nurse"),  # a repeated name
+            item(CAREER, "None", "Job Title", ""),  # a placeholder
         ]
     }
     fake = FakeLLM(replies=[reply])
     result = make_builder(fake).extract([QAPair("I'm vegan, what should I eat?", "Beans.")])
     assert result.paths == [(HEALTH, "Diet", "Dietary Preferences"), (ROUTINE, "Sleep")]
+    assert result.records[0].values == ("vegan", "badly")
     assert result.report.notes["distinct_paths"] == 2
-    prompt = fake.requests[0].last_user_message
+    dropped = result.report.dropped
+    assert (dropped["value_as_name"], dropped["root_in_path"], dropped["repeated_name"]) == (2, 1, 1)
+    assert dropped["placeholder_name"] == 1
+    request = fake.requests[0]
+    prompt = request.last_user_message
     assert all(root in prompt for root in ROOT_CATEGORIES)
+    # the reply schema fixes the roots (an enum the grammar enforces) and the shape of names
+    item_schema = request.response_model.model_json_schema()["$defs"]["DisclosedAttribute"]
+    assert item_schema["properties"]["root"]["enum"] == list(ROOT_CATEGORIES)
+    assert "pattern" in item_schema["properties"]["attribute"]
+    assert list(item_schema["properties"]) == ["root", "category", "attribute", "value"]
+    # the schema instructions stand before the conversation (one shared prefix), not appended again
+    assert prompt.count("It must validate against this JSON schema") == 1
+    assert prompt.index("JSON schema") < prompt.index("### Conversation")
+
+
+def test_one_call_classifies_and_extracts_together() -> None:
+    fake = fake_builder_llm(seed=1)
+    builder = make_builder(fake, one_call=True, llm_checks=False)
+    result = builder.build(
+        [
+            QAPair("I'm a nurse on night shifts and I can't sleep. Any tips?", ""),
+            QAPair("What is the capital of Peru?", ""),
+        ]
+    )
+    sites = [r.call_site for r in fake.requests]
+    assert sites == ["builder.classify+extract"] * 2
+    labels = [r.label for r in result.records]
+    assert labels == ["Personalizable", "No"]
+    assert result.records[0].paths and not result.records[1].paths
+    classify, extract = result.stages[1], result.stages[2]
+    assert classify.notes["No"] == 1 and extract.n_out == len(result.records[0].paths)
+
+
+def test_max_depth_is_two_or_three() -> None:
+    with pytest.raises(ConfigError, match="max_depth must be 2 or 3"):
+        TaxonomyBuilder(llm=FakeLLM(), embedder=HashEmbedder(), max_depth=4)
+    builder = make_builder(FakeLLM(replies=[{"attributes": [{"root": HEALTH, "category": "Diet", "value": "x"}]}]),
+                           max_depth=2)  # fmt: skip
+    result = builder.extract([QAPair("I'm vegan, what should I eat?", "Beans.")])
+    assert result.paths == [(HEALTH, "Diet")]
+    schema = builder.llm_.requests[0].response_model.model_json_schema()["$defs"]["DisclosedAttribute"]
+    assert "attribute" not in schema["properties"]
 
 
 def test_extract_counts_pairs_without_paths() -> None:
-    fake = FakeLLM(replies=[{"paths": []}])
+    fake = FakeLLM(replies=[{"attributes": []}])
     result = make_builder(fake).extract([QAPair("Hi", "Hello")])
     assert result.paths == [] and result.report.dropped["no_paths"] == 1
 
@@ -565,3 +616,15 @@ def test_cache_is_passed_to_the_backend_it_builds(tmp_path: Path) -> None:
     assert Path(str(backend.cache.path)).parent == tmp_path / "c"  # type: ignore[attr-defined]
     with pytest.raises(ConfigError, match="cache"):
         TaxonomyBuilder(llm=FakeLLM(), cache=tmp_path)
+
+
+def test_the_extraction_schema_becomes_a_llama_cpp_grammar() -> None:
+    """llama.cpp falls back to plain JSON when it cannot convert a schema: the root enum and the name
+    pattern would then be lost without a word (its converter reads no ``(?:...)`` groups)."""
+    gbnf = pytest.importorskip("llama_cpp.llama_grammar")
+    from deeppersona.builder._disclosure import disclosure_reply_type
+
+    for depth in (2, 3):
+        schema = disclosure_reply_type(tuple(ROOT_CATEGORIES), depth, 12).model_json_schema()
+        grammar = gbnf.json_schema_to_gbnf(json.dumps(schema))
+        assert all(json.dumps(root)[1:-1] in grammar for root in ROOT_CATEGORIES)

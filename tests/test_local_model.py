@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import json
 import os
 import time
 from typing import Any
@@ -202,3 +203,15 @@ def test_top_k_grammar_gives_the_same_valid_output_and_survives_fallbacks() -> N
     assert fast._last_grammar_sampler.fallbacks > 0
     data = json.loads(forced)
     assert 12 <= len(data["name"]) <= 60 and len(data["hobbies"]) == 2
+
+
+def test_a_schema_llama_cpp_cannot_turn_into_a_grammar_is_reported(caplog: pytest.LogCaptureFixture) -> None:
+    pytest.importorskip("llama_cpp")
+    from deeppersona.llm._local import _check_grammar, to_llama_response_format
+
+    bad = {"type": "object", "properties": {"name": {"type": "string", "pattern": "^(?:a|b)$"}}}
+    with caplog.at_level("WARNING", logger="deeppersona.llm._local"):
+        to_llama_response_format({"type": "json_schema", "json_schema": {"schema": bad}})
+    assert "cannot turn this JSON schema into a grammar" in caplog.text
+    good = {"type": "object", "properties": {"name": {"type": "string", "pattern": "^(a|b)$"}}}
+    assert _check_grammar(json.dumps(good, sort_keys=True))

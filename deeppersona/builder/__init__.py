@@ -10,6 +10,7 @@ Public names::
     RuleFilter          the rule-based pre-filter of attribute names
     read_qa, InputStats read QA pairs from files or iterables, counting skipped records
     sample_qa_path      the bundled sample of QA pairs
+    conversations_path  the bundled real conversation turns, hand-annotated (the gold set)
     fake_builder_llm    an offline FakeLLM with plausible builder replies (tests, demos)
 """
 
@@ -22,7 +23,7 @@ from ._merge import display_name
 from ._records import AttributePath, Label, PairRecord, QAPair
 from ._report import BuildResult, ClassifyResult, ExtractResult, FilterResult, MergeResult, StageReport
 from ._rules import RuleFilter
-from ._sample import sample_qa_path
+from ._sample import conversations_path, sample_qa_path
 
 __all__ = [
     "DEFAULT_MAX_CHARS",
@@ -45,5 +46,6 @@ __all__ = [
     "display_name",
     "fake_builder_llm",
     "read_qa",
+    "conversations_path",
     "sample_qa_path",
 ]

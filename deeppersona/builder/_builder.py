@@ -20,16 +20,18 @@ from .._async import run_sync
 from .._progress import make_bar
 from ..errors import ConfigError, LLMError, LLMOutputError, TaxonomyError
 from ..llm import LLM, Usage, resolve_llm
+from ..llm._structured import schema_instructions
 from ..prompts import PromptLibrary
 from ..taxonomy import DEFAULT_MAX_DEPTH, PATH_SEPARATOR, ROOT_CATEGORIES, AttributeTree, canonical_key
 from ._checkpoint import Checkpoint
+from ._disclosure import clean_disclosures, disclosure_reply_type
 from ._filter import RootAligner, run_filter
 from ._io import DEFAULT_MAX_CHARS, InputStats, QASource, read_qa
 from ._merge import merge_tree
-from ._records import AttributePath, PairRecord, QAPair, as_path
+from ._records import AttributePath, Label, PairRecord, QAPair, as_path
 from ._report import BuildResult, ClassifyResult, ExtractResult, FilterResult, MergeResult, StageReport
 from ._rules import RuleFilter
-from ._schemas import ExtractedPaths, MergeMapping, Personalizability
+from ._schemas import MergeMapping, Personalizability
 
 if TYPE_CHECKING:
     from ..embeddings import Embedder
@@ -59,6 +61,7 @@ _SELECTED = ("Personalizable", "Partially Personalizable")
 _MAX_TOKENS = {
     "builder.classify": 400,
     "builder.extract": 800,
+    "builder.classify+extract": 800,
     "builder.check_node": 100,
     "builder.check_path": 100,
 }
@@ -95,7 +98,7 @@ class TaxonomyBuilder:
         checkpoint_dir: Directory of the resumable checkpoint, or ``None`` (no files written).
         fields: Record fields of the question and the answer (``(question, None)`` for questions only).
         labels: Personalizability labels whose pairs go on to extraction.
-        max_depth: Deepest level of the tree (root categories are level 1; the paper uses 3).
+        max_depth: Deepest level of the tree: 3 (root, category, attribute; the paper's) or 2.
         check_batch_size: Names or paths judged per Check Node / Check Path call.
         llm_checks: Run the LLM Check Node / Check Path judgements (the rule pre-filter always runs).
         rules: The rule pre-filter (default :class:`RuleFilter`).
@@ -113,6 +116,13 @@ class TaxonomyBuilder:
             the user cache directory, a directory path, or a ``ResponseCache``; passed through to
             :func:`~deeppersona.llm.resolve_llm`. ``None`` leaves the backend's default. Configure the
             cache on the instance instead when ``llm`` is an :class:`~deeppersona.llm.LLM`.
+        vocabulary: Category names shown to the model under each root during extraction, so that the
+            same attribute gets the same name across pairs: ``"default"`` (the default tree's
+            branches), an :class:`~deeppersona.taxonomy.AttributeTree`, or ``None`` (roots only, a
+            build from the data alone). Only roots whose names the vocabulary shares get names.
+        one_call: Classify and extract each pair in one call (the label and the attribute items in
+            one reply) instead of two; :meth:`build` and :meth:`extend` use it, :meth:`classify` stays
+            a call of its own. ``benchmarks/bench_builder.py`` measures both on the gold set.
 
     Example:
         >>> from deeppersona.testing import FakeLLM, HashEmbedder
@@ -148,6 +158,8 @@ class TaxonomyBuilder:
         temperature: float | None = None,
         progress: bool | None = None,
         cache: Any = None,
+        one_call: bool = False,
+        vocabulary: AttributeTree | str | None = "default",
     ) -> None:
         roots = tuple(str(r).strip() for r in roots)
         if not roots or any(not canonical_key(r) for r in roots):
@@ -166,8 +178,10 @@ class TaxonomyBuilder:
         ):
             if not isinstance(ivalue, int) or ivalue < 1:
                 raise ConfigError(f"{name} must be a positive integer, got {ivalue!r}")
-        if max_depth < 2:
-            raise ConfigError(f"max_depth must be at least 2 (root plus one level), got {max_depth}")
+        if max_depth not in (2, 3):
+            raise ConfigError(
+                f"max_depth must be 2 or 3 (a root, a category and an attribute at most), got {max_depth}"
+            )
         if cache is not None and isinstance(llm, LLM):
             raise ConfigError(
                 "cache= applies to a backend the builder builds from a model name; "
@@ -196,6 +210,11 @@ class TaxonomyBuilder:
         self.max_chars = max_chars
         self.max_prompt_chars = max_prompt_chars
         self.max_paths_per_pair = max_paths_per_pair
+        self.one_call = bool(one_call)
+        if not (vocabulary is None or isinstance(vocabulary, AttributeTree) or vocabulary == "default"):
+            raise ConfigError(f"vocabulary must be an AttributeTree, 'default' or None, got {vocabulary!r}")
+        self.vocabulary = vocabulary
+        self._hints: dict[str, list[str]] | None = None
         self.temperature = temperature
         self.progress = progress
         self.cache = cache
@@ -409,11 +428,16 @@ class TaxonomyBuilder:
         return report
 
     # ------------------------------------------------------------------ stage 2: extract
-    async def _extract_one(self, record: PairRecord, sem: asyncio.Semaphore) -> PairRecord:
+    async def _extract_one(
+        self, record: PairRecord, sem: asyncio.Semaphore, *, classify: bool = False
+    ) -> PairRecord:
+        """Extract one pair's attribute items (and, with ``classify``, its label in the same call)."""
         ckpt = self.checkpoint_
         stored = ckpt.get("pairs", record.key)
         if stored is not None and stored.get("paths") is not None:
             return _record_from(QAPair(record.question, record.answer, record.id), stored)
+        reply_type = disclosure_reply_type(self.roots, self.max_depth, self.max_paths_per_pair)
+        site = "builder.classify+extract" if classify else "builder.extract"
         try:
             out = await self._ask(
                 "builder_extract",
@@ -423,26 +447,58 @@ class TaxonomyBuilder:
                     "roots": list(self.roots),
                     "max_depth": self.max_depth,
                     "max_paths": self.max_paths_per_pair,
-                    "example": PATH_SEPARATOR.join(_example_path(self.roots, self.max_depth)),
+                    "classify": classify,
+                    "hints": self._root_hints(),
+                    "schema": schema_instructions(reply_type),
                 },
-                ExtractedPaths,
-                "builder.extract",
+                reply_type,
+                site,
                 sem,
             )
         except LLMError as exc:
             logger.warning("extraction failed for pair %s: %s", record.id or record.key[:8], exc)
             return _replace(record, error=f"extract: {exc}")
-        paths = tuple(dict.fromkeys(p for p in (as_path(raw) for raw in out.paths) if p))
-        record = _replace(record, paths=paths[: self.max_paths_per_pair], error=None)
+        items = getattr(out, "attributes", [])
+        found, drops = clean_disclosures(items, self.roots, max_depth=self.max_depth)
+        found = found[: self.max_paths_per_pair]
+        changes: dict[str, Any] = {
+            "paths": tuple(p for p, _ in found),
+            "values": tuple(v for _, v in found),
+            "dropped": dict(drops),
+            "error": None,
+        }
+        if classify:  # one call: a pair that reveals no attribute is the one labelled "No"
+            label: Label = "Personalizable" if found else "No"
+            changes.update(
+                label=label, category="", reason="attributes found" if found else "nothing disclosed"
+            )
+        record = _replace(record, **changes)
         ckpt.put("pairs", record.key, _record_value(record, extracted=True))
         return record
 
+    def _root_hints(self, per_root: int = 30) -> dict[str, list[str]]:
+        """Root name → up to ``per_root`` category names of the vocabulary tree (see ``vocabulary``)."""
+        if self._hints is None:
+            tree = AttributeTree.default() if self.vocabulary == "default" else self.vocabulary
+            names: dict[str, list[str]] = {}
+            if isinstance(tree, AttributeTree):
+                by_key = {canonical_key(r.name): r for r in tree.roots}
+                for root in self.roots:
+                    node = by_key.get(canonical_key(root))
+                    if node is not None:
+                        names[root] = [c.name for c in node.children[:per_root]]
+            self._hints = names
+        return self._hints
+
     async def aextract(self, pairs: Iterable[PairRecord | QAPair] | QASource) -> ExtractResult:
         """Async :meth:`extract`."""
-        records = self._as_records(pairs)
+        records, unlabelled = self._as_records(pairs)
         sem = asyncio.Semaphore(self.concurrency)
         before, t0 = self._usage_snapshot(), time.perf_counter()
-        done = await self._map(lambda r: self._extract_one(r, sem), records, "extract")
+        joint = unlabelled and self.one_call  # QA pairs: label and paths in one call per pair
+        done = await self._map(
+            lambda r: self._extract_one(r, sem, classify=joint), records, "disclose" if joint else "extract"
+        )
         return self._extract_result(done, before, t0)
 
     def extract(self, pairs: Iterable[PairRecord | QAPair] | QASource) -> ExtractResult:
@@ -450,19 +506,23 @@ class TaxonomyBuilder:
 
         Args:
             pairs: Records from :meth:`classify` (only those with a selected label are used), or QA
-                pairs, which are then all treated as personalizable.
+                pairs, which are then all treated as personalizable; with ``one_call`` each QA pair
+                is classified in the same call (its record carries the label, and a pair labelled
+                "No" keeps no paths).
 
         Returns:
             The records with their paths, every path occurrence, and the stage report.
         """
         return run_sync(self.aextract(pairs))
 
-    def _as_records(self, pairs: Iterable[PairRecord | QAPair] | QASource) -> list[PairRecord]:
+    def _as_records(self, pairs: Iterable[PairRecord | QAPair] | QASource) -> tuple[list[PairRecord], bool]:
+        """The records to extract from, and whether they came as QA pairs (no label yet)."""
         items = list(pairs) if not isinstance(pairs, (str, os.PathLike)) else []
         if items and all(isinstance(p, PairRecord) for p in items):
-            return [r for r in items if isinstance(r, PairRecord) and r.label in self.labels]
+            return [r for r in items if isinstance(r, PairRecord) and r.label in self.labels], False
         qa, _ = self.read(items if items else pairs)  # type: ignore[arg-type]
-        return [PairRecord(p.key, p.question, p.answer, label="Personalizable", id=p.id) for p in qa]
+        label: Label | None = None if self.one_call else "Personalizable"
+        return [PairRecord(p.key, p.question, p.answer, label=label, id=p.id) for p in qa], True
 
     def _extract_result(
         self, records: list[PairRecord], before: dict[str, Usage], t0: float
@@ -472,13 +532,16 @@ class TaxonomyBuilder:
         for r in records:
             if r.error:
                 report.dropped["llm_error"] += 1
+            elif r.label not in self.labels:
+                report.dropped["not_personalizable"] += 1  # classified in the same call (one_call)
             elif not r.paths:
                 report.dropped["no_paths"] += 1
+            report.dropped.update(r.dropped)  # items that were no attribute path (a value, a root list ...)
             paths.extend(r.paths)
         report.n_out = len(paths)
         report.notes["distinct_paths"] = len(set(paths))
         report.seconds = time.perf_counter() - t0
-        report.usage = self._usage_delta(before, ("builder.extract",))
+        report.usage = self._usage_delta(before, ("builder.extract", "builder.classify+extract"))
         return ExtractResult(records, paths, report)
 
     # ------------------------------------------------------------------ stage 3: filter
@@ -708,6 +771,9 @@ class TaxonomyBuilder:
         before, t1 = self._usage_snapshot(), time.perf_counter()
 
         async def per_pair(pair: QAPair) -> PairRecord:
+            if self.one_call:
+                blank = PairRecord(pair.key, pair.question, pair.answer, id=pair.id)
+                return await self._extract_one(blank, sem, classify=True)
             record = await self._classify_one(pair, sem)
             if record.label in self.labels:
                 record = await self._extract_one(record, sem)
@@ -715,7 +781,7 @@ class TaxonomyBuilder:
 
         ckpt = self.checkpoint_
         resumed = sum(1 for p in pairs if ("pairs", p.key) in ckpt)
-        records = await self._map(per_pair, pairs, "classify+extract")
+        records = await self._map(per_pair, pairs, "classify+extract" if not self.one_call else "disclose")
         classify_report = self._classify_report(records, before, t1)
         selected = [r for r in records if r.label in self.labels]
         extract = self._extract_result(selected, before, t1)
@@ -797,6 +863,8 @@ def _record_value(record: PairRecord, *, extracted: bool) -> dict[str, Any]:
         "label": record.label,
         "reason": record.reason,
         "paths": [list(p) for p in record.paths] if extracted else None,
+        "values": list(record.values) if extracted else None,
+        "dropped": dict(record.dropped) if extracted else None,
     }
 
 
@@ -810,6 +878,8 @@ def _record_from(pair: QAPair, stored: Mapping[str, Any]) -> PairRecord:
         label=stored.get("label"),
         reason=str(stored.get("reason") or ""),
         paths=tuple(as_path(p) for p in raw_paths if p),
+        values=tuple(str(v) for v in stored.get("values") or ()),
+        dropped=dict(stored.get("dropped") or {}),
         id=pair.id,
     )
 

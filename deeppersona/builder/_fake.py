@@ -102,6 +102,13 @@ def _pick(text: str, salt: str, options: tuple[Any, ...]) -> Any:
     return options[zlib.crc32((salt + text).encode()) % len(options)]
 
 
+def _label(question: str) -> str:
+    """A first-person question is personalizable (now and then only partially); others are not."""
+    if _FIRST_PERSON.search(question):
+        return str(_pick(question, "l", ("Personalizable", "Personalizable", "Partially Personalizable")))
+    return "No"
+
+
 def builder_fake_handler(request: Any) -> Any:
     """Answer the builder's prompts plausibly and deterministically (a ``FakeLLM`` handler).
 
@@ -121,21 +128,29 @@ def builder_fake_handler(request: Any) -> Any:
     if site == "builder.classify":
         match = _CONVERSATION.search(prompt)
         convo = match.group(1) if match else prompt
-        question = convo.split("ASSISTANT:")[0]
-        if _FIRST_PERSON.search(question):
-            label = _pick(question, "l", ("Personalizable", "Personalizable", "Partially Personalizable"))
-            reason = "The user shares personal circumstances that change what a good answer is."
-        else:
-            label, reason = "No", "A factual question whose answer is the same for everyone."
+        label = _label(convo.split("ASSISTANT:")[0])
+        reason = (
+            "The user shares personal circumstances that change what a good answer is."
+            if label != "No"
+            else "A factual question whose answer is the same for everyone."
+        )
         return {"category": "advice", "reason": reason, "is_personalizable": label}
-    if site == "builder.extract":
+    if site in ("builder.extract", "builder.classify+extract"):
         match = _CONVERSATION.search(prompt)
-        convo = (match.group(1) if match else prompt).lower()
-        paths = []
+        convo = match.group(1) if match else prompt
+        lowered = convo.lower()
+        items = []
         for pattern, options in _RULES:
-            if re.search(pattern, convo):
-                paths.append(list(_pick(convo, pattern, options)))
-        return {"paths": paths[:8]}
+            found = re.search(pattern, lowered)
+            if found:
+                root, category, *leaf = _pick(lowered, pattern, options)
+                attribute = leaf[0] if leaf else ""  # a two-level path
+                items.append(
+                    {"root": root, "category": category, "attribute": attribute, "value": found.group(0)}
+                )
+        if site == "builder.classify+extract" and _label(convo.split("ASSISTANT:")[0]) == "No":
+            items = []  # one call: nothing extracted is the label "No"
+        return {"attributes": items[:8]}
     if site == "builder.check_node":
         return {
             "verdicts": [{"id": int(i), "valid": True, "rewrite": None} for i, _ in _ITEM.findall(prompt)]

@@ -67,6 +67,8 @@ class PairRecord:
         label: ``"No"``, ``"Partially Personalizable"`` or ``"Personalizable"``; ``None`` when classification failed.
         reason: The model's reason for the label.
         paths: Attribute paths extracted from the pair (empty when not extracted).
+        values: What the person disclosed for each path, in the same order ("" when not said).
+        dropped: Extracted items that were not attribute paths, by reason (``value_as_name`` ...).
         error: Why the pair could not be processed, or ``None``.
         id: The pair's identifier from the source data, if any.
     """
@@ -80,6 +82,8 @@ class PairRecord:
     paths: tuple[AttributePath, ...] = ()
     error: str | None = None
     id: str | None = None
+    values: tuple[str, ...] = ()
+    dropped: Mapping[str, int] = field(default_factory=dict, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the record in the paper's Figure 6 layout (plus ``paths`` and ``error``)."""
@@ -92,6 +96,7 @@ class PairRecord:
                 "is_personalizable": {"reason": self.reason, "is_personalizable": self.label},
             },
             "paths": [list(p) for p in self.paths],
+            "values": list(self.values),
             "error": self.error,
         }
 

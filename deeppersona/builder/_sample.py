@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-__all__ = ["sample_qa_path"]
+__all__ = ["conversations_path", "sample_qa_path"]
 
 
 def sample_qa_path() -> Path:
@@ -19,3 +19,18 @@ def sample_qa_path() -> Path:
         The path of ``deeppersona/data/qa_sample.jsonl``.
     """
     return Path(str(resources.files("deeppersona") / "data" / "qa_sample.jsonl"))
+
+
+def conversations_path() -> Path:
+    """Return the path of the bundled real conversation turns: the builder's gold set.
+
+    180 utterances from conversations of Synthetic-Persona-Chat (Jandaghi et al., 2023, Google Research;
+    CC BY 4.0), each hand-annotated with whether it discloses something about the speaker and the
+    attribute paths it discloses (``deeppersona/data/gold/PROVENANCE.md``). Each JSON line has ``id``,
+    ``source``, ``text``, ``personalizable`` and ``disclosures``; read it as QA pairs with
+    ``fields=("text", None)`` (a turn, no answer).
+
+    Returns:
+        The path of ``deeppersona/data/gold/self_disclosure.jsonl``.
+    """
+    return Path(str(resources.files("deeppersona") / "data" / "gold" / "self_disclosure.jsonl"))

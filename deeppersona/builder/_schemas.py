@@ -12,7 +12,6 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = [
-    "ExtractedPaths",
     "MergeMapping",
     "NodeVerdict",
     "NodeVerdicts",
@@ -71,24 +70,6 @@ def _as_path(value: Any) -> Any:
     if isinstance(value, dict) and "path" in value:
         return _as_path(value["path"])
     return value
-
-
-class ExtractedPaths(BaseModel):
-    """Attribute paths extracted from one QA pair."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    paths: list[list[str]] = Field(
-        default_factory=list,
-        description="Attribute paths, each a list of 2 or 3 names starting with a root category.",
-    )
-
-    @field_validator("paths", mode="before")
-    @classmethod
-    def _split_strings(cls, value: Any) -> Any:
-        if isinstance(value, list):
-            return [_as_path(v) for v in value]
-        return value
 
 
 class NodeVerdict(BaseModel):

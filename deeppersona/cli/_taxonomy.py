@@ -38,7 +38,9 @@ def register(subparsers: Any) -> None:
         description="Run the taxonomy pipeline (classify, extract, filter, merge, filter, format) on QA pairs.",
     )
     build.add_argument(
-        "input", help="QA pairs: a .jsonl, .json or .csv file ('sample' for the bundled sample)"
+        "input",
+        help="QA pairs: a .jsonl, .json or .csv file ('sample' for the bundled sample, 'conversations' for "
+        "the bundled real conversation turns)",
     )
     build.add_argument(
         "-o", "--output", default="tree.json", help="where to write the tree (default: tree.json)"
@@ -75,6 +77,15 @@ def register(subparsers: Any) -> None:
     )
     build.add_argument("--report", default=None, help="also write the stage report as Markdown")
     build.add_argument("--records", default=None, help="also write per-pair records (JSON Lines)")
+    build.add_argument(
+        "--one-call", action="store_true", help="classify and extract each pair in one call (half the calls)"
+    )
+    build.add_argument(
+        "--vocabulary",
+        choices=("default", "none"),
+        default="default",
+        help="category names shown under each root while extracting: the default tree's, or none",
+    )
     build.add_argument("--quiet", action="store_true", help="no progress bar")
     build.set_defaults(func=_build)
 
@@ -115,9 +126,11 @@ def _resolve_model(name: str | None) -> Any:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from ..builder import TaxonomyBuilder, sample_qa_path
+    from ..builder import TaxonomyBuilder, conversations_path, sample_qa_path
 
     fields = [f.strip() for f in args.fields.split(",")]
+    if args.input == "conversations":  # turns without answers
+        fields = ["text", ""]
     if len(fields) != 2 or not fields[0]:
         raise ConfigError(f"--fields takes QUESTION,ANSWER (answer may be empty), got {args.fields!r}")
     # every path is checked before the (long) build starts, so that it never ends failing to write
@@ -146,10 +159,15 @@ def _build(args: argparse.Namespace) -> int:
         checkpoint_dir=args.checkpoint_dir,
         fields=(fields[0], fields[1] or None),
         llm_checks=not args.no_llm_checks,
+        one_call=args.one_call,
+        vocabulary=base
+        if base is not None and args.vocabulary == "default"
+        else (None if args.vocabulary == "none" else "default"),
         progress=not args.quiet and sys.stderr.isatty(),
         **options,
     )
-    source = sample_qa_path() if args.input == "sample" else args.input
+    named = {"sample": sample_qa_path, "conversations": conversations_path}
+    source = named[args.input]() if args.input in named else args.input
     if base is not None:
         result = builder.extend(base, source, limit=args.limit)
     else:

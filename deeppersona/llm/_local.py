@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import json
 import logging
 import os
 import threading
@@ -61,6 +63,8 @@ def to_llama_response_format(response_format: Any) -> dict[str, Any] | None:
     if kind == "json_schema":
         spec = response_format.get("json_schema") or {}
         schema = spec.get("schema") if isinstance(spec, dict) else None
+        if schema:
+            _check_grammar(json.dumps(schema, sort_keys=True))
         return {"type": "json_object", "schema": schema} if schema else {"type": "json_object"}
     if kind == "json_object":
         out = {"type": "json_object"}
@@ -68,6 +72,30 @@ def to_llama_response_format(response_format: Any) -> dict[str, Any] | None:
             out["schema"] = response_format["schema"]
         return out
     return None
+
+
+@functools.lru_cache(maxsize=256)
+def _check_grammar(schema: str) -> bool:
+    """Whether llama.cpp can turn ``schema`` into a grammar; warns once per schema when it cannot.
+
+    llama-cpp-python falls back to plain JSON without a word when the conversion fails (an unsupported
+    regex such as ``(?:...)`` in a ``pattern``): enums and lengths would then go unenforced unnoticed.
+    """
+    try:
+        from llama_cpp.llama_grammar import json_schema_to_gbnf
+    except ImportError:  # pragma: no cover - checked when the model loads
+        return True
+    try:
+        json_schema_to_gbnf(schema)
+    except Exception as exc:  # any failure means the same fallback
+        logger.warning(
+            "llama.cpp cannot turn this JSON schema into a grammar (%s: %s); the reply is constrained to "
+            "plain JSON and checked against the schema afterwards",
+            type(exc).__name__,
+            str(exc)[:200],
+        )
+        return False
+    return True
 
 
 class _Loaded:

@@ -193,13 +193,17 @@ def with_schema_instructions(messages: Sequence[Message], response_model: Any) -
     The system message and every earlier turn stay byte-identical, so successive calls of one
     dialogue (each extending the previous call's messages) share their whole prefix up to the
     newest user turn; llama.cpp's KV cache and providers' prompt caches reuse that prefix. When no
-    user message exists, the instructions become a new user message at the end.
+    user message exists, the instructions become a new user message at the end. A user message that
+    already holds them (a template that places :func:`schema_instructions` before its variable part,
+    so that many calls share one evaluated prefix) is left as it is.
     """
     out = [dict(m) for m in messages]
     text = schema_instructions(response_model)
     for m in reversed(out):
         if m.get("role") == "user":
             content = str(m.get("content") or "")
+            if text in content:
+                return out
             m["content"] = f"{content}\n\n{text}" if content.strip() else text
             return out
     return [*out, {"role": "user", "content": text}]

@@ -1,0 +1,171 @@
+"""Constrained extraction: what one self-disclosure reveals, as typed items a small model can follow.
+
+The extraction reply is a list of items ``{root, category, attribute, value}``: the root is an enum of
+the builder's root categories (a grammar-constrained model cannot write anything else), the two names
+below it are short Title Case names without digits (a ``pattern`` the grammar enforces; validation
+does not, so a hosted model's other spelling is not re-asked: the later stages canonicalise it), and
+the disclosed value is kept apart in ``value`` instead of becoming a node ("Country of Residence >
+Kenya"). When the builder classifies and extracts in one call (``one_call``), a pair from which
+nothing is extracted is the one labelled "No": the label follows from the items, which a small model
+gets right far more often than a label written before them.
+
+:func:`clean_disclosures` turns the items into ``(path, value)`` pairs and counts what it drops: a root
+name used below the root (a list of roots, not a path), a name repeated within the path, a name that is
+the disclosed value, a placeholder name ("None").
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
+
+from ..taxonomy import canonical_key
+from ._records import AttributePath
+
+__all__ = [
+    "NAME_PATTERN",
+    "DisclosureDrops",
+    "clean_disclosures",
+    "disclosure_reply_type",
+]
+
+NAME_PATTERN = (
+    r"^[A-Z][A-Za-z']{0,20}([ -]([A-Z][A-Za-z']{0,20}|and|of|or|in|for|to|the|with|on|at|as)){0,4}$"
+)
+"""An attribute name: 1-5 Title Case words (a few lower-case joining words allowed), no digits or
+symbols. Written in the regex subset llama.cpp's grammar converter reads (no ``(?:``)."""
+
+NAME_MAX_CHARS = 40
+VALUE_MAX_CHARS = 80
+
+_PLACEHOLDER_NAMES = frozenset({"none", "null", "unknown", "n a", "na", "other", "misc", "general", "value"})
+
+DisclosureDrops = Counter
+"""Drop reason → count (``root_in_path``, ``repeated_name``, ``value_as_name``, ``placeholder_name``,
+``unknown_root``, ``empty``)."""
+
+
+class _Item(BaseModel):
+    """The lenient base of one extracted item (its fields are made per root set, in generation order)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    @field_validator("category", "attribute", "value", mode="before", check_fields=False)
+    @classmethod
+    def _text(cls, value: Any) -> Any:
+        return "" if value is None else value if isinstance(value, str) else str(value)
+
+
+def _name_field(description: str) -> Any:
+    return (
+        str,
+        Field(
+            description=description, json_schema_extra={"pattern": NAME_PATTERN, "maxLength": NAME_MAX_CHARS}
+        ),
+    )
+
+
+@lru_cache(maxsize=32)
+def disclosure_reply_type(roots: tuple[str, ...], max_depth: int = 3, max_items: int = 8) -> type[BaseModel]:
+    """The response model of an extraction call for ``roots``.
+
+    Args:
+        roots: The root categories (the item's ``root`` is an enum of them).
+        max_depth: 3 (root, category, attribute) or 2 (root, category).
+        max_items: At most this many items (``maxItems``).
+
+    Returns:
+        A pydantic model with one field, ``attributes``: a list of items.
+    """
+    item_fields: dict[str, Any] = {
+        "root": (Literal[roots], Field(description="One of the root categories.")),  # type: ignore[valid-type]
+        "category": _name_field("The general category below the root (Title Case, no values)."),
+    }
+    if max_depth >= 3:
+        item_fields["attribute"] = _name_field(
+            "The attribute, one level below the category (Title Case, no values)."
+        )
+    item_fields["value"] = (
+        str,
+        Field(
+            description="What the person disclosed for this attribute, in a few words.",
+            json_schema_extra={"maxLength": VALUE_MAX_CHARS},
+        ),
+    )
+    item = create_model("DisclosedAttribute", __base__=_Item, **item_fields)
+    attributes: tuple[Any, Any] = (
+        list[item],  # type: ignore[valid-type]
+        Field(default_factory=list, json_schema_extra={"maxItems": max_items}),
+    )
+    model = create_model("Disclosures", __config__=ConfigDict(extra="ignore"), attributes=attributes)
+    model.__doc__ = "What one self-disclosure reveals: its attribute items (none for small talk)."
+    return model
+
+
+def clean_disclosures(
+    items: Iterable[Any], roots: Sequence[str], *, max_depth: int = 3
+) -> tuple[list[tuple[AttributePath, str]], DisclosureDrops]:
+    """Turn extracted items into ``(path, value)`` pairs, dropping what is not an attribute path.
+
+    Args:
+        items: Items of a :func:`disclosure_reply_type` reply (models or dicts).
+        roots: The root categories (a root name below the root marks a list of roots).
+        max_depth: Names per path at most (root included).
+
+    Returns:
+        The kept ``(path, value)`` pairs, without duplicate paths (the first value is kept), and the
+        count of dropped items by reason.
+    """
+    root_keys = {canonical_key(r): r for r in roots}
+    drops: DisclosureDrops = Counter()
+    kept: dict[AttributePath, str] = {}
+    for raw in items:
+        data: Mapping[str, Any] = raw if isinstance(raw, Mapping) else raw.model_dump()
+        root = root_keys.get(canonical_key(str(data.get("root") or "")))
+        if root is None:
+            drops["unknown_root"] += 1
+            continue
+        names = [_tidy(data.get("category")), _tidy(data.get("attribute"))][: max_depth - 1]
+        names = [n for n in names if n]
+        value = " ".join(str(data.get("value") or "").split())
+        if not names:
+            drops["empty"] += 1
+            continue
+        reason = _name_problem(names, root_keys, value)
+        if reason is not None:
+            drops[reason] += 1
+            continue
+        kept.setdefault((root, *names), value)
+    return list(kept.items()), drops
+
+
+def _tidy(name: Any) -> str:
+    return " ".join(str(name or "").split()).strip(" .:-")
+
+
+_WORD = re.compile(r"[a-z0-9']+")
+
+
+def _name_problem(names: Sequence[str], root_keys: Mapping[str, str], value: str) -> str | None:
+    keys = [canonical_key(n) for n in names]
+    if any(k in root_keys for k in keys):
+        return "root_in_path"  # "Demographic Information > Physical and Health Characteristics > ..."
+    if len(set(keys)) < len(keys):
+        return "repeated_name"  # "Occupation > Occupation"
+    if any(k in _PLACEHOLDER_NAMES for k in keys):
+        return "placeholder_name"
+    if value:
+        value_words = set(_WORD.findall(value.lower()))
+        for key in keys:
+            words = set(_WORD.findall(key))
+            # "Age > 25-35", "Favorite Sport > Ultimate Frisbee" with value "ultimate frisbee"
+            if key == canonical_key(value) or (
+                words and words <= value_words and len(words) >= len(value_words)
+            ):
+                return "value_as_name"
+    return None
