@@ -731,7 +731,18 @@ def test_a_third_value_with_the_same_opening_is_reasked(tree: AttributeTree) -> 
         (("Psychological and Cognitive Aspects", "Fears and Anxieties", "Fear of Rejection"), False),
         (("Physical and Health Characteristics", "Hair Characteristics", "Graying Stage"), False),
         (("Career and Work Identity", "Work Style", "Deadline Handling"), False),  # a trait word
-        (("Health", "Grief", "Grief Process"), False),
+        (("Health", "Grief", "Grief Process"), False),  # "never had grief process": the echo of the issue
+        (("Health", "Sleep", "Sleep Quality"), True),
+        (
+            (
+                "Emotional and Relational Skills",
+                "Relationship Maintenance",
+                "Long-Distance Relationship Maintenance",
+            ),
+            True,
+        ),
+        (("Relationships and Social Networks", "Romantic Partnership", "Partner Communication Style"), True),
+        (("Emotional and Relational Skills", "Active Listening", "Listening Patience"), False),
         ((), False),
     ],
 )

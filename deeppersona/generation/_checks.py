@@ -918,6 +918,17 @@ _TRAIT_WORDS = re.compile(
 """Leaf-name words of a trait, a way of doing things or a capacity, which every person has."""
 
 
+_CIRCUMSTANCE_WORDS = re.compile(
+    r"\b(?:long[- ]distance|partners?|spouses?|husband|wife|marriage|marital|dating|romantic|children|"
+    r"child(?:care|ren's)?|parenting|grandchildren|siblings?|pets?|memberships?|clubs?|teams?|leagues?|"
+    r"ownership|vehicles?|cars?|driving|religious|church|faith|prayer|military|pregnancy|retirement|"
+    r"caregiving|divorce|widowhood|debts?|loans?|mortgage|tattoos?|piercings?)\b",
+    re.IGNORECASE,
+)
+"""Words of a circumstance that not everyone is in (a partner, children, a pet, a religion, a car ...):
+its attributes may be absent even under a trait root ("Long-Distance Relationship Maintenance")."""
+
+
 def may_be_absent(path: Sequence[str]) -> bool:
     """Whether a person may honestly have none of this attribute (``path``: its names from the root).
 
@@ -926,10 +937,14 @@ def may_be_absent(path: Sequence[str]) -> bool:
     False for what every person has to some degree: attributes under the trait roots
     (:data:`_EVERYONE_HAS_ROOTS`) or appearance and temperament branches, and leaves named as a trait,
     a style or a capacity ("Bias Awareness", "Catastrophizing Tendency", "Deadline Handling").
-    For those, "does not have any ..." says nothing and stays refused."""
+    For those, "does not have any ..." says nothing and stays refused. A leaf (or its parent) about a
+    circumstance not everyone is in may be absent wherever it stands ("Long-Distance Relationship
+    Maintenance", "Partner Communication Style", "Religious Doubts")."""
     names = [str(n) for n in path]
     if not names:
         return False
+    if any(_CIRCUMSTANCE_WORDS.search(n) for n in names[-2:] if n != names[0] or len(names) == 1):
+        return True
     if names[0] in _EVERYONE_HAS_ROOTS or any(n in _EVERYONE_HAS_BRANCHES for n in names):
         return False
     return not _TRAIT_WORDS.search(names[-1])
@@ -949,7 +964,11 @@ def absence_reason(text: str, path: Sequence[str], *, ignore: Collection[str] = 
     something. For traits everyone has it stays refused, and so does a negation padded with more
     sentences ("Mary does not have any honorific use and does not feel entitled. She is always happy
     and content with her life", written for twenty attributes in a row: a collapsed batch, re-asked)."""
-    if not path or not may_be_absent(path) or len([p for p in SENTENCE_END.split(str(text).strip()) if WORD.search(p)]) > 1:
+    if (
+        not path
+        or not may_be_absent(path)
+        or len([p for p in SENTENCE_END.split(str(text).strip()) if WORD.search(p)]) > 1
+    ):
         return None
     clause = _first_clause(text)
     if not _NEGATION_WORD.search(clause) or not is_echo(text, str(path[-1]), ignore=ignore):
