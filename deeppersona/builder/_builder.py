@@ -278,7 +278,11 @@ class TaxonomyBuilder:
             "roots": list(self.roots),
             "max_depth": self.max_depth,
             "max_prompt_chars": self.max_prompt_chars,
+            "max_paths_per_pair": self.max_paths_per_pair,
             "prompts": [lib.source(n) for n in lib.names if n.startswith("builder_")],
+            # what the extraction prompt shows and asks: another run's pairs are not this run's
+            "one_call": self.one_call,
+            "vocabulary": self._root_hints(),
         }
         return hashlib.blake2b(json.dumps(parts, sort_keys=True).encode(), digest_size=8).hexdigest()
 
