@@ -628,3 +628,12 @@ def test_the_extraction_schema_becomes_a_llama_cpp_grammar() -> None:
         schema = disclosure_reply_type(tuple(ROOT_CATEGORIES), depth, 12).model_json_schema()
         grammar = gbnf.json_schema_to_gbnf(json.dumps(schema))
         assert all(json.dumps(root)[1:-1] in grammar for root in ROOT_CATEGORIES)
+
+
+def test_stages_are_announced_as_they_finish(capsys: pytest.CaptureFixture[str]) -> None:
+    builder = make_builder(fake_builder_llm(), progress=True, llm_checks=False)
+    builder.build(QA)
+    err = capsys.readouterr().err
+    for stage in ("read:", "classify:", "extract:", "filter:", "merge:", "format:"):
+        assert f"done: {stage}" in err
+    assert "pairs (dropped: not_personalizable 1)" in err

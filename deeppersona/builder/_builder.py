@@ -7,6 +7,7 @@ import hashlib
 import json
 import logging
 import os
+import sys
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -17,7 +18,7 @@ import numpy as np
 from pydantic import BaseModel, ValidationError
 
 from .._async import run_sync
-from .._progress import make_bar
+from .._progress import make_bar, progress_enabled
 from ..errors import ConfigError, LLMError, LLMOutputError, TaxonomyError
 from ..llm import LLM, Usage, resolve_llm
 from ..llm._structured import schema_instructions
@@ -792,14 +793,18 @@ class TaxonomyBuilder:
         classify_report.seconds = extract.report.seconds = time.perf_counter() - t1
         if resumed:
             classify_report.notes["resumed_from_checkpoint"] = resumed
+        self._announce(read_report, classify_report, extract.report)
 
         first = await self.afilter(extract.paths, roots=roots, stage_name="filter")
+        self._announce(first.report)
         pinned = [n.path for n in base.nodes()] if base is not None else []
         merged = await self.amerge(first.paths, pinned=pinned)
+        self._announce(merged.report)
         existing = {tuple(canonical_key(x) for x in p) for p in pinned}
         new_paths = [p for p in merged.paths if tuple(canonical_key(x) for x in p) not in existing]
         second = await self.afilter(new_paths, roots=roots, stage_name="filter (after merge)")
         tree, format_report = self._format(second.paths, base=base)
+        self._announce(second.report, format_report)
         tree.metadata.update(
             {
                 "builder": {
@@ -831,6 +836,18 @@ class TaxonomyBuilder:
         ]
         usage = sum((r.usage for r in stages), Usage())
         return BuildResult(tree=tree, stages=stages, records=records, path_counts=dict(counts), usage=usage)
+
+    def _announce(self, *reports: StageReport) -> None:
+        """Say that stages finished, as they finish: a log record each, and a line under the progress
+        bars when they show ("classify: 24 -> 11 pairs (dropped: not_personalizable 13) in 95 s")."""
+        show = progress_enabled(self.progress)
+        for report in reports:
+            line = f"{report.summary()} in {report.seconds:.0f} s"
+            logger.info("stage finished: %s", line)
+            if show:
+                from tqdm import tqdm
+
+                tqdm.write(f"done: {line}", file=sys.stderr)
 
     # ------------------------------------------------------------------ usage accounting
     def _usage_snapshot(self) -> dict[str, Usage]:
