@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from deeppersona.builder import QAPair, TaxonomyBuilder, fake_builder_llm
+from deeppersona.builder._disclosure import names_value
 from deeppersona.taxonomy import ROOT_CATEGORIES, canonical_key
 
 TARGETS = (
@@ -85,23 +86,9 @@ def load_gold(limit: int | None = None) -> list[Gold]:
     return out[:limit] if limit else out
 
 
-_WORD = re.compile(r"[a-z0-9']+")
-
-
-def names_value(path: tuple[str, ...], values: list[str]) -> bool:
+def path_names_value(path: tuple[str, ...], values: list[str]) -> bool:
     """Whether a name below the root is a value: it holds a digit, or it is one of the values said."""
-    for name in path[1:]:
-        if re.search(r"\d", name):
-            return True
-        key = canonical_key(name)
-        words = set(_WORD.findall(key))
-        for value in values:
-            value_words = set(_WORD.findall(value.lower()))
-            if key == canonical_key(value) or (
-                words and words <= value_words and len(words) >= len(value_words)
-            ):
-                return True
-    return False
+    return any(re.search(r"\d", n) or any(names_value(n, v) for v in values) for n in path[1:])
 
 
 def lists_roots(path: tuple[str, ...]) -> bool:
@@ -174,9 +161,9 @@ def main(argv: list[str] | None = None) -> None:
         counts["dropped_items"] += sum(record.dropped.values())
         counts["values_as_attributes_raw"] += record.dropped.get("value_as_name", 0)
         counts["root_lists_raw"] += record.dropped.get("root_in_path", 0)
-        counts["values_as_attributes_raw"] += sum(names_value(p, values) for p in record.paths)
+        counts["values_as_attributes_raw"] += sum(path_names_value(p, values) for p in record.paths)
         counts["root_lists_raw"] += sum(lists_roots(p) for p in record.paths)
-        counts["values_as_attributes_kept"] += sum(names_value(p, values) for p in kept)
+        counts["values_as_attributes_kept"] += sum(path_names_value(p, values) for p in kept)
         counts["root_lists_kept"] += sum(lists_roots(p) for p in kept)
         if g.personalizable:
             gold_roots = {p[0] for p in g.paths}

@@ -32,6 +32,7 @@ __all__ = [
     "DisclosureDrops",
     "clean_disclosures",
     "disclosure_reply_type",
+    "names_value",
 ]
 
 NAME_PATTERN = (
@@ -159,13 +160,16 @@ def _name_problem(names: Sequence[str], root_keys: Mapping[str, str], value: str
         return "repeated_name"  # "Occupation > Occupation"
     if any(k in _PLACEHOLDER_NAMES for k in keys):
         return "placeholder_name"
-    if value:
-        value_words = set(_WORD.findall(value.lower()))
-        for key in keys:
-            words = set(_WORD.findall(key))
-            # "Age > 25-35", "Favorite Sport > Ultimate Frisbee" with value "ultimate frisbee"
-            if key == canonical_key(value) or (
-                words and words <= value_words and len(words) >= len(value_words)
-            ):
-                return "value_as_name"
+    if value and any(names_value(n, value) for n in names):
+        return "value_as_name"  # "Age > 25-35", "Favorite Sport > Ultimate Frisbee" ("ultimate frisbee")
     return None
+
+
+def names_value(name: str, value: str) -> bool:
+    """Whether the attribute ``name`` is the disclosed ``value`` itself ("Ultimate Frisbee" for
+    "ultimate frisbee", "25-35" for "25-35"): equal, or all of the value's words and no others."""
+    key = canonical_key(name)
+    if not value or key == canonical_key(value):
+        return bool(value)
+    words, value_words = set(_WORD.findall(key)), set(_WORD.findall(value.lower()))
+    return bool(words) and words <= value_words and len(words) >= len(value_words)
