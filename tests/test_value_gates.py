@@ -20,6 +20,7 @@ from deeppersona.generation import PersonaDraft, ValueGenerator
 from deeppersona.generation._checks import (
     absence_reason,
     clip_value,
+    copies_example,
     copies_sketch,
     core_problems,
     echoes_name,
@@ -800,3 +801,15 @@ def test_a_padded_none_is_a_collapse_and_stays_refused() -> None:
     padded = "Mary Wanjiru does not have any honorific use. She is always happy and content with her life"
     assert absence_reason(padded, path, ignore=["Mary", "Wanjiru"]) is None
     assert absence_reason("Mary Wanjiru does not use any honorifics.", path, ignore=["Mary", "Wanjiru"])
+
+
+def test_style_example_copy_is_refused(tree: AttributeTree) -> None:
+    # the fill prompt's style examples are about nobody: a value that reuses their facts is re-asked
+    handler, fills = fill_handler({"commute": "fried fish with rice at a roadside stall near work"})
+    draft = _fill(tree, handler)
+    assert draft.rejected == {"example_copy": 1}
+    assert all("fried fish" not in str(a.value) for a in draft.attributes.values())
+    assert "style example" in fills[-1].last_user_message
+    assert copies_example("takes a crowded minibus every day") and not copies_example(
+        "ugali with sukuma wiki"
+    )

@@ -42,6 +42,8 @@ __all__ = [
     "looks_not_applicable",
     "may_be_absent",
     "clip_value",
+    "FILL_STYLE_EXAMPLES",
+    "copies_example",
     "copies_sketch",
     "core_problems",
     "na_restates_name",
@@ -73,6 +75,7 @@ ValueProblem = Literal[
     "one_word",
     "alternatives",
     "truncated",
+    "example_copy",
 ]
 """Why a value is refused (see :func:`value_problem`; ``"repeated"`` is judged by the generator, which
 sees the persona's other values, and ``"one_word"`` only on the first ask of a free-text value)."""
@@ -486,6 +489,34 @@ def copies_sketch(text: str, sketch: str | None) -> bool:
     return words >= 4 and f" {value} " in f" {source} " and words >= 0.4 * (source.count(" ") + 1)
 
 
+FILL_STYLE_EXAMPLES: tuple[tuple[str, str], ...] = (
+    ("commute", "25 minutes on a crowded minibus, paid daily"),
+    ("debt_stress", "lies awake over a loan taken for a child's school fees"),
+    ("comfort_foods", "fried fish with rice, eaten at a roadside stall"),
+)
+"""The style examples the fill prompt shows (key, value): examples of the form, about nobody. A small
+model copies their facts into the persona ("Signature Dishes: fried fish with rice"), so a value that
+reuses them is refused (:func:`copies_example`)."""
+
+
+def _trigrams(text: str) -> set[tuple[str, str, str]]:
+    words = [w.lower() for w in WORD.findall(str(text))]
+    return {
+        (a, b, c)
+        for a, b, c in zip(words, words[1:], words[2:], strict=False)
+        if sum(w not in _FILLER for w in (a, b, c)) >= 2
+    }
+
+
+_EXAMPLE_TRIGRAMS = frozenset(g for _, value in FILL_STYLE_EXAMPLES for g in _trigrams(value))
+
+
+def copies_example(text: str) -> bool:
+    """Whether the value reuses a fill style example: three words in a row of one of
+    :data:`FILL_STYLE_EXAMPLES`, two of them content words ("fried fish with rice", "a crowded minibus")."""
+    return not _trigrams(text).isdisjoint(_EXAMPLE_TRIGRAMS)
+
+
 def not_applicable_reason(value: Any) -> str | None:
     """The reason of an explicit not-applicable answer (``"N/A: has no children"``), or ``None``.
 
@@ -613,6 +644,8 @@ def value_problem(
         return "unfounded_na"
     if sketch and copies_sketch(text, sketch):
         return "sketch_copy"
+    if copies_example(text):
+        return "example_copy"
     if name and is_echo(text, name, ignore=ignore):
         return "echo"
     if is_cut_off(text):
@@ -636,6 +669,7 @@ _PROBLEM_TEXT: dict[str, str] = {
         "shows it"
     ),
     "sketch_copy": "it copied the sketch instead of saying something new",
+    "example_copy": "it reused the facts of the style example; give this person's own",
     "trivial": "a bare word like that says nothing specific; write a concrete phrase of 3-15 words",
     "na_restates_name": (
         "that reason only says the attribute is absent; this attribute applies to almost everyone, so "

@@ -21,6 +21,7 @@ from ..persona._render import format_value, occupation_text
 from ..prompts import PromptLibrary
 from ..taxonomy import canonical_key
 from ._checks import (
+    FILL_STYLE_EXAMPLES,
     SENTENCE_END,
     WORD,
     ValueProblem,
@@ -464,7 +465,7 @@ class ValueGenerator:
         for start in range(0, len(items), self.batch_size):
             draft.stage(f"fill {start // self.batch_size + 1}/{batches}")
             batch = items[start : start + self.batch_size]
-            user = self.render("fill_batch", first=start == 0, items=batch)
+            user = self.render("fill_batch", first=start == 0, items=batch, examples=FILL_STYLE_EXAMPLES)
             missing += await self._fill_turn(llm, draft, user, batch, seen, first_ask=True)
         for round_ in range(self.max_fill_retries):
             if not missing:

@@ -310,8 +310,8 @@ def fill_items(
 FREE_TEXT_LEAST_CHARS = 12
 """Least characters of a free-text value in the fill reply's schema (about three words)."""
 
-FREE_TEXT_MOST_CHARS = 150
-"""Most characters of a free-text value in the fill reply's schema (about 25 words; 3-15 are asked): a
+FREE_TEXT_MOST_CHARS = 120
+"""Most characters of a free-text value in the fill reply's schema (about 20 words; 3-15 are asked): a
 small model sometimes writes a paragraph per value (a thousand tokens, minutes on a CPU, for one batch).
 A value that reaches the limit is cut back to its last whole clause (:func:`clip_value`)."""
 
