@@ -250,7 +250,7 @@ def _doc(**overrides: object) -> dict[str, object]:
     ("doc", "message"),
     [
         ({"roots": []}, "missing 'format_version'"),
-        (_doc(format_version=2), "unsupported format_version 2"),
+        (_doc(format_version=3), "unsupported format_version 3"),
         (_doc(format_version=True), "unsupported format_version True"),
         (_doc(extra=1), "unknown top-level keys \\['extra'\\]"),
         (_doc(roots={"Health": {}}), "'roots' must be a list"),
@@ -535,3 +535,38 @@ def test_sunburst(tree: AttributeTree, tmp_path: Path) -> None:
     assert (tmp_path / "sun.png").read_bytes()[:4] == b"\x89PNG"
     with pytest.raises(ConfigError, match=r"\.html"):
         tree.plot_sunburst(tmp_path / "sun.gif")
+
+
+def test_applicability_and_number_range_round_trip(tmp_path: Path) -> None:
+    from deeppersona.taxonomy import CONDITIONS, applies
+    from deeppersona.taxonomy._outline import format_outline, parse_outline
+
+    text = (
+        "Relationships and Social Networks :: People\n"
+        "    Partner :: The partner\n"
+        "        Partner's Job {text} [when: partnered] :: What the partner does for a living\n"
+        "        Children Count {number: children, 0-12} :: How many children the person has\n"
+        "        Children's School {categorical: Public | Private} [when: parent, employed] :: Where they study\n"
+    )
+    roots = parse_outline(text)
+    leaves = roots[0].children[0].children
+    assert leaves[0].applies_when == ("partnered",) and leaves[2].applies_when == ("parent", "employed")
+    number = leaves[1].value_type
+    assert number is not None and (number.unit, number.minimum, number.maximum) == ("children", 0, 12)
+    assert number.in_range(3) and not number.in_range(13)
+    again = parse_outline(format_outline(roots))
+    assert [n.to_dict() for n in again] == [n.to_dict() for n in roots]
+    tree = AttributeTree(again, fixed_roots=None)
+    path = tmp_path / "t.json"
+    tree.save(path)
+    assert AttributeTree.load(path).to_dict() == tree.to_dict()
+    assert json.loads(path.read_text())["format_version"] == FORMAT_VERSION == 2
+    assert "partnered" in CONDITIONS
+    assert applies(("partnered",), circumstances={"partnered": False}) is False
+    assert applies(("employed",), life_stage="retired") is False
+    assert applies(("employed", "parent"), life_stage="employed") is None
+    assert applies(("employed",), life_stage="employed") is True
+    with pytest.raises(TaxonomyError, match="unknown applicability condition 'wife'"):
+        parse_outline("Relationships :: x\n    Partner :: y\n        Job [when: wife]\n")
+    with pytest.raises(TaxonomyError, match="runs backwards"):
+        parse_outline("Relationships :: x\n    Partner :: y\n        Age {number: years, 9-1}\n")

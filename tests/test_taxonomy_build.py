@@ -52,7 +52,7 @@ def test_small_valid_outlines_fail_policy_but_lenient_writes(
     assert tuple(r.name for r in tree.roots) == ROOT_CATEGORIES
     assert sorted(n.path_str for n in tree.core_nodes()) == sorted(CORE_ATTRIBUTES)
     first = out.read_text(encoding="utf-8")
-    assert '"format_version": 1' in first
+    assert '"format_version": 2' in first
     assert build.main(["--outline-dir", str(outlines), "--output", str(out), "--lenient"]) == 0
     assert out.read_text(encoding="utf-8") == first  # stable output
     assert build.main(["--outline-dir", str(outlines), "--output", str(out), "--lenient", "--check"]) == 0

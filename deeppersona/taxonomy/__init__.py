@@ -16,6 +16,7 @@ Public names::
 from __future__ import annotations
 
 from ._canonical import canonical_key, normalize_name
+from ._conditions import CONDITIONS, applies
 from ._constants import CORE_ATTRIBUTES, DEFAULT_MAX_DEPTH, FORMAT_VERSION, PATH_SEPARATOR, ROOT_CATEGORIES
 from ._node import AttributeNode, ValueType
 from ._stats import TaxonomyStats
@@ -23,6 +24,7 @@ from ._tree import AttributeTree, PathLike
 from ._validate import TaxonomyProblem
 
 __all__ = [
+    "CONDITIONS",
     "CORE_ATTRIBUTES",
     "DEFAULT_MAX_DEPTH",
     "FORMAT_VERSION",
@@ -34,6 +36,7 @@ __all__ = [
     "TaxonomyProblem",
     "TaxonomyStats",
     "ValueType",
+    "applies",
     "canonical_key",
     "normalize_name",
 ]

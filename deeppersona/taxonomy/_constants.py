@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-FORMAT_VERSION = 1
-"""Version of the JSON document written by :meth:`AttributeTree.save`."""
+FORMAT_VERSION = 2
+"""Version of the JSON document written by :meth:`AttributeTree.save` (2 added ``applies_when`` on nodes
+and ``minimum``/``maximum`` on numeric value types)."""
+
+READABLE_FORMAT_VERSIONS: tuple[int, ...] = (1, 2)
+"""The document versions this library reads (version 1 files load unchanged)."""
 
 DEFAULT_MAX_DEPTH = 3
 """Maximum depth of a taxonomy, counting the root category as level 1 (paper §3.1)."""

@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataFileNotFoundError, TaxonomyError
-from ._constants import DEFAULT_MAX_DEPTH, FORMAT_VERSION, PATH_SEPARATOR
+from ._constants import DEFAULT_MAX_DEPTH, FORMAT_VERSION, PATH_SEPARATOR, READABLE_FORMAT_VERSIONS
 from ._node import AttributeNode, ValueType
 
 __all__ = ["DocumentSettings", "read_json_file", "roots_from_document", "roots_from_nested"]
 
-_NODE_KEYS = frozenset({"name", "description", "value_type", "core", "children"})
+_NODE_KEYS = frozenset({"name", "description", "value_type", "core", "applies_when", "children"})
 _DOC_KEYS = frozenset({"format_version", "roots", "max_depth", "fixed_roots", "metadata"})
 
 
@@ -155,10 +155,10 @@ def roots_from_document(doc: object, *, source: str) -> tuple[list[AttributeNode
     if "format_version" not in doc:
         raise TaxonomyError(f"{source}: missing 'format_version' (this deeppersona reads {FORMAT_VERSION})")
     version = doc["format_version"]
-    if version != FORMAT_VERSION or isinstance(version, bool):
+    if version not in READABLE_FORMAT_VERSIONS or isinstance(version, bool):
         raise TaxonomyError(
-            f"{source}: unsupported format_version {version!r}; this deeppersona reads version "
-            f"{FORMAT_VERSION} (upgrade deeppersona to read newer files)"
+            f"{source}: unsupported format_version {version!r}; this deeppersona reads versions "
+            f"{', '.join(map(str, READABLE_FORMAT_VERSIONS))} (upgrade deeppersona to read newer files)"
         )
     settings = DocumentSettings()
     max_depth = doc.get("max_depth", DEFAULT_MAX_DEPTH)
@@ -210,6 +210,9 @@ def _doc_node(
         value_type = ValueType.coerce(raw_type)
     except TaxonomyError as exc:
         raise TaxonomyError(f"{at}: {exc}") from None
+    when = item.get("applies_when", [])
+    if not isinstance(when, list) or not all(isinstance(w, str) for w in when):
+        raise TaxonomyError(f"{at}: 'applies_when' must be a list of condition names, got {when!r}")
     children = item.get("children")
     if children is None:
         children = []
@@ -217,7 +220,10 @@ def _doc_node(
         raise TaxonomyError(f"{at}: 'children' must be a list, got {type(children).__name__}")
     else:
         aliases.visit(children, _where(node_path) + "/children")
-    node = AttributeNode(name, description, value_type, core)
+    try:
+        node = AttributeNode(name, description, value_type, core, applies_when=when)
+    except TaxonomyError as exc:
+        raise TaxonomyError(f"{at}: {exc}") from None
     for i, child in enumerate(children):
         _doc_node(child, node_path, i, aliases, source, max_depth).parent = node
     return node

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
@@ -10,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, mo
 
 from ..errors import TaxonomyError
 from ._canonical import canonical_key
+from ._conditions import check_conditions
 from ._constants import PATH_SEPARATOR
 
 __all__ = ["AttributeNode", "ValueKind", "ValueType"]
@@ -25,12 +27,19 @@ class ValueType(BaseModel):
             short items) or ``"number"`` (a quantity in ``unit``).
         options: The allowed values of a categorical attribute (at least two, unique).
         unit: The unit of a numeric attribute, such as ``"people"`` or ``"hours per week"``.
+        minimum: The least plausible value of a numeric attribute, or ``None``.
+        maximum: The greatest plausible value of a numeric attribute, or ``None``.
+
+    An ordinal scale is a categorical type whose options run from one end of the scale to the other
+    ("Never | Rarely | Sometimes | Often"); a yes/no attribute is the categorical ``Yes | No``.
 
     Example:
         >>> ValueType.parse("categorical: Morning | Evening").options
         ('Morning', 'Evening')
         >>> ValueType(kind="number", unit="hours").to_hint()
         'number: hours'
+        >>> ValueType.parse("number: hours, 0-24").maximum
+        24.0
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -38,6 +47,8 @@ class ValueType(BaseModel):
     kind: ValueKind = "text"
     options: tuple[str, ...] = ()
     unit: str | None = None
+    minimum: float | None = None
+    maximum: float | None = None
 
     @field_validator("options")
     @classmethod
@@ -65,6 +76,10 @@ class ValueType(BaseModel):
             raise ValueError(f"options are only allowed for kind 'categorical', not {self.kind!r}")
         if self.kind != "number" and self.unit is not None:
             raise ValueError(f"a unit is only allowed for kind 'number', not {self.kind!r}")
+        if self.kind != "number" and (self.minimum is not None or self.maximum is not None):
+            raise ValueError(f"a range is only allowed for kind 'number', not {self.kind!r}")
+        if self.minimum is not None and self.maximum is not None and self.minimum > self.maximum:
+            raise ValueError(f"the range {self.minimum:g}-{self.maximum:g} runs backwards")
         return self
 
     @classmethod
@@ -87,7 +102,8 @@ class ValueType(BaseModel):
             if kind == "categorical":
                 return cls(kind="categorical", options=tuple(o for o in rest.split("|")))
             if kind == "number":
-                return cls(kind="number", unit=rest or None)
+                unit, minimum, maximum = _number_hint(rest)
+                return cls(kind="number", unit=unit, minimum=minimum, maximum=maximum)
             if kind in ("text", "list"):
                 if rest:
                     raise ValueError(f"kind {kind!r} takes no argument, got {rest!r}")
@@ -129,8 +145,11 @@ class ValueType(BaseModel):
         """Return the compact hint form (the inverse of :meth:`parse`)."""
         if self.kind == "categorical":
             return "categorical: " + " | ".join(self.options)
-        if self.kind == "number" and self.unit:
-            return f"number: {self.unit}"
+        if self.kind == "number" and (self.unit or self.minimum is not None or self.maximum is not None):
+            parts = [self.unit] if self.unit else []
+            if self.minimum is not None or self.maximum is not None:
+                parts.append(f"{_num(self.minimum)}-{_num(self.maximum)}")
+            return "number: " + ", ".join(parts)
         return self.kind
 
     def to_dict(self) -> dict[str, Any]:
@@ -140,7 +159,36 @@ class ValueType(BaseModel):
             out["options"] = list(self.options)
         if self.unit is not None:
             out["unit"] = self.unit
+        if self.minimum is not None:
+            out["minimum"] = self.minimum
+        if self.maximum is not None:
+            out["maximum"] = self.maximum
         return out
+
+    def in_range(self, number: float) -> bool:
+        """Whether ``number`` lies within the plausible range (always true without one)."""
+        return (self.minimum is None or number >= self.minimum) and (
+            self.maximum is None or number <= self.maximum
+        )
+
+
+_RANGE = re.compile(r"^(?P<lo>-?\d+(?:\.\d+)?)?\s*(?:-|–|\.\.|to)\s*(?P<hi>-?\d+(?:\.\d+)?)?$")
+
+
+def _number_hint(rest: str) -> tuple[str | None, float | None, float | None]:
+    """Split ``"hours, 0-24"`` into the unit and the range (either may be absent)."""
+    unit, minimum, maximum = rest, None, None
+    head, sep, tail = rest.rpartition(",")
+    match = _RANGE.match(tail.strip()) if sep else _RANGE.match(rest.strip())
+    if match and (match.group("lo") or match.group("hi")):
+        unit = head if sep else ""
+        minimum = float(match.group("lo")) if match.group("lo") else None
+        maximum = float(match.group("hi")) if match.group("hi") else None
+    return unit.strip() or None, minimum, maximum
+
+
+def _num(value: float | None) -> str:
+    return "" if value is None else f"{value:g}"
 
 
 def _first_error(exc: ValidationError) -> str:
@@ -161,6 +209,9 @@ class AttributeNode(NodeMixin):  # type: ignore[misc]
         description: A one-line description that prompts can use.
         value_type: A value-type hint (a :class:`ValueType`, its dict form or a hint string).
         core: Whether this is a core attribute that every persona fills first.
+        applies_when: Conditions that must all hold for the attribute to apply to a person, from
+            :data:`~deeppersona.taxonomy.CONDITIONS` (``("partnered",)``); empty when it applies to
+            everyone.
         parent: The parent node.
         children: Child nodes.
 
@@ -169,6 +220,7 @@ class AttributeNode(NodeMixin):  # type: ignore[misc]
         description: A one-line description, or ``None``.
         value_type: The value-type hint, or ``None``.
         core: Whether this is a core attribute.
+        applies_when: The applicability conditions (a tuple, empty for everyone).
     """
 
     def __init__(
@@ -179,6 +231,7 @@ class AttributeNode(NodeMixin):  # type: ignore[misc]
         core: bool = False,
         parent: AttributeNode | None = None,
         children: Iterable[AttributeNode] | None = None,
+        applies_when: Iterable[str] = (),
     ) -> None:
         if not isinstance(name, str):
             raise TaxonomyError(f"an attribute name must be a string, got {name!r}")
@@ -186,6 +239,12 @@ class AttributeNode(NodeMixin):  # type: ignore[misc]
         self.description = description
         self.value_type = ValueType.coerce(value_type)
         self.core = bool(core)
+        if isinstance(applies_when, str):
+            applies_when = (applies_when,)
+        try:
+            self.applies_when: tuple[str, ...] = check_conditions(applies_when)
+        except ValueError as exc:
+            raise TaxonomyError(f"attribute {name!r}: {exc}") from None
         self.parent = parent
         if children:
             self.children = list(children)
@@ -255,13 +314,17 @@ class AttributeNode(NodeMixin):  # type: ignore[misc]
             out["value_type"] = self.value_type.to_dict()
         if self.core:
             out["core"] = True
+        if self.applies_when:
+            out["applies_when"] = list(self.applies_when)
         if self.children:
             out["children"] = [c.to_dict() for c in self.children]
         return out
 
     def copy(self, *, deep: bool = True) -> AttributeNode:
         """Return a detached copy of this node (with copies of its descendants when ``deep``)."""
-        clone = AttributeNode(self.name, self.description, self.value_type, self.core)
+        clone = AttributeNode(
+            self.name, self.description, self.value_type, self.core, applies_when=self.applies_when
+        )
         if deep:
             for child in self.children:
                 child.copy(deep=True).parent = clone

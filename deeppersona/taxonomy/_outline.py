@@ -10,8 +10,12 @@ One node a line, four spaces of indentation a level::
             Household Size {number: people}
             Pets in Household {list}
 
-After the name come, in any order at the end of the line: ``:: description``, ``[core]`` and a value
-type hint in braces (``{text}``, ``{list}``, ``{number: unit}``, ``{categorical: A | B}``).
+After the name come, in any order at the end of the line: ``:: description``, ``[core]``, a value
+type hint in braces (``{text}``, ``{list}``, ``{number: unit}``, ``{number: unit, 0-24}``,
+``{categorical: A | B}``) and applicability conditions (``[when: partnered, parent]``, names from
+:data:`~deeppersona.taxonomy.CONDITIONS`)::
+
+    Partner's Work Schedule {text} [when: partnered] :: When the person's partner works
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..errors import TaxonomyError
+from ._conditions import check_conditions
 from ._constants import DEFAULT_MAX_DEPTH
 from ._node import AttributeNode, ValueType
 
@@ -36,19 +41,30 @@ class _Line:
     children: list[_Line] = field(default_factory=list)
 
 
-def _split_marks(text: str, where: str) -> tuple[str, bool | None, ValueType | None]:
-    """Strip trailing ``[core]`` and ``{hint}`` marks from ``text``."""
+def _split_marks(text: str, where: str) -> tuple[str, bool | None, ValueType | None, tuple[str, ...] | None]:
+    """Strip trailing ``[core]``, ``[when: ...]`` and ``{hint}`` marks from ``text``."""
     core: bool | None = None
     value_type: ValueType | None = None
+    when: tuple[str, ...] | None = None
     while True:
         match = _TRAILING_MARK.search(text)
         if not match:
             break
         mark = match.group(1)
         text = text[: match.start()]
-        if mark.startswith("["):
+        if mark.startswith("[") and mark[1:].lstrip().lower().startswith("when:"):
+            if when is not None:
+                raise TaxonomyError(f"{where}: [when: ...] given twice")
+            names = [n for n in mark.strip("[] ").partition(":")[2].split(",") if n.strip()]
+            if not names:
+                raise TaxonomyError(f"{where}: {mark} names no condition")
+            try:
+                when = check_conditions(names)
+            except ValueError as exc:
+                raise TaxonomyError(f"{where}: {exc}") from None
+        elif mark.startswith("["):
             if mark.strip("[] ").lower() != "core":
-                raise TaxonomyError(f"{where}: unknown tag {mark}; the only tag is [core]")
+                raise TaxonomyError(f"{where}: unknown tag {mark}; the tags are [core] and [when: ...]")
             if core:
                 raise TaxonomyError(f"{where}: [core] given twice")
             core = True
@@ -59,7 +75,7 @@ def _split_marks(text: str, where: str) -> tuple[str, bool | None, ValueType | N
                 value_type = ValueType.parse(mark[1:-1])
             except TaxonomyError as exc:
                 raise TaxonomyError(f"{where}: {exc}") from None
-    return text, core, value_type
+    return text, core, value_type, when
 
 
 def _parse_line(content: str, where: str) -> AttributeNode:
@@ -67,12 +83,18 @@ def _parse_line(content: str, where: str) -> AttributeNode:
     core = False
     value_type: ValueType | None = None
     description: str | None = None
+    when: tuple[str, ...] = ()
     if sep:
-        desc_part, desc_core, desc_type = _split_marks(desc_part, where)
+        desc_part, desc_core, desc_type, desc_when = _split_marks(desc_part, where)
+        when = desc_when or ()
         description = " ".join(desc_part.split()) or None
         core = bool(desc_core)
         value_type = desc_type
-    name_part, name_core, name_type = _split_marks(name_part, where)
+    name_part, name_core, name_type, name_when = _split_marks(name_part, where)
+    if name_when is not None:
+        if when:
+            raise TaxonomyError(f"{where}: [when: ...] given twice")
+        when = name_when
     if name_core:
         if core:
             raise TaxonomyError(f"{where}: [core] given twice")
@@ -89,10 +111,12 @@ def _parse_line(content: str, where: str) -> AttributeNode:
     for bad in "{}[]>":
         if bad in name:
             raise TaxonomyError(f"{where}: name {name!r} contains {bad!r}; marks go at the end of the line")
-    return AttributeNode(name, description, value_type, core)
+    return AttributeNode(name, description, value_type, core, applies_when=when)
 
 
-def parse_outline(text: str, *, source: str = "<outline>", max_depth: int = DEFAULT_MAX_DEPTH) -> list[AttributeNode]:
+def parse_outline(
+    text: str, *, source: str = "<outline>", max_depth: int = DEFAULT_MAX_DEPTH
+) -> list[AttributeNode]:
     """Parse outline text into detached root-category nodes.
 
     Args:
@@ -120,14 +144,14 @@ def parse_outline(text: str, *, source: str = "<outline>", max_depth: int = DEFA
             raise TaxonomyError(f"{where}: tab in indentation; indent with {INDENT} spaces a level")
         indent = len(indent_text)
         if indent % INDENT:
-            raise TaxonomyError(
-                f"{where}: indentation of {indent} spaces is not a multiple of {INDENT}"
-            )
+            raise TaxonomyError(f"{where}: indentation of {indent} spaces is not a multiple of {INDENT}")
         level = indent // INDENT + 1
         if level > max_depth:
             raise TaxonomyError(f"{where}: depth {level} is over the maximum of {max_depth}")
         if level > len(stack) + 1:
-            raise TaxonomyError(f"{where}: indented {level - len(stack) - 1} level(s) too deep for its parent")
+            raise TaxonomyError(
+                f"{where}: indented {level - len(stack) - 1} level(s) too deep for its parent"
+            )
         line = _Line(lineno, _parse_line(body.strip(), where))
         del stack[level - 1 :]
         siblings = stack[-1].children if stack else roots
@@ -166,6 +190,8 @@ def format_outline(roots: list[AttributeNode] | tuple[AttributeNode, ...]) -> st
         text = node.name
         if node.value_type is not None:
             text += " {" + node.value_type.to_hint() + "}"
+        if node.applies_when:
+            text += " [when: " + ", ".join(node.applies_when) + "]"
         if node.description:
             text += " :: " + node.description
         if node.core:
