@@ -897,6 +897,7 @@ class PersonaEngine:
                 run_seed=run.seed,
                 index=job.index,
                 fingerprint=run.fingerprint,
+                life_stage=(draft.demographics or {}).get("life_stage"),
             )
             if run.select_pool is not None:
                 selection = await asyncio.get_running_loop().run_in_executor(

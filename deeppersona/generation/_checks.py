@@ -76,6 +76,7 @@ ValueProblem = Literal[
     "alternatives",
     "truncated",
     "example_copy",
+    "out_of_range",
 ]
 """Why a value is refused (see :func:`value_problem`; ``"repeated"`` is judged by the generator, which
 sees the persona's other values, and ``"one_word"`` only on the first ask of a free-text value)."""
@@ -669,6 +670,7 @@ _PROBLEM_TEXT: dict[str, str] = {
         "shows it"
     ),
     "sketch_copy": "it copied the sketch instead of saying something new",
+    "out_of_range": "the number was outside the plausible range given",
     "example_copy": "it reused the facts of the style example; give this person's own",
     "trivial": "a bare word like that says nothing specific; write a concrete phrase of 3-15 words",
     "na_restates_name": (
@@ -963,7 +965,7 @@ _CIRCUMSTANCE_WORDS = re.compile(
 its attributes may be absent even under a trait root ("Long-Distance Relationship Maintenance")."""
 
 
-def may_be_absent(path: Sequence[str]) -> bool:
+def may_be_absent(path: Sequence[str], conditions: Collection[str] = ()) -> bool:
     """Whether a person may honestly have none of this attribute (``path``: its names from the root).
 
     True for what someone may simply not have or do: an activity, a membership, a possession, a
@@ -973,7 +975,10 @@ def may_be_absent(path: Sequence[str]) -> bool:
     a style or a capacity ("Bias Awareness", "Catastrophizing Tendency", "Deadline Handling").
     For those, "does not have any ..." says nothing and stays refused. A leaf (or its parent) about a
     circumstance not everyone is in may be absent wherever it stands ("Long-Distance Relationship
-    Maintenance", "Partner Communication Style", "Religious Doubts")."""
+    Maintenance", "Partner Communication Style", "Religious Doubts"), and so may a leaf with
+    applicability ``conditions`` (the taxonomy says it only applies to some people)."""
+    if conditions:
+        return True
     names = [str(n) for n in path]
     if not names:
         return False
@@ -987,7 +992,9 @@ def may_be_absent(path: Sequence[str]) -> bool:
 _NONE_PREFIX = re.compile(r"^\s*(?:none|nothing|n/?a)\s*[,.:;\-–—]\s*", re.IGNORECASE)
 
 
-def absence_reason(text: str, path: Sequence[str], *, ignore: Collection[str] = ()) -> str | None:
+def absence_reason(
+    text: str, path: Sequence[str], *, ignore: Collection[str] = (), conditions: Collection[str] = ()
+) -> str | None:
     """The value as an honest "none" (kept as not applicable, with the value as its reason), or ``None``.
 
     A value that only negates its attribute ("None, does not have any hosting dinner party activities",
@@ -1000,7 +1007,7 @@ def absence_reason(text: str, path: Sequence[str], *, ignore: Collection[str] = 
     and content with her life", written for twenty attributes in a row: a collapsed batch, re-asked)."""
     if (
         not path
-        or not may_be_absent(path)
+        or not may_be_absent(path, conditions)
         or len([p for p in SENTENCE_END.split(str(text).strip()) if WORD.search(p)]) > 1
     ):
         return None

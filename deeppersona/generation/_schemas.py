@@ -11,7 +11,7 @@ from typing import Annotated, Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, GetJsonSchemaHandler, create_model
 from pydantic_core import core_schema
 
-from ..taxonomy import AttributeNode, ValueType, canonical_key
+from ..taxonomy import CONDITIONS, AttributeNode, ValueType, canonical_key
 from ._checks import (
     ValueProblem,
     absence_reason,
@@ -219,18 +219,36 @@ class FillItem:
         """Build an item, computing the node's path and hint once."""
         names = tuple(node.path)
         return cls(
-            key, node, stratum, " > ".join(names), names, _hint(node.value_type), str(node.description or "")
+            key,
+            node,
+            stratum,
+            " > ".join(names),
+            names,
+            _hint(node.value_type, node.applies_when),
+            str(node.description or ""),
         )
 
 
-def _hint(vt: ValueType | None) -> str:
+def _hint(vt: ValueType | None, conditions: Sequence[str] = ()) -> str:
+    """The bracketed hint of a fill item: the value type, and the circumstance it presupposes."""
     if vt is None or vt.kind == "text":
-        return ""
-    if vt.kind == "categorical":
-        return "one of: " + " | ".join(vt.options)
-    if vt.kind == "number":
-        return f"a number{' of ' + vt.unit if vt.unit else ''}"
-    return "a short list"
+        text = ""
+    elif vt.kind == "categorical":
+        text = "one of: " + " | ".join(vt.options)
+    elif vt.kind == "number":
+        text = f"a number{' of ' + vt.unit if vt.unit else ''}"
+        if vt.minimum is not None and vt.maximum is not None:
+            text += f", {vt.minimum:g} to {vt.maximum:g}"
+        elif vt.minimum is not None:
+            text += f", at least {vt.minimum:g}"
+        elif vt.maximum is not None:
+            text += f", at most {vt.maximum:g}"
+    else:
+        text = "a short list"
+    if conditions:
+        needs = " and ".join(CONDITIONS.get(c, c) for c in conditions)
+        text = (text + "; " if text else "") + f"only if the person {needs}, else N/A"
+    return text
 
 
 _SLUG = re.compile(r"[^a-z0-9]+")
@@ -266,7 +284,7 @@ def _node_info(node: AttributeNode, cache: dict[int, _NodeInfo] | None) -> _Node
         _slug(parent.name) if isinstance(parent, AttributeNode) and parent.name else "",
         names,
         " > ".join(names),
-        _hint(node.value_type),
+        _hint(node.value_type, node.applies_when),
         str(node.description or ""),
     )
     if cache is not None:
@@ -411,6 +429,8 @@ def check_value(
         number = parse_number(value)
         if number is None:
             return None, "not_a_number", None
+        if vt is not None and not vt.in_range(number):
+            return None, "out_of_range", None
         return (int(number) if number.is_integer() else number), None, None
     if kind == "list":
         items = value if isinstance(value, list) else re.split(r"[;,]", str(value))
@@ -426,7 +446,9 @@ def check_value(
         text = clip_value(text, words=FREE_TEXT_MOST_WORDS, limit=FREE_TEXT_MOST_CHARS)
     problem = value_problem(text, kind=kind, options=options, name=node.name, sketch=sketch, ignore=ignore)
     if problem == "echo" and kind == "text":
-        reason = absence_reason(text, node.path, ignore=ignore)  # "does not host dinner parties": none
+        reason = absence_reason(
+            text, node.path, ignore=ignore, conditions=node.applies_when
+        )  # "does not host dinner parties": none
         if reason is not None:
             return None, None, reason
     return (text if problem is None else None), problem, None

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import abc
 import threading
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import ConfigError
-from ..taxonomy import PATH_SEPARATOR, AttributeNode, AttributeTree, canonical_key
+from ..taxonomy import PATH_SEPARATOR, AttributeNode, AttributeTree, applies, canonical_key
 
 if TYPE_CHECKING:
     from ..embeddings import Embedder
@@ -31,6 +31,11 @@ class SelectionContext:
         run_seed: The run seed (for population-level schedules derived from it).
         index: The persona's index in the run.
         fingerprint: ``tree.fingerprint()`` when already known (saves recomputing it).
+        life_stage: The persona's demographic life stage (``"employed"``, ``"retired"`` ...): attributes
+            whose applicability conditions it rules out are not chosen (see
+            :func:`~deeppersona.taxonomy.applies`).
+        circumstances: Decided circumstances (``{"partnered": False}``) that rule attributes out the same
+            way; an undecided condition leaves the attribute available.
     """
 
     tree: AttributeTree
@@ -40,6 +45,15 @@ class SelectionContext:
     run_seed: int = 0
     index: int = 0
     fingerprint: str | None = None
+    life_stage: str | None = None
+    circumstances: Mapping[str, bool] = field(default_factory=dict)
+
+    def applicable(self, node: AttributeNode) -> bool:
+        """Whether ``node`` may apply to this persona (its conditions are not ruled out)."""
+        return not node.applies_when or (
+            applies(node.applies_when, life_stage=self.life_stage, circumstances=self.circumstances)
+            is not False
+        )
 
 
 @dataclass(frozen=True)

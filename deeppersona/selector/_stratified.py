@@ -109,6 +109,22 @@ class _Index:
     embeddings: dict[str, VectorIndex] = field(default_factory=dict)
     valid: dict[frozenset[str], np.ndarray] = field(default_factory=dict)
 
+    def applicable_mask(self, context: SelectionContext) -> np.ndarray | None:
+        """The candidates whose applicability conditions the context does not rule out (``None``: all)."""
+        conditional = [i for i, node in enumerate(self.nodes) if node.applies_when]
+        if not conditional or (context.life_stage is None and not context.circumstances):
+            return None
+        mask = np.ones(len(self.nodes), dtype=bool)
+        for i in conditional:
+            mask[i] = context.applicable(self.nodes[i])
+        return mask
+
+    def context_mask(self, context: SelectionContext) -> np.ndarray:
+        """The candidates neither excluded nor ruled out by their applicability conditions."""
+        valid = self.valid_mask(frozenset(context.exclude))
+        applicable = self.applicable_mask(context)
+        return valid if applicable is None else valid & applicable
+
     def valid_mask(self, exclude: frozenset[str]) -> np.ndarray:
         """The candidates not excluded by ``exclude`` (cached per exclusion set; read-only array)."""
         mask = self.valid.get(exclude)
@@ -338,7 +354,7 @@ class StratifiedSelector(AttributeSelector):
         required = self._required_nodes(context.tree, k)
         index = self._index(context)
         n = len(index.nodes)
-        valid = index.valid_mask(frozenset(context.exclude))
+        valid = index.context_mask(context)
         available = int(valid.sum())
         if k > available:
             raise ConfigError(
@@ -505,7 +521,7 @@ class UniformSelector(StratifiedSelector):
         k = int(k)
         required = self._required_nodes(context.tree, k)
         index = self._index(context)
-        valid = index.valid_mask(frozenset(context.exclude))
+        valid = index.context_mask(context)
         pool = np.flatnonzero(valid)
         if k > pool.size:
             raise ConfigError(f"k={k} attributes asked for, but only {pool.size} candidates are available")

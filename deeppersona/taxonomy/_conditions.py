@@ -21,7 +21,7 @@ CONDITIONS: Mapping[str, str] = MappingProxyType(
     {
         "partnered": "has a spouse or partner",
         "parent": "has children",
-        "employed": "works for pay, as an employee or self-employed",
+        "employed": "works for pay (employee or self-employed)",
         "student": "is in school, college or university",
         "retired": "has retired from work",
         "manager": "supervises or manages other people at work",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 __all__ = ["TaxonomyStats"]
@@ -20,6 +20,10 @@ class TaxonomyStats:
         depth_histogram: Number of nodes at each level (1 = root categories).
         core: Number of nodes marked as core attributes.
         described: Number of nodes with a description.
+        described_leaves: Number of leaves with a description.
+        typed_leaves: Leaves with a value type, by kind (``{"categorical": 900, "text": 1800, ...}``).
+        conditional_leaves: Number of leaves with applicability conditions.
+        conditions: How many leaves name each applicability condition.
     """
 
     nodes: int
@@ -28,6 +32,20 @@ class TaxonomyStats:
     depth_histogram: dict[int, int]
     core: int
     described: int
+    described_leaves: int = 0
+    typed_leaves: dict[str, int] = field(default_factory=dict)
+    conditional_leaves: int = 0
+    conditions: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def typed_share(self) -> float:
+        """The share of leaves with a value type (0 for a tree without leaves)."""
+        return sum(self.typed_leaves.values()) / self.leaves if self.leaves else 0.0
+
+    @property
+    def described_share(self) -> float:
+        """The share of leaves with a description."""
+        return self.described_leaves / self.leaves if self.leaves else 0.0
 
     @property
     def roots(self) -> int:
@@ -57,6 +75,18 @@ class TaxonomyStats:
             f"{self.nodes} nodes, {self.leaves} leaves, {self.roots} root categories, "
             f"max depth {self.max_depth}, {self.core} core",
             "levels: " + ", ".join(f"{d}: {n}" for d, n in sorted(self.depth_histogram.items())),
+            f"leaves typed {self.typed_share:.1%} "
+            + (
+                "(" + ", ".join(f"{k} {n}" for k, n in self.typed_leaves.items()) + ")"
+                if self.typed_leaves
+                else ""
+            )
+            + f", described {self.described_share:.1%}, with applicability conditions {self.conditional_leaves}"
+            + (
+                " (" + ", ".join(f"{k} {n}" for k, n in self.conditions.items()) + ")"
+                if self.conditions
+                else ""
+            ),
         ]
         for name, count in self.per_root.items():
             share = 100.0 * count / self.nodes if self.nodes else 0.0

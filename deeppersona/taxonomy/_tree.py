@@ -641,12 +641,21 @@ class AttributeTree:
         """Return node, leaf, per-root and per-level counts."""
         per_root = {root.name: 1 + len(root.descendants) for root in self.roots}
         histogram: Counter[int] = Counter()
-        leaves = core = described = 0
+        leaves = core = described = described_leaves = 0
+        kinds: Counter[str] = Counter()
+        conditions: Counter[str] = Counter()
+        conditional = 0
         for node in self.nodes():
             histogram[node.depth] += 1
             leaves += not node.children
             core += node.core
             described += bool(node.description)
+            if not node.children:
+                described_leaves += bool(node.description)
+                if node.value_type is not None:
+                    kinds[node.value_type.kind] += 1
+                conditional += bool(node.applies_when)
+                conditions.update(node.applies_when)
         return TaxonomyStats(
             nodes=sum(histogram.values()),
             leaves=leaves,
@@ -654,12 +663,16 @@ class AttributeTree:
             depth_histogram=dict(sorted(histogram.items())),
             core=core,
             described=described,
+            described_leaves=described_leaves,
+            typed_leaves=dict(sorted(kinds.items())),
+            conditional_leaves=conditional,
+            conditions=dict(conditions.most_common()),
         )
 
     def fingerprint(self) -> str:
         """Return a stable hash of the tree's content, independent of the order of siblings.
 
-        Names, descriptions, value types and core flags count; ``max_depth``, ``fixed_roots`` and
+        Names, descriptions, value types, core flags and applicability conditions count; ``max_depth``, ``fixed_roots`` and
         ``metadata`` do not.
 
         Returns:
@@ -669,8 +682,11 @@ class AttributeTree:
         def canon(node: AttributeNode) -> str:
             vt = node.value_type.to_dict() if node.value_type is not None else None
             children = sorted(canon(c) for c in node.children)
+            fields: list[Any] = [node.name, node.description, vt, node.core, children]
+            if node.applies_when:  # appended only when set: older trees keep their fingerprints
+                fields.append(list(node.applies_when))
             return json.dumps(
-                [node.name, node.description, vt, node.core, children],
+                fields,
                 sort_keys=True,
                 ensure_ascii=False,
                 separators=(",", ":"),

@@ -1,0 +1,77 @@
+"""Applicability conditions: the selector skips attributes a profile rules out; the fill shows them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from deeppersona.generation._schemas import _hint, check_value, fill_items
+from deeppersona.selector import SelectionContext, StratifiedSelector, UniformSelector
+from deeppersona.taxonomy import CONDITIONS, AttributeNode, AttributeTree, ValueType
+from deeppersona.testing import HashEmbedder
+
+OUTLINE = """\
+Relationships and Social Networks :: People in the person's life
+    Partner :: The person's partner
+        Partner's Job {text} [when: partnered] :: What the person's partner does for a living
+        Partner's Hobbies {list} [when: partnered] :: What the partner does for fun
+        Attitude Toward Marriage {text} :: What the person thinks of marriage
+    Work :: Work life
+        Commute to Work {text} [when: employed] :: How the person gets to work
+        Relationship With Manager {text} [when: employed] :: How the person gets on with their boss
+        Retirement Hobbies {text} [when: retired] :: What the person took up after retiring
+        Dream Job {text} :: The job the person would most like
+"""
+
+
+@pytest.fixture(scope="module")
+def tree() -> AttributeTree:
+    return AttributeTree.from_outline(OUTLINE, fixed_roots=None)
+
+
+def _names(tree: AttributeTree, selector: StratifiedSelector, k: int, **kw: object) -> set[str]:
+    context = SelectionContext(tree, "a person", HashEmbedder(), **kw)  # type: ignore[arg-type]
+    return {s.node.name for s in selector.select(context, k, np.random.default_rng(0))}
+
+
+@pytest.mark.parametrize("selector", [StratifiedSelector(), UniformSelector()], ids=["stratified", "uniform"])
+def test_selector_skips_ruled_out_attributes(tree: AttributeTree, selector: StratifiedSelector) -> None:
+    everything = _names(tree, selector, 7)
+    assert len(everything) == 7  # nothing decided: every attribute may apply
+    retired_single = _names(tree, selector, 3, life_stage="retired", circumstances={"partnered": False})
+    assert retired_single == {"Attitude Toward Marriage", "Retirement Hobbies", "Dream Job"}
+    employed = _names(tree, selector, 6, life_stage="employed")
+    assert (
+        "Retirement Hobbies" not in employed and {"Commute to Work", "Relationship With Manager"} <= employed
+    )
+
+
+def test_too_few_applicable_attributes_is_a_clear_error(tree: AttributeTree) -> None:
+    from deeppersona.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="only 3 candidates"):
+        _names(tree, StratifiedSelector(), 4, life_stage="retired", circumstances={"partnered": False})
+
+
+def test_fill_hint_names_the_condition_and_the_range(tree: AttributeTree) -> None:
+    job = tree.find("Relationships and Social Networks > Partner > Partner's Job")
+    items = fill_items([(job, "near")])
+    assert items[0].hint == f"only if the person {CONDITIONS['partnered']}, else N/A"
+    assert _hint(ValueType.parse("number: hours per night, 3-12")) == "a number of hours per night, 3 to 12"
+
+
+def test_number_outside_its_range_is_refused_and_conditional_none_is_not_applicable() -> None:
+    sleep = AttributeNode("Sleep Duration", value_type="number: hours per night, 3-12")
+    assert check_value(30, sleep)[1] == "out_of_range"
+    assert check_value("7.5 hours", sleep) == (7.5, None, None)
+    job = AttributeNode("Partner's Job", value_type="text", applies_when=["partnered"])
+    value, problem, reason = check_value("Does not have a partner's job", job)
+    assert value is None and problem is None and reason
+    path = ["Emotional and Relational Skills", "Work", "Relationship With Manager"]  # a trait root
+    plain = AttributeTree.from_paths([" > ".join(path)], fixed_roots=None).find(" > ".join(path))
+    conditional = AttributeTree.from_outline(
+        "Emotional and Relational Skills :: x\n    Work :: y\n        Relationship With Manager [when: employed]\n",
+        fixed_roots=None,
+    ).find(" > ".join(path))
+    answer = "Does not have any relationship with a manager"
+    assert check_value(answer, conditional)[2] and check_value(answer, plain)[1] == "echo"
