@@ -75,3 +75,36 @@ def test_number_outside_its_range_is_refused_and_conditional_none_is_not_applica
     ).find(" > ".join(path))
     answer = "Does not have any relationship with a manager"
     assert check_value(answer, conditional)[2] and check_value(answer, plain)[1] == "echo"
+
+
+def _tilt_tree() -> AttributeTree:
+    """Ten branches of six leaves; branch A is disclosed least (support 1), branch J most (1000)."""
+    lines = ["Hobbies, Interests, and Lifestyle :: Leisure"]
+    for b in "ABCDEFGHIJ":
+        lines.append(f"    Branch {b} :: Branch {b}")
+        lines += [f"        Leaf {b}{leaf}" for leaf in "ABCDEF"]
+    tree = AttributeTree.from_outline("\n".join(lines) + "\n", fixed_roots=None)
+    for node in tree.nodes():
+        if node.depth == 3:
+            node.support = float((ord(node.parent.name[-1]) - 64) ** 3)
+    return tree
+
+
+def _branch_counts(tree: AttributeTree, sparsity: float) -> dict[str, int]:
+    from collections import Counter
+
+    selector = StratifiedSelector(sparsity=sparsity, coverage_period=0)
+    counts: Counter[str] = Counter()
+    for i in range(300):
+        context = SelectionContext(tree, f"person {i}", HashEmbedder(), index=i)
+        for s in selector.select(context, 4, np.random.default_rng(i)):
+            counts[s.node.parent.name] += 1
+    return counts
+
+
+def test_support_tilts_the_walk_toward_rarely_disclosed_branches() -> None:
+    tilted = _branch_counts(_tilt_tree(), 0.5)
+    rare, common = tilted["Branch A"] + tilted["Branch B"], tilted["Branch I"] + tilted["Branch J"]
+    assert rare >= 1.5 * common, tilted
+    flat = _branch_counts(_tilt_tree(), 0.0)
+    assert 0.6 < (flat["Branch A"] + flat["Branch B"]) / (flat["Branch I"] + flat["Branch J"]) < 1.6, flat

@@ -451,6 +451,9 @@ def test_build_end_to_end_with_fake() -> None:
     assert tree.metadata["builder"]["qa_pairs"] >= 300
     for path, count in result.path_counts.items():
         assert count > 0 and tree.find(path) is not None
+        assert tree.find(path).support == count  # the extraction counts are the tree's support
+    assert all(n.support is not None for n in tree.nodes()) and tree.stats().supported == len(tree)
+    assert tree.metadata["support"]["qa_pairs"] >= 300
 
 
 def test_checkpoint_resume_skips_done_pairs(tmp_path: Path) -> None:

@@ -825,6 +825,7 @@ class TaxonomyBuilder:
                 continue
             for i in range(1, len(final) + 1):
                 counts[final[:i]] += merged.counts.get(path, 0)
+        _write_support(tree, counts, base=base, pairs=len(pairs))
         stages = [
             read_report,
             classify_report,
@@ -909,3 +910,29 @@ def _replace(record: PairRecord, **changes: Any) -> PairRecord:
     from dataclasses import replace
 
     return replace(record, **changes)
+
+
+def _write_support(
+    tree: AttributeTree, counts: Mapping[AttributePath, int], *, base: AttributeTree | None, pairs: int
+) -> None:
+    """Store each node's disclosure count as its :attr:`~deeppersona.taxonomy.AttributeNode.support`.
+
+    A built tree gets the count of every node (0 for a node no pair disclosed, which cannot happen for
+    a node the build made); an extended tree adds the new counts to the support its nodes had (a node
+    of the base tree without support and without new disclosures keeps ``None``).
+    """
+    by_key: dict[tuple[str, ...], int] = {}
+    for path, n in counts.items():
+        key = tuple(canonical_key(x) for x in path)
+        by_key[key] = by_key.get(key, 0) + n
+    for node in tree.nodes():
+        n = by_key.get(tuple(canonical_key(x) for x in node.path), 0)
+        if base is None:
+            node.support = float(n)
+        elif n:
+            node.support = (node.support or 0.0) + n
+    tree.metadata["support"] = {
+        "source": "TaxonomyBuilder extraction counts",
+        "qa_pairs": pairs,
+        "meaning": "how many extracted disclosures fell on the node or below it",
+    }

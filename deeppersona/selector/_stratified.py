@@ -155,8 +155,11 @@ class StratifiedSelector(AttributeSelector):
 
     Args:
         ratios: Relative shares of the near, middle and far strata.
-        sparsity: Exponent of the long-tail prior: a branch with ``m`` candidates gets weight ``m**-sparsity``
-            (0 treats all branches alike).
+        sparsity: Exponent of the long-tail prior. When the taxonomy carries disclosure ``support`` (how
+            often people talk about an attribute, see :attr:`AttributeNode.support`), a branch whose
+            leaves have mean support ``s`` gets weight ``s**-sparsity`` and a leaf of support ``t`` gets
+            ``t**-sparsity`` within its branch, so rarely disclosed attributes come up more often;
+            without support a branch with ``m`` candidates gets ``m**-sparsity``. 0 treats all alike.
         root_balance: Exponent equalising root categories: a branch's weight is divided by
             ``(branches in its root) ** root_balance`` (0 lets big roots dominate).
         root_weights: Root-category name → multiplier of its branches' weights (0 removes the root).
@@ -317,16 +320,26 @@ class StratifiedSelector(AttributeSelector):
         sizes = np.bincount(branch_id, minlength=n_branches).astype(float)
         per_root = np.bincount(b_root, minlength=len(root_names)).astype(float)
         mean_leaf_w = np.bincount(branch_id, weights=leaf_w, minlength=n_branches) / np.maximum(sizes, 1)
+        support = _supports(nodes)
+        if support is None:
+            branch_tilt = np.log(np.maximum(sizes, 1))
+            leaf_tilt = np.zeros(len(nodes))
+        else:  # mean disclosure support of the branch's leaves, and each leaf's own
+            mean_support = np.bincount(branch_id, weights=support, minlength=n_branches) / np.maximum(
+                sizes, 1
+            )
+            branch_tilt = np.log(mean_support)
+            leaf_tilt = np.log(support)
         weights = {canonical_key(k): v for k, v in self.root_weights.items()}
         root_w = np.array([weights.get(canonical_key(r), 1.0) for r in root_names], dtype=float)
         with np.errstate(divide="ignore"):
             branch_logw = (
                 np.log(root_w[b_root] if len(b_root) else np.zeros(0))
                 - self.root_balance * np.log(np.maximum(per_root[b_root], 1))
-                - self.sparsity * np.log(np.maximum(sizes, 1))
+                - self.sparsity * branch_tilt
                 + np.log(np.maximum(mean_leaf_w, 1e-12))
             )
-            leaf_logw = np.log(np.maximum(leaf_w, 1e-12))
+            leaf_logw = np.log(np.maximum(leaf_w, 1e-12)) - self.sparsity * leaf_tilt
         return _Index(
             nodes=nodes,
             keys=[n.key for n in nodes],
@@ -544,6 +557,17 @@ class UniformSelector(StratifiedSelector):
         if context.embedder is None:
             return np.zeros(len(index.nodes))
         return super()._similarity(index, context)
+
+
+def _supports(nodes: Sequence[AttributeNode]) -> np.ndarray | None:
+    """The candidates' disclosure support (positive; a missing one takes the smallest present), or
+    ``None`` when no candidate has one."""
+    raw = [n.support for n in nodes]
+    present = [s for s in raw if s is not None]
+    if not present:
+        return None
+    floor = max(min(present), 1e-6)
+    return np.array([max(s, floor) if s is not None else floor for s in raw], dtype=float)
 
 
 def _encode_cached(embedder: Embedder, texts: list[str], fingerprint: str) -> np.ndarray:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 FORMAT_VERSION = 2
-"""Version of the JSON document written by :meth:`AttributeTree.save` (2 added ``applies_when`` on nodes
-and ``minimum``/``maximum`` on numeric value types)."""
+"""Version of the JSON document written by :meth:`AttributeTree.save` (2 added ``applies_when`` and ``support``
+on nodes and ``minimum``/``maximum`` on numeric value types)."""
 
 READABLE_FORMAT_VERSIONS: tuple[int, ...] = (1, 2)
 """The document versions this library reads (version 1 files load unchanged)."""

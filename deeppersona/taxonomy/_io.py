@@ -14,7 +14,7 @@ from ._node import AttributeNode, ValueType
 
 __all__ = ["DocumentSettings", "read_json_file", "roots_from_document", "roots_from_nested"]
 
-_NODE_KEYS = frozenset({"name", "description", "value_type", "core", "applies_when", "children"})
+_NODE_KEYS = frozenset({"name", "description", "value_type", "core", "applies_when", "support", "children"})
 _DOC_KEYS = frozenset({"format_version", "roots", "max_depth", "fixed_roots", "metadata"})
 
 
@@ -221,7 +221,9 @@ def _doc_node(
     else:
         aliases.visit(children, _where(node_path) + "/children")
     try:
-        node = AttributeNode(name, description, value_type, core, applies_when=when)
+        node = AttributeNode(
+            name, description, value_type, core, applies_when=when, support=item.get("support")
+        )
     except TaxonomyError as exc:
         raise TaxonomyError(f"{at}: {exc}") from None
     for i, child in enumerate(children):

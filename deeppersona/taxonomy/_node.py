@@ -212,6 +212,9 @@ class AttributeNode(NodeMixin):  # type: ignore[misc]
         applies_when: Conditions that must all hold for the attribute to apply to a person, from
             :data:`~deeppersona.taxonomy.CONDITIONS` (``("partnered",)``); empty when it applies to
             everyone.
+        support: How often people disclose this attribute in real self-disclosure text (a smoothed
+            count; see ``docs/taxonomy.md``), or ``None`` when unknown. The selector's long-tail prior
+            favours attributes with low support.
         parent: The parent node.
         children: Child nodes.
 
@@ -221,6 +224,7 @@ class AttributeNode(NodeMixin):  # type: ignore[misc]
         value_type: The value-type hint, or ``None``.
         core: Whether this is a core attribute.
         applies_when: The applicability conditions (a tuple, empty for everyone).
+        support: The disclosure support, or ``None``.
     """
 
     def __init__(
@@ -232,6 +236,7 @@ class AttributeNode(NodeMixin):  # type: ignore[misc]
         parent: AttributeNode | None = None,
         children: Iterable[AttributeNode] | None = None,
         applies_when: Iterable[str] = (),
+        support: float | None = None,
     ) -> None:
         if not isinstance(name, str):
             raise TaxonomyError(f"an attribute name must be a string, got {name!r}")
@@ -245,6 +250,11 @@ class AttributeNode(NodeMixin):  # type: ignore[misc]
             self.applies_when: tuple[str, ...] = check_conditions(applies_when)
         except ValueError as exc:
             raise TaxonomyError(f"attribute {name!r}: {exc}") from None
+        if support is not None:
+            if isinstance(support, bool) or not isinstance(support, int | float) or not support >= 0:
+                raise TaxonomyError(f"attribute {name!r}: support must be a number >= 0, got {support!r}")
+            support = float(support)
+        self.support: float | None = support
         self.parent = parent
         if children:
             self.children = list(children)
@@ -316,6 +326,8 @@ class AttributeNode(NodeMixin):  # type: ignore[misc]
             out["core"] = True
         if self.applies_when:
             out["applies_when"] = list(self.applies_when)
+        if self.support is not None:
+            out["support"] = self.support
         if self.children:
             out["children"] = [c.to_dict() for c in self.children]
         return out
@@ -323,7 +335,12 @@ class AttributeNode(NodeMixin):  # type: ignore[misc]
     def copy(self, *, deep: bool = True) -> AttributeNode:
         """Return a detached copy of this node (with copies of its descendants when ``deep``)."""
         clone = AttributeNode(
-            self.name, self.description, self.value_type, self.core, applies_when=self.applies_when
+            self.name,
+            self.description,
+            self.value_type,
+            self.core,
+            applies_when=self.applies_when,
+            support=self.support,
         )
         if deep:
             for child in self.children:

@@ -24,6 +24,7 @@ class TaxonomyStats:
         typed_leaves: Leaves with a value type, by kind (``{"categorical": 900, "text": 1800, ...}``).
         conditional_leaves: Number of leaves with applicability conditions.
         conditions: How many leaves name each applicability condition.
+        supported: Number of nodes with a disclosure support.
     """
 
     nodes: int
@@ -36,6 +37,7 @@ class TaxonomyStats:
     typed_leaves: dict[str, int] = field(default_factory=dict)
     conditional_leaves: int = 0
     conditions: dict[str, int] = field(default_factory=dict)
+    supported: int = 0
 
     @property
     def typed_share(self) -> float:
@@ -86,7 +88,8 @@ class TaxonomyStats:
                 " (" + ", ".join(f"{k} {n}" for k, n in self.conditions.items()) + ")"
                 if self.conditions
                 else ""
-            ),
+            )
+            + f", nodes with support {self.supported}",
         ]
         for name, count in self.per_root.items():
             share = 100.0 * count / self.nodes if self.nodes else 0.0

@@ -234,7 +234,9 @@ class AttributeTree:
             TaxonomyError: The outline is malformed; the message names the file and line.
         """
         roots = parse_outline(text, source=source, max_depth=max_depth)
-        settings = DocumentSettings(max_depth=max_depth, fixed_roots=tuple(fixed_roots) if fixed_roots is not None else None)
+        settings = DocumentSettings(
+            max_depth=max_depth, fixed_roots=tuple(fixed_roots) if fixed_roots is not None else None
+        )
         return cls._checked(roots, settings, source)
 
     @classmethod
@@ -520,7 +522,9 @@ class AttributeTree:
         return self._like([root.copy() for root in self.roots])
 
     def _like(self, roots: Iterable[AttributeNode]) -> AttributeTree:
-        return type(self)(roots, max_depth=self.max_depth, fixed_roots=self.fixed_roots, metadata=self.metadata)
+        return type(self)(
+            roots, max_depth=self.max_depth, fixed_roots=self.fixed_roots, metadata=self.metadata
+        )
 
     def _copy_kept(self, keep: set[int]) -> AttributeTree:
         def clone(node: AttributeNode) -> AttributeNode:
@@ -605,7 +609,9 @@ class AttributeTree:
         if prefer not in (None, "self", "other"):
             raise ConfigError(f"prefer must be 'self', 'other' or None, got {prefer!r}")
         fixed = self.fixed_roots if self.fixed_roots == other.fixed_roots else None
-        metadata = {**other.metadata, **self.metadata} if prefer != "other" else {**self.metadata, **other.metadata}
+        metadata = (
+            {**other.metadata, **self.metadata} if prefer != "other" else {**self.metadata, **other.metadata}
+        )
         merged = type(self)(
             [r.copy() for r in self.roots],
             max_depth=max(self.max_depth, other.max_depth),
@@ -644,8 +650,9 @@ class AttributeTree:
         leaves = core = described = described_leaves = 0
         kinds: Counter[str] = Counter()
         conditions: Counter[str] = Counter()
-        conditional = 0
+        conditional = supported = 0
         for node in self.nodes():
+            supported += node.support is not None
             histogram[node.depth] += 1
             leaves += not node.children
             core += node.core
@@ -667,12 +674,13 @@ class AttributeTree:
             typed_leaves=dict(sorted(kinds.items())),
             conditional_leaves=conditional,
             conditions=dict(conditions.most_common()),
+            supported=supported,
         )
 
     def fingerprint(self) -> str:
         """Return a stable hash of the tree's content, independent of the order of siblings.
 
-        Names, descriptions, value types, core flags and applicability conditions count; ``max_depth``, ``fixed_roots`` and
+        Names, descriptions, value types, core flags, applicability conditions and support count; ``max_depth``, ``fixed_roots`` and
         ``metadata`` do not.
 
         Returns:
@@ -683,8 +691,10 @@ class AttributeTree:
             vt = node.value_type.to_dict() if node.value_type is not None else None
             children = sorted(canon(c) for c in node.children)
             fields: list[Any] = [node.name, node.description, vt, node.core, children]
-            if node.applies_when:  # appended only when set: older trees keep their fingerprints
+            if node.applies_when or node.support is not None:  # only when set: older trees keep theirs
                 fields.append(list(node.applies_when))
+            if node.support is not None:
+                fields.append(node.support)
             return json.dumps(
                 fields,
                 sort_keys=True,
