@@ -108,3 +108,29 @@ def test_support_tilts_the_walk_toward_rarely_disclosed_branches() -> None:
     assert rare >= 1.5 * common, tilted
     flat = _branch_counts(_tilt_tree(), 0.0)
     assert 0.6 < (flat["Branch A"] + flat["Branch B"]) / (flat["Branch I"] + flat["Branch J"]) < 1.6, flat
+
+
+def test_engine_settles_circumstances_then_skips_what_they_rule_out() -> None:
+    from typing import Any
+
+    from deeppersona.engine import PersonaEngine
+    from deeppersona.testing import FakeLLM, FakeRequest
+
+    seen: list[FakeRequest] = []
+
+    def handler(req: FakeRequest) -> Any:
+        seen.append(req)
+        if req.call_site == "circumstances":
+            return {"partnered": False}
+        return None
+
+    tree = AttributeTree.from_outline(OUTLINE, fixed_roots=None)
+    llm = FakeLLM(seed=1, handler=handler)
+    engine = PersonaEngine(tree, model=llm, embedder=HashEmbedder(), require_core=False)
+    persona = engine.with_seed(3).anchor(age=40, occupation="nurse").generate(k=3)
+    assert persona.core is not None and persona.core.circumstances == {"partnered": False}
+    assert not {p.split(" > ")[-1] for p in persona.selected} & {"Partner's Job", "Partner's Hobbies"}
+    asked = [r for r in seen if r.call_site == "circumstances"]
+    assert len(asked) == 1 and "- partnered: the person has a spouse or partner" in asked[0].prompt
+    fills = [r for r in seen if r.call_site == "fill"]
+    assert fills and any('{"partnered":false}' in m["content"] for m in fills[0].messages)

@@ -41,7 +41,7 @@ from ..llm._resolve import preflight
 from ..persona import Persona, Population, Provenance
 from ..prompts import PromptLibrary
 from ..selector import AttributeSelector, SelectionContext, StratifiedSelector
-from ..taxonomy import AttributeNode, AttributeTree
+from ..taxonomy import AttributeNode, AttributeTree, circumstance_names
 from ._anchors import ResolvedAnchors, bind_anchors, classify_key, name_embedding_table, validate_anchors
 from ._checkpoint import JsonlCheckpoint, ResumeState, RunReport
 from ._options import EngineOptions
@@ -87,6 +87,7 @@ class _Run:
     options: EngineOptions
     provenance: Provenance
     select_pool: ThreadPoolExecutor | None = None
+    circumstances: tuple[str, ...] = ()
 
 
 class _Shared:
@@ -790,6 +791,7 @@ class PersonaEngine:
             k=k,
             options=self._options,
             provenance=provenance,
+            circumstances=circumstance_names(self._selector.cached_candidates(tree, fingerprint)),
         )
 
     def _check_enrich_anchors(self) -> None:
@@ -889,6 +891,7 @@ class PersonaEngine:
                 draft.anchors = {**{k: draft.demographics[k] for k in extracted if k in draft.demographics},
                                  **draft.anchors, "bio": job.sketch}  # fmt: skip
             await gen.core(run.llm, draft, core_rng)
+            circumstances = await gen.circumstances(run.llm, draft, run.circumstances)
             context = SelectionContext(
                 tree=run.tree,
                 profile=gen.profile_text(draft),
@@ -898,6 +901,7 @@ class PersonaEngine:
                 index=job.index,
                 fingerprint=run.fingerprint,
                 life_stage=(draft.demographics or {}).get("life_stage"),
+                circumstances=circumstances,
             )
             if run.select_pool is not None:
                 selection = await asyncio.get_running_loop().run_in_executor(
@@ -1310,6 +1314,7 @@ def _step_progress(run: _Run, jobs: Sequence[_Job]) -> Any:
     if len(jobs) != 1 or run.options.progress is False:
         return None
     total = 1 + run.generator.fill_calls(run.k) + int(run.options.consistency) + int(run.options.narrative)
+    total += int(bool(run.circumstances))
     total += int(jobs[0].sketch is not None)
     bar = make_bar(total, f"persona {jobs[0].index}", unit="step", setting=run.options.progress)
     if bar is not None:

@@ -19,7 +19,7 @@ from ..llm._base import LLM, LLMResponse, Usage
 from ..persona import AttributeValue, ConsistencyNote, CoreProfile
 from ..persona._render import format_value, occupation_text
 from ..prompts import PromptLibrary
-from ..taxonomy import canonical_key
+from ..taxonomy import CONDITIONS, canonical_key
 from ._checks import (
     FILL_STYLE_EXAMPLES,
     SENTENCE_END,
@@ -316,6 +316,36 @@ class ValueGenerator:
             {"role": "assistant", "content": _compact({k: data[k] for k in CORE_FIELDS})},
         ]
         return core
+
+    async def circumstances(self, llm: LLM, draft: PersonaDraft, names: Sequence[str]) -> dict[str, bool]:
+        """Settle the circumstances behind the taxonomy's applicability conditions (one call).
+
+        Asked right after the core chain, in the same dialogue, so the attributes filled later see the
+        answer ("partnered": false, and no partner details follow). The answer is stored in
+        ``draft.core.circumstances``; the selector then skips the attributes it rules out.
+
+        Args:
+            llm: The backend.
+            draft: The persona so far (its core chain done).
+            names: Condition names from :data:`~deeppersona.taxonomy.CONDITIONS` (none: no call).
+
+        Returns:
+            Condition → true/false.
+        """
+        wanted = [n for n in dict.fromkeys(names) if n in CONDITIONS]
+        if not wanted:
+            return {}
+        draft.stage("circumstances")
+        user = self.render("circumstances", conditions=[(n, CONDITIONS[n]) for n in wanted])
+        fields: dict[str, Any] = {n: (bool, Field(description=f"the person {CONDITIONS[n]}")) for n in wanted}
+        model = create_model("Circumstances", __config__=ConfigDict(extra="ignore"), **fields)
+        messages = [*draft.messages, {"role": "user", "content": user}]
+        reply = (await self._call(llm, draft, messages, model, "circumstances")).output
+        decided = {n: bool(getattr(reply, n)) for n in wanted}
+        draft.messages = [*messages, {"role": "assistant", "content": _compact(decided)}]
+        if draft.core is not None:
+            draft.core = draft.core.model_copy(update={"circumstances": decided})
+        return decided
 
     @staticmethod
     def _valid_part(name: str, value: Any, story_range: tuple[int, int]) -> Any:

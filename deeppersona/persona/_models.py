@@ -73,6 +73,10 @@ class CoreProfile(BaseModel):
         coping_mechanism: How the person deals with challenges.
         life_stories: One to three salient life stories rooted in the person's country and region.
         interests: Two or three hobbies or interests inferred from the stories.
+        circumstances: Circumstances settled after the core chain (applicability condition → true or
+            false, such as ``{"partnered": False, "parent": True}``; see
+            :data:`~deeppersona.taxonomy.CONDITIONS`). They decide which conditional attributes the
+            selector may pick; empty when the taxonomy has no such conditions.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -84,6 +88,7 @@ class CoreProfile(BaseModel):
     coping_mechanism: str
     life_stories: list[str] = Field(default_factory=list)
     interests: list[str] = Field(default_factory=list)
+    circumstances: dict[str, bool] = Field(default_factory=dict)
 
 
 class ConsistencyNote(BaseModel):

@@ -50,6 +50,7 @@ def _override_sources(overrides: Mapping[str, str] | str | Path | None) -> dict[
 
 REQUIRED_VARIABLES: dict[str, frozenset[str]] = {
     "core_chain": frozenset({"facts", "num_stories", "num_interests", "story_words"}),
+    "circumstances": frozenset({"conditions"}),
     "core_fix": frozenset({"problems"}),
     "core_story": frozenset({"story_words"}),
     "fill_batch": frozenset({"items"}),

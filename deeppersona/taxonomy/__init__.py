@@ -16,7 +16,7 @@ Public names::
 from __future__ import annotations
 
 from ._canonical import canonical_key, normalize_name
-from ._conditions import CONDITIONS, applies
+from ._conditions import CONDITIONS, applies, circumstance_names
 from ._constants import CORE_ATTRIBUTES, DEFAULT_MAX_DEPTH, FORMAT_VERSION, PATH_SEPARATOR, ROOT_CATEGORIES
 from ._node import AttributeNode, ValueType
 from ._stats import TaxonomyStats
@@ -37,6 +37,7 @@ __all__ = [
     "TaxonomyStats",
     "ValueType",
     "applies",
+    "circumstance_names",
     "canonical_key",
     "normalize_name",
 ]

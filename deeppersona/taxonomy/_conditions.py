@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
+from typing import Any
 
-__all__ = ["CONDITIONS", "DEMOGRAPHIC_CONDITIONS", "applies", "check_conditions"]
+__all__ = ["CONDITIONS", "DEMOGRAPHIC_CONDITIONS", "applies", "check_conditions", "circumstance_names"]
 
 CONDITIONS: Mapping[str, str] = MappingProxyType(
     {
@@ -96,3 +97,10 @@ def applies(
             return False
         undecided = undecided or holds is None
     return None if undecided else True
+
+
+def circumstance_names(nodes: Iterable[Any]) -> tuple[str, ...]:
+    """The conditions of ``nodes`` that a profile must settle: those not decided by the life stage, in
+    the order of :data:`CONDITIONS` (empty when no node has one)."""
+    used = {c for node in nodes for c in getattr(node, "applies_when", ())}
+    return tuple(c for c in CONDITIONS if c in used and c not in DEMOGRAPHIC_CONDITIONS)
