@@ -46,6 +46,17 @@ from deeppersona.taxonomy._outline import parse_outline  # noqa: E402
 
 OUTLINE_DIR = ROOT / "deeppersona" / "data" / "taxonomy" / "outline"
 OUTPUT = ROOT / "deeppersona" / "data" / "taxonomy" / "default.json"
+REVIEWED = ROOT / "deeppersona" / "data" / "taxonomy" / "reviewed_duplicates.tsv"
+SUPPORT = ROOT / "deeppersona" / "data" / "taxonomy" / "support.tsv"
+SUPPORT_SOURCE = {
+    "source": "Synthetic-Persona-Chat persona sentences (validation and test splits)",
+    "credit": "Jandaghi et al. (2023), Faithful Persona-based Conversational Dataset Generation with Large "
+    "Language Models, Google Research; CC BY 4.0",
+    "method": "scripts/derive_support.py: each sentence mapped to its most similar leaf (all-MiniLM-L6-v2, "
+    "cosine >= threshold), counted by the persona lists holding it, plus additive smoothing; a branch's or "
+    "root's support is the sum over its leaves",
+    "file": "deeppersona/data/taxonomy/support.tsv",
+}
 MIN_NODES = 4000
 MIN_ROOT_NODES = 150
 MAX_ROOT_SHARE = 0.15
@@ -128,6 +139,56 @@ def policy_problems(tree: AttributeTree) -> list[TaxonomyProblem]:
     return problems
 
 
+def apply_support(tree: AttributeTree, path: Path) -> list[TaxonomyProblem]:
+    """Store the support of ``path`` (see ``scripts/derive_support.py``) on the tree's nodes.
+
+    Each leaf gets its smoothed support; a branch or root gets the sum over its leaves. A leaf missing
+    from the file is a problem (the file is out of date); without the file nothing is stored.
+    """
+    if not path.exists():
+        return []
+    table: dict[str, float] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            leaf, _count, support = line.split("\t")
+            table[leaf] = float(support)
+    problems: list[TaxonomyProblem] = []
+
+    def fill(node: AttributeNode) -> float:
+        if not node.children:
+            value = table.get(node.path_str)
+            if value is None:
+                problems.append(
+                    TaxonomyProblem(node.path_str, "no support in support.tsv; run scripts/derive_support.py", "support")
+                )
+                value = 0.0
+        else:
+            value = sum(fill(child) for child in node.children)
+        node.support = value
+        return value
+
+    for root in tree.roots:
+        fill(root)
+    return problems
+
+
+def read_reviewed(path: Path) -> tuple[list[list[str]], list[str]]:
+    """Read the reviewed near-duplicate pairs: ``path A<TAB>path B<TAB>reason`` a line, ``#`` comments."""
+    if not path.exists():
+        return [], []
+    pairs: list[list[str]] = []
+    errors: list[str] = []
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        parts = [p.strip() for p in line.split("\t")]
+        if len(parts) != 3 or not all(parts):
+            errors.append(f"{path.name}:{lineno}: write 'path A<TAB>path B<TAB>reason'")
+            continue
+        pairs.append(parts)
+    return pairs, errors
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the build; return the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
@@ -145,9 +206,20 @@ def main(argv: list[str] | None = None) -> int:
         for error in errors:
             print(f"  {error}", file=sys.stderr)
         return 1
-    tree = AttributeTree(roots, fixed_roots=ROOT_CATEGORIES, metadata=METADATA)
+    metadata = dict(METADATA)
+    reviewed, review_errors = read_reviewed(REVIEWED)
+    if review_errors:
+        for error in review_errors:
+            print(f"build_taxonomy: {error}", file=sys.stderr)
+        return 1
+    if reviewed:
+        metadata["reviewed_duplicates"] = reviewed
+    tree = AttributeTree(roots, fixed_roots=ROOT_CATEGORIES, metadata=metadata)
+    support_problems = apply_support(tree, SUPPORT)
+    if SUPPORT.exists():
+        tree.metadata["support"] = SUPPORT_SOURCE
     structural = tree.validate()
-    rules = [p for p in tree.validate(style=True) if p not in structural] + policy_problems(tree)
+    rules = [p for p in tree.validate(style=True) if p not in structural] + policy_problems(tree) + support_problems
     for title, problems in (("structural problem(s)", structural), ("rule violation(s)", rules)):
         if problems:
             print(f"build_taxonomy: {len(problems)} {title}:", file=sys.stderr)

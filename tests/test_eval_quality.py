@@ -384,9 +384,9 @@ def test_narrative_coverage() -> None:
 
 def test_value_kinds_come_from_the_taxonomy() -> None:
     values = {
-        LIFE_STAGE: "Adult",  # categorical in the default tree
-        "Demographic Information > Age > Chronological Age": "45",  # number
-        "Demographic Information > Age > Age Group": "High",  # free text (no value type)
+        "Psychological and Cognitive Aspects > Life Attitude > Overall Happiness": "Quite Happy",  # categorical
+        "Psychological and Cognitive Aspects > Life Attitude > Life Satisfaction": "7",  # number
+        "Demographic Information > Personal Story > Biggest Regret": "High",  # free text
         "Custom > Something Else": "Yes",  # unknown to the tree: free text
     }
     p = persona(values=values, demographics={"age": 45})

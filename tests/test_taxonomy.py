@@ -503,6 +503,8 @@ def test_reprs_and_pandas(tree: AttributeTree) -> None:
         "description",
         "value_type",
         "core",
+        "applies_when",
+        "support",
         "n_children",
     ]
     assert len(df) == 11

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from . import surveys
 from ._bootstrap import bootstrap_ci
+from ._coverage import survey_coverage, survey_leaves
 from ._elo import elo_ratings, win_rates
 from ._evaluator import Evaluator
 from ._loaders import GroundTruth
@@ -70,6 +71,8 @@ __all__ = [
     "load_personas",
     "mean_difference",
     "normalized_wasserstein",
+    "survey_coverage",
+    "survey_leaves",
     "surveys",
     "wasserstein",
     "win_rates",

@@ -345,6 +345,10 @@ def _value_schema(item: FillItem) -> dict[str, Any]:
         schema = {"type": "string", "enum": list(vt.options)}
     elif vt is not None and vt.kind == "number":
         schema = {"type": "number"}
+        if vt.minimum is not None:  # providers with structured output keep to it; llama.cpp ignores it
+            schema["minimum"] = vt.minimum
+        if vt.maximum is not None:
+            schema["maximum"] = vt.maximum
     elif vt is not None and vt.kind == "list":
         schema = {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 5}
     else:

@@ -97,15 +97,14 @@ def excluded_by(key: str, exclude: Collection[str]) -> bool:
     return any(PATH_SEPARATOR.join(parts[:i]) in exclude for i in range(1, len(parts)))
 
 
-def _under_core(node: AttributeNode) -> bool:
-    return any(n.core for n in node.node_path)
 
 
 class AttributeSelector(abc.ABC):
     """Chooses which ``k`` taxonomy attributes a persona gets. Subclass it to shape a cohort.
 
     The candidates are the taxonomy's leaves (level-3 nodes, and level-2 nodes without children),
-    minus core attributes and their descendants (the engine fills those first), minus nodes with a
+    minus core attributes themselves (the engine fills those first; the leaves under a core node, such as
+    "Age > Subjective Age", are candidates like any other), minus nodes with a
     :meth:`node_weight` of zero, minus whatever the context excludes (anchored attributes).
 
     Extension points, from the lightest to the heaviest:
@@ -138,7 +137,7 @@ class AttributeSelector(abc.ABC):
         """Return the candidate attributes of ``tree`` in depth-first order (before context exclusions)."""
         out = []
         for node in tree.leaves():
-            if node.depth < 2 or _under_core(node):
+            if node.depth < 2 or node.core:
                 continue
             if self.node_weight(node) <= 0:
                 continue

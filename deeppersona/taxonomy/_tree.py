@@ -19,6 +19,7 @@ from anytree import LevelOrderIter, PreOrderIter
 from ..errors import ConfigError, DataFileNotFoundError, NodeNotFoundError, TaxonomyError
 from ._canonical import canonical_key, split_path
 from ._constants import DEFAULT_MAX_DEPTH, FORMAT_VERSION, PATH_SEPARATOR
+from ._duplicates import near_duplicate_leaves, reviewed_pairs
 from ._io import DocumentSettings, parse_json_text, read_json_file, roots_from_document, roots_from_nested
 from ._node import AttributeNode, ValueType, _TreeRoot
 from ._outline import format_outline, parse_outline
@@ -630,7 +631,9 @@ class AttributeTree:
         roots are fixed. With ``style=True`` also: stray whitespace, the naming style (Title Case, no digits, no
         snake_case or CamelCase, commas only in root names), names that look like specific
         instances, values or marketing terms (a word-list heuristic), near-duplicate siblings
-        (plural and ``-ing`` variants) and level-2 nodes without a description.
+        (plural and ``-ing`` variants), level-2 nodes without a description, and leaves under different
+        parents that look like the same attribute (:func:`~deeppersona.taxonomy._duplicates.near_duplicate_leaves`;
+        pairs reviewed as intended are listed in ``metadata["reviewed_duplicates"]``).
 
         Args:
             style: Also run the style checks.
@@ -641,6 +644,16 @@ class AttributeTree:
         problems = structural_problems(self._top, max_depth=self.max_depth, fixed_roots=self.fixed_roots)
         if style:
             problems.extend(style_problems(self._top))
+            reviewed = reviewed_pairs(self.metadata)
+            for a, b, why in near_duplicate_leaves(self.leaves(), reviewed):
+                problems.append(
+                    TaxonomyProblem(
+                        a.path_str,
+                        f"looks like the same attribute as {b.path_str!r} ({why}); merge them, or list the "
+                        "pair with its reason in metadata['reviewed_duplicates']",
+                        "near-duplicate-leaf",
+                    )
+                )
         return problems
 
     def stats(self) -> TaxonomyStats:
@@ -764,7 +777,8 @@ class AttributeTree:
         """Return a DataFrame with a row per node, in depth-first order.
 
         Columns: ``path``, ``name``, ``depth``, ``root``, ``description``, ``value_type`` (the compact
-        hint, such as ``"number: people"``), ``core`` and ``n_children``.
+        hint, such as ``"number: people"``), ``core``, ``applies_when`` (the conditions joined by
+        commas, or ``None``), ``support`` and ``n_children``.
         """
         import pandas as pd
 
@@ -777,11 +791,16 @@ class AttributeTree:
                 "description": n.description,
                 "value_type": n.value_type.to_hint() if n.value_type is not None else None,
                 "core": n.core,
+                "applies_when": ", ".join(n.applies_when) or None,
+                "support": n.support,
                 "n_children": len(n.children),
             }
             for n in self.nodes()
         ]
-        columns = ["path", "name", "depth", "root", "description", "value_type", "core", "n_children"]
+        columns = [
+            "path", "name", "depth", "root", "description", "value_type", "core", "applies_when", "support",
+            "n_children",
+        ]  # fmt: skip
         return pd.DataFrame(rows, columns=columns)
 
     def plot_sunburst(
