@@ -24,6 +24,7 @@ from deeppersona.generation._checks import (
     copies_sketch,
     core_problems,
     echoes_name,
+    is_cut_off,
     is_trivial,
     may_be_absent,
     not_applicable_reason,
@@ -813,3 +814,37 @@ def test_style_example_copy_is_refused(tree: AttributeTree) -> None:
     assert copies_example("takes a crowded minibus every day") and not copies_example(
         "ugali with sukuma wiki"
     )
+
+
+def test_narrative_that_copies_the_instructions_is_reasked() -> None:
+    good = " ".join(f"In {1990 + i} he mended {i + 3} fishing nets in Lamu for his uncle." for i in range(12))
+    copied = (
+        "He has a NEUTRAL value system. He enjoys hiking, which he uses to relax and inferred from the "
+        "stories rather than copied from them. " + good
+    )
+    replies = iter([copied, good])
+
+    def handler(req: FakeRequest) -> Any:
+        return next(replies) if req.call_site == "narrative" else None
+
+    draft = _draft(bio="Raised by his grandmother in Kisumu, he still keeps her goats.")
+    gen = ValueGenerator(max_fill_retries=1)
+    llm = FakeLLM(handler=handler)
+    asyncio.run(gen.core(llm, draft, np.random.default_rng(0)))
+    asyncio.run(gen.narrate(llm, draft))
+    narratives = [r for r in llm.requests if r.call_site == "narrative"]
+    assert len(narratives) == 2 and "copies the instructions" in narratives[1].last_user_message
+    assert draft.narrative == good and "narrative" not in draft.missing
+    # echoing the biography is not copying instructions
+    from deeppersona.generation._generator import _copied_instructions
+
+    assert (
+        _copied_instructions("Raised by his grandmother in Kisumu, he still keeps her goats.", draft) is None
+    )
+
+
+def test_placeholder_choices_and_clauses_cut_after_a_comma() -> None:
+    assert value_problem("None of the above") == "placeholder"
+    cut = "Grew up in a small village with limited resources near the Kakamega forest, but they were,"
+    assert clip_value(cut, words=30, limit=len(cut)).endswith("near the Kakamega forest")
+    assert is_cut_off("grew up poor, but they were")

@@ -118,6 +118,12 @@ PLACEHOLDERS: frozenset[str] = frozenset(
         "tbd",
         "todo",
         "same as above",
+        "none of the above",
+        "all of the above",
+        "none of these",
+        "all of these",
+        "not sure",
+        "no idea",
         "see above",
         "as above",
         "etc",
@@ -328,7 +334,7 @@ _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 _LATIN = re.compile(r"[A-Za-z]{3,}")
 _DANGLING = re.compile(
     r"(?:\b(?:and|or|but|the|a|an|her|his|their|my|its|because|than)"
-    r"|\b(?:and|or|but|that|which|who)\s+(?:has|have|had|is|was|are|were))\s*$",
+    r"|\b(?:and|or|but|that|which|who)\s+(?:(?:he|she|they|it|we|i|you)\s+)?(?:has|have|had|is|was|are|were))\s*$",
     re.IGNORECASE,
 )
 """Endings no phrase can have (an article, a conjunction, "and has"); prepositions can end one ("what
@@ -854,8 +860,9 @@ def clip_value(text: str, *, words: int = 30, limit: int | None = None) -> str:
     """
     text = str(text).strip()
     if limit is not None and len(text) >= limit - 3 and text[-1:] not in ".!?)\"'":
-        cut = max(text.rfind(mark) for mark in (". ", "; ", ", ", ".", ";", ","))
-        head = text[:cut].rstrip(" ,;") if cut > 0 else ""
+        body = text.rstrip(" ,;:-")  # the grammar's stop may fall just after a comma: "..., but they were,"
+        cut = max(body.rfind(mark) for mark in (". ", "; ", ", ", ".", ";", ","))
+        head = body[:cut].rstrip(" ,;") if cut > 0 else ""
         if word_count(head) >= 3:
             text = head
     if word_count(text) <= words:

@@ -709,7 +709,7 @@ class ValueGenerator:
                 llm, draft, convo, None, "narrative", temperature=temperature, max_tokens=_room(2 * high)
             )
             text = _tidy_narrative(str(reply.output), low, high)
-            problem = _narrative_problem(text, low, high)
+            problem = _narrative_problem(text, low, high) or _copied_instructions(text, draft)
             if problem is None:
                 draft.missing.pop("narrative", None)
                 break
@@ -805,6 +805,37 @@ def _narrative_problem(text: str, low: int, high: int) -> str | None:
     if opening is not None:
         return f'too many sentences start with "{opening}"; write connected prose, not a list'
     return None
+
+
+_GRAM = 6
+"""Words in a row that a narrative may not share with the instructions it was given."""
+
+
+def _grams(text: str, n: int = _GRAM) -> set[tuple[str, ...]]:
+    words = [w.lower() for w in WORD.findall(str(text))]
+    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
+
+
+def _copied_instructions(text: str, draft: PersonaDraft) -> str | None:
+    """Why a narrative must be written again when it copies the instructions of the dialogue.
+
+    A small model sometimes writes the prompt back into the portrait ("He has a NEUTRAL value system,
+    which may fit his background or clash with it", "interests ... inferred from the stories rather than
+    copied from them"). Six words in a row shared with a request of the dialogue (the instructions; not
+    the biography or sketch, which a narrative may echo) are refused.
+    """
+    asked: set[tuple[str, ...]] = set()
+    for message in draft.messages:
+        if message.get("role") == "user":
+            asked |= _grams(message.get("content", ""))
+    for given in (draft.bio or "", *draft.sketch_facts, *map(str, draft.demographics.values()),
+                  *map(str, draft.anchors.values())):  # fmt: skip
+        asked -= _grams(given)  # the person's own facts may be echoed ("Farmworkers and Laborers, Crop ...")
+    shared = _grams(text) & asked
+    if not shared:
+        return None
+    words = " ".join(min(shared))
+    return f'it copies the instructions ("{words} ..."); describe the person in your own words'
 
 
 def _free_text(item: FillItem) -> bool:
