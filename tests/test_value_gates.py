@@ -819,7 +819,7 @@ def test_style_example_copy_is_refused(tree: AttributeTree) -> None:
 def test_narrative_that_copies_the_instructions_is_reasked() -> None:
     good = " ".join(f"In {1990 + i} he mended {i + 3} fishing nets in Lamu for his uncle." for i in range(12))
     copied = (
-        "He has a NEUTRAL value system. He enjoys hiking, which he uses to relax and inferred from the "
+        "He is calm. He enjoys hiking, which he uses to relax and inferred from the "
         "stories rather than copied from them. " + good
     )
     replies = iter([copied, good])
@@ -848,3 +848,11 @@ def test_placeholder_choices_and_clauses_cut_after_a_comma() -> None:
     cut = "Grew up in a small village with limited resources near the Kakamega forest, but they were,"
     assert clip_value(cut, words=30, limit=len(cut)).endswith("near the Kakamega forest")
     assert is_cut_off("grew up poor, but they were")
+
+
+def test_narrative_naming_the_polarity_label_is_refused() -> None:
+    from deeppersona.generation._generator import _copied_instructions
+
+    draft = _draft()
+    assert "label" in (_copied_instructions("He has a NEUTRAL value system and farms maize.", draft) or "")
+    assert _copied_instructions("He stays neutral in village disputes and is positive about rain.", draft) is None

@@ -816,14 +816,22 @@ def _grams(text: str, n: int = _GRAM) -> set[tuple[str, ...]]:
     return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
 
 
+_LABELS = re.compile(r"\b(?:POSITIVE|NEGATIVE|NEUTRAL)\b|(?i:\bvalues? system\b|\bpolarity\b)")
+"""Labels of the prompts that a portrait must not name (the narrative prompt forbids them)."""
+
+
 def _copied_instructions(text: str, draft: PersonaDraft) -> str | None:
     """Why a narrative must be written again when it copies the instructions of the dialogue.
 
     A small model sometimes writes the prompt back into the portrait ("He has a NEUTRAL value system,
     which may fit his background or clash with it", "interests ... inferred from the stories rather than
-    copied from them"). Six words in a row shared with a request of the dialogue (the instructions; not
-    the biography or sketch, which a narrative may echo) are refused.
+    copied from them"). The polarity label or "value system", and six words in a row shared with a
+    request of the dialogue (the instructions; not the person's own facts, biography or sketch, which a
+    narrative may echo), are refused.
     """
+    label = _LABELS.search(text)
+    if label:
+        return f'it names a label ("{label.group(0)}"); state the values and facts themselves'
     asked: set[tuple[str, ...]] = set()
     for message in draft.messages:
         if message.get("role") == "user":
