@@ -12,6 +12,12 @@ Usage::
     python benchmarks/bench_quality.py --fake-only           # the reference run alone (seconds)
     python benchmarks/bench_quality.py --model gpt-4.1-mini  # any LiteLLM model
     python benchmarks/bench_quality.py --out personas.jsonl  # also keep the real personas (for reading them)
+    python benchmarks/bench_quality.py --out personas.jsonl --resume   # go on with a stopped run
+
+A run with ``--out`` records its settings and a fingerprint of the package's code and data next to the
+file (``personas.run.json``) and each persona's seconds (``personas.seconds.jsonl``). ``--resume`` goes
+on with such a run, skipping the personas it already wrote, only when the settings and the code are
+the same (otherwise it stops with the difference), so the figures still come from one run.
 
 The personas are generated one at a time (concurrency 1, as a local model serves one dialogue at a time);
 every figure comes from one run.
@@ -20,6 +26,7 @@ every figure comes from one run.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 import time
@@ -63,22 +70,35 @@ def generate(
     out: Path | None = None,
     sketches: int = len(SKETCHES),
     cohorts: int = len(COHORTS),
+    done: dict[int, tuple[Persona, float]] | None = None,
 ) -> tuple[list[Persona], list[float]]:
     """Generate the cohort and sketch personas one by one; return them with their wall times.
 
-    Each persona is appended to ``out`` (JSONL) as soon as it is done, when given.
+    Each persona is appended to ``out`` (JSONL) as soon as it is done, when given. Personas in ``done``
+    (index → persona and seconds, from a resumed run) are taken as they are.
     """
     personas: list[Persona] = []
     seconds: list[float] = []
+    done = done or {}
     for i, country in enumerate(COHORTS[:cohorts]):
         cohort = engine.cohort(country=country)
         for j in range(per_cohort):
+            if i * per_cohort + j in done:
+                persona, took = done[i * per_cohort + j]
+                personas.append(persona)
+                seconds.append(took)
+                continue
             started = time.perf_counter()
             pop = cohort.generate(k=k, n=1, start=i * per_cohort + j)
             seconds.append(time.perf_counter() - started)
             personas.extend([*pop, *pop.failures])
             _progress(personas[-1], seconds[-1], out)
     for i, sketch in enumerate(SKETCHES[:sketches]):
+        if 100 + i in done:
+            persona, took = done[100 + i]
+            personas.append(persona)
+            seconds.append(took)
+            continue
         started = time.perf_counter()
         pop = engine.enrich([sketch], k=k)
         seconds.append(time.perf_counter() - started)
@@ -92,6 +112,8 @@ def _progress(persona: Persona, seconds: float, out: Path | None) -> None:
     if out is not None:
         with out.open("a", encoding="utf-8") as fh:
             fh.write(persona.to_json() + "\n")
+        with _sidecar(out, ".seconds.jsonl").open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps({"index": persona.index, "seconds": round(seconds, 1)}) + "\n")
     dem = persona.demographics
     print(
         f"  persona {persona.index}: {persona.status:<10} {seconds:6.1f}s  "
@@ -100,6 +122,49 @@ def _progress(persona: Persona, seconds: float, out: Path | None) -> None:
         file=sys.stderr,
         flush=True,
     )
+
+
+def _sidecar(out: Path, suffix: str) -> Path:
+    return out.with_name(out.name.removesuffix(".jsonl") + suffix)
+
+
+def code_fingerprint() -> str:
+    """A hash of the package's code, prompts and data: a resumed run must run the very same code."""
+    import hashlib
+
+    import deeppersona
+
+    root = Path(deeppersona.__file__).parent
+    digest = hashlib.sha256()
+    for file in sorted(root.rglob("*")):
+        if file.is_file() and file.suffix in {".py", ".jinja", ".json", ".csv", ".gz", ".tsv"}:
+            digest.update(str(file.relative_to(root)).encode())
+            digest.update(file.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def resume_state(out: Path, settings: dict[str, object]) -> dict[int, tuple[Persona, float]]:
+    """The personas a stopped run already wrote, after checking it is the same run."""
+    run_file = _sidecar(out, ".run.json")
+    if not run_file.exists() or not out.exists():
+        raise SystemExit(f"--resume: no run to resume at {out} (missing {run_file.name} or the file itself)")
+    recorded = json.loads(run_file.read_text(encoding="utf-8"))
+    different = {k: (recorded.get(k), v) for k, v in settings.items() if recorded.get(k) != v}
+    if different:
+        raise SystemExit(f"--resume: not the same run; recorded vs now: {different}")
+    seconds_file = _sidecar(out, ".seconds.jsonl")
+    took = {}
+    if seconds_file.exists():
+        for line in seconds_file.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                row = json.loads(line)
+                took[int(row["index"])] = float(row["seconds"])
+    done: dict[int, tuple[Persona, float]] = {}
+    for line in out.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            persona = Persona.model_validate_json(line)
+            done[persona.index] = (persona, took.get(persona.index, float("nan")))
+    return done
 
 
 def report(title: str, personas: list[Persona], seconds: list[float]) -> QualityReport:
@@ -138,9 +203,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sketches", type=int, default=len(SKETCHES), help="how many of the 4 sketches")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument(
-        "--persona-retries", type=int, default=2, help="whole-persona attempts after an incomplete one (default 2)"
+        "--persona-retries",
+        type=int,
+        default=2,
+        help="whole-persona attempts after an incomplete one (default 2)",
     )
     parser.add_argument("--out", type=Path, help="write the real-model personas to this JSONL file")
+    parser.add_argument("--resume", action="store_true", help="go on with the stopped run written to --out")
     parser.add_argument(
         "--threads",
         type=int,
@@ -149,6 +218,14 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    if args.resume and args.out is None:
+        parser.error("--resume needs --out (the file of the run to go on with)")
+    settings = {
+        "k": args.k, "per_cohort": args.per_cohort, "model": args.model, "cohorts": args.cohorts,
+        "sketches": args.sketches, "seed": args.seed, "persona_retries": args.persona_retries,
+        "code": code_fingerprint(),
+    }  # fmt: skip
+    done = resume_state(args.out, settings) if args.resume else {}
 
     from deeppersona.testing import FakeLLM, HashEmbedder
 
@@ -161,9 +238,13 @@ def main(argv: list[str] | None = None) -> None:
     report(f"FakeLLM (reference), k={args.k}", personas, seconds)
     if args.fake_only:
         return
-    if args.out is not None:
+    if args.out is not None and not args.resume:
         args.out.write_text("", encoding="utf-8")
-    personas, seconds = generate(base, args.k, args.per_cohort, args.out, args.sketches, args.cohorts)
+        _sidecar(args.out, ".seconds.jsonl").write_text("", encoding="utf-8")
+        _sidecar(args.out, ".run.json").write_text(json.dumps(settings, indent=1), encoding="utf-8")
+    if done:
+        print(f"resuming: {len(done)} personas already written", file=sys.stderr)
+    personas, seconds = generate(base, args.k, args.per_cohort, args.out, args.sketches, args.cohorts, done)
     name = args.model or "embedded default model"
     report(f"{name}, k={args.k}", personas, seconds)
 
