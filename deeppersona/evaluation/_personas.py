@@ -28,6 +28,7 @@ from pydantic import ValidationError
 from ..errors import DataFileError, DataFileNotFoundError, EvaluationError
 from ..persona import Persona
 from ..persona._table import decode_row
+from ..taxonomy._constants import PATH_SEPARATOR as _SEP
 
 __all__ = ["PersonaView", "load_personas", "persona_view", "persona_views"]
 
@@ -43,7 +44,6 @@ TEXT_FIELDS: tuple[str, ...] = (
     "character",
     "content",
 )
-_SEP = " > "  # the separator of attribute paths, as in Persona.attributes
 _DEMOGRAPHIC_FIELDS = ("name", "age", "gender", "occupation", "city", "region", "country")
 _PERSONA_FIELDS = frozenset(Persona.model_fields)
 

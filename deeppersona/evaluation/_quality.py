@@ -54,6 +54,7 @@ from ..generation._checks import (
     word_count,
 )
 from ..persona import Persona, Population
+from ..taxonomy import PATH_SEPARATOR as _SEP
 from ..taxonomy import canonical_key
 
 if TYPE_CHECKING:
@@ -66,7 +67,6 @@ __all__ = ["CONTRADICTION_RULES", "CORE_PARTS", "FIGURES", "QualityReport", "ass
 
 logger = logging.getLogger(__name__)
 
-_SEP = " > "
 
 FIGURES: dict[str, str] = {
     "personas": "personas assessed (status 'ok' or 'incomplete'; failed ones are left out)",

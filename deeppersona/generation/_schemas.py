@@ -11,7 +11,7 @@ from typing import Annotated, Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, GetJsonSchemaHandler, create_model
 from pydantic_core import core_schema
 
-from ..taxonomy import CONDITIONS, AttributeNode, ValueType, canonical_key
+from ..taxonomy import CONDITIONS, PATH_SEPARATOR, AttributeNode, ValueType, canonical_key
 from ._checks import (
     ValueProblem,
     absence_reason,
@@ -222,7 +222,7 @@ class FillItem:
             key,
             node,
             stratum,
-            " > ".join(names),
+            PATH_SEPARATOR.join(names),
             names,
             _hint(node.value_type, node.applies_when),
             str(node.description or ""),
@@ -283,7 +283,7 @@ def _node_info(node: AttributeNode, cache: dict[int, _NodeInfo] | None) -> _Node
         _slug(node.name),
         _slug(parent.name) if isinstance(parent, AttributeNode) and parent.name else "",
         names,
-        " > ".join(names),
+        PATH_SEPARATOR.join(names),
         _hint(node.value_type, node.applies_when),
         str(node.description or ""),
     )

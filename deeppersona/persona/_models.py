@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..llm._base import Usage
+from ..taxonomy._constants import PATH_SEPARATOR
 
 __all__ = [
     "PATH_SEPARATOR",
@@ -22,7 +23,6 @@ __all__ = [
     "Stratum",
 ]
 
-PATH_SEPARATOR = " > "
 
 Stratum = Literal["near", "middle", "far", "required", "anchor", "custom"]
 """Where an attribute came from: a selector stratum, a required attribute, or an anchor

@@ -6,6 +6,8 @@ import html
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..taxonomy._constants import PATH_SEPARATOR
+
 if TYPE_CHECKING:
     from ._models import Persona
     from ._population import Population, PopulationStats
@@ -176,7 +178,7 @@ def system_prompt(
     groups: dict[str, list[tuple[str, str]]] = {}
     for key, attr in items:
         if attr.path and len(attr.path) > 1:
-            group, label = attr.path[0], " > ".join(attr.path[1:])
+            group, label = attr.path[0], PATH_SEPARATOR.join(attr.path[1:])
         else:
             group, label = "Other", key
         groups.setdefault(group, []).append((label, attribute_text(attr)))
