@@ -25,9 +25,12 @@ class Embedder(abc.ABC):
 
     Attributes:
         name: A stable model name, used in cache keys.
+        cheap: Whether encoding is cheap pure-Python work (then the engine embeds in the event loop's
+            thread rather than handing off to a worker thread, which would cost more than it saves).
     """
 
     name: str = "unknown"
+    cheap: bool = False
 
     @abc.abstractmethod
     def encode(self, texts: Sequence[str]) -> np.ndarray:

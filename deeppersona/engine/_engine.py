@@ -1088,7 +1088,7 @@ def _offload_selection(run: _Run) -> bool:
     setting = run.options.select_in_thread
     if setting is not None:
         return setting
-    return not bool(getattr(run.embedder, "cheap", False)) and type(run.embedder).__name__ != "HashEmbedder"
+    return not bool(getattr(run.embedder, "cheap", False))
 
 
 def _check_tree(tree: AttributeTree, require_core: bool) -> None:

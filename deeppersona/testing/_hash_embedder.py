@@ -51,6 +51,7 @@ class HashEmbedder(Embedder):
         self.dim = int(dim)
         self.ngram_weight = float(ngram_weight)
         self.name = f"hash-{self.dim}"
+        self.cheap = True  # pure Python: no worker thread for it
 
     def _bucket(self, token: str) -> tuple[int, float]:
         h = int.from_bytes(hashlib.blake2b(token.encode("utf-8"), digest_size=8).digest(), "little")
