@@ -640,3 +640,22 @@ def test_stages_are_announced_as_they_finish(capsys: pytest.CaptureFixture[str])
     for stage in ("read:", "classify:", "extract:", "filter:", "merge:", "format:"):
         assert f"done: {stage}" in err
     assert "pairs (dropped: not_personalizable 1)" in err
+
+
+def test_two_call_extraction_asks_for_at_least_one_item() -> None:
+    from deeppersona.builder._disclosure import disclosure_reply_type
+
+    roots = tuple(ROOT_CATEGORIES)
+    attributes = disclosure_reply_type(roots, 3, 8, min_items=1).model_json_schema()["properties"][
+        "attributes"
+    ]
+    assert attributes["minItems"] == 1 and attributes["maxItems"] == 8
+    one_call = disclosure_reply_type(roots, 3, 8).model_json_schema()["properties"]["attributes"]
+    assert "minItems" not in one_call  # the one-call prompt may answer an empty list for small talk
+    fake = fake_builder_llm()
+    builder = make_builder(fake)
+    builder.extract(builder.classify(QA).records)  # the paper's two calls: classify, then extract
+    extract = [r for r in fake.requests if r.call_site == "builder.extract"]
+    assert extract and all(
+        r.response_model.model_json_schema()["properties"]["attributes"]["minItems"] == 1 for r in extract
+    )

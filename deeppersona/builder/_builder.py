@@ -441,7 +441,10 @@ class TaxonomyBuilder:
         stored = ckpt.get("pairs", record.key)
         if stored is not None and stored.get("paths") is not None:
             return _record_from(QAPair(record.question, record.answer, record.id), stored)
-        reply_type = disclosure_reply_type(self.roots, self.max_depth, self.max_paths_per_pair)
+        # a pair classified personalizable discloses something: the schema asks for at least one item
+        reply_type = disclosure_reply_type(
+            self.roots, self.max_depth, self.max_paths_per_pair, min_items=0 if classify else 1
+        )
         site = "builder.classify+extract" if classify else "builder.extract"
         try:
             out = await self._ask(

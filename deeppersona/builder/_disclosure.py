@@ -72,13 +72,18 @@ def _name_field(description: str) -> Any:
 
 
 @lru_cache(maxsize=32)
-def disclosure_reply_type(roots: tuple[str, ...], max_depth: int = 3, max_items: int = 8) -> type[BaseModel]:
+def disclosure_reply_type(
+    roots: tuple[str, ...], max_depth: int = 3, max_items: int = 8, min_items: int = 0
+) -> type[BaseModel]:
     """The response model of an extraction call for ``roots``.
 
     Args:
         roots: The root categories (the item's ``root`` is an enum of them).
         max_depth: 3 (root, category, attribute) or 2 (root, category).
         max_items: At most this many items (``maxItems``).
+        min_items: At least this many items (``minItems``, in the schema only: a grammar-constrained model
+            then cannot close the list at once; a shorter reply still validates). 1 for a pair already
+            classified personalizable, 0 when the same call also decides whether it discloses anything.
 
     Returns:
         A pydantic model with one field, ``attributes``: a list of items.
@@ -101,7 +106,10 @@ def disclosure_reply_type(roots: tuple[str, ...], max_depth: int = 3, max_items:
     item = create_model("DisclosedAttribute", __base__=_Item, **item_fields)
     attributes: tuple[Any, Any] = (
         list[item],  # type: ignore[valid-type]
-        Field(default_factory=list, json_schema_extra={"maxItems": max_items}),
+        Field(
+            default_factory=list,
+            json_schema_extra={"maxItems": max_items} | ({"minItems": min_items} if min_items else {}),
+        ),
     )
     model = create_model("Disclosures", __config__=ConfigDict(extra="ignore"), attributes=attributes)
     model.__doc__ = "What one self-disclosure reveals: its attribute items (none for small talk)."
