@@ -855,4 +855,30 @@ def test_narrative_naming_the_polarity_label_is_refused() -> None:
 
     draft = _draft()
     assert "label" in (_copied_instructions("He has a NEUTRAL value system and farms maize.", draft) or "")
-    assert _copied_instructions("He stays neutral in village disputes and is positive about rain.", draft) is None
+    assert (
+        _copied_instructions("He stays neutral in village disputes and is positive about rain.", draft)
+        is None
+    )
+
+
+def test_bare_none_is_kept_only_where_the_taxonomy_allows_none() -> None:
+    tree = AttributeTree.from_outline(
+        "Hobbies, Interests, and Lifestyle :: Leisure\n"
+        "    Adventure :: Thrills\n"
+        '        Adrenaline Activities {list} :: Which thrilling activities the person has done, or "none"\n'
+        "        Thrill Seeking Level {text} :: How much the person seeks thrills\n"
+        "    Work :: Work\n"
+        "        Commute {text} :: How the person gets to work\n",
+        fixed_roots=None,
+    )
+    handler, fills = fill_handler(
+        {"adrenaline_activities": ["None of the above"], "thrill_seeking_level": "None"}
+    )
+    draft = _fill(tree, handler)
+    adrenaline = draft.attributes["Hobbies, Interests, and Lifestyle > Adventure > Adrenaline Activities"]
+    assert adrenaline.value is None and adrenaline.not_applicable == "the person has no adrenaline activities"
+    assert draft.rejected == {"placeholder": 1}  # the level, which everyone has, is re-asked
+    assert "thrill_seeking_level" in fills[-1].last_user_message
+    assert isinstance(
+        draft.attributes["Hobbies, Interests, and Lifestyle > Adventure > Thrill Seeking Level"].value, str
+    )

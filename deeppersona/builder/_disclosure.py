@@ -104,12 +104,12 @@ def disclosure_reply_type(
         ),
     )
     item = create_model("DisclosedAttribute", __base__=_Item, **item_fields)
+    counts: dict[str, Any] = {"maxItems": max_items}
+    if min_items:
+        counts["minItems"] = min_items
     attributes: tuple[Any, Any] = (
         list[item],  # type: ignore[valid-type]
-        Field(
-            default_factory=list,
-            json_schema_extra={"maxItems": max_items} | ({"minItems": min_items} if min_items else {}),
-        ),
+        Field(default_factory=list, json_schema_extra=counts),
     )
     model = create_model("Disclosures", __config__=ConfigDict(extra="ignore"), attributes=attributes)
     model.__doc__ = "What one self-disclosure reveals: its attribute items (none for small talk)."

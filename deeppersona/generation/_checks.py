@@ -29,8 +29,10 @@ __all__ = [
     "TRIVIAL_WORDS",
     "ValueProblem",
     "absence_reason",
+    "bare_none",
     "content_words",
     "describe_problem",
+    "invites_none",
     "is_cut_off",
     "is_echo",
     "is_first_person",
@@ -972,7 +974,9 @@ _CIRCUMSTANCE_WORDS = re.compile(
 its attributes may be absent even under a trait root ("Long-Distance Relationship Maintenance")."""
 
 
-def may_be_absent(path: Sequence[str], conditions: Collection[str] = ()) -> bool:
+def may_be_absent(
+    path: Sequence[str], conditions: Collection[str] = (), description: str | None = None
+) -> bool:
     """Whether a person may honestly have none of this attribute (``path``: its names from the root).
 
     True for what someone may simply not have or do: an activity, a membership, a possession, a
@@ -983,8 +987,9 @@ def may_be_absent(path: Sequence[str], conditions: Collection[str] = ()) -> bool
     For those, "does not have any ..." says nothing and stays refused. A leaf (or its parent) about a
     circumstance not everyone is in may be absent wherever it stands ("Long-Distance Relationship
     Maintenance", "Partner Communication Style", "Religious Doubts"), and so may a leaf with
-    applicability ``conditions`` (the taxonomy says it only applies to some people)."""
-    if conditions:
+    applicability ``conditions`` (the taxonomy says it only applies to some people) or whose
+    ``description`` allows "none" ("Which thrilling activities the person has done ..., or \"none\"")."""
+    if conditions or invites_none(description):
         return True
     names = [str(n) for n in path]
     if not names:
@@ -996,11 +1001,35 @@ def may_be_absent(path: Sequence[str], conditions: Collection[str] = ()) -> bool
     return not _TRAIT_WORDS.search(names[-1])
 
 
+_INVITES_NONE = re.compile(
+    r"""\bor none\b|["'“]none["'”]|\bnone if\b|\bor never\b|\bif any\b""", re.IGNORECASE
+)
+
+_BARE_NONE = frozenset({"none", "none of the above", "none of these", "nothing", "never", "no", "not any"})
+
+
+def invites_none(description: str | None) -> bool:
+    """Whether an attribute's description allows "none" as its answer ("..., or none", "if any")."""
+    return bool(description) and bool(_INVITES_NONE.search(str(description)))
+
+
+def bare_none(value: Any) -> bool:
+    """Whether ``value`` only says "none" ("None", "None of the above", ``["none"]``)."""
+    items = value if isinstance(value, list) else [value]
+    texts = [normalise(str(v)) for v in items if str(v).strip()]
+    return bool(texts) and all(t in _BARE_NONE for t in texts)
+
+
 _NONE_PREFIX = re.compile(r"^\s*(?:none|nothing|n/?a)\s*[,.:;\-–—]\s*", re.IGNORECASE)
 
 
 def absence_reason(
-    text: str, path: Sequence[str], *, ignore: Collection[str] = (), conditions: Collection[str] = ()
+    text: str,
+    path: Sequence[str],
+    *,
+    ignore: Collection[str] = (),
+    conditions: Collection[str] = (),
+    description: str | None = None,
 ) -> str | None:
     """The value as an honest "none" (kept as not applicable, with the value as its reason), or ``None``.
 
@@ -1014,7 +1043,7 @@ def absence_reason(
     and content with her life", written for twenty attributes in a row: a collapsed batch, re-asked)."""
     if (
         not path
-        or not may_be_absent(path, conditions)
+        or not may_be_absent(path, conditions, description)
         or len([p for p in SENTENCE_END.split(str(text).strip()) if WORD.search(p)]) > 1
     ):
         return None

@@ -542,7 +542,7 @@ class ValueGenerator:
         (:func:`~deeppersona.generation._checks.may_be_absent`), repeats the
         reason of another attribute ("minimal involvement" for ten attributes), or the persona already
         has as many not-applicable attributes as :data:`MAX_NOT_APPLICABLE` allows."""
-        if na_restates_name(reason, item.node.name) and not may_be_absent(item.names, item.node.applies_when):
+        if na_restates_name(reason, item.node.name) and not may_be_absent(item.names, item.node.applies_when, item.node.description):
             return "na_restates_name"
         if _NA_KEY + normalise(reason) in seen:
             return "repeated"

@@ -15,7 +15,9 @@ from ..taxonomy import CONDITIONS, PATH_SEPARATOR, AttributeNode, ValueType, can
 from ._checks import (
     ValueProblem,
     absence_reason,
+    bare_none,
     clip_value,
+    invites_none,
     normalise,
     not_applicable_reason,
     parse_number,
@@ -429,6 +431,13 @@ def check_value(
     reason = not_applicable_reason(value)
     if reason is not None:
         return None, None, reason
+    if (
+        kind in ("text", "list")
+        and bare_none(value)
+        and (node.applies_when or invites_none(node.description))
+    ):
+        # the taxonomy allows "none" here ("..., or none"; a conditional attribute): an honest absence
+        return None, None, f"the person has no {node.name.lower()}"
     if kind == "number":
         number = parse_number(value)
         if number is None:
@@ -450,9 +459,9 @@ def check_value(
         text = clip_value(text, words=FREE_TEXT_MOST_WORDS, limit=FREE_TEXT_MOST_CHARS)
     problem = value_problem(text, kind=kind, options=options, name=node.name, sketch=sketch, ignore=ignore)
     if problem == "echo" and kind == "text":
-        reason = absence_reason(
-            text, node.path, ignore=ignore, conditions=node.applies_when
-        )  # "does not host dinner parties": none
+        reason = absence_reason(  # "does not host dinner parties": none
+            text, node.path, ignore=ignore, conditions=node.applies_when, description=node.description
+        )
         if reason is not None:
             return None, None, reason
     return (text if problem is None else None), problem, None
