@@ -134,3 +134,6 @@ def test_engine_settles_circumstances_then_skips_what_they_rule_out() -> None:
     assert len(asked) == 1 and "- partnered: the person has a spouse or partner" in asked[0].prompt
     fills = [r for r in seen if r.call_site == "fill"]
     assert fills and any('{"partnered":false}' in m["content"] for m in fills[0].messages)
+    narrative = [r for r in seen if r.call_site == "narrative"]  # the true/false list stays backstage
+    assert narrative and not any('{"partnered":false}' in m["content"] for m in narrative[0].messages)
+    assert not any("settle these facts" in m["content"] for m in narrative[0].messages)

@@ -343,6 +343,7 @@ class ValueGenerator:
         reply = (await self._call(llm, draft, messages, model, "circumstances")).output
         decided = {n: bool(getattr(reply, n)) for n in wanted}
         draft.messages = [*messages, {"role": "assistant", "content": _compact(decided)}]
+        draft.backstage |= {len(draft.messages) - 2, len(draft.messages) - 1}
         if draft.core is not None:
             draft.core = draft.core.model_copy(update={"circumstances": decided})
         return decided
@@ -542,7 +543,9 @@ class ValueGenerator:
         (:func:`~deeppersona.generation._checks.may_be_absent`), repeats the
         reason of another attribute ("minimal involvement" for ten attributes), or the persona already
         has as many not-applicable attributes as :data:`MAX_NOT_APPLICABLE` allows."""
-        if na_restates_name(reason, item.node.name) and not may_be_absent(item.names, item.node.applies_when, item.node.description):
+        if na_restates_name(reason, item.node.name) and not may_be_absent(
+            item.names, item.node.applies_when, item.node.description
+        ):
             return "na_restates_name"
         if _NA_KEY + normalise(reason) in seen:
             return "repeated"
@@ -700,7 +703,10 @@ class ValueGenerator:
         draft.stage("narrative")
         low, high = parse_word_range(self.narrative_words)
         user = self.render("narrative", words=self.narrative_words)
-        messages = [*draft.messages, {"role": "user", "content": user}]
+        # the circumstances exchange stays backstage: shown it, a small model lists "not a partner,
+        # parent, manager, religious ..." in the portrait; the values filled after it reflect it
+        seen = [m for i, m in enumerate(draft.messages) if i not in draft.backstage]
+        messages = [*seen, {"role": "user", "content": user}]
         convo = list(messages)
         text = ""
         for attempt in range(self.max_fill_retries + 1):
@@ -717,9 +723,13 @@ class ValueGenerator:
             draft.missing["narrative"] = problem
             # the refused text is not shown back: a small model copies its own previous turn
             note = f"(An earlier try was refused: {problem}.) "
-            convo = [*draft.messages, {"role": "user", "content": note + user}]
+            convo = [*seen, {"role": "user", "content": note + user}]
         draft.narrative = text
-        draft.messages = [*messages, {"role": "assistant", "content": text}]
+        draft.messages = [
+            *draft.messages,
+            {"role": "user", "content": user},
+            {"role": "assistant", "content": text},
+        ]
         return text
 
     # -- enrichment ----------------------------------------------------------------------------------
