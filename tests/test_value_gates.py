@@ -882,3 +882,26 @@ def test_bare_none_is_kept_only_where_the_taxonomy_allows_none() -> None:
     assert isinstance(
         draft.attributes["Hobbies, Interests, and Lifestyle > Adventure > Thrill Seeking Level"].value, str
     )
+
+
+def test_narrative_may_say_where_the_person_lives() -> None:
+    from deeppersona.generation._generator import _copied_instructions
+
+    draft = PersonaDraft(
+        demographics={
+            "age": 57,
+            "gender": "female",
+            "city": "Ongata Rongai",
+            "region": "Kajiado County",
+            "country": "Kenya",
+            "name": "Mary Jepchirchir",
+        },
+        seeds=np.random.default_rng(0),
+    )
+    prompt = '- Lives in: "Ongata Rongai, Kajiado County, Kenya"\n- Name: "Mary Jepchirchir"\n'
+    draft.messages = [{"role": "user", "content": prompt + "Build the core profile from the facts above."}]
+    text = (
+        "Mary Jepchirchir, a 57-year-old woman who lives in Ongata Rongai, Kajiado County, Kenya, sells tea."
+    )
+    assert _copied_instructions(text, draft) is None
+    assert _copied_instructions("She is kind. Build the core profile from the facts above.", draft)

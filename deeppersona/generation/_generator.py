@@ -817,6 +817,35 @@ def _narrative_problem(text: str, low: int, high: int) -> str | None:
     return None
 
 
+_COMMON = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "the",
+        "of",
+        "in",
+        "on",
+        "at",
+        "to",
+        "for",
+        "with",
+        "by",
+        "from",
+        "or",
+        "is",
+        "are",
+        "was",
+        "his",
+        "her",
+        "their",
+        "they",
+        "he",
+        "she",
+    ]
+)
+"""Words too common to mark a run of words as the person's own facts."""
+
 _GRAM = 6
 """Words in a row that a narrative may not share with the instructions it was given."""
 
@@ -846,9 +875,15 @@ def _copied_instructions(text: str, draft: PersonaDraft) -> str | None:
     for message in draft.messages:
         if message.get("role") == "user":
             asked |= _grams(message.get("content", ""))
-    for given in (draft.bio or "", *draft.sketch_facts, *map(str, draft.demographics.values()),
-                  *map(str, draft.anchors.values())):  # fmt: skip
-        asked -= _grams(given)  # the person's own facts may be echoed ("Farmworkers and Laborers, Crop ...")
+    # the person's own facts may be echoed: a run of words that holds any word of them ("lives in Ongata
+    # Rongai, Kajiado County, Kenya", "Farmworkers and Laborers, Crop ...") is not an instruction
+    facts = " ".join(
+        str(v)
+        for v in (draft.bio, *draft.sketch_facts, *draft.demographics.values(), *draft.anchors.values())
+        if v
+    )
+    fact_words = {w.lower() for w in WORD.findall(facts)} - _COMMON
+    asked = {g for g in asked if not fact_words.intersection(g)}
     shared = _grams(text) & asked
     if not shared:
         return None
