@@ -41,7 +41,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from deeppersona.taxonomy import AttributeNode  # noqa: E402
+from deeppersona.taxonomy import AttributeNode, AttributeTree  # noqa: E402
 from deeppersona.taxonomy._outline import parse_outline  # noqa: E402
 
 OUTLINE_DIR = ROOT / "deeppersona" / "data" / "taxonomy" / "outline"
@@ -73,18 +73,13 @@ def persona_sentences(data: Path) -> Counter[str]:
 
 
 def leaves(outline_dir: Path) -> list[AttributeNode]:
-    """The leaves of the default tree's outline files (level 3, and level-2 nodes without children)."""
-    out: list[AttributeNode] = []
-    for file in sorted(outline_dir.glob("*.txt")):
-        for root in parse_outline(file.read_text(encoding="utf-8"), source=file.name):
-            stack = list(root.children)
-            while stack:
-                node = stack.pop(0)
-                if node.children:
-                    stack[:0] = list(node.children)
-                else:
-                    out.append(node)
-    return out
+    """The leaves of the default tree's outline files, in tree order."""
+    roots = [
+        root
+        for file in sorted(outline_dir.glob("*.txt"))
+        for root in parse_outline(file.read_text(encoding="utf-8"), source=file.name)
+    ]
+    return list(AttributeTree(roots, fixed_roots=None).leaves())
 
 
 def leaf_text(node: AttributeNode) -> str:

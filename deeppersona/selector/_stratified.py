@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -109,9 +110,14 @@ class _Index:
     embeddings: dict[str, VectorIndex] = field(default_factory=dict)
     valid: dict[frozenset[str], np.ndarray] = field(default_factory=dict)
 
+    @functools.cached_property
+    def conditional(self) -> list[int]:
+        """Positions of the candidates with applicability conditions (computed once per tree)."""
+        return [i for i, node in enumerate(self.nodes) if node.applies_when]
+
     def applicable_mask(self, context: SelectionContext) -> np.ndarray | None:
         """The candidates whose applicability conditions the context does not rule out (``None``: all)."""
-        conditional = [i for i, node in enumerate(self.nodes) if node.applies_when]
+        conditional = self.conditional
         if not conditional or (context.life_stage is None and not context.circumstances):
             return None
         mask = np.ones(len(self.nodes), dtype=bool)
