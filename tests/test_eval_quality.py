@@ -548,3 +548,19 @@ def test_shared_sentences_repeat_and_negated_openings_echo() -> None:
     assert rows.loc["Mind > Shame > Shame Proneness", "echo"]
     assert rows["repeated"].tolist() == [True, True, False]
     assert report.summary["repeated_share"] == pytest.approx(2 / 3)
+
+
+def test_an_option_of_the_attribute_is_no_placeholder() -> None:
+    """'None' concussions and a thyroid function 'Unknown' are answers the tree offers, not missing values."""
+    health = "Physical and Health Characteristics"
+    values = {
+        f"{health} > Illness and Injury History > Concussion History": "None",
+        f"{health} > Cardiovascular and Metabolic Health > Thyroid Function": "Unknown",
+        "Demographic Information > Personal Story > Biggest Regret": "unknown",  # free text: a placeholder
+    }
+    p = persona(values=values, demographics={"age": 45})
+    report = Evaluator().quality([p])  # the packaged default tree knows the options
+    rows = report.to_pandas(per="value").set_index("path")
+    assert rows["placeholder"].tolist() == [False, False, True]
+    assert report.summary["ok_but_incomplete"] == 1  # the free-text one still counts
+    assert quality([p]).summary["placeholder_share"] == 1.0  # without a tree nothing is known to be an option

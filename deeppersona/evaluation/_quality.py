@@ -782,19 +782,21 @@ def assess_quality(
     if not kept:
         raise EvaluationError("no personas to assess (the set is empty or every persona failed)")
     taxonomy = _resolve_tree(tree)
-    kinds: dict[tuple[str, ...], str] = {}
+    kinds: dict[tuple[str, ...], tuple[str, frozenset[str]]] = {}
     countries = _Countries()
 
-    def kind_of(path: tuple[str, ...]) -> str:
+    def type_of(path: tuple[str, ...]) -> tuple[str, frozenset[str]]:
+        """The value kind at ``path`` and its options (lower case), ``("unknown", {})`` off the tree."""
         if taxonomy is None or not path:
-            return "unknown"
+            return "unknown", frozenset()
         if path not in kinds:
             try:
                 node = taxonomy.find(path)
             except ValueError:  # a path the tree cannot parse (an empty segment)
                 node = None
             vt = None if node is None else node.value_type
-            kinds[path] = "unknown" if node is None else ("text" if vt is None else vt.kind)
+            kind = "unknown" if node is None else ("text" if vt is None else vt.kind)
+            kinds[path] = kind, frozenset(o.casefold() for o in (vt.options if vt else ()))
         return kinds[path]
 
     value_rows: list[dict[str, Any]] = []
@@ -817,11 +819,13 @@ def assess_quality(
             reason = getattr(av, "not_applicable", None) or not_applicable_reason(value)
             na = reason is not None
             attrs.append(_Attr(key, path, value, na))
-            kind = "custom" if av.stratum == "custom" else kind_of(path)
+            kind, options = ("custom", frozenset()) if av.stratum == "custom" else type_of(path)
             text = _text(value)
             empty = not na and _is_empty(value)
+            # one of the attribute's own options ("None" concussions, thyroid function "Unknown") is a value
+            an_option = isinstance(value, str) and value.strip().casefold() in options
             placeholder = (
-                not (na or empty)
+                not (na or empty or an_option)
                 and isinstance(value, (str, list, tuple))
                 and all(is_placeholder(t) for t in _items(value))
             )
