@@ -466,6 +466,22 @@ def test_stories_sharing_sentences_are_reasked() -> None:
     assert "story 2 repeats sentences" in problems["life_stories"]
 
 
+def test_a_story_opening_like_an_earlier_one_is_refused() -> None:
+    """Seen on the embedded model: three stories began 'Mary Jepchirchir, who had always dreamed of owning
+    a car, decided to ...' and differed after that."""
+    first = (
+        "Mary Jepchirchir, who had always dreamed of owning a car, decided to buy one in 2015. " + "x " * 60
+    )
+    second = (
+        "Mary Jepchirchir, who had always dreamed of owning a car, decided to drive to Nairobi. " + "y " * 60
+    )
+    assert story_problem(second, [first], story_words=(60, 120)) == (
+        "repeats sentences of an earlier story; tell a different event"
+    )
+    other = "In 2019 Mary Jepchirchir lost her stall at the Kitengela market in a fire. " + "y " * 60
+    assert story_problem(other, [first], story_words=(60, 120)) is None
+
+
 def test_not_applicable_is_rationed_and_reasons_must_differ(tree: AttributeTree) -> None:
     same_reason = {k: "N/A: minimal involvement in such matters" for k in ("sleep_quality", "commute")}
     handler, _ = fill_handler(same_reason)

@@ -840,9 +840,26 @@ def story_problem(
         return f"has {words} words, it needs {lo}-{hi}"
     if normalise(story) in {normalise(s) for s in earlier}:
         return "repeats an earlier one"
-    if _shared_sentence(story, earlier):
+    if _shared_sentence(story, earlier) or shares_run(story, earlier, STORY_RUN):
         return "repeats sentences of an earlier story; tell a different event"
     return None
+
+
+STORY_RUN = 8
+"""Words in a row that two life stories of one person may not share: a small model asked for another
+story often starts it like the first ("Mary, who had always dreamed of owning a car, decided to ...")."""
+
+
+def shares_run(text: str, others: Sequence[str], words: int) -> bool:
+    """Whether ``text`` holds a run of ``words`` words in a row (case and punctuation aside) of one of
+    ``others``."""
+
+    def runs(t: str) -> set[tuple[str, ...]]:
+        ws = [w.lower() for w in WORD.findall(str(t))]
+        return {tuple(ws[i : i + words]) for i in range(len(ws) - words + 1)}
+
+    seen = set().union(*(runs(o) for o in others)) if others else set()
+    return bool(seen) and not seen.isdisjoint(runs(text))
 
 
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+")

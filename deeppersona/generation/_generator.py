@@ -409,7 +409,7 @@ class ValueGenerator:
                         model,
                         "core",
                         temperature=temperature,
-                        max_tokens=_room(3 * story_range[1]),
+                        max_tokens=_room(2 * story_range[1]),
                     )
                 ).output
                 story = trim_story(str(reply.story), story_words=story_range)
