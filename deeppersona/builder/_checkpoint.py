@@ -9,6 +9,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from .._jsonl import append_line, iter_lines
+
 __all__ = ["Checkpoint"]
 
 logger = logging.getLogger(__name__)
@@ -19,7 +21,8 @@ class Checkpoint:
 
     Each line is ``{"key": ..., "fp": ..., "value": ...}``. On opening, earlier lines are read back;
     lines written under another configuration fingerprint (another model, other roots, other
-    prompts) are ignored, and a torn last line left by a crash is skipped. With ``directory=None``
+    prompts) are ignored, and a torn last line left by a crash is skipped (and cut off before the next
+    append: the rules of :mod:`deeppersona._jsonl`, shared with the engine's output). With ``directory=None``
     the checkpoint only lives in memory (still useful: nothing is asked twice within one run).
 
     Args:
@@ -48,18 +51,17 @@ class Checkpoint:
         if path is None or not path.exists():
             return table
         stale = torn = 0
-        with path.open("r", encoding="utf-8", errors="replace") as fh:
-            for line in fh:
-                try:
-                    item = json.loads(line)
-                    key, fp, value = item["key"], item["fp"], item["value"]
-                except (json.JSONDecodeError, KeyError, TypeError):
-                    torn += 1
-                    continue
-                if fp != self.fingerprint:
-                    stale += 1
-                    continue
-                table[key] = value
+        for _, line, _complete in iter_lines(path):
+            try:
+                item = json.loads(line)
+                key, fp, value = item["key"], item["fp"], item["value"]
+            except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
+                torn += 1
+                continue
+            if fp != self.fingerprint:
+                stale += 1
+                continue
+            table[key] = value
         if stale or torn:
             logger.info("checkpoint %s: ignored %d stale and %d unreadable lines", path, stale, torn)
         return table
@@ -82,9 +84,7 @@ class Checkpoint:
             if path is None:
                 return
             line = json.dumps({"key": key, "fp": self.fingerprint, "value": value}, ensure_ascii=False)
-            with path.open("a", encoding="utf-8") as fh:
-                fh.write(line + "\n")
-                fh.flush()
+            append_line(path, line)  # locked; a torn last line is cut off first, not glued to this one
 
     def __len__(self) -> int:
         with self._lock:

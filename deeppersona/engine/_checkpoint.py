@@ -7,8 +7,6 @@ sketches), never the personas themselves: a 100k-line file resumes in tens of MB
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import json
 import logging
 import os
@@ -18,21 +16,14 @@ from pathlib import Path
 from typing import IO, Any
 
 from .._display import html_items, html_report, html_table
+from .._jsonl import PathLock, iter_lines, repair_tail
 from ..errors import ConfigError, DataFileError
 from ..llm._base import Usage
 from ..persona import Persona
 
-try:  # POSIX: flock on the lock file (Windows falls back to the filelock package)
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
-
 __all__ = ["JsonlCheckpoint", "ResumeState", "RunReport"]
 
 logger = logging.getLogger(__name__)
-
-_TAIL_BLOCK = 1 << 16
-_LOCK_TRIES = 5
 
 
 @dataclass
@@ -127,75 +118,6 @@ class ResumeState:
         return next(iter(self.seeds)) if len(self.seeds) == 1 else None
 
 
-class _PathLock:
-    """An exclusive, non-blocking lock on a lock file, which is removed on release.
-
-    POSIX uses ``flock`` on the open lock file. Removing the file on release would let a process
-    that opened it just before hold a lock on an orphaned file, so :meth:`acquire` checks that the
-    locked file is still the one at the path and tries again otherwise. Other platforms use the
-    ``filelock`` package and remove the file when they can.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._fd: int | None = None
-        self._fallback: Any = None
-
-    def acquire(self) -> bool:
-        """Take the lock; ``False`` when another holder has it.
-
-        Raises:
-            OSError: The lock file cannot be created (an unwritable directory ...).
-        """
-        if fcntl is None:  # pragma: no cover - Windows
-            from filelock import FileLock, Timeout
-
-            lock = FileLock(str(self.path))
-            try:
-                lock.acquire(timeout=0)
-            except Timeout:
-                return False
-            self._fallback = lock
-            return True
-        for _ in range(_LOCK_TRIES):
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError as exc:
-                os.close(fd)
-                if exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES):
-                    return False
-                raise
-            try:
-                held, current = os.fstat(fd), os.stat(self.path)
-                same = (held.st_dev, held.st_ino) == (current.st_dev, current.st_ino)
-            except FileNotFoundError:
-                same = False
-            if same:
-                os.ftruncate(fd, 0)
-                os.write(fd, f"{os.getpid()}\n".encode())
-                self._fd = fd
-                return True
-            os.close(fd)  # the previous holder removed the file after we opened it: try the new one
-        return False
-
-    def release(self) -> None:
-        """Remove the lock file and release the lock."""
-        if self._fd is not None:
-            fd, self._fd = self._fd, None
-            try:
-                os.unlink(self.path)  # while still holding it (see the class docstring)
-            except FileNotFoundError:
-                pass
-            finally:
-                os.close(fd)  # closing the last descriptor releases the flock
-        if self._fallback is not None:  # pragma: no cover - Windows
-            lock, self._fallback = self._fallback, None
-            lock.release()
-            with contextlib.suppress(OSError):  # another process opened it meanwhile and takes it over
-                os.remove(self.path)
-
-
 class JsonlCheckpoint:
     """A JSONL file of personas that can be appended to safely and resumed.
 
@@ -213,7 +135,7 @@ class JsonlCheckpoint:
         self.path = Path(path)
         self.fsync = fsync
         self._fh: IO[bytes] | None = None
-        self._lock: _PathLock | None = None
+        self._lock: PathLock | None = None
 
     @property
     def real_path(self) -> Path:
@@ -250,13 +172,11 @@ class JsonlCheckpoint:
         if not self.path.exists():
             return state
         self._repair_tail()
-        with self.path.open("rb") as fh:  # one line at a time: memory stays flat
-            for number, line in enumerate(fh, 1):
-                if line.strip():
-                    known = state.run_config is not None
-                    self._read_line(state, number, line, bios)
-                    if on_config is not None and not known and state.run_config is not None:
-                        on_config(state.run_config)
+        for number, line, _ in iter_lines(self.path):  # one line at a time: memory stays flat
+            known = state.run_config is not None
+            self._read_line(state, number, line, bios)
+            if on_config is not None and not known and state.run_config is not None:
+                on_config(state.run_config)
         return state
 
     def _read_line(
@@ -299,24 +219,7 @@ class JsonlCheckpoint:
     def _repair_tail(self) -> int:
         """Cut off a partial last line (left by an interrupted write); return the file's length after."""
         with self.path.open("r+b") as fh:
-            size = fh.seek(0, os.SEEK_END)
-            pos = size
-            end = 0
-            while pos > 0:
-                start = max(0, pos - _TAIL_BLOCK)
-                fh.seek(start)
-                block = fh.read(pos - start)
-                newline = block.rfind(b"\n")
-                if newline >= 0:
-                    end = start + newline + 1
-                    break
-                pos = start
-            if end < size:
-                logger.warning("%s: removing a partial last line left by an interrupted write", self.path)
-                fh.truncate(end)
-                fh.flush()
-                os.fsync(fh.fileno())
-        return end
+            return repair_tail(fh, self.path)
 
     def open(self) -> None:
         """Take the file lock and open the file for appending.
@@ -325,7 +228,7 @@ class JsonlCheckpoint:
             ConfigError: Another writer holds the lock, or the file or its lock cannot be created.
         """
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        lock = _PathLock(self.lock_path)
+        lock = PathLock(self.lock_path)
         try:
             acquired = lock.acquire()
         except OSError as exc:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 
+from .._jsonl import iter_lines
 from ..errors import ConfigError, DataFileError, DataFileNotFoundError, DuplicatePersonaError
 from ..llm._base import Usage
 from ._models import STRATA, Persona
@@ -666,16 +667,12 @@ def read_jsonl_personas(path: str | Path) -> list[Persona]:
     p = Path(path)
     if not p.is_file():
         raise DataFileNotFoundError(f"persona file {str(p)!r} does not exist")
-    lines = p.read_bytes().split(b"\n")
     out: list[Persona] = []
-    for number, raw in enumerate(lines, 1):
-        if not raw.strip():
-            continue
-        last = number == len(lines)  # the text after the final newline: a write that never finished
+    for number, raw, complete in iter_lines(p):
         try:
             out.append(Persona.model_validate(json.loads(raw)))
         except (ValueError, TypeError) as exc:
-            if last:
+            if not complete:  # the text after the final newline: a write that never finished
                 logger.warning("%s: skipping a truncated last line (an interrupted write)", p)
                 break
             raise DataFileError(f"{p}:{number}: not a deeppersona persona: {str(exc)[:200]}") from exc
