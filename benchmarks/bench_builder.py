@@ -40,7 +40,8 @@ from typing import Any
 
 import numpy as np
 
-from deeppersona.builder import QAPair, TaxonomyBuilder, fake_builder_llm
+from deeppersona.builder import QAPair, TaxonomyBuilder
+from deeppersona.testing import fake_builder_llm
 from deeppersona.builder._disclosure import names_value
 from deeppersona.taxonomy import ROOT_CATEGORIES, canonical_key
 

@@ -24,7 +24,8 @@ import argparse
 import os
 import time
 
-from deeppersona.builder import TaxonomyBuilder, conversations_path, fake_builder_llm
+from deeppersona.builder import TaxonomyBuilder, conversations_path
+from deeppersona.testing import fake_builder_llm
 from deeppersona.taxonomy import AttributeTree
 
 

@@ -20,7 +20,8 @@ import os
 import time
 from pathlib import Path
 
-from deeppersona.builder import TaxonomyBuilder, fake_builder_llm, sample_qa_path
+from deeppersona.builder import TaxonomyBuilder, sample_qa_path
+from deeppersona.testing import fake_builder_llm
 
 
 def main() -> None:

@@ -16,14 +16,12 @@ from deeppersona.builder import (
     QAPair,
     RuleFilter,
     TaxonomyBuilder,
-    builder_fake_handler,
     display_name,
-    fake_builder_llm,
     sample_qa_path,
 )
 from deeppersona.errors import ConfigError, LLMOutputError
 from deeppersona.taxonomy import ROOT_CATEGORIES, AttributeTree
-from deeppersona.testing import FakeLLM, HashEmbedder
+from deeppersona.testing import FakeLLM, HashEmbedder, builder_fake_handler, fake_builder_llm
 
 DEMO, HEALTH, ROUTINE, CAREER = ROOT_CATEGORIES[0], ROOT_CATEGORIES[1], ROOT_CATEGORIES[8], ROOT_CATEGORIES[5]
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from deeppersona.builder import QAPair, TaxonomyBuilder, fake_builder_llm, read_qa, sample_qa_path
+from deeppersona.builder import QAPair, TaxonomyBuilder, read_qa, sample_qa_path
+from deeppersona.testing import fake_builder_llm
 from deeppersona.errors import ConfigError, DataFileError, DataFileNotFoundError
 from deeppersona.testing import HashEmbedder
 

@@ -220,19 +220,19 @@ def _install_fakes(monkeypatch: pytest.MonkeyPatch, *, fake_llm: bool) -> None:
     import deeppersona.builder._builder as builder_module
     import deeppersona.embeddings as embeddings
     import deeppersona.llm as llm_package
-    from deeppersona.builder import fake_builder_llm
     from deeppersona.embeddings import Embedder
     from deeppersona.embeddings._st import SentenceTransformerEmbedder
     from deeppersona.llm import LLM
     from deeppersona.llm._local import LocalRuntime
     from deeppersona.llm._options import check_backend_options
-    from deeppersona.testing import FakeLLM, HashEmbedder
+    from deeppersona.testing import FakeLLM, HashEmbedder, fake_builder_llm
 
     real_resolve_llm = llm_package.resolve_llm
     real_resolve_embedder = embeddings.resolve_embedder
 
     def resolve_llm(model: Any = None, *, registry: Any = None, **options: Any) -> LLM:
-        if isinstance(model, LLM) or "mock_response" in options:
+        offline = isinstance(model, str) and model.strip().partition(":")[0] == "fake"
+        if isinstance(model, LLM) or "mock_response" in options or offline:
             return real_resolve_llm(model, registry=registry, **options)
         if not fake_llm:
             raise AssertionError(

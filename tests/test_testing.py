@@ -242,3 +242,36 @@ def test_common_types_and_simple_patterns_are_generated() -> None:
 
     for seed in range(5):
         assert isinstance(FakeLLM(seed=seed).complete(MSG, Many).output, Many)
+
+
+def test_fakes_are_resolved_by_name_like_real_backends() -> None:
+    from deeppersona.embeddings import resolve_embedder
+    from deeppersona.llm import resolve_llm
+
+    fake = resolve_llm("fake:7")
+    assert (
+        isinstance(fake, FakeLLM) and fake.seed == 7 and fake.handler is not None
+    )  # answers builder prompts
+    assert resolve_llm(" fake ").seed == 0
+    assert isinstance(resolve_embedder("hash"), HashEmbedder)
+    with pytest.raises(ConfigError, match="whole-number seed"):
+        resolve_llm("fake:x")
+    with pytest.raises(ConfigError, match="no backend options; got temperature"):
+        resolve_llm("fake", temperature=0.2)
+
+
+def test_production_code_names_the_fakes_only_in_the_resolvers() -> None:
+    """Test doubles live in deeppersona.testing; the package reaches them only by name ('fake', 'hash')."""
+    import re
+    from pathlib import Path
+
+    import deeppersona
+
+    root = Path(deeppersona.__file__).parent
+    importing = re.compile(r"^\s*(from\s+(\.\.|deeppersona\.)testing\b|import\s+deeppersona\.testing)", re.M)
+    found = sorted(
+        str(path.relative_to(root))
+        for path in root.rglob("*.py")
+        if path.parts[len(root.parts)] != "testing" and importing.search(path.read_text(encoding="utf-8"))
+    )
+    assert found == ["embeddings/_resolve.py", "llm/_resolve.py"]

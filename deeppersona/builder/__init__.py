@@ -11,13 +11,14 @@ Public names::
     read_qa, InputStats read QA pairs from files or iterables, counting skipped records
     sample_qa_path      the bundled sample of QA pairs
     conversations_path  the bundled real conversation turns, hand-annotated (the gold set)
-    fake_builder_llm    an offline FakeLLM with plausible builder replies (tests, demos)
+
+The offline fake with plausible builder replies is ``deeppersona.testing.fake_builder_llm`` (or
+``model="fake"``).
 """
 
 from __future__ import annotations
 
 from ._builder import DEFAULT_MERGE_THRESHOLD, DEFAULT_ROOT_THRESHOLD, TaxonomyBuilder
-from ._fake import builder_fake_handler, fake_builder_llm
 from ._io import DEFAULT_MAX_CHARS, InputStats, read_qa
 from ._merge import display_name
 from ._records import AttributePath, Label, PairRecord, QAPair
@@ -42,9 +43,7 @@ __all__ = [
     "RuleFilter",
     "StageReport",
     "TaxonomyBuilder",
-    "builder_fake_handler",
     "display_name",
-    "fake_builder_llm",
     "read_qa",
     "conversations_path",
     "sample_qa_path",

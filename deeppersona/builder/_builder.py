@@ -127,7 +127,8 @@ class TaxonomyBuilder:
 
     Example:
         >>> from deeppersona.testing import FakeLLM, HashEmbedder
-        >>> from deeppersona.builder import TaxonomyBuilder, fake_builder_llm
+        >>> from deeppersona.builder import TaxonomyBuilder
+        >>> from deeppersona.testing import fake_builder_llm
         >>> builder = TaxonomyBuilder(llm=fake_builder_llm(), embedder=HashEmbedder(), merge_threshold=0.9)
         >>> result = builder.build([{"question": "I'm a night-shift nurse; how can I sleep better?",
         ...                          "answer": "Keep a fixed schedule and a dark room."}])

@@ -14,7 +14,6 @@ from ._args import (
     check_output_dir,
     check_output_file,
     check_taxonomy_file,
-    fake_seed,
     model_name,
     non_negative_int,
     positive_int,
@@ -27,11 +26,8 @@ logger = logging.getLogger(__name__)
 
 def _llm(name: str | None, seed: int) -> Any:
     """``fake`` (or ``fake:SEED``) gives the offline FakeLLM (dry runs); anything else goes to resolve_llm."""
-    fake = fake_seed(name)
-    if fake is not None:
-        from ..testing import FakeLLM
-
-        return FakeLLM(seed=fake if name != "fake" else seed)
+    if name == "fake":
+        return f"fake:{seed}"  # resolved by name, like a real backend
     return name
 
 
@@ -55,11 +51,7 @@ def _check_outputs(args: argparse.Namespace) -> None:
 def _embedder(name: str | None) -> Any:
     if name == "none":
         return False
-    if name == "hash":
-        from ..testing import HashEmbedder
-
-        return HashEmbedder()
-    return name
+    return name  # "hash" is resolved by name, like a real embedder
 
 
 def _write(text: str, out: str | None) -> None:

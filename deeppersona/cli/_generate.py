@@ -16,7 +16,6 @@ from ._args import (
     check_input_file,
     check_output_file,
     check_taxonomy_file,
-    fake_seed,
     looks_like_path,
     model_name,
     non_negative_int,
@@ -124,17 +123,8 @@ def register(subparsers: Any) -> None:
 def _engine(args: argparse.Namespace) -> Any:
     from ..engine import PersonaEngine
 
-    model: Any = args.model
-    seed = fake_seed(model)
-    if seed is not None:
-        from ..testing import FakeLLM
-
-        model = FakeLLM(seed=seed)
+    model: Any = args.model  # "fake" / "fake:7" and "hash" are resolved by name, like real backends
     embedder: Any = args.embedder
-    if embedder == "hash":
-        from ..testing import HashEmbedder
-
-        embedder = HashEmbedder()
     check_taxonomy_file(args.taxonomy)
     engine = PersonaEngine.from_taxonomy(
         args.taxonomy, model=model, embedder=embedder, **backend_options(args)

@@ -117,12 +117,7 @@ def _load_tree(spec: str) -> Any:
 
 
 def _resolve_model(name: str | None) -> Any:
-    seed = fake_seed(name)
-    if seed is not None:  # test/demo option: an offline FakeLLM with plausible builder replies
-        from ..builder import fake_builder_llm
-
-        return fake_builder_llm(seed)
-    return name
+    return name  # "fake" / "fake:7" (the offline fake with plausible builder replies) resolves by name
 
 
 def _build(args: argparse.Namespace) -> int:

@@ -10,10 +10,14 @@ from ._base import LLM
 if TYPE_CHECKING:
     from ._registry import ModelRegistry
 
-__all__ = ["DEFAULT_LOCAL_MODEL", "preflight", "resolve_llm"]
+__all__ = ["DEFAULT_LOCAL_MODEL", "FAKE_MODEL", "preflight", "resolve_llm"]
 
 DEFAULT_LOCAL_MODEL = "local/qwen2.5-coder-1.5b"
 """The model used when none is configured: the embedded Qwen2.5-Coder 1.5B through llama.cpp."""
+
+FAKE_MODEL = "fake"
+"""The offline fake model's name: ``"fake"`` or ``"fake:SEED"`` resolves to
+:func:`deeppersona.testing.fake_builder_llm` (a FakeLLM that answers every prompt of the package)."""
 
 
 def resolve_llm(
@@ -23,8 +27,9 @@ def resolve_llm(
 
     Args:
         model: An :class:`LLM` (returned as is); a LiteLLM model string such as ``"gpt-4.1-mini"``,
-            ``"anthropic/claude-sonnet-4-5"``, ``"ollama/llama3.1"`` or ``"local/smollm2-135m"``; or ``None``
-            for the embedded default model (:data:`DEFAULT_LOCAL_MODEL`, needs the ``local`` extra).
+            ``"anthropic/claude-sonnet-4-5"``, ``"ollama/llama3.1"`` or ``"local/smollm2-135m"``; ``None``
+            for the embedded default model (:data:`DEFAULT_LOCAL_MODEL`, needs the ``local`` extra); or
+            ``"fake"`` / ``"fake:SEED"`` for the offline fake of :mod:`deeppersona.testing` (dry runs, tests).
         registry: The local-model registry for ``local/...`` names (the packaged defaults when ``None``).
         **kwargs: Passed to :class:`LiteLLMBackend` (``max_concurrency``, ``cache``, ``temperature``,
             ``api_base``...): the backend options that ``PersonaEngine.from_taxonomy``, ``Evaluator`` and
@@ -35,7 +40,8 @@ def resolve_llm(
 
     Raises:
         ConfigError: ``model`` is of an unsupported type or an empty string, options are given with an
-            :class:`LLM` instance, or an option name is unknown.
+            :class:`LLM` instance or the fake, the fake's seed is not a whole number, or an option name
+            is unknown.
     """
     if isinstance(model, LLM):
         if kwargs or registry is not None:
@@ -50,9 +56,28 @@ def resolve_llm(
             f"model must be an LLM, a LiteLLM model string or None, got {model!r}; "
             "e.g. 'gpt-4.1-mini' or 'local/qwen2.5-coder-1.5b'"
         )
+    name = model.strip()
+    if name == FAKE_MODEL or name.startswith(FAKE_MODEL + ":"):
+        return _fake(name, registry=registry, **kwargs)
     from ._litellm import LiteLLMBackend
 
-    return LiteLLMBackend(model.strip(), registry=registry, **kwargs)
+    return LiteLLMBackend(name, registry=registry, **kwargs)
+
+
+def _fake(name: str, *, registry: ModelRegistry | None, **kwargs: Any) -> LLM:
+    seed = name.partition(":")[2]
+    if seed and not seed.isdigit():
+        raise ConfigError(
+            f"the offline fake model takes a whole-number seed: 'fake' or 'fake:7', got {name!r}"
+        )
+    if kwargs or registry is not None:
+        given = sorted(kwargs) + (["registry"] if registry is not None else [])
+        raise ConfigError(f"the offline fake model takes no backend options; got {', '.join(given)}")
+    # the one place that names the fake: it is reached by name, like any backend
+    from ..testing import fake_builder_llm
+
+    llm: LLM = fake_builder_llm(int(seed or 0))
+    return llm
 
 
 async def preflight(llm: LLM) -> None:

@@ -2,6 +2,8 @@
 
 * :class:`FakeLLM`: an :class:`~deeppersona.llm.LLM` with scripted, computed or schema-generated
   replies and on-demand failures (invalid JSON, missing keys, rate limits, timeouts).
+* :func:`fake_builder_llm`: a FakeLLM that also answers the taxonomy builder's prompts plausibly (what
+  ``model="fake"`` resolves to everywhere).
 * :class:`HashEmbedder`: a deterministic :class:`~deeppersona.embeddings.Embedder` with no model to load.
 * :class:`ChaosProxy` and :class:`LlamaCppServer`: fault injection (429, 5xx, timeouts, dropped
   connections, malformed and truncated replies) in front of a real OpenAI-compatible server on a
@@ -10,6 +12,7 @@
 
 from __future__ import annotations
 
+from ._builder_replies import builder_fake_handler, fake_builder_llm
 from ._chaos import FAULTS, ChaosProxy, ChaosRates, ChaosStats, LlamaCppServer, stored_texts, wrongly_ok
 from ._fake_llm import FakeLLM, FakeRequest
 from ._hash_embedder import HashEmbedder, canonical_words
@@ -24,7 +27,9 @@ __all__ = [
     "FakeRequest",
     "HashEmbedder",
     "LlamaCppServer",
+    "builder_fake_handler",
     "canonical_words",
+    "fake_builder_llm",
     "fake_from_schema",
     "stored_texts",
     "wrongly_ok",

@@ -1,4 +1,4 @@
-"""A FakeLLM that gives plausible builder replies, for demos, examples and CLI tests (``--model fake``)."""
+"""Plausible replies to the taxonomy builder's prompts, for demos, examples and CLI tests (``--model fake``)."""
 
 from __future__ import annotations
 
@@ -174,6 +174,6 @@ def fake_builder_llm(seed: int = 0, **kwargs: Any) -> Any:
     Returns:
         The fake LLM (offline, deterministic).
     """
-    from ..testing import FakeLLM
+    from ._fake_llm import FakeLLM
 
     return FakeLLM(seed=seed, handler=builder_fake_handler, **kwargs)
