@@ -278,9 +278,7 @@ class LiteLLMBackend(LLM):
         async def send(request: list[dict[str, str]]) -> RawReply:
             return await self._send(litellm, request, params, cache_params)
 
-        def more_room(
-            text: str,
-        ) -> None:  # a reply cut off by the token limit: the re-ask may write twice as much
+        def more_room(text: str) -> None:  # a reply cut off by the token limit: the re-ask may write twice as much
             if is_degenerate(text):  # unless it only went round in a loop: more room buys a longer loop
                 return
             current = int(params.get("max_tokens") or 0)
