@@ -352,6 +352,33 @@ def test_with_selector_and_templates(tree: AttributeTree, embedder: HashEmbedder
         engine.with_selector("not a selector")  # type: ignore[arg-type]
 
 
+def test_a_users_generator_settings_are_not_reset(tree: AttributeTree, embedder: HashEmbedder) -> None:
+    """ValueGenerator(batch_size=40) was silently reset to the engine's default 30; its template
+    overrides were replaced by the engine's library."""
+    from deeppersona.generation import ValueGenerator
+
+    llm = FakeLLM(seed=1)
+    own = ValueGenerator(
+        batch_size=40, templates={"narrative": "Sum them up in {{ words }} words. OWN-NARRATIVE"}
+    )
+    engine = make(tree, embedder, llm).with_generator(own)
+    assert engine.calls_per_persona(220) == 1 + 6 + 1 + 1
+    persona = engine.with_options(narrative=True).generate(k=80)
+    assert persona.provenance.run_config["generator"]["batch_size"] == 40
+    assert sum(r.call_site == "fill" for r in llm.requests) == 2  # 80 values in batches of 40
+    assert "OWN-NARRATIVE" in llm.requests[-1].last_user_message
+    # what the user sets on the engine explicitly wins; other templates stay the generator's
+    tuned = engine.with_options(batch_size=20).with_templates({"circumstances": "{{ conditions }} CIRC-IT"})
+    assert tuned.calls_per_persona(220) == 1 + 11 + 1 + 1
+    llm.requests.clear()
+    tuned.generate(k=40)
+    assert sum(r.call_site == "fill" for r in llm.requests) == 2
+    assert "OWN-NARRATIVE" in llm.requests[-1].last_user_message
+    assert any("CIRC-IT" in r.last_user_message for r in llm.requests)
+    with pytest.raises(ConfigError, match="fill_batch"):  # checked when given, before any call
+        engine.with_templates({"fill_batch": "Fill these in."})
+
+
 def test_cohort_object_and_merge(tree: AttributeTree, embedder: HashEmbedder) -> None:
     engine = make(tree, embedder).cohort(Cohort(country="Japan")).cohort(age_range=(20, 25))
     p = engine.generate(k=5)

@@ -35,11 +35,11 @@ from ..errors import (
     TaxonomyError,
 )
 from ..generation import PersonaDraft, ValueGenerator
-from ..generation._generator import merge_templates
 from ..llm._base import LLM
 from ..llm._resolve import preflight
 from ..persona import Persona, Population, Provenance
 from ..prompts import PromptLibrary
+from ..prompts._library import _override_sources as override_sources
 from ..selector import AttributeSelector, SelectionContext, StratifiedSelector
 from ..taxonomy import AttributeNode, AttributeTree, circumstance_names
 from ._anchors import ResolvedAnchors, bind_anchors, classify_key, name_embedding_table, validate_anchors
@@ -186,7 +186,8 @@ class PersonaEngine:
         self._selector: AttributeSelector = StratifiedSelector()
         self._sampler: DemographicSampler | None = None
         self._generator: ValueGenerator | None = None
-        self._templates: PromptLibrary | None = None
+        # template overrides by name (layered on the generator's own), or a whole library used as is
+        self._templates: PromptLibrary | dict[str, str] | None = None
         self._anchors: dict[str, Any] = {}
         self._cohort: Cohort | None = None
         self._seed: SeedLike = None
@@ -350,20 +351,32 @@ class PersonaEngine:
     def with_generator(self, generator: ValueGenerator) -> PersonaEngine:
         """Return an engine writing values with ``generator`` (e.g. a ValueGenerator subclass).
 
-        The engine's options (``batch_size``, ``temperature`` ...) and templates still apply to it.
+        The generator's own settings (``ValueGenerator(batch_size=40)``) and template overrides are kept;
+        only engine options set explicitly with :meth:`with_options` (``batch_size``, ``temperature``,
+        ``max_fill_retries``, ``story_words``, ``narrative_words``, ``on_missing``) and templates given
+        with :meth:`with_templates` are applied on top of them.
         """
         if not isinstance(generator, ValueGenerator):
             raise ConfigError(f"generator must be a ValueGenerator, got {type(generator).__name__}")
         return self._replace(generator=generator)
 
     def with_templates(self, templates: Mapping[str, str] | str | Path | PromptLibrary) -> PersonaEngine:
-        """Return an engine whose prompts are overridden by name (a mapping, a directory of ``.jinja`` files,
-        or a :class:`~deeppersona.prompts.PromptLibrary`)."""
+        """Return an engine whose prompts are overridden by name (a mapping, a directory of ``.jinja`` files),
+        on top of earlier overrides and the generator's own; a :class:`~deeppersona.prompts.PromptLibrary`
+        replaces every template.
+
+        Raises:
+            ConfigError: An unknown template name, a template that does not parse or drops a variable
+                it must use, or a missing directory (before any LLM call).
+        """
         if isinstance(templates, PromptLibrary):
-            library = templates
-        else:
-            library = merge_templates(self._templates or PromptLibrary(), templates)
-        return self._replace(templates=library)
+            return self._replace(templates=templates)
+        earlier = self._templates if isinstance(self._templates, dict) else {}
+        overrides = {**earlier, **override_sources(templates)}
+        if isinstance(self._templates, PromptLibrary):
+            return self._replace(templates=self._templates.with_overrides(overrides))
+        PromptLibrary().with_overrides(overrides)  # checks names, syntax and required variables now
+        return self._replace(templates=overrides)
 
     def with_options(self, **options: Any) -> PersonaEngine:
         """Return an engine with run options changed (see :class:`EngineOptions`).
@@ -403,7 +416,7 @@ class PersonaEngine:
         """LLM calls a persona takes without re-asks: core + fill batches + consistency + narrative."""
         return (
             1
-            + -(-k // self._options.batch_size)
+            + self._run_generator().fill_calls(k)
             + int(self._options.consistency)
             + int(self._options.narrative)
         )
@@ -671,6 +684,16 @@ class PersonaEngine:
                 found = self._shared.embedders.setdefault(key, found)
         return found  # type: ignore[no-any-return]
 
+    def _run_generator(self) -> ValueGenerator:
+        """The generator of a run: the user's (or the default) with the options set explicitly through
+        :meth:`with_options` and the :meth:`with_templates` overrides on top; nothing else is reset."""
+        base = self._generator or self._default_generator()
+        explicit = self._options.model_fields_set
+        params: dict[str, Any] = {k: v for k, v in self._options.generator_params().items() if k in explicit}
+        if self._templates is not None:
+            params["templates"] = self._templates
+        return base.replace(**params)
+
     def _default_generator(self) -> ValueGenerator:
         # shared by the engines derived from this one, so its per-node text cache outlives one run
         with self._shared.lock:
@@ -745,11 +768,7 @@ class PersonaEngine:
             sampler.draw(np.random.default_rng(0), self._cohort, anchors.demographic)
         except DemographicsError as exc:
             raise DemographicsError(f"the anchors and cohort cannot be drawn together: {exc}") from None
-        base = self._generator or self._default_generator()
-        params: dict[str, Any] = dict(self._options.generator_params())
-        if self._templates is not None:
-            params["templates"] = self._templates
-        generator = base.replace(**params)
+        generator = self._run_generator()
         self._selector.prepare(tree, embedder, fingerprint=fingerprint)
         run_seed = seed if seed is not None else self._run_seed()
         model_name = str(getattr(llm, "model", type(llm).__name__))
@@ -803,7 +822,9 @@ class PersonaEngine:
     # ------------------------------------------------------------------ running
     async def _aiter(self, run: _Run, jobs: Sequence[_Job]) -> AsyncIterator[Persona]:
         """Run ``jobs`` with at most ``options.concurrency`` LLM calls in flight; yield personas as they finish."""
-        await preflight(run.llm)  # an unreachable server or a rejected key: one clear error, before any persona
+        await preflight(
+            run.llm
+        )  # an unreachable server or a rejected key: one clear error, before any persona
         # one persona: a bar over its steps (core, fill 1/2, ...); several: a bar over the personas
         steps = _step_progress(run, jobs)
         bar = _progress(len(jobs), run.options.progress) if steps is None and len(jobs) != 1 else None

@@ -84,7 +84,11 @@ class EngineOptions(BaseModel):
                 f"unknown engine option(s) {unknown}; known options: {', '.join(type(self).model_fields)}"
             )
         try:
-            return type(self).model_validate({**self.model_dump(), **changes})
+            # only the fields set so far, so that ``model_fields_set`` keeps telling what the user chose
+            # (an option left at its default does not override a user's ValueGenerator setting)
+            return type(self).model_validate(
+                {**{k: getattr(self, k) for k in self.model_fields_set}, **changes}
+            )
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first.get("loc", ()))
@@ -97,7 +101,8 @@ class EngineOptions(BaseModel):
         return 1 if self.concurrency == 1 else 4 * self.concurrency
 
     def generator_params(self) -> dict[str, Any]:
-        """The options that configure the :class:`~deeppersona.generation.ValueGenerator`."""
+        """The options that configure the :class:`~deeppersona.generation.ValueGenerator` (the engine
+        applies those in ``model_fields_set``, the ones set explicitly, over the generator's own)."""
         return {
             "batch_size": self.batch_size,
             "max_fill_retries": self.max_fill_retries,
