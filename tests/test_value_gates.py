@@ -482,6 +482,49 @@ def test_a_story_opening_like_an_earlier_one_is_refused() -> None:
     assert story_problem(other, [first], story_words=(60, 120)) is None
 
 
+def test_a_placeholder_for_what_a_person_may_lack_is_reasked_with_the_na_way_out(tree: AttributeTree) -> None:
+    """Seen on the embedded model: "none of the above" three times for "Mistakes at Work" of a woman
+    without a job, then the whole persona retried. The re-ask now names the honest answer."""
+    reasks: list[str] = []
+
+    def handler(req: FakeRequest) -> Any:
+        model = req.response_model
+        if not (isinstance(model, type) and issubclass(model, FillReply)):
+            return None
+        keys = list(model.json_schema["properties"])
+        if len(keys) > 1:  # the first ask of the batch
+            return {
+                k: "none of the above" if k == "commute" else good(model.json_schema["properties"][k])
+                for k in keys
+            }
+        reasks.append(req.last_user_message)
+        return {"commute": "N/A: he has worked from home since 2020"}
+
+    draft = _fill(tree, handler)
+    assert len(reasks) == 1 and 'if this person truly has none, write "N/A: "' in reasks[0]
+    commute = next(a for a in draft.attributes.values() if a.path[-1] == "Commute")
+    assert commute.value is None and commute.not_applicable == "he has worked from home since 2020"
+    assert not draft.missing
+
+
+def test_a_value_going_on_with_the_sentence_cut_before_it_is_reasked(tree: AttributeTree) -> None:
+    """Seen on the embedded model: a value stopped by maxLength mid-sentence, and the next attribute's
+    value the rest of that sentence ("unique individual should be respected ...")."""
+    cut = "Mary has always been a perfectionist who plans each week and believes that a well-rounded, hard-working and honest soul"
+    assert len(cut) == 119  # stopped by maxLength 120
+    bad = {"sleep_quality": cut, "grief_process": "unique individual should be respected for what they bring"}
+    handler, fills = fill_handler(bad)
+    draft = _fill(tree, handler)
+    assert draft.rejected.get("continuation") == 1
+    reask = fills[1].last_user_message
+    assert "grief_process" in reask and "went on with the sentence of the value before it" in reask
+    grief = next(a for a in draft.attributes.values() if a.path[-1] == "Grief Process")
+    assert grief.value != bad["grief_process"]
+    # a lower-case value after a complete one is fine
+    handler, _ = fill_handler({"grief_process": "cries alone at the river, then cooks for the family"})
+    assert "continuation" not in _fill(tree, handler).rejected
+
+
 def test_not_applicable_is_rationed_and_reasons_must_differ(tree: AttributeTree) -> None:
     same_reason = {k: "N/A: minimal involvement in such matters" for k in ("sleep_quality", "commute")}
     handler, _ = fill_handler(same_reason)

@@ -694,6 +694,9 @@ _PROBLEM_TEXT: dict[str, str] = {
         "specific value; N/A is only for an attribute that cannot apply to them, with the reason"
     ),
     "truncated": "the reply was cut off before this value was complete",
+    "continuation": (
+        "it went on with the sentence of the value before it; write a short phrase about this attribute alone"
+    ),
     "repeated": (
         "the same value, sentence or opening words were given to several attributes; give each its own "
         "specific value, worded differently"

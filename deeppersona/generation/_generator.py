@@ -39,6 +39,7 @@ from ._checks import (
 )
 from ._draft import PersonaDraft
 from ._schemas import (
+    FREE_TEXT_MOST_CHARS,
     ConsistencyReport,
     FillItem,
     SketchFacts,
@@ -579,6 +580,7 @@ class ValueGenerator:
         refused: list[tuple[FillItem, str, Any]] = []
         sketch = draft.bio
         ignore = str(draft.demographics.get("name") or "").split()
+        carried = _continuations(values)
         for item in batch:
             if item.key in values:
                 raw = values[item.key]
@@ -588,6 +590,8 @@ class ValueGenerator:
                 raw = by_canon.get(canonical_key(item.key))
             value, found, not_applicable = check_value(raw, item.node, sketch=sketch, ignore=ignore)
             problem: str | None = found
+            if problem is None and _key_in(item.key, carried):
+                problem, value, not_applicable = "continuation", None, None
             if not_applicable is not None:
                 problem = self._na_problem(draft, item, not_applicable, seen)
                 if problem is not None:
@@ -891,6 +895,32 @@ def _copied_instructions(text: str, draft: PersonaDraft) -> str | None:
     return f'it copies the instructions ("{words} ..."); describe the person in your own words'
 
 
+def _continuations(values: Mapping[str, Any]) -> set[str]:
+    """The keys (canonical) of the reply's text values that go on with the sentence of the value before them.
+
+    A value stopped by the schema's ``maxLength`` mid-sentence ("She believes that a well-rounded and")
+    is followed, in a small model's reply, by the rest of that sentence as the next attribute's value
+    ("unique individual should be respected ..."): the next value starts in lower case right after a
+    value that reached the limit without ending its sentence."""
+    out: set[str] = set()
+    before: Any = None
+    for key, raw in values.items():
+        if (
+            isinstance(raw, str)
+            and isinstance(before, str)
+            and len(before.strip()) >= FREE_TEXT_MOST_CHARS - 3
+            and before.strip()[-1:] not in ".!?)\"'"
+            and raw.lstrip()[:1].islower()
+        ):
+            out.add(canonical_key(str(key)))
+        before = raw
+    return out
+
+
+def _key_in(key: str, keys: set[str]) -> bool:
+    return bool(keys) and canonical_key(key) in keys
+
+
 def _free_text(item: FillItem) -> bool:
     vt = item.node.value_type
     return vt is None or vt.kind == "text"
@@ -898,9 +928,14 @@ def _free_text(item: FillItem) -> bool:
 
 def _feedback(problem: str, item: FillItem) -> str:
     vt = item.node.value_type
-    return describe_problem(
+    text = describe_problem(
         problem, options=vt.options if vt is not None else (), unit=vt.unit if vt is not None else None
     )
+    if problem == "placeholder" and may_be_absent(item.names, item.node.applies_when, item.node.description):
+        # the embedded model answered "none of the above" three times for "Mistakes at Work" of a woman
+        # without a job, and the persona was retried whole: name the honest way out
+        text += '; if this person truly has none, write "N/A: " and what about them rules it out'
+    return text
 
 
 def _shown(raw: Any) -> str:
