@@ -31,6 +31,11 @@ STAGE_OCCUPATION: dict[str, str] = {
 }
 
 
+PERSON_FIELDS: tuple[str, ...] = ("name", "age", "gender", "occupation", "city", "region", "country")
+"""The demographic fields that describe a person, in the order they are shown and asked for (a sketch
+states them, a profile lists them, the evaluator reads them): the one list of them."""
+
+
 class Demographics(BaseModel):
     """The core demographic fields of one persona.
 

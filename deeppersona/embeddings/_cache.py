@@ -116,12 +116,9 @@ def embedder_fingerprint(embedder: Embedder) -> str:
 
 def default_embedding_cache_dir() -> Path:
     """``$DEEPPERSONA_CACHE_DIR/embeddings``, else the user cache directory's ``embeddings`` folder."""
-    env = os.environ.get("DEEPPERSONA_CACHE_DIR")
-    if env:
-        return Path(env).expanduser() / "embeddings"
-    import platformdirs
+    from .._paths import cache_dir
 
-    return Path(platformdirs.user_cache_dir("deeppersona", appauthor=False)) / "embeddings"
+    return cache_dir("embeddings")
 
 
 class EmbeddingCache:

@@ -25,6 +25,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ..demographics._models import PERSON_FIELDS
 from ..errors import DataFileError, DataFileNotFoundError, EvaluationError
 from ..persona import Persona
 from ..persona._table import decode_row
@@ -44,7 +45,7 @@ TEXT_FIELDS: tuple[str, ...] = (
     "character",
     "content",
 )
-_DEMOGRAPHIC_FIELDS = ("name", "age", "gender", "occupation", "city", "region", "country")
+_DEMOGRAPHIC_FIELDS = PERSON_FIELDS
 _PERSONA_FIELDS = frozenset(Persona.model_fields)
 
 

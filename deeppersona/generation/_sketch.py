@@ -38,6 +38,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from ..demographics._models import PERSON_FIELDS
 from ._checks import is_junk, is_placeholder
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -68,7 +69,7 @@ SKETCH_KEY = "_sketch"
 
 _MAX_LIST = 5
 _MAX_FACT_WORDS = 16
-_DEMOGRAPHIC_KEYS = ("name", "age", "gender", "occupation", "city", "region", "country")
+_DEMOGRAPHIC_KEYS = PERSON_FIELDS
 
 # ------------------------------------------------------------------------------------------------ text
 

@@ -36,12 +36,9 @@ def default_cache_dir() -> Path:
     ``$DEEPPERSONA_CACHE_DIR/models`` when that variable is set, else the platform's user cache
     directory (``~/.cache/deeppersona/models`` on Linux).
     """
-    env = os.environ.get("DEEPPERSONA_CACHE_DIR")
-    if env:
-        return Path(env).expanduser() / "models"
-    import platformdirs
+    from .._paths import cache_dir
 
-    return Path(platformdirs.user_cache_dir("deeppersona", appauthor=False)) / "models"
+    return cache_dir("models")
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ import html
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..demographics._models import PERSON_FIELDS
 from ..taxonomy._constants import PATH_SEPARATOR
 
 if TYPE_CHECKING:
@@ -22,7 +23,7 @@ __all__ = [
     "system_prompt",
 ]
 
-_CORE_DEMOGRAPHICS = ("name", "age", "gender", "occupation", "city", "region", "country")
+_CORE_DEMOGRAPHICS = PERSON_FIELDS
 
 
 def format_value(value: Any) -> str:
