@@ -45,7 +45,6 @@ TEXT_FIELDS: tuple[str, ...] = (
     "character",
     "content",
 )
-_DEMOGRAPHIC_FIELDS = PERSON_FIELDS
 _PERSONA_FIELDS = frozenset(Persona.model_fields)
 
 
@@ -104,7 +103,7 @@ def _demographics_of(d: Mapping[str, Any]) -> dict[str, Any]:
     dem = d.get("demographics")
     if isinstance(dem, Mapping):
         return _present(dem)
-    return _present({k: d[k] for k in _DEMOGRAPHIC_FIELDS if k in d})
+    return _present({k: d[k] for k in PERSON_FIELDS if k in d})
 
 
 def _attributes_of(d: Mapping[str, Any]) -> dict[str, Any] | None:

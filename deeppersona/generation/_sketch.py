@@ -69,7 +69,6 @@ SKETCH_KEY = "_sketch"
 
 _MAX_LIST = 5
 _MAX_FACT_WORDS = 16
-_DEMOGRAPHIC_KEYS = PERSON_FIELDS
 
 # ------------------------------------------------------------------------------------------------ text
 
@@ -500,7 +499,7 @@ class SketchReading:
 
     def anchors(self) -> dict[str, Any]:
         """The demographic anchors the reading fixes (``name``, ``age``, ``gender``, ``occupation``, places)."""
-        out = {key: getattr(self, key) for key in _DEMOGRAPHIC_KEYS}
+        out = {key: getattr(self, key) for key in PERSON_FIELDS}
         return {key: value for key, value in out.items() if value is not None}
 
     def fact_lines(self) -> list[str]:

@@ -23,8 +23,6 @@ __all__ = [
     "system_prompt",
 ]
 
-_CORE_DEMOGRAPHICS = PERSON_FIELDS
-
 
 def format_value(value: Any) -> str:
     """Render an attribute value as short text (lists joined by commas)."""
@@ -199,7 +197,7 @@ def persona_html(persona: Persona) -> str:
     dem = persona.demographics
     rows = "".join(
         f"<tr><th style='text-align:left'>{esc(k)}</th><td>{_demographic_cell(dem, k)}</td></tr>"
-        for k in _CORE_DEMOGRAPHICS
+        for k in PERSON_FIELDS
         if dem.get(k) not in (None, "")
     )
     core = persona.core
