@@ -6,12 +6,14 @@ from ._anchors import DEMOGRAPHIC_FIELDS, ResolvedAnchors, bind_anchors, validat
 from ._checkpoint import JsonlCheckpoint, RunReport
 from ._engine import PersonaEngine, persona_id
 from ._options import EngineOptions
+from ._pipeline import PersonaPipeline
 
 __all__ = [
     "DEMOGRAPHIC_FIELDS",
     "EngineOptions",
     "JsonlCheckpoint",
     "PersonaEngine",
+    "PersonaPipeline",
     "ResolvedAnchors",
     "RunReport",
     "bind_anchors",

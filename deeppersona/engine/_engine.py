@@ -52,6 +52,7 @@ if TYPE_CHECKING:
 
     from ..demographics import Cohort, DemographicSampler
     from ..embeddings import Embedder
+    from ._pipeline import PersonaPipeline
 
 __all__ = ["PersonaEngine"]
 
@@ -245,6 +246,14 @@ class PersonaEngine:
             )
         return cls(tree, model=model, embedder=embedder, require_core=require_core, **llm_options)
 
+    def __getstate__(self) -> dict[str, Any]:
+        # resolved backends and caches stay behind: a copy in another process resolves its own
+        return {k: v for k, v in self.__dict__.items() if k != "_shared"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._shared = _Shared()
+
     def _replace(self, **changes: Any) -> PersonaEngine:
         clone = copy.copy(self)
         for name, value in changes.items():
@@ -411,6 +420,26 @@ class PersonaEngine:
     def seed(self) -> SeedLike:
         """The run seed setting."""
         return self._seed
+
+    def pipeline(self, k: int = 220, *, seed: int | None = None) -> PersonaPipeline:
+        """Return the per-persona function of this configuration, to run personas one at a time or ship
+        it to workers (it pickles): ``await pipeline.run(i)`` makes the same persona ``i`` as
+        ``generate(k, n)`` with this seed. See :class:`~deeppersona.engine.PersonaPipeline`.
+
+        Args:
+            k: Attributes per persona.
+            seed: The run seed (default: the engine's; a fresh one is drawn when the engine has none).
+
+        Raises:
+            ConfigError, AnchorError, DemographicsError, TaxonomyError: Invalid input, before any LLM call.
+        """
+        from ._pipeline import PersonaPipeline
+
+        if seed is not None and (
+            isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0
+        ):
+            raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
+        return PersonaPipeline(self, k, seed=None if seed is None else int(seed))
 
     def calls_per_persona(self, k: int = 220) -> int:
         """LLM calls a persona takes without re-asks: core + fill batches + consistency + narrative."""

@@ -126,6 +126,16 @@ class LLM(abc.ABC):
     def __init__(self) -> None:
         self._usage = UsageTracker()
 
+    def __getstate__(self) -> dict[str, Any]:
+        """A copy for another process counts its own usage (it starts at zero)."""
+        state = dict(self.__dict__)
+        state.pop("_usage", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._usage = UsageTracker()
+
     @property
     def usage(self) -> UsageTracker:
         """Run totals and per-call-site usage of this backend."""

@@ -97,8 +97,6 @@ def excluded_by(key: str, exclude: Collection[str]) -> bool:
     return any(PATH_SEPARATOR.join(parts[:i]) in exclude for i in range(1, len(parts)))
 
 
-
-
 class AttributeSelector(abc.ABC):
     """Chooses which ``k`` taxonomy attributes a persona gets. Subclass it to shape a cohort.
 
@@ -223,9 +221,15 @@ class AttributeSelector(abc.ABC):
         args = ", ".join(f"{k}={v!r}" for k, v in self.params().items())
         return f"{type(self).__name__}({args})"
 
+    _cache_attrs: tuple[str, ...] = ("_candidate_cache", "_available_cache")
+    """Attributes holding caches, which a pickled copy leaves behind (it rebuilds them where it runs)."""
+
     def __getstate__(self) -> dict[str, Any]:  # picklable for process pools and Ray
         state = dict(self.__dict__)
         state.pop("_lock", None)
+        for name in self._cache_attrs:
+            if name in state:
+                state[name] = type(state[name])()
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:

@@ -184,6 +184,8 @@ class StratifiedSelector(AttributeSelector):
         >>> selector = StratifiedSelector(ratios=(6, 3, 1), exclude_roots=["Media Consumption and Engagement"])
     """
 
+    _cache_attrs = (*AttributeSelector._cache_attrs, "_indexes")
+
     def __init__(
         self,
         ratios: Sequence[float] = (5, 3, 2),
@@ -226,7 +228,7 @@ class StratifiedSelector(AttributeSelector):
         self.require = list(require or [])
         self.breadth_first = bool(breadth_first)
         self.coverage_period = int(coverage_period)
-        self._indexes: dict[str, _Index] = {}
+        self._indexes: dict[str, _Index] = {}  # per taxonomy fingerprint; not pickled (see _cache_attrs)
 
     def params(self) -> dict[str, Any]:
         """The constructor parameters."""

@@ -153,6 +153,20 @@ class FakeLLM(LLM):
         self.max_active = 0
         """The largest number of requests that were in flight at once."""
 
+    def __getstate__(self) -> dict[str, Any]:
+        """A copy for another process (a worker, a Ray actor): the configuration and unused replies; its
+        request log starts empty."""
+        state = super().__getstate__()
+        state.pop("_lock", None)
+        state["requests"] = []
+        state["max_active"] = 0
+        state["_active"] = 0
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        self._lock = threading.Lock()
+
     @property
     def remaining_replies(self) -> int:
         """Scripted replies not used yet."""
