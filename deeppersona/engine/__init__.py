@@ -7,6 +7,7 @@ from ._checkpoint import JsonlCheckpoint, RunReport
 from ._engine import PersonaEngine, persona_id
 from ._options import EngineOptions
 from ._pipeline import PersonaPipeline
+from ._ray import map_personas, written_indices
 
 __all__ = [
     "DEMOGRAPHIC_FIELDS",
@@ -17,6 +18,8 @@ __all__ = [
     "ResolvedAnchors",
     "RunReport",
     "bind_anchors",
+    "map_personas",
     "persona_id",
     "validate_anchors",
+    "written_indices",
 ]
