@@ -525,6 +525,20 @@ def test_a_value_going_on_with_the_sentence_cut_before_it_is_reasked(tree: Attri
     assert "continuation" not in _fill(tree, handler).rejected
 
 
+def test_a_bare_level_is_reasked_with_a_longer_value_in_the_schema(tree: AttributeTree) -> None:
+    """Seen on the embedded model: "High to Very High" for the same attributes in the first ask and both
+    re-asks (17 characters pass the first ask's minLength 12). The re-ask's schema now needs 30."""
+    handler, fills = fill_handler(
+        {"sleep_quality": "High to Very High", "commute": "minibus, then walks 2 km"}, rounds=1
+    )
+    _fill(tree, handler)
+    first = fills[0].response_model.json_schema["properties"]
+    reask = fills[1].response_model.json_schema["properties"]
+    assert first["sleep_quality"]["minLength"] == 12
+    assert reask["sleep_quality"]["minLength"] == 30  # refused as a bare level: asked for more
+    assert "commute" not in reask  # a good value is not re-asked
+
+
 def test_not_applicable_is_rationed_and_reasons_must_differ(tree: AttributeTree) -> None:
     same_reason = {k: "N/A: minimal involvement in such matters" for k in ("sleep_quality", "commute")}
     handler, _ = fill_handler(same_reason)

@@ -7,7 +7,7 @@ import functools
 import json
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -512,6 +512,7 @@ class ValueGenerator:
                 [item for item, _, _ in missing],
                 seen,
                 temperature=self._reask_temperature(),
+                longer={item.key for item, problem, _ in missing if problem in _THIN},
             )
         for item, problem, _ in missing:
             draft.missing[item.path] = describe_problem(problem)
@@ -566,14 +567,15 @@ class ValueGenerator:
         *,
         temperature: float | None = None,
         first_ask: bool = False,
+        longer: Collection[str] = (),
     ) -> list[tuple[FillItem, str, Any]]:
         """One fill call; returns the items refused, with the problem and the refused reply.
 
-        ``first_ask``: the batch's first ask, where a one-word free-text value is refused too."""
+        ``first_ask``: the batch's first ask, where a one-word free-text value is refused too.
+        ``longer``: keys whose free-text value must be longer in the schema (see ``fill_reply_type``)."""
         messages = [*draft.messages, {"role": "user", "content": user}]
-        reply = (
-            await self._call(llm, draft, messages, fill_reply_type(batch), "fill", temperature=temperature)
-        ).output
+        model = fill_reply_type(batch, longer=longer)
+        reply = (await self._call(llm, draft, messages, model, "fill", temperature=temperature)).output
         values = dict(reply) if isinstance(reply, Mapping) else {}
         by_canon: dict[str, Any] | None = None  # built only if the model changed some key's spelling
         accepted: dict[str, Any] = {}
@@ -893,6 +895,10 @@ def _copied_instructions(text: str, draft: PersonaDraft) -> str | None:
         return None
     words = " ".join(min(shared))
     return f'it copies the instructions ("{words} ..."); describe the person in your own words'
+
+
+_THIN = frozenset({"trivial", "alternatives", "one_word", "placeholder"})
+"""Problems of a value too thin to be one: its re-ask asks for a longer free-text value in the schema."""
 
 
 def _continuations(values: Mapping[str, Any]) -> set[str]:

@@ -330,6 +330,11 @@ def fill_items(
 FREE_TEXT_LEAST_CHARS = 12
 """Least characters of a free-text value in the fill reply's schema (about three words)."""
 
+REASK_LEAST_CHARS = 30
+"""Least characters of a free-text value re-asked after a bare level or a placeholder ("High to Very
+High", "None of the above"): about six words. The embedded model gave "High to Very High" to the same
+four attributes in the first ask and in both re-asks, and the whole persona was made again for it."""
+
 FREE_TEXT_MOST_CHARS = 120
 """Most characters of a free-text value in the fill reply's schema (about 20 words; 3-15 are asked): a
 small model sometimes writes a paragraph per value (a thousand tokens, minutes on a CPU, for one batch).
@@ -340,7 +345,7 @@ FREE_TEXT_MOST_WORDS = 30
 (:func:`~deeppersona.generation._checks.clip_value`)."""
 
 
-def _value_schema(item: FillItem) -> dict[str, Any]:
+def _value_schema(item: FillItem, least: int = FREE_TEXT_LEAST_CHARS) -> dict[str, Any]:
     vt = item.node.value_type
     schema: dict[str, Any]
     if vt is not None and vt.kind == "categorical":
@@ -356,7 +361,7 @@ def _value_schema(item: FillItem) -> dict[str, Any]:
     else:
         # a least length: under a grammar a small model cannot answer "High" or "none"; hosted models
         # read it as the hint it is (the checks refuse what is still too thin)
-        schema = {"type": "string", "minLength": FREE_TEXT_LEAST_CHARS, "maxLength": FREE_TEXT_MOST_CHARS}
+        schema = {"type": "string", "minLength": least, "maxLength": FREE_TEXT_MOST_CHARS}
     # no description: the fill prompt lists every key with its path, type and options already, and a
     # local model reads the schema as prompt text (30 paths are about 700 tokens to evaluate per batch)
     return schema
@@ -388,12 +393,20 @@ class FillReply(dict):  # type: ignore[type-arg]
         return dict(cls.json_schema)
 
 
-def fill_reply_type(items: Sequence[FillItem], name: str = "AttributeValues") -> type[FillReply]:
-    """Return a :class:`FillReply` subclass whose JSON schema has exactly the keys of ``items``."""
+def fill_reply_type(
+    items: Sequence[FillItem], name: str = "AttributeValues", *, longer: Collection[str] = ()
+) -> type[FillReply]:
+    """Return a :class:`FillReply` subclass whose JSON schema has exactly the keys of ``items``.
+
+    Free-text values of the keys in ``longer`` need :data:`REASK_LEAST_CHARS` characters instead of
+    :data:`FREE_TEXT_LEAST_CHARS` (a re-ask after a bare level or a placeholder)."""
     schema = {
         "title": name,
         "type": "object",
-        "properties": {item.key: _value_schema(item) for item in items},
+        "properties": {
+            item.key: _value_schema(item, REASK_LEAST_CHARS if item.key in longer else FREE_TEXT_LEAST_CHARS)
+            for item in items
+        },
         "required": [item.key for item in items],
         "additionalProperties": False,
     }
