@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import copy
 import dataclasses
 import hashlib
 import json
@@ -255,7 +254,9 @@ class PersonaEngine:
         self._shared = _Shared()
 
     def _replace(self, **changes: Any) -> PersonaEngine:
-        clone = copy.copy(self)
+        # not copy.copy: that goes through __getstate__, which leaves the shared backends behind
+        clone = object.__new__(type(self))
+        clone.__dict__.update(self.__dict__)
         for name, value in changes.items():
             setattr(clone, f"_{name}", value)
         return clone

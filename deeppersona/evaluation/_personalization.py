@@ -125,7 +125,7 @@ PAIRWISE_DIMENSIONS: dict[str, tuple[str, str]] = {
 """Dimensions of the pairwise judgement (the four of the paper's Table 5): key → (name, definition)."""
 
 
-def _scores_model(keys: Sequence[str], name: str) -> type[BaseModel]:
+def _scores_model(keys: Sequence[str], name: str) -> type[Any]:  # dynamic fields: read as Any
     score_fields: dict[str, Any] = {k: (int, Field(ge=1, le=5)) for k in keys}
     rationale_fields: dict[str, Any] = {k: (str, "") for k in keys}
     scores = create_model(f"{name}Scores", __config__=ConfigDict(extra="ignore"), **score_fields)
@@ -139,7 +139,7 @@ def _scores_model(keys: Sequence[str], name: str) -> type[BaseModel]:
     return model
 
 
-def _pairwise_model(keys: Sequence[str]) -> type[BaseModel]:
+def _pairwise_model(keys: Sequence[str]) -> type[Any]:  # dynamic fields: read as Any
     verdict = Literal["A", "B", "tie"]
     winners = create_model(
         "PairwiseWinners", __config__=ConfigDict(extra="ignore"), **{k: (verdict, ...) for k in keys}

@@ -6,14 +6,18 @@ code (it also works inside Jupyter's running event loop).
 
 from __future__ import annotations
 
-import abc
+import dataclasses
 import threading
 from collections.abc import Mapping, Sequence
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from .._async import run_sync
+
+if TYPE_CHECKING:
+    from ._structured import RawReply, Request
 
 __all__ = ["LLM", "LLMResponse", "Message", "Usage", "UsageTracker"]
 
@@ -111,20 +115,36 @@ class UsageTracker:
         )
 
 
-class LLM(abc.ABC):
+class LLM:
     """A chat model that returns text or validated pydantic objects.
 
-    Subclasses implement :meth:`acomplete`. Every implementation must either return a valid output or
-    raise an :class:`~deeppersona.errors.LLMError`; it never returns silently empty data.
+    **Writing a backend** takes one method: :meth:`send`, which sends one :class:`Request` and returns
+    the raw reply (a :class:`RawReply`: text, finish reason, token counts) or raises
+    :class:`TransientFailure` (worth retrying: a rate limit, a timeout, a 5xx) or an
+    :class:`~deeppersona.errors.LLMRequestError` (not worth retrying). Everything else is done here,
+    once, for every backend: JSON parsing and validation against the response model, re-asks that
+    quote the validation error, retries with backoff, a reply cut off by the token limit never stored,
+    and usage accounting per call site. Optionally override :meth:`prepare` (work done once per logical
+    call, e.g. provider parameters) and :meth:`more_room` (the request after a cut-off reply).
+
+    Every call either returns a valid output or raises an :class:`~deeppersona.errors.LLMError`; it
+    never returns silently empty data. Wrappers (a rate limiter, a logger) may override
+    :meth:`acomplete` instead and delegate.
 
     Attributes:
         model: The model name (for provenance and cache keys).
+        policy: Attempt and retry bounds (a :class:`~deeppersona.llm.RetryPolicy`; the default when unset).
     """
 
     model: str = "unknown"
 
     def __init__(self) -> None:
         self._usage = UsageTracker()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.send is LLM.send and cls.acomplete is LLM.acomplete:
+            raise TypeError(f"{cls.__name__} must implement send(request) (or override acomplete)")
 
     def __getstate__(self) -> dict[str, Any]:
         """A copy for another process counts its own usage (it starts at zero)."""
@@ -144,7 +164,58 @@ class LLM(abc.ABC):
             tracker = self._usage = UsageTracker()
         return tracker
 
-    @abc.abstractmethod
+    # -- the contract a backend implements -----------------------------------------------------------
+
+    async def send(self, request: Request) -> RawReply:
+        """Send one request and return the raw reply; the one method a backend must implement.
+
+        Raises:
+            TransientFailure: A failure worth retrying after a pause (with ``retry_after`` when the
+                server said how long).
+            LLMRequestError: A failure not worth retrying (a rejected key, an unknown model ...).
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not implement send(request)")
+
+    async def prepare(self, request: Request) -> Request:
+        """The request to send for one logical call (its re-asks add turns to its messages).
+
+        Called once per :meth:`acomplete`; the default sends ``request`` as it is. A backend puts what it
+        works out once (provider parameters, a response format, schema instructions in the messages)
+        into the returned request (``dataclasses.replace(request, extra={...})``).
+        """
+        return request
+
+    def more_room(self, request: Request, text: str) -> Request | None:
+        """The request to send after a reply cut off by the token limit (``text``), or ``None`` to send
+        the same one. The default keeps the request; a backend may raise ``max_tokens``."""
+        return None
+
+    # -- the call ------------------------------------------------------------------------------------
+
+    @overload
+    async def acomplete(
+        self,
+        messages: Sequence[Message],
+        response_model: type[T],
+        *,
+        call_site: str = ...,
+        temperature: float | None = ...,
+        max_tokens: int | None = ...,
+        seed: int | None = ...,
+    ) -> LLMResponse[T]: ...
+
+    @overload
+    async def acomplete(
+        self,
+        messages: Sequence[Message],
+        response_model: None = ...,
+        *,
+        call_site: str = ...,
+        temperature: float | None = ...,
+        max_tokens: int | None = ...,
+        seed: int | None = ...,
+    ) -> LLMResponse[str]: ...
+
     async def acomplete(
         self,
         messages: Sequence[Message],
@@ -155,11 +226,12 @@ class LLM(abc.ABC):
         max_tokens: int | None = None,
         seed: int | None = None,
     ) -> LLMResponse[Any]:
-        """Send ``messages`` and return the reply.
+        """Send ``messages`` and return the reply, validated.
 
         Args:
             messages: The chat messages.
-            response_model: A pydantic model class the reply must validate against; ``None`` for text.
+            response_model: A pydantic model class (or any type pydantic validates) the reply must
+                validate against; ``None`` for text.
             call_site: A label for usage accounting (``"core"``, ``"fill"``, ``"judge"``...).
             temperature: Sampling temperature; the backend default when ``None``.
             max_tokens: Completion token limit; the backend default when ``None``.
@@ -169,10 +241,49 @@ class LLM(abc.ABC):
             An :class:`LLMResponse` whose ``output`` is an instance of ``response_model`` (or text).
 
         Raises:
+            ConfigError: ``messages`` is empty.
             LLMOutputError: The replies never validated.
             LLMTransientError: Retries ran out on transient failures.
             LLMRequestError: A non-retryable failure.
         """
+        from ..errors import ConfigError
+        from ._structured import Request, RetryPolicy, structured_call
+
+        if not messages:
+            raise ConfigError("messages must not be empty")
+        first = Request(
+            messages=[dict(m) for m in messages],
+            response_model=response_model,
+            call_site=call_site,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            seed=seed,
+        )
+        current = await self.prepare(first)
+
+        async def send(convo: list[dict[str, str]]) -> RawReply:
+            return await self.send(dataclasses.replace(current, messages=convo))
+
+        def on_truncated(text: str) -> None:
+            nonlocal current
+            current = self.more_room(current, text) or current
+
+        return await structured_call(
+            send,
+            current.messages,
+            response_model,
+            model=self.model,
+            policy=getattr(self, "policy", None) or RetryPolicy(),
+            rng=self._retry_rng(),
+            record=lambda usage: self.usage.record(usage, call_site),
+            sleep=getattr(self, "_sleep", None),
+            on_truncated=on_truncated,
+        )
+
+    def _retry_rng(self) -> np.random.Generator:
+        """The source of retry jitter (a backend's own generator when it keeps one)."""
+        rng = getattr(self, "_rng", None)
+        return rng if isinstance(rng, np.random.Generator) else np.random.default_rng()
 
     def complete(
         self,
@@ -201,10 +312,10 @@ class LLM(abc.ABC):
 
         return run_sync(run())
 
-    async def _sync_call_finished(self) -> None:  # noqa: B027 - optional hook
+    async def _sync_call_finished(self) -> None:
         """Hook run at the end of every :meth:`complete` call, on that call's own event loop."""
 
-    async def aclose(self) -> None:  # noqa: B027 - optional hook
+    async def aclose(self) -> None:
         """Release resources (loaded models, HTTP clients). Idempotent."""
 
     def close(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import email.utils
 import logging
 import os
@@ -11,7 +12,6 @@ import sys
 import time
 import warnings
 import weakref
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
@@ -19,19 +19,19 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from ..errors import ConfigError, LLMConfigError, LLMRequestError, MissingDependencyError
-from ._base import LLM, LLMResponse, Message, T
+from ._base import LLM
 from ._cache import ResponseCache, cache_key
 from ._limits import RateLimiter
 from ._options import check_backend_options
 from ._structured import (
     RawReply,
+    Request,
     RetryPolicy,
     TransientFailure,
     estimate_tokens,
     is_degenerate,
     json_schema_for,
     schema_name,
-    structured_call,
     with_schema_instructions,
 )
 
@@ -228,36 +228,28 @@ class LiteLLMBackend(LLM):
 
     # -- public -----------------------------------------------------------------------------------------
 
-    async def acomplete(
-        self,
-        messages: Sequence[Message],
-        response_model: type[T] | None = None,
-        *,
-        call_site: str = "default",
-        temperature: float | None = None,
-        max_tokens: int | None = None,
-        seed: int | None = None,
-    ) -> LLMResponse[Any]:
-        """Send ``messages``; return validated output (see the class docstring for the retry policy)."""
-        if not messages:
-            raise ConfigError("messages must not be empty")
+    async def prepare(self, request: Request) -> Request:
+        """Work out the provider parameters once per logical call: temperature, token limit (a limit
+        always for local models), seed, the response format for structured output (and the schema in
+        the prompt where the provider does not enforce it), the local runtime."""
         litellm = import_litellm()
         params: dict[str, Any] = dict(self.litellm_kwargs)
         if not self.is_local:
             params["max_retries"] = 0  # the SDK's own retries would multiply ours and hide them from usage
-        temp = temperature if temperature is not None else self.temperature
+        temp = request.temperature if request.temperature is not None else self.temperature
         if temp is not None:
             params["temperature"] = temp
-        limit = max_tokens if max_tokens is not None else self.max_tokens
+        limit = request.max_tokens if request.max_tokens is not None else self.max_tokens
         if limit is None and self.is_local:
             # a small model under a grammar can run away (a string that never closes): without a limit it
             # would write until the context is full, for an hour on a CPU; a cut-off reply is re-asked
             limit = LOCAL_MAX_TOKENS
         if limit is not None:
             params["max_tokens"] = limit
-        if seed is not None:
-            params["seed"] = seed
-        convo: list[dict[str, str]] = [dict(m) for m in messages]
+        if request.seed is not None:
+            params["seed"] = request.seed
+        convo: list[dict[str, str]] = [dict(m) for m in request.messages]
+        response_model = request.response_model
         if response_model is not None and response_model is not str:
             mode = self._structured_mode(litellm)
             schema = json_schema_for(response_model)
@@ -274,26 +266,28 @@ class LiteLLMBackend(LLM):
             runtime = await self._local_runtime()
             params["deeppersona_runtime"] = runtime.key
         cache_params = {k: v for k, v in params.items() if k not in _NOT_CACHE_KEYS}
+        extra = {"params": params, "cache_params": cache_params}
+        return dataclasses.replace(request, messages=convo, max_tokens=limit, extra=extra)
 
-        async def send(request: list[dict[str, str]]) -> RawReply:
-            return await self._send(litellm, request, params, cache_params)
+    async def send(self, request: Request) -> RawReply:
+        """Send one request through LiteLLM (the cache, the rate limiter and ``max_concurrency`` apply)."""
+        if "params" not in request.extra:  # called directly, not through acomplete
+            request = await self.prepare(request)
+        params = dict(request.extra["params"])
+        if request.max_tokens is not None:
+            params["max_tokens"] = request.max_tokens  # raised by more_room after a cut-off reply
+        return await self._send(
+            import_litellm(), request.messages, params, dict(request.extra["cache_params"])
+        )
 
-        def more_room(text: str) -> None:  # a reply cut off by the token limit: the re-ask may write twice as much
-            if is_degenerate(text):  # unless it only went round in a loop: more room buys a longer loop
-                return
-            current = int(params.get("max_tokens") or 0)
-            params["max_tokens"] = min(_MAX_TOKENS_CAP, 2 * current if current else _MAX_TOKENS_CAP // 2)
-
-        return await structured_call(
-            send,
-            convo,
-            response_model,
-            model=self.model,
-            policy=self.policy,
-            rng=self._rng,
-            record=lambda usage: self.usage.record(usage, call_site),
-            sleep=self._sleep,
-            on_truncated=more_room,
+    def more_room(self, request: Request, text: str) -> Request | None:
+        """A reply cut off by the token limit: the re-ask may write twice as much, unless the reply only
+        went round in a loop (more room buys a longer loop)."""
+        if is_degenerate(text):
+            return None
+        current = int(request.max_tokens or 0)
+        return dataclasses.replace(
+            request, max_tokens=min(_MAX_TOKENS_CAP, 2 * current if current else _MAX_TOKENS_CAP // 2)
         )
 
     async def _sync_call_finished(self) -> None:

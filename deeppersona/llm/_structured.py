@@ -58,6 +58,31 @@ class TransientFailure(Exception):
         self.retry_after = retry_after
 
 
+@dataclass(frozen=True)
+class Request:
+    """One request as a backend sends it (see :meth:`LLM.send`).
+
+    Attributes:
+        messages: The conversation to send, re-ask turns included.
+        response_model: The type the reply must validate as (``None`` for text); a backend with
+            structured output passes its JSON schema on (:func:`json_schema_for`).
+        call_site: The caller's usage label (``"core"``, ``"fill"``, ``"judge"`` ...).
+        temperature: Sampling temperature; ``None`` for the backend's default.
+        max_tokens: Completion token limit; ``None`` for the backend's default.
+        seed: A sampling seed, where the provider supports one.
+        extra: What the backend's :meth:`LLM.prepare` worked out once per logical call (provider
+            parameters, a response format ...), for its :meth:`LLM.send`.
+    """
+
+    messages: list[dict[str, str]]
+    response_model: Any = None
+    call_site: str = "default"
+    temperature: float | None = None
+    max_tokens: int | None = None
+    seed: int | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
 @dataclass
 class RawReply:
     """The outcome of one request.

@@ -14,16 +14,16 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
-from ..llm._base import LLM, LLMResponse, Message, T
+from ..llm._base import LLM
 from ..llm._structured import (
     RawReply,
+    Request,
     RetryPolicy,
     TransientFailure,
     coerce_reply_text,
     estimate_tokens,
     is_reask_message,
     json_schema_for,
-    structured_call,
     validate_reply,
 )
 from ._schema_faker import fake_from_schema, fake_sentence
@@ -173,59 +173,38 @@ class FakeLLM(LLM):
         with self._lock:
             return len(self._replies)
 
-    async def acomplete(
-        self,
-        messages: Sequence[Message],
-        response_model: type[T] | None = None,
-        *,
-        call_site: str = "default",
-        temperature: float | None = None,
-        max_tokens: int | None = None,
-        seed: int | None = None,
-    ) -> LLMResponse[Any]:
-        """Answer ``messages`` (see the class docstring for where the reply comes from)."""
-        if not messages:
-            raise ConfigError("messages must not be empty")
-
-        async def send(convo: list[dict[str, str]]) -> RawReply:
-            with self._lock:
-                request = FakeRequest(
-                    messages=tuple(convo),
-                    response_model=response_model,
-                    call_site=call_site,
-                    temperature=temperature,
-                    max_tokens=max_tokens,
-                    seed=seed,
-                    index=len(self.requests),
-                )
-                self.requests.append(request)
-                self._active += 1
-                self.max_active = max(self.max_active, self._active)
-            try:
-                if self.latency:
-                    await asyncio.sleep(self.latency)
-                text, finish = self._answer(request)
-            finally:
-                with self._lock:
-                    self._active -= 1
-            prompt_text = "".join(str(m.get("content", "")) for m in convo)
-            return RawReply(
-                text=text,
-                prompt_tokens=estimate_tokens(prompt_text) + 4 * len(convo),
-                completion_tokens=estimate_tokens(text),
-                finish_reason=finish,
+    async def send(self, request: Request) -> RawReply:
+        """Answer one request (see the class docstring for where the reply comes from)."""
+        with self._lock:
+            fake = FakeRequest(
+                messages=tuple(request.messages),
+                response_model=request.response_model,
+                call_site=request.call_site,
+                temperature=request.temperature,
+                max_tokens=request.max_tokens,
+                seed=request.seed,
+                index=len(self.requests),
             )
-
-        rng = np.random.default_rng([self.seed, 7])
-        return await structured_call(
-            send,
-            messages,
-            response_model,
-            model=self.model,
-            policy=self.policy,
-            rng=rng,
-            record=lambda usage: self.usage.record(usage, call_site),
+            self.requests.append(fake)
+            self._active += 1
+            self.max_active = max(self.max_active, self._active)
+        try:
+            if self.latency:
+                await asyncio.sleep(self.latency)
+            text, finish = self._answer(fake)
+        finally:
+            with self._lock:
+                self._active -= 1
+        prompt_text = "".join(str(m.get("content", "")) for m in request.messages)
+        return RawReply(
+            text=text,
+            prompt_tokens=estimate_tokens(prompt_text) + 4 * len(request.messages),
+            completion_tokens=estimate_tokens(text),
+            finish_reason=finish,
         )
+
+    def _retry_rng(self) -> np.random.Generator:
+        return np.random.default_rng([self.seed, 7])  # deterministic jitter
 
     # -- reply production ---------------------------------------------------------------------------
 
