@@ -41,9 +41,9 @@ from typing import Any
 import numpy as np
 
 from deeppersona.builder import QAPair, TaxonomyBuilder
-from deeppersona.testing import fake_builder_llm
 from deeppersona.builder._disclosure import names_value
 from deeppersona.taxonomy import ROOT_CATEGORIES, canonical_key
+from deeppersona.testing import fake_builder_llm
 
 TARGETS = (
     ("root_accuracy", ">=", 0.80),

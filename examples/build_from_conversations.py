@@ -25,8 +25,8 @@ import os
 import time
 
 from deeppersona.builder import TaxonomyBuilder, conversations_path
-from deeppersona.testing import fake_builder_llm
 from deeppersona.taxonomy import AttributeTree
+from deeppersona.testing import fake_builder_llm
 
 
 def main() -> None:

@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 
 from deeppersona.builder import QAPair, TaxonomyBuilder, read_qa, sample_qa_path
-from deeppersona.testing import fake_builder_llm
 from deeppersona.errors import ConfigError, DataFileError, DataFileNotFoundError
-from deeppersona.testing import HashEmbedder
+from deeppersona.testing import HashEmbedder, fake_builder_llm
 
 
 def write_jsonl(path: Path, rows: list[object]) -> Path:

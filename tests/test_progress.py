@@ -17,12 +17,11 @@ import tqdm.std
 from deeppersona import _progress
 from deeppersona._progress import in_notebook, make_bar, progress_enabled, set_total, widgets_available
 from deeppersona.builder import TaxonomyBuilder
-from deeppersona.testing import fake_builder_llm
 from deeppersona.demographics import DemographicSampler
 from deeppersona.engine import PersonaEngine
 from deeppersona.evaluation import PERSONALIZATION_REQUESTS, Evaluator, surveys
 from deeppersona.taxonomy import AttributeTree
-from deeppersona.testing import FakeLLM, HashEmbedder
+from deeppersona.testing import FakeLLM, HashEmbedder, fake_builder_llm
 
 QA = [
     {"question": "I'm a night-shift nurse; how can I sleep better?", "answer": "Keep a fixed schedule."},

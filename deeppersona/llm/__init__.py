@@ -15,7 +15,7 @@ from ._base import LLM, LLMResponse, Message, Usage, UsageTracker
 from ._litellm import LiteLLMBackend
 from ._registry import ModelRegistry, ModelSpec, default_registry
 from ._resolve import DEFAULT_LOCAL_MODEL, preflight, resolve_llm
-from ._structured import RawReply, Request, RetryPolicy, TransientFailure
+from ._structured import RawReply, Request, RetryPolicy, TransientFailure, with_schema_instructions
 
 __all__ = [
     "DEFAULT_LOCAL_MODEL",
@@ -34,4 +34,5 @@ __all__ = [
     "default_registry",
     "preflight",
     "resolve_llm",
+    "with_schema_instructions",
 ]

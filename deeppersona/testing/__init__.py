@@ -5,6 +5,9 @@
 * :func:`fake_builder_llm`: a FakeLLM that also answers the taxonomy builder's prompts plausibly (what
   ``model="fake"`` resolves to everywhere).
 * :class:`HashEmbedder`: a deterministic :class:`~deeppersona.embeddings.Embedder` with no model to load.
+* :class:`FakeChatServer`: an OpenAI-compatible chat endpoint on 127.0.0.1 that answers from a script
+  (statuses, texts, finish reasons) or makes up JSON valid for the request's schema: for testing a
+  backend, or a served set-up, offline.
 * :class:`ChaosProxy` and :class:`LlamaCppServer`: fault injection (429, 5xx, timeouts, dropped
   connections, malformed and truncated replies) in front of a real OpenAI-compatible server on a
   loopback port, reached through LiteLLM as a user reaches vLLM.
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 from ._builder_replies import builder_fake_handler, fake_builder_llm
 from ._chaos import FAULTS, ChaosProxy, ChaosRates, ChaosStats, LlamaCppServer, stored_texts, wrongly_ok
+from ._chat_server import FakeChatServer
 from ._fake_llm import FakeLLM, FakeRequest
 from ._hash_embedder import HashEmbedder, canonical_words
 from ._schema_faker import fake_from_schema
@@ -23,6 +27,7 @@ __all__ = [
     "ChaosProxy",
     "ChaosRates",
     "ChaosStats",
+    "FakeChatServer",
     "FakeLLM",
     "FakeRequest",
     "HashEmbedder",

@@ -89,7 +89,8 @@ class FakeLLM(LLM):
 
     Args:
         seed: Seed of every generated value and injected failure.
-        replies: Scripted replies (text, dict, list, pydantic instance, or an exception to raise), used in order.
+        replies: Scripted replies (text, dict, list, pydantic instance, a :class:`~deeppersona.llm.RawReply`
+            to set the finish reason, or an exception to raise), used in order.
         handler: A function of the :class:`FakeRequest` returning a reply (or ``None`` to fall through).
         failures: Failure rates in ``[0, 1]`` by kind: ``"invalid_json"``, ``"missing_keys"`` (a required
             key dropped), ``"truncated"`` (the reply cut off with finish reason ``"length"``),
@@ -216,6 +217,8 @@ class FakeLLM(LLM):
         if failure == "timeout":
             raise TransientFailure("fake timeout (injected)")
         text = self._reply_text(request)
+        if isinstance(text, RawReply):  # a scripted raw reply: its text and finish reason, as given
+            return text.text, text.finish_reason or "stop"
         if failure == "invalid_json" and request.response_model not in (None, str):
             return "Sure! Here is the JSON you asked for: {" + text[:20], "stop"
         if failure == "missing_keys" and request.response_model not in (None, str):
@@ -234,7 +237,7 @@ class FakeLLM(LLM):
                 return kind
         return None
 
-    def _reply_text(self, request: FakeRequest) -> str:
+    def _reply_text(self, request: FakeRequest) -> str | RawReply:
         reply: Any = None
         with self._lock:
             if self._replies:
@@ -243,6 +246,8 @@ class FakeLLM(LLM):
             reply = self.handler(request)
         if isinstance(reply, BaseException):
             raise reply
+        if isinstance(reply, RawReply):
+            return reply
         if reply is not None:
             return coerce_reply_text(reply)
         return self._generate(request)
