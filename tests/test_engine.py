@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -383,6 +384,47 @@ def test_cohort_object_and_merge(tree: AttributeTree, embedder: HashEmbedder) ->
     engine = make(tree, embedder).cohort(Cohort(country="Japan")).cohort(age_range=(20, 25))
     p = engine.generate(k=5)
     assert p.demographics["country"] == "Japan" and 20 <= p.demographics["age"] <= 25
+
+
+def test_an_attribute_without_a_valid_value_is_replaced(tree: AttributeTree, embedder: HashEmbedder) -> None:
+    """Seen on the embedded model: "Perfectionism" refused three times made the persona incomplete, and
+    it was made again from the start. Now another attribute takes its place; the persona keeps k."""
+    stuck: list[str] = []
+    count = itertools.count(1)
+
+    def handler(req: FakeRequest) -> Any:
+        model = req.response_model
+        if not (isinstance(model, type) and issubclass(model, FillReply)):
+            return None
+        keys = list(model.json_schema["properties"])
+        if not stuck:
+            stuck.append(next(k for k in keys if model.json_schema["properties"][k].get("minLength")))
+        props = model.json_schema["properties"]
+
+        def value(k: str) -> Any:
+            schema = props[k]
+            if k == stuck[0]:
+                return "High"  # refused every time: a bare level
+            if "enum" in schema:
+                return schema["enum"][0]
+            if schema.get("type") == "number":
+                return 5
+            n = next(count)
+            phrase = f"walks {n} blocks to the Kibera matatu stage at dawn"
+            return [phrase] if schema.get("type") == "array" else phrase
+
+        return {k: value(k) for k in keys}
+
+    engine = make(tree, embedder, FakeLLM(seed=1, handler=handler)).with_options(persona_retries=0)
+    persona = engine.generate(k=20)
+    assert persona.status == "ok" and len(persona.selected) == 20
+    assert any("replaced by another attribute" in w for w in persona.warnings)
+    assert not any(stuck[0].replace("_", " ") in p.lower() for p in persona.selected)
+    kept = make(tree, embedder, FakeLLM(seed=1, handler=handler)).with_options(
+        persona_retries=0, replace_unfilled=False
+    )
+    stuck.clear()
+    assert kept.generate(k=20).status == "incomplete"
 
 
 def test_one_failing_persona_does_not_stop_the_others(tree: AttributeTree, embedder: HashEmbedder) -> None:

@@ -41,6 +41,7 @@ from ..prompts import PromptLibrary
 from ..prompts._library import _override_sources as override_sources
 from ..selector import AttributeSelector, SelectionContext, StratifiedSelector
 from ..taxonomy import AttributeNode, AttributeTree, circumstance_names
+from ..taxonomy._constants import PATH_SEPARATOR
 from ._anchors import ResolvedAnchors, bind_anchors, classify_key, name_embedding_table, validate_anchors
 from ._checkpoint import JsonlCheckpoint, ResumeState, RunReport
 from ._options import EngineOptions
@@ -961,6 +962,8 @@ class PersonaEngine:
             else:
                 selection = run.selector.select(context, run.k, select_rng)
             await gen.fill(run.llm, draft, selection)
+            if run.options.replace_unfilled:
+                await self._replace_unfilled(run, draft, context, selection, select_rng)
             if run.options.consistency:
                 await gen.check_consistency(run.llm, draft)
             if run.options.narrative:
@@ -974,6 +977,39 @@ class PersonaEngine:
             logger.exception("persona %d failed unexpectedly: %s", job.index, reason)
             return self._persona(run, job, draft, failure=reason)
         return self._persona(run, job, draft)
+
+    async def _replace_unfilled(
+        self,
+        run: _Run,
+        draft: PersonaDraft,
+        context: SelectionContext,
+        selection: Sequence[Any],
+        rng: np.random.Generator,
+    ) -> None:
+        """Replace the selected attributes that got no valid value after every re-ask by as many others,
+        chosen by the same selector with everything already selected left out, and fill those once.
+
+        A small model that cannot say anything valid about one attribute ("Perfectionism" three times
+        "does not have high perfectionism") otherwise makes the whole persona incomplete, and with
+        ``persona_retries`` it is made again from the start (about ten minutes on a CPU). The persona
+        keeps ``k`` values; each replacement is recorded in ``persona.warnings``. What the replacements
+        do not fill stays missing (the persona is then ``incomplete``)."""
+        selected = {s.node.key: s for s in selection}
+        unfilled = [s for s in selection if PATH_SEPARATOR.join(s.path) in draft.missing]
+        if not unfilled:
+            return
+        taken = frozenset(context.exclude) | frozenset(selected)
+        try:
+            more = run.selector.select(dataclasses.replace(context, exclude=taken), len(unfilled), rng)
+        except DeepPersonaError as exc:  # too few candidates left: the attributes stay missing
+            draft.warnings.append(f"no replacement for attributes without a valid value: {exc}")
+            return
+        for s in unfilled:
+            path = PATH_SEPARATOR.join(s.path)
+            draft.warnings.append(f"{path}: no valid value after re-asking; replaced by another attribute")
+            draft.missing.pop(path, None)
+            draft.attributes.pop(path, None)
+        await run.generator.fill(run.llm, draft, more, more=True)
 
     def _draw(
         self,
@@ -1505,6 +1541,7 @@ def _run_config(
             "consistency": options.consistency,
             "narrative": options.narrative,
             "anchor_similarity": options.anchor_similarity,
+            "replace_unfilled": options.replace_unfilled,
         },
     }
 

@@ -27,6 +27,10 @@ class EngineOptions(BaseModel):
         persona_retries: Whole-persona attempts after the first while a persona is not complete
             (``incomplete`` or ``failed``); attempt ``a`` is drawn from ``(seed, index, a)``.
         on_missing: ``"drop"`` attributes still without a value (with a warning), or ``"fail"`` the persona.
+        replace_unfilled: Replace selected attributes that got no valid value after every re-ask by as many
+            others from the same selector, filled once, so that the persona keeps ``k`` values (each
+            replacement is listed in ``persona.warnings``); ``False`` leaves them missing (the persona is
+            then ``incomplete``).
         temperature: Sampling temperature (backend default when ``None``).
         progress: Show a progress bar (one persona: its steps; several: the personas and the current
             stage): ``True``, ``False``, or ``None`` for "on a terminal and in a Jupyter notebook" (a
@@ -55,6 +59,7 @@ class EngineOptions(BaseModel):
     max_fill_retries: int = Field(default=2, ge=0)
     persona_retries: int = Field(default=2, ge=0)
     on_missing: Literal["drop", "fail"] = "drop"
+    replace_unfilled: bool = True
     temperature: float | None = Field(default=None, ge=0, le=2)
     progress: bool | None = None
     anchor_similarity: float | None = Field(default=0.85, ge=-1, le=1)

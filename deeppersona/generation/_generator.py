@@ -470,7 +470,7 @@ class ValueGenerator:
 
     # -- 2. progressive filling ----------------------------------------------------------------------
 
-    async def fill(self, llm: LLM, draft: PersonaDraft, selected: Sequence[Any]) -> None:
+    async def fill(self, llm: LLM, draft: PersonaDraft, selected: Sequence[Any], *, more: bool = False) -> None:
         """Fill the selected attributes in batches, each conditioned on the whole profile so far.
 
         Every value is checked before it is stored (:func:`~deeppersona.generation._schemas.check_value`):
@@ -485,12 +485,15 @@ class ValueGenerator:
             draft: The persona (its dialogue must hold the core chain).
             selected: ``(node, stratum)`` pairs (or :class:`~deeppersona.selector.SelectedAttribute`).
 
+            more: ``selected`` are further attributes of a persona already filled (replacements of
+                attributes that got no valid value): they are added to its items.
+
         Raises:
             GenerationError: ``on_missing="fail"`` and some attributes never got a value.
         """
         pairs = [(s.node, s.stratum) if hasattr(s, "node") else (s[0], s[1]) for s in selected]
         items = fill_items(pairs, cache=getattr(self, "_node_cache", None))
-        draft.items = items
+        draft.items = [*draft.items, *items] if more else items
         seen = self._seen_values(draft)
         missing: list[tuple[FillItem, str, Any]] = []
         batches = self.fill_calls(len(items))
