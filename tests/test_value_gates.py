@@ -634,7 +634,7 @@ def test_value_contradicting_the_demographics_is_reasked_and_never_stored() -> N
 
 
 def test_value_contradiction_rules() -> None:
-    from deeppersona.evaluation._quality import value_contradiction
+    from deeppersona.generation._contradictions import value_contradiction
 
     kenyan = {"age": 41, "country": "Kenya"}
     path = ("Demographic Information", "Ethnicity and Ancestry", "Diaspora Identity")

@@ -37,6 +37,7 @@ from ._checks import (
     value_problem,
     word_count,
 )
+from ._contradictions import _Countries, value_contradiction
 from ._draft import PersonaDraft
 from ._schemas import (
     FREE_TEXT_MOST_CHARS,
@@ -648,8 +649,6 @@ class ValueGenerator:
     def _contradiction(self, draft: PersonaDraft, item: FillItem, value: Any) -> str | None:
         """Why ``value`` contradicts the persona's demographics (the quality report's one-value rules:
         "Diaspora Identity: Kenyan" for a Kenyan in Kenya, a child older than the parent ...), or ``None``."""
-        from ..evaluation._quality import _Countries, value_contradiction  # evaluation imports generation
-
         if self._countries is None:  # country spellings, resolved once per generator
             self._countries = _Countries()
         return value_contradiction(draft.demographics, item.names, value, self._countries)
