@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .builder import TaxonomyBuilder
     from .demographics import Cohort, Demographics, DemographicSampler
     from .embeddings import Embedder
-    from .engine import PersonaEngine
+    from .engine import PersonaEngine, PersonaPipeline
     from .errors import DeepPersonaError
     from .evaluation import Evaluator
     from .generation import ValueGenerator
@@ -47,6 +47,7 @@ _EXPORTS: dict[str, str] = {
     "LiteLLMBackend": ".llm",
     "Persona": ".persona",
     "PersonaEngine": ".engine",
+    "PersonaPipeline": ".engine",
     "Population": ".persona",
     "PromptLibrary": ".prompts",
     "ROOT_CATEGORIES": ".taxonomy",
@@ -74,6 +75,7 @@ __all__ = [
     "LiteLLMBackend",
     "Persona",
     "PersonaEngine",
+    "PersonaPipeline",
     "Population",
     "PromptLibrary",
     "ROOT_CATEGORIES",

@@ -20,6 +20,7 @@ EXPECTED = [
     "LiteLLMBackend",
     "Persona",
     "PersonaEngine",
+    "PersonaPipeline",
     "Population",
     "PromptLibrary",
     "ROOT_CATEGORIES",
