@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import hashlib
 import json
 import logging
 import math
-import re
 import threading
-import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -20,18 +17,15 @@ from typing import TYPE_CHECKING, Any, Union, overload
 import numpy as np
 
 from .._async import iter_sync, run_sync
-from .._progress import make_bar, set_total
 from .._version import __version__
 from ..embeddings._cache import embedder_fingerprint
 from ..errors import (
     AnchorError,
     ConfigError,
-    DataFileError,
     DeepPersonaError,
     DemographicsError,
     GenerationError,
     GenerationInterrupted,
-    TaxonomyError,
 )
 from ..generation import PersonaDraft, ValueGenerator
 from ..llm._base import LLM
@@ -42,9 +36,23 @@ from ..prompts._library import _override_sources as override_sources
 from ..selector import AttributeSelector, SelectionContext, StratifiedSelector
 from ..taxonomy import AttributeNode, AttributeTree, circumstance_names
 from ..taxonomy._constants import PATH_SEPARATOR
-from ._anchors import ResolvedAnchors, bind_anchors, classify_key, name_embedding_table, validate_anchors
+from ._anchors import bind_anchors, classify_key, name_embedding_table, validate_anchors
 from ._checkpoint import JsonlCheckpoint, ResumeState, RunReport
+from ._inputs import (
+    _check_count,
+    _check_k,
+    _check_model,
+    _check_output_path,
+    _check_sketches,
+    _check_tree,
+    _finish,
+    _provenance,
+    _sketch_texts,
+)
 from ._options import EngineOptions
+from ._run import _Job, _Run, persona_id
+from ._runconfig import _check_resume, _refuse_other_config, _run_config, _run_id, _with_seed
+from ._schedule import _offload_selection, _progress, _stage_reporter, _StageLine, _step_progress, _Throttled
 
 if TYPE_CHECKING:
     import datasets
@@ -64,33 +72,6 @@ SketchRows = Union[Iterable[Union[str, Mapping[str, Any]]], "pandas.DataFrame", 
 ``DataFrame`` or a Hugging Face ``datasets.Dataset``."""
 
 
-@dataclass(frozen=True)
-class _Job:
-    index: int
-    sketch: str | None = None
-
-
-@dataclass
-class _Run:
-    """Everything resolved and validated for one terminal call (read-only while it runs)."""
-
-    tree: AttributeTree
-    fingerprint: str
-    llm: LLM
-    embedder: Embedder
-    selector: AttributeSelector
-    sampler: DemographicSampler
-    generator: ValueGenerator
-    cohort: Cohort | None
-    anchors: ResolvedAnchors
-    seed: int
-    k: int
-    options: EngineOptions
-    provenance: Provenance
-    select_pool: ThreadPoolExecutor | None = None
-    circumstances: tuple[str, ...] = ()
-
-
 class _Shared:
     """Resolved backends and caches shared by an engine and the engines derived from it."""
 
@@ -101,36 +82,6 @@ class _Shared:
         self.name_tables: dict[tuple[str, str], tuple[list[AttributeNode], np.ndarray]] = {}
         self.sampler: DemographicSampler | None = None
         self.generator: ValueGenerator | None = None
-
-
-def persona_id(run_id: str, index: int, sketch: str | None = None) -> str:
-    """The stable id of persona ``index`` of run ``run_id`` (see :attr:`Provenance.run_id`).
-
-    The id is ``p-<run>-<index>``, where ``<run>`` is the run id's hash: a fingerprint of everything
-    that shapes the run's personas (taxonomy, model, anchors, cohort, ``k``, seed, settings, library
-    version; see :attr:`Provenance.run_config`). The same configuration gives the same ids, so a
-    resumed run continues with the ids a fresh one would write, while a Kenya run and a Germany run
-    with seed 7 never share an id. An enriched persona adds a hash of its sketch
-    (``p-<run>-<index>-<sketch>``), as two sketch lists enriched with one configuration share
-    the run id.
-
-    Args:
-        run_id: The run id (``"r-<hash>"``, as in :attr:`Provenance.run_id`).
-        index: The persona's index in its run.
-        sketch: The sketch an enriched persona was built from.
-
-    Example:
-        >>> persona_id("r-0123456789ab", 7)
-        'p-0123456789ab-7'
-    """
-    text = str(run_id)
-    run = text[2:] if text.startswith("r-") else text
-    if not run or not all(c.isascii() and c.isalnum() for c in run):
-        run = hashlib.blake2b(text.encode("utf-8"), digest_size=6).hexdigest()
-    pid = f"p-{run}-{int(index)}"
-    if sketch is not None:
-        pid += "-" + hashlib.blake2b(sketch.encode("utf-8"), digest_size=4).hexdigest()
-    return pid
 
 
 class PersonaEngine:
@@ -1166,194 +1117,6 @@ class PersonaEngine:
 
 
 # ---------------------------------------------------------------------- helpers
-def _offload_selection(run: _Run) -> bool:
-    """Whether to run the selector (and so the profile embedding) in a worker thread.
-
-    ``options.select_in_thread``; when ``None``: yes, unless the embedder is known to be pure-Python cheap
-    (then the thread hand-off and the GIL would cost more than they save).
-    """
-    setting = run.options.select_in_thread
-    if setting is not None:
-        return setting
-    return not bool(getattr(run.embedder, "cheap", False))
-
-
-def _check_tree(tree: AttributeTree, require_core: bool) -> None:
-    if not any(True for _ in tree.leaves()):
-        raise TaxonomyError("the taxonomy has no attributes; give a tree with at least one path")
-    if require_core and not tree.core_nodes():
-        raise TaxonomyError(
-            "the taxonomy marks no core attributes (age, gender, location, occupation, personal values, "
-            "life attitude, personal story, interests); mark them with `tree.get(path).core = True` "
-            "(see deeppersona.taxonomy.CORE_ATTRIBUTES), or pass require_core=False"
-        )
-
-
-def _check_model(model: Any, llm_options: Mapping[str, Any] | None = None) -> None:
-    if model is not None and not isinstance(model, (LLM, str)):
-        raise ConfigError(f"model must be an LLM, a LiteLLM model string or None, got {type(model).__name__}")
-    if isinstance(model, str) and not model.strip():
-        raise ConfigError("model must not be an empty string")
-    if llm_options:
-        if isinstance(model, LLM):
-            raise ConfigError(
-                f"backend options ({', '.join(sorted(llm_options))}) apply to a backend built from a model "
-                f"name; model is an LLM instance ({type(model).__name__}): configure it directly"
-            )
-        from ..llm._options import check_backend_options
-        from ..llm._resolve import DEFAULT_LOCAL_MODEL
-
-        check_backend_options(model.strip() if model else DEFAULT_LOCAL_MODEL, llm_options)
-
-
-def _provenance(base: Provenance, demographics: Mapping[str, Any]) -> Provenance:
-    """The run's provenance, plus where this persona's drawn occupation came from (see the demographics docs)."""
-    source = demographics.get("occupation_source")
-    return base.model_copy(update={"occupation_source": str(source)}) if source else base
-
-
-def _check_k(k: Any) -> None:
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ConfigError(f"k must be a positive integer (attributes per persona), got {k!r}")
-
-
-def _check_output_path(path: str | Path) -> None:
-    """An output path must name a file (not a directory) in an existing directory."""
-    if not isinstance(path, (str, Path)) or not str(path).strip():
-        raise ConfigError(f"the output path must be a non-empty str or Path, got {path!r}")
-    target = Path(path)
-    if target.is_dir():
-        raise ConfigError(
-            f"the output path {str(target)!r} is a directory; give a file name such as out.jsonl"
-        )
-    parent = target.parent
-    if not parent.exists():
-        raise ConfigError(f"the directory of the output path {str(target)!r} does not exist; create it first")
-    if not parent.is_dir():
-        raise ConfigError(f"the output path {str(target)!r} lies under {str(parent)!r}, which is a file")
-
-
-def _check_count(n: Any, name: str) -> int:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ConfigError(f"{name} must be a positive integer, got {n!r}")
-    return int(n)
-
-
-def _check_sketches(sketches: str | Iterable[str], max_chars: int | None = None) -> list[str]:
-    """Check sketches before any LLM call and return them as a list.
-
-    Args:
-        sketches: One sketch or an iterable of them.
-        max_chars: The longest sketch accepted, in characters (``EngineOptions.max_sketch_chars``;
-            ``None`` means its default, 4000).
-
-    Raises:
-        AnchorError: Not strings, none given, an empty sketch, or a sketch longer than ``max_chars``.
-    """
-    from ._anchors import check_text_length
-
-    if isinstance(sketches, (bytes, Mapping)) or not isinstance(sketches, (str, Iterable)):
-        raise AnchorError(
-            f"sketches must be a string or a sequence of strings, got {type(sketches).__name__}"
-        )
-    items = [sketches] if isinstance(sketches, str) else list(sketches)
-    if not items:
-        raise AnchorError("no sketches given; pass a sketch string or a non-empty list of them")
-    for i, sketch in enumerate(items):
-        if not isinstance(sketch, str):
-            raise AnchorError(f"sketch {i} is a {type(sketch).__name__}, not a string")
-        if not sketch.strip():
-            raise AnchorError(f"sketch {i} is empty; every sketch needs some text")
-        check_text_length(f"sketch {i}", sketch, max_chars)
-    return items
-
-
-SKETCH_FIELDS: tuple[str, ...] = ("persona", "sketch", "text", "bio", "description")
-"""The keys :meth:`PersonaEngine.enrich` looks for, in order, when no ``field`` is given."""
-
-
-def _is_dataframe(obj: Any) -> bool:
-    import sys
-
-    pandas = sys.modules.get("pandas")  # a DataFrame exists only if pandas is loaded already
-    return pandas is not None and isinstance(obj, pandas.DataFrame)
-
-
-def _is_hf_dataset(obj: Any) -> bool:
-    """A Hugging Face ``datasets.Dataset`` (not imported here: recognised by its module and columns)."""
-    return type(obj).__module__.startswith("datasets.") and isinstance(
-        getattr(obj, "column_names", None), list
-    )
-
-
-def _pick_field(field: str | None, names: Sequence[str], where: str) -> str:
-    if field is not None:
-        if field not in names:
-            shown = ", ".join(repr(n) for n in list(names)[:12]) or "none"
-            raise AnchorError(
-                f"{where} has no field {field!r} (its fields: {shown}); pass field=<the key holding the "
-                "sketch text>"
-            )
-        return field
-    for name in SKETCH_FIELDS:
-        if name in names:
-            return name
-    shown = ", ".join(repr(n) for n in list(names)[:12]) or "none"
-    raise AnchorError(
-        f"{where} has none of the sketch fields {', '.join(SKETCH_FIELDS)} (its fields: {shown}); "
-        "pass field=<the key holding the sketch text>"
-    )
-
-
-def _row_text(row: Mapping[str, Any], i: int, field: str | None) -> Any:
-    name = _pick_field(field, [str(key) for key in row], f"row {i}")
-    return _cell(row[name], i, name)
-
-
-def _cell(value: Any, i: int, name: str) -> Any:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        raise AnchorError(f"row {i}: field {name!r} is empty; every sketch needs some text")
-    return value  # its type and length are checked by _check_sketches
-
-
-def _sketch_texts(sketches: Any, field: str | None) -> tuple[list[Any], bool]:
-    """The sketch texts of :meth:`PersonaEngine.enrich` input, unchecked, and whether it was one sketch.
-
-    Raises:
-        ConfigError: ``field`` is not a non-empty string.
-        AnchorError: A row or table without the field, an empty value, or an input of another type.
-    """
-    if field is not None and (not isinstance(field, str) or not field.strip()):
-        raise ConfigError(f"field must be a non-empty string naming the sketch column, got {field!r}")
-    if isinstance(sketches, str):
-        return [sketches], True
-    if isinstance(sketches, Mapping):
-        return [_row_text(sketches, 0, field)], True
-    if _is_dataframe(sketches) or _is_hf_dataset(sketches):
-        kind = "the DataFrame" if _is_dataframe(sketches) else "the dataset"
-        columns = [str(c) for c in (sketches.columns if _is_dataframe(sketches) else sketches.column_names)]
-        name = _pick_field(field, columns, kind)
-        return [_cell(v, i, name) for i, v in enumerate(sketches[name])], False
-    if isinstance(sketches, bytes) or not isinstance(sketches, Iterable):
-        raise AnchorError(
-            "sketches must be a string, a dict row, or a sequence of them (a DataFrame or a datasets.Dataset "
-            f"works too), got {type(sketches).__name__}"
-        )
-    return [_row_text(s, i, field) if isinstance(s, Mapping) else s for i, s in enumerate(sketches)], False
-
-
-def _finish(personas: list[Persona], *, single: bool) -> Persona | Population:
-    personas.sort(key=lambda p: p.index)
-    if single:
-        persona = personas[0]
-        if persona.status == "failed":
-            raise GenerationError(f"the persona could not be generated: {persona.failure}")
-        if persona.status == "incomplete":  # returned, not raised: what was generated is kept
-            logger.warning("persona %d is incomplete: %s", persona.index, persona.failure)
-        return persona
-    return Population(personas)
-
-
 @dataclass
 class _Kept:
     """What a synchronous call keeps for :class:`GenerationInterrupted`: the personas finished so far
@@ -1387,321 +1150,3 @@ class _Kept:
             personas=personas,
             requested=self.requested,
         )
-
-
-def _progress(total: int, setting: bool | None) -> Any:
-    """The run's bar over its personas (a single persona gets :func:`_step_progress` instead)."""
-    if total < 2 and setting is None:
-        return None
-    return make_bar(total, "personas", unit="persona", setting=setting)
-
-
-def _step_progress(run: _Run, jobs: Sequence[_Job]) -> Any:
-    """A bar over the LLM steps of a single persona (core, each fill batch, consistency, narrative)."""
-    if len(jobs) != 1 or run.options.progress is False:
-        return None
-    total = 1 + run.generator.fill_calls(run.k) + int(run.options.consistency) + int(run.options.narrative)
-    total += int(bool(run.circumstances))
-    total += int(jobs[0].sketch is not None)
-    bar = make_bar(total, f"persona {jobs[0].index}", unit="step", setting=run.options.progress)
-    if bar is not None:
-        bar.set_postfix_str("starting (loading the model)", refresh=True)
-    return bar
-
-
-class _StageLine:
-    """Shows a persona's current stage on the bar of a several-persona run (``persona 3: fill 2/8``).
-
-    Stands in for the single persona's step bar where :meth:`PersonaEngine._one` and
-    :func:`_stage_reporter` use one. The run bar counts personas, not steps, and redraws for stages at
-    most twice a second across the run's personas (``last`` is shared by them).
-    """
-
-    total = 0  # a step total is a single persona's concern
-
-    def __init__(self, bar: Any, index: int, last: list[float]) -> None:
-        self._bar = bar
-        self._index = index
-        self._last = last
-
-    def update(self, n: int = 1) -> None:
-        """Steps are not counted on the run bar."""
-
-    def reset(self) -> None:
-        """Nothing to reset on the run bar."""
-
-    def set_description(self, text: str) -> None:
-        """Show ``text`` (a new attempt) as the current stage."""
-        self._show(text)
-
-    def set_postfix_str(self, text: str, refresh: bool = True) -> None:
-        """Show ``text`` as this persona's current stage."""
-        self._show(f"persona {self._index}: {text}")
-
-    def _show(self, text: str) -> None:
-        self._bar.set_postfix_str(text, refresh=False)
-        now = time.monotonic()
-        if now - self._last[0] >= 0.5:
-            self._last[0] = now
-            self._bar.refresh()
-
-
-def _stage_reporter(steps: Any) -> Callable[[str], None] | None:
-    """Advance ``steps`` by one for each main step and show the current one (re-asks add to the total)."""
-    if steps is None:
-        return None
-    started: list[str] = []
-
-    def report(stage: str) -> None:
-        if started and "re-ask" not in started[-1]:
-            steps.update(1)
-        if "re-ask" in stage:
-            set_total(steps, steps.total + 1, refresh=False)
-        started.append(stage)
-        steps.set_postfix_str(stage, refresh=True)
-
-    return report
-
-
-class _Throttled(LLM):
-    """Lets at most ``limit`` calls of ``inner`` run at once (one run's calls, across its personas)."""
-
-    def __init__(self, inner: LLM, limit: int) -> None:
-        super().__init__()
-        self.inner = inner
-        self.model = inner.model
-        self._semaphore = asyncio.Semaphore(limit)
-
-    @property
-    def usage(self) -> Any:
-        """The wrapped backend's usage."""
-        return self.inner.usage
-
-    async def acomplete(self, messages: Any, response_model: Any = None, **kwargs: Any) -> Any:
-        """Wait for a free slot, then call the wrapped backend."""
-        async with self._semaphore:
-            return await self.inner.acomplete(messages, response_model, **kwargs)
-
-
-# ---------------------------------------------------------------------- run configuration (resumes)
-_RUN_CONFIG_FORMAT = 1
-_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
-_RESUME_HINT = "write to a new file, or pass overwrite=True (CLI: --overwrite) to start afresh"
-
-
-def _run_config(
-    *,
-    fingerprint: str,
-    model: str,
-    embedder: str,
-    k: int,
-    seed: int,
-    cohort: Cohort | None,
-    anchors: Mapping[str, Any],
-    selector: AttributeSelector,
-    sampler: Any,
-    generator: ValueGenerator,
-    options: EngineOptions,
-) -> dict[str, Any]:
-    """Everything of a run that shapes its personas, JSON-safe (see :attr:`Provenance.run_config`).
-
-    Left out on purpose: what only changes speed or durability (``concurrency``,
-    ``personas_in_flight``, ``select_in_thread``, ``progress``, ``fsync``) and ``persona_retries``
-    (attempt ``a`` of persona ``i`` is drawn from ``(seed, i, a)`` whatever the setting, so it only
-    decides how often a persona that is not ``ok`` is tried again).
-    """
-    cohort_fields: dict[str, Any] = {}  # no cohort: no constraint, as an empty Cohort
-    if cohort is not None:
-        cohort_fields = {key: value for key, value in cohort.model_dump().items() if value is not None}
-        if cohort.predicate is not None:
-            cohort_fields["predicate"] = cohort.predicate
-    return {
-        "format": _RUN_CONFIG_FORMAT,
-        "library_version": __version__,
-        "taxonomy": fingerprint,
-        "model": model,
-        "embedder": embedder,
-        "k": int(k),
-        "seed": int(seed),
-        "cohort": _plain(cohort_fields),
-        "anchors": _plain(dict(anchors)),
-        "selector": {"class": _qualname(type(selector)), "settings": _public_settings(selector)},
-        "sampler": {"class": _qualname(type(sampler)), "settings": _sampler_settings(sampler)},
-        "generator": {
-            "class": _qualname(type(generator)),
-            "batch_size": _plain(generator.batch_size),
-            "max_fill_retries": _plain(generator.max_fill_retries),
-            "temperature": _plain(generator.temperature),
-            "story_words": _plain(generator.story_words),
-            "narrative_words": _plain(generator.narrative_words),
-            "on_missing": _plain(generator.on_missing),
-            "templates": _templates_fingerprint(generator.templates),
-        },
-        "options": {
-            "consistency": options.consistency,
-            "narrative": options.narrative,
-            "anchor_similarity": options.anchor_similarity,
-            "replace_unfilled": options.replace_unfilled,
-        },
-    }
-
-
-def _run_id(config: Mapping[str, Any]) -> str:
-    """A short, stable id of a run configuration."""
-    text = json.dumps(config, sort_keys=True, ensure_ascii=False, default=str)
-    return "r-" + hashlib.blake2b(text.encode("utf-8"), digest_size=6).hexdigest()
-
-
-def _with_seed(run: _Run, seed: int) -> _Run:
-    """``run`` with another seed (its recorded configuration and run id follow)."""
-    config = {**run.provenance.run_config, "seed": int(seed)}
-    provenance = run.provenance.model_copy(update={"run_config": config, "run_id": _run_id(config)})
-    return dataclasses.replace(run, seed=int(seed), provenance=provenance)
-
-
-def _check_resume(path: str | Path, state: ResumeState, run: _Run, *, explicit_seed: int | None) -> None:
-    """Refuse to append ``run`` to a file written by another run (before any LLM call).
-
-    Files that record a run configuration must match it field by field; older files (no recorded
-    configuration) must match the seed and ``k``, as before run configurations were recorded.
-
-    Raises:
-        DataFileError: The file mixes lines of several runs.
-        ConfigError: The file was written by another configuration, or another sketch for an index.
-    """
-    hint = _RESUME_HINT
-    if len(state.seeds) > 1 or len(state.run_ids) > 1:
-        raise DataFileError(
-            f"{path} mixes personas of several runs (seeds {sorted(state.seeds)}, "
-            f"run ids {sorted(state.run_ids)}); use a new file"
-        )
-    if state.run_config is not None:
-        _refuse_other_config(path, state.run_config, run.provenance.run_config)
-    file_seed = state.seed
-    if explicit_seed is not None and file_seed is not None and explicit_seed != file_seed:
-        raise ConfigError(
-            f"{path} was written with seed {file_seed}, this engine has seed {explicit_seed}; "
-            f"resume with the same seed, or {hint}"
-        )
-    if state.ks and state.ks != {run.k}:
-        raise ConfigError(
-            f"{path} was written with k={sorted(state.ks)}, not k={run.k}; use the same k, or {hint}"
-        )
-    if state.bio_mismatches:
-        first = state.bio_mismatches[0]
-        raise ConfigError(
-            f"{path}: persona {first} enriched another sketch than sketches[{first}]; "
-            f"resume with the same sketches, or {hint}"
-        )
-
-
-def _refuse_other_config(path: str | Path, recorded: Mapping[str, Any], current: Mapping[str, Any]) -> None:
-    """Raise :class:`ConfigError` naming each field where ``current`` differs from the ``recorded`` config."""
-    differences = _config_differences(recorded, current)
-    if differences:
-        raise ConfigError(
-            f"{path} was written by another run configuration: {'; '.join(differences)}. "
-            f"Resume with the same configuration, or {_RESUME_HINT}"
-        )
-
-
-def _config_differences(recorded: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
-    """``"field: <in the file> in the file, <now> now"`` for each differing (dotted) field."""
-    old, new = _flatten(recorded), _flatten(current)
-    missing = object()
-    out = []
-    for key in [*new, *(key for key in old if key not in new)]:
-        before, after = old.get(key, missing), new.get(key, missing)
-        if before != after:
-            shown = [("absent" if value is missing else _short(value)) for value in (before, after)]
-            out.append(f"{key}: {shown[0]} in the file, {shown[1]} now")
-    return out
-
-
-def _flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in config.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):  # an empty mapping adds no field: {} and {"a": 1} differ in "a"
-            out.update(_flatten(value, name + "."))
-        else:
-            out[name] = value
-    return out
-
-
-def _short(value: Any, limit: int = 80) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _plain(value: Any) -> Any:
-    """``value`` as JSON-safe data that survives a JSON round trip unchanged (for comparisons)."""
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        number = float(value)
-        return number if math.isfinite(number) else str(number)
-    if isinstance(value, Mapping):
-        return {str(key): _plain(item) for key, item in value.items()}
-    if isinstance(value, (set, frozenset)):
-        return sorted((_plain(item) for item in value), key=repr)
-    if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
-    if isinstance(value, np.ndarray):
-        digest = hashlib.blake2b(np.ascontiguousarray(value).tobytes(), digest_size=8).hexdigest()
-        return f"ndarray(shape={list(value.shape)}, dtype={value.dtype}, blake2b={digest})"
-    if hasattr(value, "model_dump"):
-        return _plain(value.model_dump())
-    if type(value).__module__.startswith("pandas") and hasattr(value, "to_csv"):  # a table: its content
-        digest = hashlib.blake2b(value.to_csv().encode("utf-8"), digest_size=8).hexdigest()
-        return f"{type(value).__name__}(shape={list(value.shape)}, blake2b={digest})"
-    if isinstance(value, type) or callable(value):
-        return _qualname(value)
-    return _ADDRESS.sub("", repr(value))
-
-
-def _qualname(obj: Any) -> str:
-    module = getattr(obj, "__module__", None) or ""
-    name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None) or type(obj).__qualname__
-    return f"{module}.{name}" if module else str(name)
-
-
-def _public_settings(obj: Any, skip: Iterable[str] = ()) -> dict[str, Any]:
-    """An object's public attributes (its settings: constructor parameters, by the scikit-learn convention)."""
-    skipped = set(skip)
-    attributes = getattr(obj, "__dict__", {})
-    return {
-        key: _plain(value)
-        for key, value in sorted(attributes.items())
-        if not key.startswith("_") and key not in skipped
-    }
-
-
-def _sampler_settings(sampler: Any) -> dict[str, Any]:
-    """A demographic sampler's settings; its tables count only when they are not the packaged ones."""
-    settings = _public_settings(sampler, skip=("tables",))
-    data_dir = getattr(getattr(sampler, "tables", None), "data_dir", None)
-    if data_dir is not None:
-        package = Path(__file__).resolve().parents[1]
-        if not Path(data_dir).resolve().is_relative_to(package):
-            settings["data_dir"] = str(data_dir)
-    return settings
-
-
-def _templates_fingerprint(library: PromptLibrary) -> str | None:
-    """A hash of the templates that differ from the packaged ones (``None`` when none do)."""
-    from ..prompts._library import _default_library
-
-    packaged = _default_library()
-    known = set(packaged.names)
-    changed = {
-        name: library.source(name)
-        for name in library.names
-        if name not in known or packaged.source(name) != library.source(name)
-    }
-    if not changed:
-        return None
-    text = json.dumps(changed, sort_keys=True, ensure_ascii=False)
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=8).hexdigest()

@@ -10,7 +10,8 @@ from ..errors import ConfigError
 
 if TYPE_CHECKING:
     from ..persona import Persona
-    from ._engine import PersonaEngine, _Run
+    from ._engine import PersonaEngine
+    from ._run import _Run
 
 __all__ = ["PersonaPipeline"]
 
@@ -73,7 +74,7 @@ class PersonaPipeline:
         if self._run is None:
             run = self.engine._prepare(self.k, seed=self.seed)
             if run.provenance.run_id != self.run_id:
-                from ._engine import _config_differences
+                from ._runconfig import _config_differences
 
                 diff = _config_differences(self._config, run.provenance.run_config or {})
                 raise ConfigError(
@@ -107,7 +108,8 @@ class PersonaPipeline:
             indices: Persona indices.
             sketches: One sketch (or ``None``) per index, to enrich.
         """
-        from ._engine import _check_sketches, _Job
+        from ._inputs import _check_sketches
+        from ._run import _Job
 
         jobs = _jobs(indices, sketches)
         if any(job_sketch is not None for _, job_sketch in jobs):
