@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import logging
@@ -220,10 +221,6 @@ class TaxonomyBuilder:
         self.temperature = temperature
         self.progress = progress
         self.cache = cache
-        self._llm: LLM | None = None
-        self._embedder: Embedder | None = None
-        self._prompt_library: PromptLibrary | None = None
-        self._checkpoint: Checkpoint | None = None
         self._embed_cache: dict[str, np.ndarray] = {}
 
     def __repr__(self) -> str:
@@ -234,44 +231,33 @@ class TaxonomyBuilder:
         )
 
     # ------------------------------------------------------------------ lazily built resources
-    @property
+    @functools.cached_property
     def llm_(self) -> LLM:
         """The resolved LLM backend (built on first use)."""
-        if self._llm is None:
-            self._llm = (
-                resolve_llm(self.llm) if self.cache is None else resolve_llm(self.llm, cache=self.cache)
-            )
-        return self._llm
+        return resolve_llm(self.llm) if self.cache is None else resolve_llm(self.llm, cache=self.cache)
 
-    @property
+    @functools.cached_property
     def embedder_(self) -> Embedder:
         """The resolved embedder (loaded on first use)."""
-        if self._embedder is None:
-            from ..embeddings import resolve_embedder
+        from ..embeddings import resolve_embedder
 
-            self._embedder = resolve_embedder(self.embedder)
-        return self._embedder
+        return resolve_embedder(self.embedder)
 
-    @property
+    @functools.cached_property
     def prompt_library_(self) -> PromptLibrary:
         """The prompt templates in use (packaged ones plus ``prompts`` overrides)."""
-        if self._prompt_library is None:
-            if isinstance(self.prompts, PromptLibrary):
-                self._prompt_library = self.prompts
-            elif self.prompts is None:
-                self._prompt_library = PromptLibrary()
-            elif isinstance(self.prompts, os.PathLike):
-                self._prompt_library = PromptLibrary(os.fspath(self.prompts))
-            else:
-                self._prompt_library = PromptLibrary(self.prompts)
-        return self._prompt_library
+        if isinstance(self.prompts, PromptLibrary):
+            return self.prompts
+        if self.prompts is None:
+            return PromptLibrary()
+        if isinstance(self.prompts, os.PathLike):
+            return PromptLibrary(os.fspath(self.prompts))
+        return PromptLibrary(self.prompts)
 
-    @property
+    @functools.cached_property
     def checkpoint_(self) -> Checkpoint:
         """The checkpoint (in memory only when ``checkpoint_dir`` is ``None``)."""
-        if self._checkpoint is None:
-            self._checkpoint = Checkpoint(self.checkpoint_dir, self._fingerprint())
-        return self._checkpoint
+        return Checkpoint(self.checkpoint_dir, self._fingerprint())
 
     def _fingerprint(self) -> str:
         lib = self.prompt_library_
@@ -856,12 +842,14 @@ class TaxonomyBuilder:
 
     # ------------------------------------------------------------------ usage accounting
     def _usage_snapshot(self) -> dict[str, Usage]:
-        return self._llm.usage.by_call_site() if self._llm is not None else {}
+        llm = self.__dict__.get("llm_")  # only once built: a snapshot does not build the backend
+        return llm.usage.by_call_site() if llm is not None else {}
 
     def _usage_delta(self, before: dict[str, Usage], sites: Sequence[str]) -> Usage:
-        if self._llm is None:
+        llm = self.__dict__.get("llm_")
+        if llm is None:
             return Usage()
-        after = self._llm.usage.by_call_site()
+        after = llm.usage.by_call_site()
         total = Usage()
         for site in sites:
             now, then = after.get(site, Usage()), before.get(site, Usage())
