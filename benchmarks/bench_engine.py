@@ -315,12 +315,13 @@ def ray_speedup(n: int, k: int, work_ms: float) -> None:
         pipeline = engine.cohort(country="Kenya").with_seed(7).with_options(progress=False).pipeline(k=k)
         map_personas(ray.data.range(4), pipeline, actors=2, batch_size=2, num_cpus=0.5).take_all()  # warm-up
         seconds = {}
-        for actors in (1, 2):
+        for actors in (1, 2, 1, 2):  # each twice, the faster kept: actor start-up and caches warm alike
             start = time.perf_counter()
             rows = map_personas(
                 ray.data.range(n), pipeline, actors=actors, batch_size=4, num_cpus=0.5
             ).take_all()
-            seconds[actors] = time.perf_counter() - start
+            took = time.perf_counter() - start
+            seconds[actors] = min(took, seconds.get(actors, took))
             assert len(rows) == n
         print(f"[5] Ray Data, {n} personas at k={k}, {work_ms:.0f} ms of CPU per call: 1 actor {seconds[1]:.1f} s, "
               f"2 actors {seconds[2]:.1f} s, speed-up {seconds[1] / seconds[2]:.2f}x (target >= 1.6x)")  # fmt: skip
