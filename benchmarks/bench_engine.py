@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import sys
 import time
@@ -89,6 +90,13 @@ class ProfileLengths(Embedder):
         self.inner = inner
         self.name = inner.name
         self.words: list[int] = []
+
+    def cache_config(self) -> dict[str, Any]:
+        """The inner embedder's identity (the word counts recorded here are no configuration: they
+        would change the embedder's fingerprint with every profile)."""
+        from deeppersona.embeddings._cache import embedder_config
+
+        return embedder_config(self.inner)
 
     def encode(self, texts: Sequence[str]) -> Any:
         if len(texts) == 1:
@@ -171,24 +179,28 @@ _CORE = {
 }
 
 
+_VALUE_NUMBER = itertools.count(1)
+
+
 def cheap_reply(request: FakeRequest) -> Any:
-    """Schema-valid replies at almost no CPU cost, like a remote API whose time is all network wait."""
+    """Fill replies that pass the value gates at almost no CPU cost, like a remote API whose time is all
+    network wait (distinct phrases; options, numbers and lists of the schema). The rest (core chain,
+    circumstances, consistency, narrative) falls through to the FakeLLM's schema-generated replies."""
     model = request.response_model
-    if model is None:
-        return "A concise portrait."
     if isinstance(model, type) and issubclass(model, FillReply):
         out: dict[str, Any] = {}
         for key, prop in model.json_schema["properties"].items():
-            out[key] = (
-                prop["enum"][0]
-                if "enum" in prop
-                else {"number": 2, "array": ["x"]}.get(prop["type"], "short value")
-            )
+            n = next(_VALUE_NUMBER)
+            phrase = f"walks {n} blocks to the Kibera matatu stage at dawn"
+            if "enum" in prop:
+                out[key] = prop["enum"][0]
+            elif prop.get("type") == "number":
+                out[key] = prop.get("minimum", 2)
+            else:
+                out[key] = [phrase] if prop.get("type") == "array" else phrase
         return out
     if model is ConsistencyReport:
         return {"contradictions": []}
-    if model is CoreChain:
-        return _CORE
     return None
 
 

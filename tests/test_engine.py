@@ -110,7 +110,9 @@ def test_builder_is_immutable(tree: AttributeTree, embedder: HashEmbedder) -> No
     assert base.anchors == {} and base.options == EngineOptions() and base.seed == 7
     assert derived.anchors == {"age": 30} and derived.options.batch_size == 10
     assert derived.anchor(age=None).anchors == {}
-    assert derived.calls_per_persona(220) == 1 + 22 + 2
+    assert (
+        derived.calls_per_persona(220) == 1 + 1 + 22 + 2
+    )  # core, circumstances, fills, consistency + narrative
 
 
 def test_cohort_constrains_demographics(tree: AttributeTree, embedder: HashEmbedder) -> None:
@@ -363,14 +365,14 @@ def test_a_users_generator_settings_are_not_reset(tree: AttributeTree, embedder:
         batch_size=40, templates={"narrative": "Sum them up in {{ words }} words. OWN-NARRATIVE"}
     )
     engine = make(tree, embedder, llm).with_generator(own)
-    assert engine.calls_per_persona(220) == 1 + 6 + 1 + 1
+    assert engine.calls_per_persona(220) == 2 + 6 + 1 + 1
     persona = engine.with_options(narrative=True).generate(k=80)
     assert persona.provenance.run_config["generator"]["batch_size"] == 40
     assert sum(r.call_site == "fill" for r in llm.requests) == 2  # 80 values in batches of 40
     assert "OWN-NARRATIVE" in llm.requests[-1].last_user_message
     # what the user sets on the engine explicitly wins; other templates stay the generator's
     tuned = engine.with_options(batch_size=20).with_templates({"circumstances": "{{ conditions }} CIRC-IT"})
-    assert tuned.calls_per_persona(220) == 1 + 11 + 1 + 1
+    assert tuned.calls_per_persona(220) == 2 + 11 + 1 + 1
     llm.requests.clear()
     tuned.generate(k=40)
     assert sum(r.call_site == "fill" for r in llm.requests) == 2

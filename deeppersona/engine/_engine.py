@@ -395,9 +395,13 @@ class PersonaEngine:
         return PersonaPipeline(self, k, seed=None if seed is None else int(seed))
 
     def calls_per_persona(self, k: int = 220) -> int:
-        """LLM calls a persona takes without re-asks: core + fill batches + consistency + narrative."""
+        """LLM calls a persona takes without re-asks: core + circumstances (when the taxonomy has
+        conditional attributes) + fill batches + consistency + narrative."""
+        tree = self._tree
+        conditional = circumstance_names(self._selector.cached_candidates(tree, tree.fingerprint()))
         return (
             1
+            + int(bool(conditional))
             + self._run_generator().fill_calls(k)
             + int(self._options.consistency)
             + int(self._options.narrative)
