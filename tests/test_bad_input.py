@@ -364,6 +364,8 @@ def llms(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[FakeLLM]]:
             made.append(self)
 
     monkeypatch.setattr(testing, "FakeLLM", Recorded)
+    # the CLI's --model fake resolves by name to fake_builder_llm, which builds its FakeLLM from here
+    monkeypatch.setattr(testing._fake_llm, "FakeLLM", Recorded)
     yield made
 
 

@@ -411,11 +411,13 @@ def _cli_case(example: str, tmp: Path, monkeypatch: pytest.MonkeyPatch) -> list[
         (tmp / "sketches.txt").write_bytes("Une infirmière à Lyon.\n".encode("latin-1"))
         return ["enrich", "sketches.txt", "-k", "3", "--model", "fake", "--embedder", "hash"]
     if example == "a persona that is not complete":
-        from deeppersona import testing
+        from deeppersona.testing import _fake_llm  # where "fake" resolves to (fake_builder_llm)
 
-        real = testing.FakeLLM
+        real = _fake_llm.FakeLLM
         monkeypatch.setattr(
-            testing, "FakeLLM", lambda seed=0: real(seed=seed, failures={"invalid_json": 1.0})
+            _fake_llm,
+            "FakeLLM",
+            lambda seed=0, **kwargs: real(seed=seed, failures={"invalid_json": 1.0}, **kwargs),
         )
         return [*dry, "-o", "people.jsonl"]
     if example == "`taxonomy validate --style` of a tree with problems":
