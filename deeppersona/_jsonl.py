@@ -39,6 +39,11 @@ def repair_tail(fh: IO[bytes], name: str | os.PathLike[str] = "") -> int:
     Returns the file's length after the repair. The file is flushed and synced when it was cut.
     """
     size = fh.seek(0, os.SEEK_END)
+    if size == 0:
+        return 0
+    fh.seek(size - 1)
+    if fh.read(1) == b"\n":  # the usual case, checked with one byte (every append asks)
+        return size
     pos, end = size, 0
     while pos > 0:
         start = max(0, pos - _TAIL_BLOCK)

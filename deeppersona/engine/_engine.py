@@ -50,7 +50,7 @@ from ._inputs import (
     _sketch_texts,
 )
 from ._options import EngineOptions
-from ._run import _Job, _Run, persona_id
+from ._run import _Job, _Run, persona_id, planned_calls
 from ._runconfig import _check_resume, _refuse_other_config, _run_config, _run_id, _with_seed
 from ._schedule import _offload_selection, _progress, _stage_reporter, _StageLine, _step_progress, _Throttled
 
@@ -388,24 +388,15 @@ class PersonaEngine:
         """
         from ._pipeline import PersonaPipeline
 
-        if seed is not None and (
-            isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0
-        ):
-            raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
-        return PersonaPipeline(self, k, seed=None if seed is None else int(seed))
+        engine = self if seed is None else self.with_seed(seed)  # its checks of the seed
+        return PersonaPipeline(engine, k)
 
     def calls_per_persona(self, k: int = 220) -> int:
         """LLM calls a persona takes without re-asks: core + circumstances (when the taxonomy has
         conditional attributes) + fill batches + consistency + narrative."""
         tree = self._tree
         conditional = circumstance_names(self._selector.cached_candidates(tree, tree.fingerprint()))
-        return (
-            1
-            + int(bool(conditional))
-            + self._run_generator().fill_calls(k)
-            + int(self._options.consistency)
-            + int(self._options.narrative)
-        )
+        return planned_calls(self._run_generator(), k, self._options, circumstances=bool(conditional))
 
     def __repr__(self) -> str:
         model = self._model if isinstance(self._model, str) or self._model is None else repr(self._model)
@@ -949,11 +940,10 @@ class PersonaEngine:
         ``persona_retries`` it is made again from the start (about ten minutes on a CPU). The persona
         keeps ``k`` values; each replacement is recorded in ``persona.warnings``. What the replacements
         do not fill stays missing (the persona is then ``incomplete``)."""
-        selected = {s.node.key: s for s in selection}
         unfilled = [s for s in selection if PATH_SEPARATOR.join(s.path) in draft.missing]
         if not unfilled:
             return
-        taken = frozenset(context.exclude) | frozenset(selected)
+        taken = frozenset(context.exclude) | {s.node.key for s in selection}
         try:
             more = run.selector.select(dataclasses.replace(context, exclude=taken), len(unfilled), rng)
         except DeepPersonaError as exc:  # too few candidates left: the attributes stay missing

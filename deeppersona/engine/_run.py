@@ -47,6 +47,14 @@ class _Run:
     circumstances: tuple[str, ...] = ()
 
 
+def planned_calls(generator: ValueGenerator, k: int, options: EngineOptions, *, circumstances: bool) -> int:
+    """LLM calls a persona takes without re-asks: core + circumstances (when the taxonomy has conditional
+    attributes) + fill batches + consistency + narrative."""
+    return (
+        1 + int(circumstances) + generator.fill_calls(k) + int(options.consistency) + int(options.narrative)
+    )
+
+
 def persona_id(run_id: str, index: int, sketch: str | None = None) -> str:
     """The stable id of persona ``index`` of run ``run_id`` (see :attr:`Provenance.run_id`).
 

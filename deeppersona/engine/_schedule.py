@@ -9,7 +9,7 @@ from typing import Any
 
 from .._progress import make_bar, set_total
 from ..llm._base import LLM
-from ._run import _Job, _Run
+from ._run import _Job, _Run, planned_calls
 
 
 def _offload_selection(run: _Run) -> bool:
@@ -35,14 +35,7 @@ def _step_progress(run: _Run, jobs: Sequence[_Job]) -> Any:
     """A bar over the LLM steps of a single persona (core, each fill batch, consistency, narrative)."""
     if len(jobs) != 1 or run.options.progress is False:
         return None
-    total = (
-        1
-        + int(bool(run.circumstances))
-        + run.generator.fill_calls(run.k)
-        + int(run.options.consistency)
-        + int(run.options.narrative)
-    )
-    total += int(bool(run.circumstances))
+    total = planned_calls(run.generator, run.k, run.options, circumstances=bool(run.circumstances))
     total += int(jobs[0].sketch is not None)
     bar = make_bar(total, f"persona {jobs[0].index}", unit="step", setting=run.options.progress)
     if bar is not None:

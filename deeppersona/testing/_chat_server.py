@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from ._fake_llm import _WORD_RANGE
-from ._schema_faker import fake_from_schema, fake_sentence
+from ._fake_llm import fake_text
+from ._schema_faker import fake_from_schema
 
 __all__ = ["FakeChatServer"]
 
@@ -113,9 +113,5 @@ class FakeChatServer:
             schema = json.loads(found.group(1)) if found else None
         if schema is None:
             messages = body.get("messages") or [{}]
-            asked = _WORD_RANGE.search(str(messages[-1].get("content", "")))
-            if asked:  # a length asked for in words: honoured, as a real model should
-                lo, hi = int(asked.group(1)), int(asked.group(2))
-                return fake_sentence(rng, lo, max(lo, hi)) + "."
-            return fake_sentence(rng, 6, 14) + "."
+            return fake_text(str(messages[-1].get("content", "")), rng)
         return json.dumps(fake_from_schema(schema, rng), ensure_ascii=False)

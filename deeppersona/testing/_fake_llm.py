@@ -261,11 +261,7 @@ class FakeLLM(LLM):
         key = int.from_bytes(digest.digest(), "little")
         rng = np.random.default_rng([self.seed, key])
         if request.response_model is None or request.response_model is str:
-            asked = _WORD_RANGE.search(request.last_user_message)
-            if asked:  # a length asked for in words: honour it, as a real model should
-                lo, hi = int(asked.group(1)), int(asked.group(2))
-                return f"{fake_sentence(rng, lo, max(lo, hi))}."
-            return f"{fake_sentence(rng, 6, 14)}."
+            return fake_text(request.last_user_message, rng)
         schema = json_schema_for(request.response_model)
         error = ""
         for _ in range(20):
@@ -295,6 +291,16 @@ class FakeLLM(LLM):
 
 
 _WORD_RANGE = re.compile(r"(\d+)\s*[-–]\s*(\d+)\s+words")
+
+
+def fake_text(prompt: str, rng: np.random.Generator) -> str:
+    """A made-up prose reply to ``prompt``: as many words as it asks for ("60-120 words"), as a real
+    model should, else a short sentence."""
+    asked = _WORD_RANGE.search(prompt)
+    if asked:
+        lo, hi = int(asked.group(1)), int(asked.group(2))
+        return f"{fake_sentence(rng, lo, max(lo, hi))}."
+    return f"{fake_sentence(rng, 6, 14)}."
 
 
 def _strip_reask(messages: Sequence[Mapping[str, str]]) -> list[Mapping[str, str]]:
