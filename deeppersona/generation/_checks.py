@@ -415,6 +415,8 @@ _VAGUE = frozenset(
 """Words that say nothing about the person when a value only negates its attribute ("does not use any
 conversational pause norms"), compared by root."""
 
+_VAGUE_ROOTS = frozenset(_root(w) for w in _VAGUE)
+
 
 _CLAUSE_END = re.compile(r"[.;,]\s|\s(?:and|but|which|so|as|because)\s", re.IGNORECASE)
 
@@ -454,8 +456,8 @@ def echoes_name(text: str, name: str, *, ignore: Collection[str] = ()) -> bool:
     value adds nothing the name did not already say. Vague words ("specific", "particular"), level words
     ("High sociability drive") and the words in ``ignore`` (the person's own name) are not counted.
     """
-    skip = {_root(w) for w in [*ignore, *_VAGUE]}
-    value_words = [_root(w) for w in content_words(text) if _root(w) not in skip]
+    skip = _VAGUE_ROOTS.union(_root(w) for w in ignore) if ignore else _VAGUE_ROOTS
+    value_words = [r for r in map(_root, content_words(text)) if r not in skip]
     if not value_words:
         return bool(content_words(text)) and bool(content_words(name)) and word_count(text) > 1
     name_words = {_root(w) for w in content_words(name)}

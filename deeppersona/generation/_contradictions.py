@@ -206,14 +206,19 @@ class _Countries:
     """Country spellings, resolved once per assessment (no module-level cache)."""
 
     cache: dict[str, tuple[set[str], set[str]]] = field(default_factory=dict)
+    tables: Any = None  # the country table, read on first use
+
 
     def names(self, country: str) -> tuple[set[str], set[str]]:
         """Upper-cased aliases and lower-case nationality words of ``country``."""
         if country not in self.cache:
             from ..demographics._countries import _country_row, country_aliases
+            from ..demographics._tables import DemographicTables
 
-            aliases = country_aliases(country)
-            row = _country_row(country) or {}
+            if self.tables is None:
+                self.tables = DemographicTables()
+            aliases = country_aliases(country, self.tables)
+            row = _country_row(country, self.tables) or {}
             name = str(row.get("name", country)).strip()
             low = name.casefold()
             stem = low[:-1] if low[-1:] in "aeiouy" else low
