@@ -124,7 +124,6 @@ def main(argv: list[str] | None = None) -> None:
         embedder=embedder,
         one_call=args.mode == "one-call",
         llm_checks=not args.no_llm_checks,
-        concurrency=1 if args.model is None else 8,
         progress=True,
     )
     gold = load_gold(args.limit)

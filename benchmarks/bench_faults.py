@@ -80,6 +80,7 @@ def backend(proxy: ChaosProxy, timeout: float, max_retries: int = 10) -> LiteLLM
         max_tokens=384,
         temperature=0.3,
         retry_policy=RetryPolicy(max_attempts=3, max_retries=max_retries, base_delay=0.2, max_delay=4.0),
+        max_concurrency=1,
     )
 
 
@@ -89,7 +90,6 @@ def engine(tree: AttributeTree, llm: LiteLLMBackend) -> PersonaEngine:
         consistency=False,
         narrative=False,
         progress=False,
-        concurrency=1,
         persona_retries=1,
         max_fill_retries=1,
         story_words="5-12",
@@ -190,8 +190,8 @@ _CHILD = """
 import sys
 from deeppersona.engine import PersonaEngine
 from deeppersona.testing import FakeLLM, HashEmbedder
-engine = PersonaEngine.from_taxonomy("default", model=FakeLLM(seed=1, latency=0.05), embedder=HashEmbedder())
-engine = engine.with_seed(3).with_options(concurrency=4, progress=False)
+engine = PersonaEngine.from_taxonomy("default", model=FakeLLM(seed=1, latency=0.05, max_concurrency=4), embedder=HashEmbedder())
+engine = engine.with_seed(3).with_options(progress=False)
 if len(sys.argv) > 3:
     engine = engine.anchor(country=sys.argv[3])
 engine.generate_to(sys.argv[1], n=int(sys.argv[2]), k=5)

@@ -232,8 +232,8 @@ def main(argv: list[str] | None = None) -> None:
     options = {"n_threads": args.threads} if args.threads else {}
     model = resolve_llm(args.model, **options) if options else args.model
     base = PersonaEngine.from_taxonomy("default", model=model).with_seed(args.seed)
-    base = base.with_options(concurrency=1, progress=False, persona_retries=args.persona_retries)
-    fake = base.with_llm(FakeLLM(seed=args.seed)).with_embedder(HashEmbedder())
+    base = base.with_options(progress=False, persona_retries=args.persona_retries)
+    fake = base.with_llm(FakeLLM(seed=args.seed, max_concurrency=1)).with_embedder(HashEmbedder())
     personas, seconds = generate(fake, args.k, args.per_cohort, None, args.sketches, args.cohorts)
     report(f"FakeLLM (reference), k={args.k}", personas, seconds)
     if args.fake_only:

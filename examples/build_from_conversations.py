@@ -51,7 +51,6 @@ def main() -> None:
         embedder=embedder,
         fields=("text", None),  # a conversation turn, no answer
         one_call=True,  # classify and extract in one call per turn
-        concurrency=1 if llm is None else 8,
         progress=True,
         **extra,
     )

@@ -43,7 +43,6 @@ def main() -> None:
     else:
         builder = TaxonomyBuilder(
             llm=args.model,  # None -> the embedded local model
-            concurrency=2 if args.model is None else 8,
             checkpoint_dir=args.checkpoint_dir,
             progress=True,
         )

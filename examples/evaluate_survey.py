@@ -95,7 +95,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         wvs = Path(args.wvs) if args.wvs else write_synthetic_wvs(Path(tmp) / "synthetic_wvs7.csv")
         truth = surveys.load_wvs7(wvs, args.country)
-        evaluator = Evaluator(model, seed=0, n_boot=0 if FAST else 1000, concurrency=4)
+        evaluator = Evaluator(model, seed=0, n_boot=0 if FAST else 1000)
         report = evaluator.survey(people, truth, name="deeppersona")
     synthetic = "synthetic " if not args.wvs else ""
     print(f"model: {label}; ground truth: {synthetic}WVS-7, {truth.country_name}\n")

@@ -25,7 +25,7 @@ else:  # the embedded default model, offline; on a 2-core CPU keep k small for a
     K, N = 40, 2
 
 # Every fluent call returns a new engine; nothing runs until a terminal call.
-kenya = engine.cohort(country="Kenya").with_seed(7).with_options(concurrency=4, progress=False)
+kenya = engine.cohort(country="Kenya").with_seed(7).with_options(progress=False)
 nurse = kenya.anchor(age=34, occupation="nurse", sleep_quality="poor", bio="Works nights at a district hospital.")
 
 # One persona: exactly K selected attributes, plus the core chain, plus the anchors (verbatim).

@@ -210,7 +210,7 @@ CASES = [
     ),
     Case("cli-k-not-a-number", ["generate", *FAST, "-k", "many"], 2, "argument -k"),
     Case("cli-negative-seed", ["generate", "--seed", "-1", "--model", "fake"], 2, "argument --seed"),
-    Case("cli-concurrency-zero", ["generate", *FAST, "--concurrency", "0"], 2, "argument --concurrency"),
+    Case("cli-concurrency-zero", ["generate", *FAST, "--concurrency", "0"], 2, "argument --max-concurrency"),
     Case("cli-anchor-syntax", ["generate", *FAST, "-a", "age"], 2, "expected KEY=VALUE"),
     Case("cli-anchor-impossible", ["generate", *FAST, "-a", "age=200"], 1, "impossible"),
     Case("cli-cohort-unknown-field", ["generate", *FAST, "-c", "planet=Mars"], 1, "unknown cohort field"),

@@ -47,9 +47,10 @@ def classify_reply(label: str) -> dict[str, str]:
 
 def test_classify_records_follow_figure_6() -> None:
     fake = FakeLLM(
-        replies=[classify_reply("Personalizable"), classify_reply("No"), classify_reply("partially")]
+        replies=[classify_reply("Personalizable"), classify_reply("No"), classify_reply("partially")],
+        max_concurrency=1,
     )
-    builder = make_builder(fake, concurrency=1)
+    builder = make_builder(fake)
     result = builder.classify(QA)
     labels = [r.label for r in result.records]
     assert labels == ["Personalizable", "No", "Partially Personalizable"]
@@ -65,8 +66,10 @@ def test_classify_records_follow_figure_6() -> None:
 
 
 def test_classify_failure_is_counted_not_raised() -> None:
-    fake = FakeLLM(replies=[LLMOutputError("never valid", attempts=3)] + [classify_reply("No")] * 2)
-    result = make_builder(fake, concurrency=1).classify(QA)
+    fake = FakeLLM(
+        replies=[LLMOutputError("never valid", attempts=3)] + [classify_reply("No")] * 2, max_concurrency=1
+    )
+    result = make_builder(fake).classify(QA)
     assert result.records[0].label is None and result.records[0].error
     assert result.report.dropped["llm_error"] == 1
     assert result.label_counts["failed"] == 1
@@ -78,9 +81,10 @@ def test_only_selected_labels_are_extracted() -> None:
             classify_reply("Personalizable"),
             classify_reply("No"),
             classify_reply("Partially Personalizable"),
-        ]
+        ],
+        max_concurrency=1,
     )
-    builder = make_builder(fake, concurrency=1, labels=("Personalizable",))
+    builder = make_builder(fake, labels=("Personalizable",))
     classified = builder.classify(QA)
     fake2 = FakeLLM(replies=[{"attributes": [item(ROUTINE, "Sleep Patterns", "Sleep Schedule", "6 hours")]}])
     builder2 = make_builder(fake2, labels=("Personalizable",))
@@ -511,12 +515,14 @@ def test_extend_keeps_existing_nodes() -> None:
     assert base.find((HEALTH, "Diet")) is None  # the original is untouched
 
 
-def test_concurrency_is_bounded() -> None:
-    fake = FakeLLM(handler=builder_fake_handler, latency=0.01)
-    make_builder(fake, concurrency=3).classify(
-        [{"question": f"I am person {i}?", "answer": "ok"} for i in range(12)]
-    )
+def test_concurrency_is_the_backends() -> None:
+    fake = FakeLLM(handler=builder_fake_handler, latency=0.01, max_concurrency=3)
+    make_builder(fake).classify([{"question": f"I am person {i}?", "answer": "ok"} for i in range(12)])
     assert 1 < fake.max_active <= 3
+    built = TaxonomyBuilder(llm="fake:1", max_concurrency=2)  # a backend built from a name gets it
+    assert built.llm_.max_concurrency == 2
+    with pytest.raises(ConfigError, match="max_concurrency"):
+        TaxonomyBuilder(llm=fake, max_concurrency=2)  # an instance brings its own
 
 
 def test_constructor_validates() -> None:
@@ -525,7 +531,7 @@ def test_constructor_validates() -> None:
     with pytest.raises(ConfigError):
         TaxonomyBuilder(merge_threshold=2.0)
     with pytest.raises(ConfigError):
-        TaxonomyBuilder(concurrency=0)
+        TaxonomyBuilder(max_concurrency=0)
     with pytest.raises(ConfigError):
         TaxonomyBuilder(labels=("Maybe",))
     with pytest.raises(ConfigError):

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from deeppersona.cli import main
-from deeppersona.cli._args import looks_like_path
+from deeppersona.cli import build_parser, main
+from deeppersona.cli._args import backend_options, looks_like_path
 from deeppersona.cli._generate import read_sketches
 from deeppersona.errors import ConfigError, DataFileError, DataFileNotFoundError
 
@@ -303,10 +303,13 @@ def test_bad_backend_flags_are_usage_errors(flags: list[str], capsys: pytest.Cap
 def test_backend_flags_are_ignored_by_the_fake_model(
     capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A command line can be dry-run as it is with --model fake."""
+    """A command line can be dry-run as it is with --model fake; --max-concurrency, which every backend
+    has, applies to the fake too."""
     assert main(["generate", "-k", "3", *FAST, *BACKEND_FLAGS]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 1
-    assert "--api-base, --rpm, --tpm, --max-concurrency, --timeout: ignored" in caplog.text
+    assert "--api-base, --rpm, --tpm, --timeout: ignored" in caplog.text
+    args = build_parser().parse_args(["generate", "--model", "fake", "--max-concurrency", "3", "--rpm", "5"])
+    assert backend_options(args) == {"max_concurrency": 3}
 
 
 def test_backend_flags_are_in_the_help(capsys: pytest.CaptureFixture[str]) -> None:

@@ -94,8 +94,8 @@ def test_generate_k220_depth_strata_anchors_calls(tree: AttributeTree, embedder:
 
 
 def test_same_seed_same_persona_any_concurrency(tree: AttributeTree, embedder: HashEmbedder) -> None:
-    a = make(tree, embedder, FakeLLM(seed=2), seed=21).with_options(concurrency=1).generate(k=40, n=4)
-    b = make(tree, embedder, FakeLLM(seed=2), seed=21).with_options(concurrency=4).generate(k=40, n=4)
+    a = make(tree, embedder, FakeLLM(seed=2, max_concurrency=1), seed=21).generate(k=40, n=4)
+    b = make(tree, embedder, FakeLLM(seed=2, max_concurrency=4), seed=21).generate(k=40, n=4)
     assert [p.to_dict() for p in a] == [p.to_dict() for p in b]
     # persona i alone equals persona i of a run
     c = make(tree, embedder, FakeLLM(seed=2), seed=21).generate(k=40, n=1, start=2)
@@ -308,7 +308,7 @@ def test_enrich_drops_facts_the_tables_cannot_honour(tree: AttributeTree, embedd
 
 
 def test_stream_and_astream(tree: AttributeTree, embedder: HashEmbedder) -> None:
-    engine = make(tree, embedder).with_options(concurrency=3)
+    engine = make(tree, embedder, FakeLLM(seed=1, max_concurrency=3))
     streamed = sorted(engine.stream(k=10, n=5), key=lambda p: p.index)
     assert [p.index for p in streamed] == [0, 1, 2, 3, 4]
     assert [p.to_dict() for p in streamed] == [p.to_dict() for p in engine.generate(k=10, n=5)]
@@ -320,8 +320,8 @@ def test_stream_and_astream(tree: AttributeTree, embedder: HashEmbedder) -> None
 
 
 def test_stream_stops_early(tree: AttributeTree, embedder: HashEmbedder) -> None:
-    llm = FakeLLM(seed=1)
-    for p in make(tree, embedder, llm).with_options(concurrency=1).stream(k=10, n=50):
+    llm = FakeLLM(seed=1, max_concurrency=1)
+    for p in make(tree, embedder, llm).stream(k=10, n=50):
         assert p.ok
         break
     assert len(llm.requests) < 50 * 4
@@ -335,10 +335,14 @@ async def test_agenerate_inside_running_loop(tree: AttributeTree, embedder: Hash
     assert same.to_dict() == persona.to_dict()
 
 
-def test_bounded_concurrency(tree: AttributeTree, embedder: HashEmbedder) -> None:
-    llm = FakeLLM(seed=1, latency=0.01)
-    make(tree, embedder, llm).with_options(concurrency=3).generate(k=10, n=8)
+def test_concurrency_is_the_backends_one_setting(tree: AttributeTree, embedder: HashEmbedder) -> None:
+    llm = FakeLLM(seed=1, latency=0.01, max_concurrency=3)
+    make(tree, embedder, llm).generate(k=10, n=8)
     assert 2 <= llm.max_active <= 3
+    by_name = PersonaEngine.from_taxonomy(tree, model="fake:1", embedder=embedder, max_concurrency=2)
+    assert by_name._resolve_llm().max_concurrency == 2
+    with pytest.raises(ConfigError, match="max_concurrency"):  # the engine has no setting of its own
+        make(tree, embedder).with_options(concurrency=3)
 
 
 def test_with_selector_and_templates(tree: AttributeTree, embedder: HashEmbedder) -> None:
@@ -455,24 +459,22 @@ def test_one_failing_persona_does_not_stop_the_others(tree: AttributeTree, embed
         return None
 
     pop = (
-        make(tree, embedder, FakeLLM(seed=1, handler=second_core_fails, max_attempts=1))
-        .with_options(concurrency=1, persona_retries=0)
+        make(tree, embedder, FakeLLM(seed=1, handler=second_core_fails, max_attempts=1, max_concurrency=1))
+        .with_options(persona_retries=0)
         .generate(k=5, n=3)
     )
     assert len(pop) == 2 and len(pop.failures) == 1 and pop.failures[0].index == 1
     assert pop.usage.calls == sum(p.usage.calls for p in [*pop, *pop.failures])
     # with persona-level retries (the default) the failed persona is tried again and completes
     state["n"] = 0
-    retried = make(tree, embedder, FakeLLM(seed=1, handler=second_core_fails, max_attempts=1)).with_options(
-        concurrency=1
-    )
+    retried = make(tree, embedder, FakeLLM(seed=1, handler=second_core_fails, max_attempts=1, max_concurrency=1))
     pop = retried.generate(k=5, n=3)
     assert len(pop) == 3 and not pop.failures
     assert pop[1].usage.failures == 1  # the failed first attempt is counted in the persona's usage
 
 
 def test_selection_in_a_worker_thread_changes_nothing(tree: AttributeTree, embedder: HashEmbedder) -> None:
-    base = make(tree, embedder, FakeLLM(seed=2), seed=5).with_options(concurrency=4)
+    base = make(tree, embedder, FakeLLM(seed=2, max_concurrency=4), seed=5)
     on_loop = base.with_options(select_in_thread=False).generate(k=30, n=6)
     threaded = base.with_options(select_in_thread=True).generate(k=30, n=6)
     assert [p.to_dict() for p in on_loop] == [p.to_dict() for p in threaded]
@@ -488,8 +490,8 @@ def test_population_of_200_covers_roots_and_level2(tree: AttributeTree, embedder
                     for k, p in props.items()}  # fmt: skip
         return None
 
-    engine = make(tree, embedder, FakeLLM(seed=1, handler=cheap)).with_options(
-        concurrency=16, consistency=False, narrative=False
+    engine = make(tree, embedder, FakeLLM(seed=1, handler=cheap, max_concurrency=16)).with_options(
+        consistency=False, narrative=False
     )
     pop = engine.generate(k=220, n=200)
     assert len(pop) == 200

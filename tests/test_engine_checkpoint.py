@@ -48,7 +48,7 @@ def _shared_sampler(sampler: DemographicSampler, monkeypatch: pytest.MonkeyPatch
 
 def make(tree: AttributeTree, llm: Any = None, seed: int | None = 5) -> PersonaEngine:
     engine = PersonaEngine.from_taxonomy(tree, model=llm or FakeLLM(seed=1), embedder=HashEmbedder())
-    engine = engine.with_options(concurrency=2, personas_in_flight=2, fsync=False, progress=False)
+    engine = engine.with_options(personas_in_flight=2, fsync=False, progress=False)
     return engine.with_seed(seed) if seed is not None else engine
 
 
@@ -138,8 +138,8 @@ import sys
 from deeppersona.demographics import DemographicSampler
 from deeppersona.engine import PersonaEngine
 from deeppersona.testing import FakeLLM, HashEmbedder
-engine = PersonaEngine.from_taxonomy("default", model=FakeLLM(seed=1, latency=0.02), embedder=HashEmbedder())
-engine.with_seed(3).with_options(concurrency=2, progress=False).generate_to(sys.argv[1], n=int(sys.argv[2]), k=5)
+engine = PersonaEngine.from_taxonomy("default", model=FakeLLM(seed=1, latency=0.02, max_concurrency=2), embedder=HashEmbedder())
+engine.with_seed(3).with_options(progress=False).generate_to(sys.argv[1], n=int(sys.argv[2]), k=5)
 """
 
 
@@ -249,8 +249,7 @@ def test_speed_and_durability_settings_do_not_block_a_resume(tree: AttributeTree
     out = tmp_path / "people.jsonl"
     _kenya(tree).generate_to(out, n=2, k=5)
     other = _kenya(tree).with_options(
-        concurrency=1, personas_in_flight=None, fsync=True, progress=None, select_in_thread=True,
-        persona_retries=4,
+        personas_in_flight=1, fsync=True, progress=None, select_in_thread=True, persona_retries=4,
     )  # fmt: skip
     report = other.generate_to(out, n=4, k=5)
     assert report.skipped == 2 and report.written == 2
@@ -271,7 +270,7 @@ def test_the_run_configuration_is_recorded(tree: AttributeTree, tmp_path: Path) 
     assert (config["model"], config["k"], config["seed"]) == ("fake", 5, 5)
     assert config["taxonomy"] == tree.fingerprint() and config["generator"]["templates"] is None
     assert config["selector"]["class"].endswith("StratifiedSelector")
-    assert {"concurrency", "fsync", "progress"}.isdisjoint(config["options"])
+    assert {"personas_in_flight", "fsync", "progress"}.isdisjoint(config["options"])
     # personas of generate() record it too, and the same engine gives the same id
     assert engine.generate(k=5).provenance.run_id == provenance[0]["run_id"]
 

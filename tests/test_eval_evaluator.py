@@ -66,10 +66,10 @@ def test_survey_end_to_end_100_personas(wvs_file: Path, tmp_path: Path) -> None:
 
 def test_survey_is_reproducible_and_independent_of_concurrency(wvs_file: Path) -> None:
     truth = surveys.load_wvs7(wvs_file, "KEN")
-    a = Evaluator(FakeLLM(seed=1), seed=5, n_boot=50, concurrency=1).survey(
+    a = Evaluator(FakeLLM(seed=1, max_concurrency=1), seed=5, n_boot=50).survey(
         PERSONAS[:10], truth, baselines=False
     )
-    b = Evaluator(FakeLLM(seed=1), seed=5, n_boot=50, concurrency=16).survey(
+    b = Evaluator(FakeLLM(seed=1, max_concurrency=16), seed=5, n_boot=50).survey(
         PERSONAS[:10], truth, baselines=False
     )
     assert a.table.equals(b.table)
@@ -79,8 +79,8 @@ def test_survey_uses_full_samples_not_aligned_rows() -> None:
     # Identical distributions in a different row order must give zero distance.
     truth = surveys.WVS7.subset(["Q46"]).from_arrays({"Q46": [4, 3, 2, 1] * 5})
     cycle = iter([1, 2, 3, 4] * 5)
-    llm = FakeLLM(handler=lambda req: {"answer": next(cycle)})
-    report = Evaluator(llm, n_boot=0, concurrency=1).survey(["p"] * 20, truth, baselines=False)
+    llm = FakeLLM(handler=lambda req: {"answer": next(cycle)}, max_concurrency=1)
+    report = Evaluator(llm, n_boot=0).survey(["p"] * 20, truth, baselines=False)
     row = report.to_pandas().loc[("personas", "Q46")]
     assert row["ks"] == 0 and row["wasserstein"] == 0 and row["js_divergence"] == 0
 

@@ -92,6 +92,7 @@ def _backend(
         max_tokens=384,
         temperature=0.3,
         retry_policy=policy,
+        max_concurrency=1,
     )
 
 
@@ -108,7 +109,6 @@ def _engine(
         consistency=False,
         narrative=False,
         progress=False,
-        concurrency=1,
         persona_retries=persona_retries,
         max_fill_retries=max_fill_retries,
         story_words="5-12",

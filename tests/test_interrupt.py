@@ -105,7 +105,7 @@ class Interrupter:
 
 def make(tree: AttributeTree, sampler: DemographicSampler, llm: FakeLLM) -> PersonaEngine:
     engine = PersonaEngine.from_taxonomy(tree, model=llm, embedder=HashEmbedder()).with_sampler(sampler)
-    return engine.with_seed(5).with_options(concurrency=2, personas_in_flight=2, progress=False, fsync=False)
+    return engine.with_seed(5).with_options(personas_in_flight=2, progress=False, fsync=False)
 
 
 def in_running_loop(call: Callable[[], Any], how: str) -> Any:

@@ -861,7 +861,7 @@ def test_missing_key_fails_a_survey_fast_by_name(monkeypatch: pytest.MonkeyPatch
     counting = _Counting(litellm.acompletion)
     monkeypatch.setattr(litellm, "acompletion", counting)
     truth = surveys.WVS7.subset(["Q46"]).from_arrays({"Q46": [1, 2, 3, 4] * 3})
-    evaluator = Evaluator("gpt-4.1-mini", n_boot=0, concurrency=1, max_concurrency=1)
+    evaluator = Evaluator("gpt-4.1-mini", n_boot=0, max_concurrency=1)
     started = time.perf_counter()
     with pytest.raises(LLMConfigError, match="OPENAI_API_KEY"):
         evaluator.survey(["A nurse in Nairobi."], truth, baselines=False)  # one question

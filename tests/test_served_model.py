@@ -85,13 +85,12 @@ def spy(monkeypatch: pytest.MonkeyPatch) -> Spy:
 
 def _engine(tree: AttributeTree, server: LlamaCppServer) -> PersonaEngine:
     engine = PersonaEngine.from_taxonomy(
-        tree, model=MODEL, embedder=HashEmbedder(), api_base=server.base_url, **OPTIONS
+        tree, model=MODEL, embedder=HashEmbedder(), api_base=server.base_url, max_concurrency=1, **OPTIONS
     )
     return engine.with_seed(5).with_options(
         consistency=False,
         narrative=False,
         progress=False,
-        concurrency=1,
         persona_retries=0,
         max_fill_retries=0,
         story_words="5-12",
@@ -151,7 +150,7 @@ def test_enrich_one_sketch_through_a_served_model(
 def test_survey_through_a_served_model(server: LlamaCppServer, spy: Spy) -> None:
     truth = surveys.WVS7.subset(["Q46"]).from_arrays({"Q46": [1, 2, 2, 3, 4] * 4})
     evaluator = Evaluator(
-        MODEL, seed=0, n_boot=0, retries=0, concurrency=1, api_base=server.base_url, **OPTIONS
+        MODEL, seed=0, n_boot=0, retries=0, max_concurrency=1, api_base=server.base_url, **OPTIONS
     )
     report = evaluator.survey(["A nurse in Nairobi.", "A fisherman in Mombasa."], truth, baselines=False)
     backend = evaluator.llm

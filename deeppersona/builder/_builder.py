@@ -78,7 +78,8 @@ class TaxonomyBuilder:
     **format** the result into a tree. Every stage can also be called on its own, and every stage
     reports what came in, what went out and what was dropped and why.
 
-    LLM stages run concurrently (``concurrency`` calls at a time) through the shared LLM interface,
+    LLM stages run concurrently (the backend's ``max_concurrency`` calls at a time) through the shared
+    LLM interface,
     with pydantic-validated outputs. With ``checkpoint_dir`` each pair's result (and each Check
     Node / Check Path verdict) is appended to JSON Lines files as soon as it finishes, so an
     interrupted build resumes where it stopped: rerun the same call.
@@ -96,7 +97,9 @@ class TaxonomyBuilder:
         root_threshold: Cosine similarity needed to map an unknown root name onto a seeded root.
         confirm_merges_with_llm: Ask the LLM (the paper's Merging Requirements prompt) to confirm each
             candidate cluster before merging it.
-        concurrency: LLM calls in flight at once.
+        max_concurrency: LLM calls in flight at once, for a backend the builder builds from a model name
+            (``None``: the backend's default, 8, or 1 for a ``local/...`` model); an
+            :class:`~deeppersona.llm.LLM` instance brings its own ``max_concurrency``.
         checkpoint_dir: Directory of the resumable checkpoint, or ``None`` (no files written).
         fields: Record fields of the question and the answer (``(question, None)`` for questions only).
         labels: Personalizability labels whose pairs go on to extraction.
@@ -146,7 +149,7 @@ class TaxonomyBuilder:
         merge_threshold: float = DEFAULT_MERGE_THRESHOLD,
         root_threshold: float = DEFAULT_ROOT_THRESHOLD,
         confirm_merges_with_llm: bool = False,
-        concurrency: int = 8,
+        max_concurrency: int | None = None,
         checkpoint_dir: str | os.PathLike[str] | None = None,
         fields: Sequence[str | None] = ("question", "answer"),
         labels: Sequence[str] = _SELECTED,
@@ -173,7 +176,6 @@ class TaxonomyBuilder:
             if not -1.0 <= float(value) <= 1.0:
                 raise ConfigError(f"{name} is a cosine similarity and must lie in [-1, 1], got {value}")
         for name, ivalue in (
-            ("concurrency", concurrency),
             ("check_batch_size", check_batch_size),
             ("max_depth", max_depth),
             ("max_prompt_chars", max_prompt_chars),
@@ -185,11 +187,14 @@ class TaxonomyBuilder:
             raise ConfigError(
                 f"max_depth must be 2 or 3 (a root, a category and an attribute at most), got {max_depth}"
             )
-        if cache is not None and isinstance(llm, LLM):
-            raise ConfigError(
-                "cache= applies to a backend the builder builds from a model name; "
-                "configure the cache on your LLM instance instead"
-            )
+        for option, given in (("cache", cache), ("max_concurrency", max_concurrency)):
+            if given is not None and isinstance(llm, LLM):
+                raise ConfigError(
+                    f"{option}= applies to a backend the builder builds from a model name; "
+                    f"configure {option} on your LLM instance instead"
+                )
+        if max_concurrency is not None and (not isinstance(max_concurrency, int) or max_concurrency < 1):
+            raise ConfigError(f"max_concurrency must be a positive integer, got {max_concurrency!r}")
         unknown = set(labels) - {"No", *_SELECTED}
         if unknown:
             raise ConfigError(
@@ -201,7 +206,7 @@ class TaxonomyBuilder:
         self.merge_threshold = float(merge_threshold)
         self.root_threshold = float(root_threshold)
         self.confirm_merges_with_llm = bool(confirm_merges_with_llm)
-        self.concurrency = concurrency
+        self.max_concurrency = max_concurrency
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
         self.fields = tuple(fields)
         self.labels = tuple(labels)
@@ -227,14 +232,16 @@ class TaxonomyBuilder:
         llm = self.llm if isinstance(self.llm, str) or self.llm is None else type(self.llm).__name__
         return (
             f"TaxonomyBuilder(llm={llm!r}, roots={len(self.roots)}, merge_threshold={self.merge_threshold}, "
-            f"concurrency={self.concurrency}, checkpoint_dir={str(self.checkpoint_dir) if self.checkpoint_dir else None!r})"
+            f"max_concurrency={self.max_concurrency}, "
+            f"checkpoint_dir={str(self.checkpoint_dir) if self.checkpoint_dir else None!r})"
         )
 
     # ------------------------------------------------------------------ lazily built resources
     @functools.cached_property
     def llm_(self) -> LLM:
         """The resolved LLM backend (built on first use)."""
-        return resolve_llm(self.llm) if self.cache is None else resolve_llm(self.llm, cache=self.cache)
+        options = {"cache": self.cache, "max_concurrency": self.max_concurrency}
+        return resolve_llm(self.llm, **{k: v for k, v in options.items() if v is not None})
 
     @functools.cached_property
     def embedder_(self) -> Embedder:
@@ -288,9 +295,7 @@ class TaxonomyBuilder:
         return RootAligner(roots or self.roots, self._embed, self.root_threshold)
 
     # ------------------------------------------------------------------ LLM plumbing
-    async def _ask(
-        self, template: str, variables: dict[str, Any], model: type[M], call_site: str, sem: asyncio.Semaphore
-    ) -> M:
+    async def _ask(self, template: str, variables: dict[str, Any], model: type[M], call_site: str) -> M:
         lib = self.prompt_library_
         messages = [
             {"role": "system", "content": lib.render("builder_system")},
@@ -299,10 +304,9 @@ class TaxonomyBuilder:
         # A generous bound on the reply, so a model that rambles cannot stall a run for minutes.
         n_items = len(variables.get("items", variables.get("names", ())))
         max_tokens = _MAX_TOKENS.get(call_site, 800) + 60 * n_items
-        async with sem:
-            response = await self.llm_.acomplete(
-                messages, model, call_site=call_site, temperature=self.temperature, max_tokens=max_tokens
-            )
+        response = await self.llm_.acomplete(
+            messages, model, call_site=call_site, temperature=self.temperature, max_tokens=max_tokens
+        )
         output = response.output
         if not isinstance(output, model):
             try:
@@ -317,7 +321,7 @@ class TaxonomyBuilder:
         return output
 
     async def _map(self, fn: Callable[[Any], Awaitable[R]], items: Sequence[Any], desc: str) -> list[R]:
-        """Run ``fn`` over ``items`` with at most ``concurrency`` in flight; results in input order."""
+        """Run ``fn`` over ``items``, as many at once as the backend has slots; results in input order."""
         results: list[Any] = [None] * len(items)
         queue: asyncio.Queue[int] = asyncio.Queue()
         for i in range(len(items)):
@@ -335,7 +339,9 @@ class TaxonomyBuilder:
                     bar.update(1)
 
         try:
-            await asyncio.gather(*(worker() for _ in range(min(self.concurrency, max(1, len(items))))))
+            await asyncio.gather(
+                *(worker() for _ in range(min(self.llm_.max_concurrency, max(1, len(items)))))
+            )
         finally:
             if bar is not None:
                 bar.close()
@@ -357,7 +363,7 @@ class TaxonomyBuilder:
         return read_qa(qa, fields=self.fields, max_chars=self.max_chars, limit=limit)
 
     # ------------------------------------------------------------------ stage 1: classify
-    async def _classify_one(self, pair: QAPair, sem: asyncio.Semaphore) -> PairRecord:
+    async def _classify_one(self, pair: QAPair) -> PairRecord:
         ckpt = self.checkpoint_
         stored = ckpt.get("pairs", pair.key)
         if stored is not None and stored.get("label") is not None:
@@ -368,7 +374,6 @@ class TaxonomyBuilder:
                 {"question": self._clip(pair.question), "answer": self._clip(pair.answer)},
                 Personalizability,
                 "builder.classify",
-                sem,
             )
         except LLMError as exc:
             logger.warning("classification failed for pair %s: %s", pair.id or pair.key[:8], exc)
@@ -388,9 +393,8 @@ class TaxonomyBuilder:
     async def aclassify(self, qa: QASource | Iterable[QAPair]) -> ClassifyResult:
         """Async :meth:`classify`."""
         pairs, _stats = self.read(qa)
-        sem = asyncio.Semaphore(self.concurrency)
         before, t0 = self._usage_snapshot(), time.perf_counter()
-        records = await self._map(lambda p: self._classify_one(p, sem), pairs, "classify")
+        records = await self._map(lambda p: self._classify_one(p), pairs, "classify")
         return ClassifyResult(records, self._classify_report(records, before, t0))
 
     def classify(self, qa: QASource | Iterable[QAPair]) -> ClassifyResult:
@@ -420,9 +424,7 @@ class TaxonomyBuilder:
         return report
 
     # ------------------------------------------------------------------ stage 2: extract
-    async def _extract_one(
-        self, record: PairRecord, sem: asyncio.Semaphore, *, classify: bool = False
-    ) -> PairRecord:
+    async def _extract_one(self, record: PairRecord, *, classify: bool = False) -> PairRecord:
         """Extract one pair's attribute items (and, with ``classify``, its label in the same call)."""
         ckpt = self.checkpoint_
         stored = ckpt.get("pairs", record.key)
@@ -448,7 +450,6 @@ class TaxonomyBuilder:
                 },
                 reply_type,
                 site,
-                sem,
             )
         except LLMError as exc:
             logger.warning("extraction failed for pair %s: %s", record.id or record.key[:8], exc)
@@ -488,11 +489,10 @@ class TaxonomyBuilder:
     async def aextract(self, pairs: Iterable[PairRecord | QAPair] | QASource) -> ExtractResult:
         """Async :meth:`extract`."""
         records, unlabelled = self._as_records(pairs)
-        sem = asyncio.Semaphore(self.concurrency)
         before, t0 = self._usage_snapshot(), time.perf_counter()
         joint = unlabelled and self.one_call  # QA pairs: label and paths in one call per pair
         done = await self._map(
-            lambda r: self._extract_one(r, sem, classify=joint), records, "disclose" if joint else "extract"
+            lambda r: self._extract_one(r, classify=joint), records, "disclose" if joint else "extract"
         )
         return self._extract_result(done, before, t0)
 
@@ -549,7 +549,6 @@ class TaxonomyBuilder:
     ) -> FilterResult:
         """Async :meth:`filter`."""
         items = [as_path(_split(p)) for p in paths]
-        sem = asyncio.Semaphore(self.concurrency)
         before, t0 = self._usage_snapshot(), time.perf_counter()
 
         # the number of Check Node / Check Path calls is known only as the filter goes: a counting bar
@@ -559,7 +558,7 @@ class TaxonomyBuilder:
 
         async def ask(template: str, variables: dict[str, Any], model: type[M], site: str) -> M:
             try:
-                return await self._ask(template, variables, model, site, sem)
+                return await self._ask(template, variables, model, site)
             finally:
                 if bar is not None:
                     bar.update(1)
@@ -606,7 +605,6 @@ class TaxonomyBuilder:
         weighted = Counter(as_path(_split(p)) for p in paths)
         weighted.pop((), None)
         t0, before = time.perf_counter(), self._usage_snapshot()
-        sem = asyncio.Semaphore(self.concurrency)
         confirm = bar = None
         if self.confirm_merges_with_llm:
             if weighted:  # one call per level and parent with candidate clusters: a counting bar
@@ -622,7 +620,6 @@ class TaxonomyBuilder:
                         {"level": level, "parent": PATH_SEPARATOR.join(parent), "names": names},
                         MergeMapping,
                         "builder.merge",
-                        sem,
                     )
                 except LLMError as exc:
                     logger.warning("merge confirmation failed under %s (clusters kept): %s", parent, exc)
@@ -761,17 +758,15 @@ class TaxonomyBuilder:
         read_report.dropped.update(stats.skipped)
         read_report.seconds = time.perf_counter() - t0
         roots = tuple(r.name for r in base.roots) if base is not None else self.roots
-
-        sem = asyncio.Semaphore(self.concurrency)
         before, t1 = self._usage_snapshot(), time.perf_counter()
 
         async def per_pair(pair: QAPair) -> PairRecord:
             if self.one_call:
                 blank = PairRecord(pair.key, pair.question, pair.answer, id=pair.id)
-                return await self._extract_one(blank, sem, classify=True)
-            record = await self._classify_one(pair, sem)
+                return await self._extract_one(blank, classify=True)
+            record = await self._classify_one(pair)
             if record.label in self.labels:
-                record = await self._extract_one(record, sem)
+                record = await self._extract_one(record)
             return record
 
         ckpt = self.checkpoint_

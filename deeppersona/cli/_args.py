@@ -279,8 +279,10 @@ def add_backend_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--tpm", type=positive_int, default=None, metavar="N",
                        help="at most N tokens a minute (estimated before each request)")  # fmt: skip
-    group.add_argument("--max-concurrency", type=positive_int, default=None, metavar="N",
-                       help="requests the backend keeps in flight (default 8)")  # fmt: skip
+    group.add_argument("--max-concurrency", "--concurrency", dest="max_concurrency", type=positive_int,
+                       default=None, metavar="N",
+                       help="LLM requests in flight at once, the run's one concurrency setting "
+                            "(default 8; 1 for local/... models)")  # fmt: skip
     group.add_argument("--timeout", type=positive_float, default=None, metavar="SECONDS",
                        help="seconds before a request counts as timed out and is retried (default 600)")  # fmt: skip
 
@@ -289,7 +291,7 @@ def backend_options(args: argparse.Namespace) -> dict[str, Any]:
     """The backend options given with :func:`add_backend_options`'s flags, as keyword arguments.
 
     With the offline ``fake`` model they are ignored (with a warning), so that a command line can be
-    dry-run as it is.
+    dry-run as it is; all but ``--max-concurrency``, which every backend has.
 
     Raises:
         ConfigError: ``--api-base`` is empty, or ``--cache`` names a path that cannot be a directory.
@@ -298,10 +300,13 @@ def backend_options(args: argparse.Namespace) -> dict[str, Any]:
     given = {dest: value for dest, value in given.items() if value is not None}
     if not given:
         return {}
-    if fake_seed(getattr(args, "model", None)) is not None:
-        flags = [flag for dest, flag in _BACKEND_FLAGS if dest in given]
-        logger.warning("%s: ignored with the offline fake model", ", ".join(flags))
-        return {}
+    if (
+        fake_seed(getattr(args, "model", None)) is not None
+    ):  # the fake's one backend setting is max_concurrency
+        flags = [flag for dest, flag in _BACKEND_FLAGS if dest in given and dest != "max_concurrency"]
+        if flags:
+            logger.warning("%s: ignored with the offline fake model", ", ".join(flags))
+        return {"max_concurrency": given["max_concurrency"]} if "max_concurrency" in given else {}
     options: dict[str, Any] = {}
     if "api_base" in given:
         if not str(given["api_base"]).strip():

@@ -78,7 +78,6 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--seed", type=non_negative_int, default=0, help="seed of calls, bootstrap and sampling (default 0)"
     )
-    p.add_argument("--concurrency", type=positive_int, default=8, help="LLM calls in flight (default 8)")
     p.add_argument("--out", default=None, help="also write the Markdown report to this file")
     p.add_argument("--csv", default=None, help="write the report table to this CSV file")
     add_backend_options(p)
@@ -96,7 +95,6 @@ def _run_survey(args: argparse.Namespace) -> int:
     ev = Evaluator(
         _llm(args.model, args.seed),
         seed=args.seed,
-        concurrency=args.concurrency,
         **backend_options(args),
         repeats=args.repeats,
         temperature=args.temperature,
@@ -149,7 +147,6 @@ def _run_intrinsic(args: argparse.Namespace) -> int:
         _embedder(args.embedder),
         judge=_llm(args.judge, args.seed) if args.judge else None,
         seed=args.seed,
-        concurrency=args.concurrency,
         **backend_options(args),
     )
     report = ev.intrinsic(
@@ -172,7 +169,6 @@ def _run_personalization(args: argparse.Namespace) -> int:
         _llm(args.model, args.seed),
         judge=_llm(args.judge, args.seed) if args.judge else None,
         seed=args.seed,
-        concurrency=args.concurrency,
         **backend_options(args),
     )
     requests = None

@@ -69,9 +69,6 @@ def _common(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="start the output file afresh instead of resuming (a resume needs the same run configuration)",
     )
-    p.add_argument(
-        "--concurrency", type=positive_int, default=None, help="LLM calls in flight at once, across personas"
-    )
     p.add_argument("--batch-size", type=positive_int, default=None, help="attributes per fill call")
     p.add_argument("--no-consistency", action="store_true", help="skip the consistency pass")
     p.add_argument("--no-narrative", action="store_true", help="skip the narrative")
@@ -139,8 +136,6 @@ def _engine(args: argparse.Namespace) -> Any:
     if args.seed is not None:
         engine = engine.with_seed(args.seed)
     options: dict[str, Any] = {}
-    if args.concurrency is not None:
-        options["concurrency"] = args.concurrency
     if args.batch_size is not None:
         options["batch_size"] = args.batch_size
     if args.no_consistency:

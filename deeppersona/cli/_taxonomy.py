@@ -58,7 +58,9 @@ def register(subparsers: Any) -> None:
         help="question and answer field names (default: question,answer)",
     )
     build.add_argument("--limit", type=positive_int, default=None, help="use only the first N pairs")
-    build.add_argument("--concurrency", type=positive_int, default=8, help="LLM calls in flight (default: 8)")
+    build.add_argument("--max-concurrency", "--concurrency", dest="max_concurrency", type=positive_int,
+                       default=None, metavar="N",
+                       help="LLM calls in flight (default: 8; 1 for local/... models)")  # fmt: skip
     build.add_argument("--checkpoint-dir", default=None, help="resumable checkpoint directory")
     build.add_argument(
         "--cache",
@@ -150,7 +152,7 @@ def _build(args: argparse.Namespace) -> int:
         embedder=args.embedder,
         roots=tuple(r.name for r in base.roots) if base is not None else TaxonomyBuilder().roots,
         confirm_merges_with_llm=args.confirm_merges,
-        concurrency=args.concurrency,
+        max_concurrency=args.max_concurrency,
         checkpoint_dir=args.checkpoint_dir,
         fields=(fields[0], fields[1] or None),
         llm_checks=not args.no_llm_checks,

@@ -18,6 +18,7 @@ import numpy as np
 
 from .._async import iter_sync, run_sync
 from .._version import __version__
+from ..embeddings._batcher import EmbeddingBatcher
 from ..embeddings._cache import embedder_fingerprint
 from ..errors import (
     AnchorError,
@@ -52,7 +53,7 @@ from ._inputs import (
 from ._options import EngineOptions
 from ._run import _Job, _Run, persona_id, planned_calls
 from ._runconfig import _check_resume, _refuse_other_config, _run_config, _run_id, _with_seed
-from ._schedule import _offload_selection, _progress, _stage_reporter, _StageLine, _step_progress, _Throttled
+from ._schedule import _offload_selection, _progress, _stage_reporter, _StageLine, _step_progress
 
 if TYPE_CHECKING:
     import datasets
@@ -93,8 +94,8 @@ class PersonaEngine:
     :meth:`enrich_to`) do work, and they validate everything before the first LLM call.
 
     Persona ``i`` of a run is a pure function of ``(seed, i)`` and the configuration: the same seed gives
-    the same personas whatever the concurrency (exactly so with a deterministic backend such as
-    :class:`~deeppersona.testing.FakeLLM`).
+    the same personas whatever the backend's ``max_concurrency`` (exactly so with a deterministic
+    backend such as :class:`~deeppersona.testing.FakeLLM`).
 
     Args:
         tree: The attribute taxonomy.
@@ -798,7 +799,8 @@ class PersonaEngine:
 
     # ------------------------------------------------------------------ running
     async def _aiter(self, run: _Run, jobs: Sequence[_Job]) -> AsyncIterator[Persona]:
-        """Run ``jobs`` with at most ``options.concurrency`` LLM calls in flight; yield personas as they finish."""
+        """Run ``jobs`` (the backend's ``max_concurrency`` bounds the LLM calls in flight); yield personas as
+        they finish."""
         await preflight(
             run.llm
         )  # an unreachable server or a rejected key: one clear error, before any persona
@@ -806,13 +808,14 @@ class PersonaEngine:
         steps = _step_progress(run, jobs)
         bar = _progress(len(jobs), run.options.progress) if steps is None and len(jobs) != 1 else None
         shown = [-math.inf]  # when the run bar last showed a persona's stage (shared by its personas)
-        in_flight = run.options.in_flight()
+        in_flight = run.options.in_flight(int(getattr(run.llm, "max_concurrency", 1) or 1))
         pool = None
         if in_flight > 1 and _offload_selection(run):
             # embedding the profile (tens of ms with MiniLM on CPU) must not stall the event loop while
             # other personas' LLM calls wait for it; one worker keeps the selector's calls sequential
             pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="deeppersona-select")
-        run = dataclasses.replace(run, llm=_Throttled(run.llm, run.options.concurrency), select_pool=pool)
+        embed = EmbeddingBatcher(run.embedder, executor=pool) if in_flight > 1 else None
+        run = dataclasses.replace(run, select_pool=pool, embed=embed)
         pending: set[asyncio.Task[Persona]] = set()
         todo = iter(jobs)
         try:
@@ -901,6 +904,9 @@ class PersonaEngine:
                 life_stage=(draft.demographics or {}).get("life_stage"),
                 circumstances=circumstances,
             )
+            if run.embed is not None:  # embedded together with the profiles of the other personas in flight
+                vector = await run.embed.encode(context.embedding_text)
+                context = dataclasses.replace(context, profile_embedding=vector)
             if run.select_pool is not None:
                 selection = await asyncio.get_running_loop().run_in_executor(
                     run.select_pool, run.selector.select, context, run.k, select_rng

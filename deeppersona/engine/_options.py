@@ -16,10 +16,12 @@ class EngineOptions(BaseModel):
 
     Attributes:
         batch_size: Attributes per fill call (30 → 8 fill calls at ``k=220``).
-        concurrency: LLM calls in flight at once, across the personas of a run.
-        personas_in_flight: Personas worked on at once; ``None`` means ``4 * concurrency`` (so LLM slots stay
-            busy while personas start and finish), or 1 when ``concurrency`` is 1 (so a local model sees one
-            dialogue at a time and reuses its KV cache).
+        personas_in_flight: Personas worked on at once; ``None`` means ``4 *`` the backend's
+            ``max_concurrency`` (so its slots stay busy while personas start and finish), or 1 when that is
+            1 (so a local model sees one dialogue at a time and reuses its KV cache). How many LLM calls
+            run at once is the backend's one setting, ``max_concurrency``
+            (``PersonaEngine.from_taxonomy(tree, model, max_concurrency=32)`` or
+            ``LiteLLMBackend(model, max_concurrency=32)``).
         consistency: Run the consistency pass (one call per persona).
         narrative: Write the narrative (one call per persona).
         max_fill_retries: Re-ask rounds for values that were refused (attributes, core-chain fields, the
@@ -52,7 +54,6 @@ class EngineOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     batch_size: int = Field(default=30, ge=1)
-    concurrency: int = Field(default=8, ge=1)
     personas_in_flight: int | None = Field(default=None, ge=1)
     consistency: bool = True
     narrative: bool = True
@@ -83,6 +84,12 @@ class EngineOptions(BaseModel):
         Raises:
             ConfigError: An unknown option or an invalid value.
         """
+        if "concurrency" in changes:
+            raise ConfigError(
+                "concurrency is the backend's setting now: PersonaEngine.from_taxonomy(tree, model, "
+                "max_concurrency=N), engine.with_llm(model, max_concurrency=N), or an LLM built with "
+                "max_concurrency=N (LiteLLMBackend, FakeLLM)"
+            )
         unknown = sorted(set(changes) - set(type(self).model_fields))
         if unknown:
             raise ConfigError(
@@ -99,11 +106,12 @@ class EngineOptions(BaseModel):
             where = ".".join(str(p) for p in first.get("loc", ()))
             raise ConfigError(f"invalid engine option {where}: {first.get('msg')}") from None
 
-    def in_flight(self) -> int:
-        """How many personas a run works on at once (see ``personas_in_flight``)."""
+    def in_flight(self, max_concurrency: int) -> int:
+        """How many personas a run works on at once with a backend of ``max_concurrency`` slots (see
+        ``personas_in_flight``)."""
         if self.personas_in_flight is not None:
             return self.personas_in_flight
-        return 1 if self.concurrency == 1 else 4 * self.concurrency
+        return 1 if max_concurrency <= 1 else 4 * max_concurrency
 
     def generator_params(self) -> dict[str, Any]:
         """The options that configure the :class:`~deeppersona.generation.ValueGenerator` (the engine

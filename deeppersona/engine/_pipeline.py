@@ -101,7 +101,7 @@ class PersonaPipeline:
     async def run_batch(
         self, indices: Sequence[int], sketches: Sequence[str | None] | None = None
     ) -> list[Persona]:
-        """Make several personas at once (the engine's ``concurrency`` bounds the LLM calls in flight),
+        """Make several personas at once (the backend's ``max_concurrency`` bounds the LLM calls in flight),
         returned in the order of ``indices``.
 
         Args:

@@ -82,7 +82,7 @@ def map_personas(
         index_column: The column holding each row's persona index (its seed is ``(run seed, index)``).
         sketch_column: The column holding sketches to enrich, or ``None``.
         actors: Actors in the pool (each makes personas one batch at a time; within a batch the
-            engine's ``concurrency`` bounds the LLM calls in flight).
+            backend's ``max_concurrency`` bounds the LLM calls in flight).
         batch_size: Rows per batch sent to an actor.
         num_cpus: CPUs Ray reserves per actor. Ray Data's reads need CPUs too: on a machine with
             ``n`` CPUs, ``actors * num_cpus`` must stay below ``n`` or the job waits forever for a

@@ -16,6 +16,7 @@ from ._options import EngineOptions
 if TYPE_CHECKING:
     from ..demographics import Cohort, DemographicSampler
     from ..embeddings import Embedder
+    from ..embeddings._batcher import EmbeddingBatcher
     from ..generation import ValueGenerator
     from ..selector import AttributeSelector
 
@@ -44,6 +45,7 @@ class _Run:
     options: EngineOptions
     provenance: Provenance
     select_pool: ThreadPoolExecutor | None = None
+    embed: EmbeddingBatcher | None = None  # profile embeddings of the personas in flight, batched
     circumstances: tuple[str, ...] = ()
 
 

@@ -46,7 +46,7 @@ def _run_config(
 ) -> dict[str, Any]:
     """Everything of a run that shapes its personas, JSON-safe (see :attr:`Provenance.run_config`).
 
-    Left out on purpose: what only changes speed or durability (``concurrency``,
+    Left out on purpose: what only changes speed or durability (the backend's ``max_concurrency``,
     ``personas_in_flight``, ``select_in_thread``, ``progress``, ``fsync``) and ``persona_retries``
     (attempt ``a`` of persona ``i`` is drawn from ``(seed, i, a)`` whatever the setting, so it only
     decides how often a persona that is not ``ok`` is tried again).

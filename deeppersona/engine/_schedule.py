@@ -1,14 +1,12 @@
-"""Running a run's personas: progress bars and stage lines, the LLM-call limit, selection off the event loop."""
+"""Running a run's personas: progress bars and stage lines, selection off the event loop."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from .._progress import make_bar, set_total
-from ..llm._base import LLM
 from ._run import _Job, _Run, planned_calls
 
 
@@ -95,23 +93,3 @@ def _stage_reporter(steps: Any) -> Callable[[str], None] | None:
         steps.set_postfix_str(stage, refresh=True)
 
     return report
-
-
-class _Throttled(LLM):
-    """Lets at most ``limit`` calls of ``inner`` run at once (one run's calls, across its personas)."""
-
-    def __init__(self, inner: LLM, limit: int) -> None:
-        super().__init__()
-        self.inner = inner
-        self.model = inner.model
-        self._semaphore = asyncio.Semaphore(limit)
-
-    @property
-    def usage(self) -> Any:
-        """The wrapped backend's usage."""
-        return self.inner.usage
-
-    async def acomplete(self, messages: Any, response_model: Any = None, **kwargs: Any) -> Any:
-        """Wait for a free slot, then call the wrapped backend."""
-        async with self._semaphore:
-            return await self.inner.acomplete(messages, response_model, **kwargs)

@@ -73,7 +73,6 @@ class Evaluator:
         judge: The LLM judge (intrinsic metrics, response quality, pairwise preferences); ``model`` when
             ``None``.
         seed: Seed of every call, the bootstrap, sampling and Elo orders.
-        concurrency: LLM calls in flight at once.
         repeats: Answers per persona and survey item (each a separate sample).
         temperature: Sampling temperature of survey answers and responses (backend default when ``None``).
         retries: Extra attempts for an unusable survey answer before it is recorded as missing.
@@ -114,7 +113,6 @@ class Evaluator:
         *,
         judge: str | LLM | None = None,
         seed: int | np.random.Generator | None = 0,
-        concurrency: int = 8,
         repeats: int = 1,
         temperature: float | None = None,
         retries: int = 2,
@@ -125,8 +123,13 @@ class Evaluator:
         progress: bool | None = None,
         **llm_options: Any,
     ) -> None:
-        if concurrency < 1 or repeats < 1 or retries < 0 or n_boot < 0:
-            raise ConfigError("concurrency and repeats must be >= 1; retries and n_boot >= 0")
+        if "concurrency" in llm_options:
+            raise ConfigError(
+                "concurrency is the backend's setting: Evaluator(model, max_concurrency=N), or an LLM "
+                "built with max_concurrency=N"
+            )
+        if repeats < 1 or retries < 0 or n_boot < 0:
+            raise ConfigError("repeats must be >= 1; retries and n_boot >= 0")
         if scale_mismatch not in ("exclude", "recode"):
             raise ConfigError(f"scale_mismatch must be 'exclude' or 'recode', got {scale_mismatch!r}")
         if not 0 < level < 1:
@@ -136,7 +139,6 @@ class Evaluator:
         self.embedder = embedder
         self.judge = judge
         self.seed = seed
-        self.concurrency = concurrency
         self.repeats = repeats
         self.temperature = temperature
         self.retries = retries
@@ -247,7 +249,6 @@ class Evaluator:
                 baselines=baselines,
                 country=country,
                 repeats=self.repeats,
-                concurrency=self.concurrency,
                 seed=self._seed(),
                 retries=self.retries,
                 temperature=self.temperature,
@@ -370,7 +371,6 @@ class Evaluator:
                 embedder=self._embedder_or_none() if similarity else None,
                 taxonomy=tree,
                 demographics=demographics,
-                concurrency=self.concurrency,
                 seed=self._seed(),
                 progress=bar,
             )
@@ -430,7 +430,6 @@ class Evaluator:
                 max_personas=max_personas,
                 pairwise=pairwise,
                 dimensions=dimensions,
-                concurrency=self.concurrency,
                 seed=self._seed(),
                 temperature=self.temperature,
                 progress=bar,
@@ -468,7 +467,7 @@ class Evaluator:
 
     def __repr__(self) -> str:
         model = self.model if isinstance(self.model, (str, type(None))) else repr(self.model)
-        return f"Evaluator(model={model!r}, seed={self.seed!r}, repeats={self.repeats}, concurrency={self.concurrency})"
+        return f"Evaluator(model={model!r}, seed={self.seed!r}, repeats={self.repeats})"
 
     # --- judge-free persona quality -----------------------------------------------------------------
     def quality(

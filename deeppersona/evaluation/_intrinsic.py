@@ -217,24 +217,22 @@ async def _judge(
     model: type[BaseModel],
     text: str,
     seed: int,
-    sem: asyncio.Semaphore,
     progress: Any = None,
 ) -> Any:
-    async with sem:
-        try:
-            resp = await llm.acomplete(
-                [{"role": "user", "content": prompts.render(template, persona=text)}],
-                model,
-                call_site=f"intrinsic.{template.removeprefix('eval_')}",
-                temperature=0.0,
-                seed=seed,
-            )
-        except (LLMOutputError, LLMTransientError) as exc:
-            logger.warning("%s judge call failed: %s", template, exc)
-            return None
-        finally:
-            if progress is not None:
-                progress.update(1)
+    try:
+        resp = await llm.acomplete(
+            [{"role": "user", "content": prompts.render(template, persona=text)}],
+            model,
+            call_site=f"intrinsic.{template.removeprefix('eval_')}",
+            temperature=0.0,
+            seed=seed,
+        )
+    except (LLMOutputError, LLMTransientError) as exc:
+        logger.warning("%s judge call failed: %s", template, exc)
+        return None
+    finally:
+        if progress is not None:
+            progress.update(1)
     return resp.output
 
 
@@ -247,7 +245,6 @@ async def arun_intrinsic(
     taxonomy: Any = None,
     demographics: bool = True,
     n_reference: int = 2000,
-    concurrency: int = 8,
     seed: int = 0,
     progress: Any = None,
 ) -> IntrinsicReport:
@@ -261,7 +258,6 @@ async def arun_intrinsic(
         taxonomy: An ``AttributeTree`` for coverage; ``None`` skips coverage.
         demographics: Compare demographic marginals with the population tables when possible.
         n_reference: Size of the reference demographic sample.
-        concurrency: Judge calls in flight.
         seed: Base seed.
         progress: A progress bar over the judge calls (its total is set here), or ``None``.
 
@@ -273,7 +269,6 @@ async def arun_intrinsic(
     if not sets:
         raise EvaluationError("no persona sets given")
     notes: dict[str, str] = {}
-    sem = asyncio.Semaphore(concurrency)
     if progress is not None and judge is not None:
         set_total(progress, len(_JUDGE_CALLS) * sum(len(views) for views in sets.values()))
     per_persona_rows: list[dict[str, Any]] = []
@@ -293,9 +288,7 @@ async def arun_intrinsic(
         ]
         if judge is not None:
             jobs = [
-                _judge(
-                    judge, prompts, template, model, v.profile, call_seed(seed, tag, name, i), sem, progress
-                )
+                _judge(judge, prompts, template, model, v.profile, call_seed(seed, tag, name, i), progress)
                 for i, v in enumerate(views)
                 for template, model, tag in _JUDGE_CALLS
             ]

@@ -176,7 +176,6 @@ async def arun_personalization(
     max_personas: int | None = None,
     pairwise: bool = True,
     dimensions: Sequence[str] | None = None,
-    concurrency: int = 8,
     seed: int = 0,
     temperature: float | None = None,
     progress: Any = None,
@@ -192,7 +191,6 @@ async def arun_personalization(
         max_personas: Use at most this many personas per set (a seeded sample).
         pairwise: Judge responses of each pair of sets to the same request against each other.
         dimensions: Pairwise dimensions (keys of :data:`PAIRWISE_DIMENSIONS`); the four of Table 5 by default.
-        concurrency: Calls in flight.
         seed: Base seed (sampling, pairing, presentation order, Elo orders, call seeds).
         temperature: Responder temperature.
         progress: A progress bar over the LLM calls (a response and its judgement per persona and
@@ -220,8 +218,6 @@ async def arun_personalization(
         if max_personas is not None and len(views) > max_personas:
             idx = np.sort(rng.choice(len(views), size=max_personas, replace=False))
         chosen[name] = [views[int(i)] for i in idx]
-
-    sem = asyncio.Semaphore(concurrency)
     full_model = _scores_model(list(QUALITY_METRICS), "QualityJudgement")
     creative_model = _scores_model(list(CREATIVE_METRICS), "CreativeQualityJudgement")
     system = prompts.render("eval_responder_system")
@@ -240,41 +236,39 @@ async def arun_personalization(
     ) -> None:
         nonlocal failures
         try:
-            async with sem:
-                resp = await responder.acomplete(
-                    [
-                        {"role": "system", "content": system},
-                        {
-                            "role": "user",
-                            "content": prompts.render(
-                                "eval_responder_user", persona=view.profile, request=req.text
-                            ),
-                        },
-                    ],
-                    None,
-                    call_site="personalization.respond",
-                    temperature=temperature,
-                    seed=call_seed(seed, "respond", name, i, r),
-                )
+            resp = await responder.acomplete(
+                [
+                    {"role": "system", "content": system},
+                    {
+                        "role": "user",
+                        "content": prompts.render(
+                            "eval_responder_user", persona=view.profile, request=req.text
+                        ),
+                    },
+                ],
+                None,
+                call_site="personalization.respond",
+                temperature=temperature,
+                seed=call_seed(seed, "respond", name, i, r),
+            )
             advance()
             answer = str(resp.output)
             responses[(name, i, r)] = answer
             template = "eval_response_quality_creative" if req.creative else "eval_response_quality"
-            async with sem:
-                judged = await judge.acomplete(
-                    [
-                        {
-                            "role": "user",
-                            "content": prompts.render(
-                                template, profile_text=view.profile, question=req.text, answer=answer
-                            ),
-                        }
-                    ],
-                    creative_model if req.creative else full_model,
-                    call_site="personalization.judge",
-                    temperature=0.0,
-                    seed=call_seed(seed, "judge", name, i, r),
-                )
+            judged = await judge.acomplete(
+                [
+                    {
+                        "role": "user",
+                        "content": prompts.render(
+                            template, profile_text=view.profile, question=req.text, answer=answer
+                        ),
+                    }
+                ],
+                creative_model if req.creative else full_model,
+                call_site="personalization.judge",
+                temperature=0.0,
+                seed=call_seed(seed, "judge", name, i, r),
+            )
             advance()
         except (LLMOutputError, LLMTransientError) as exc:
             # after a failed response its judgement is never asked: count both
@@ -326,7 +320,7 @@ async def arun_personalization(
     battles_frame = pairwise_frame = None
     if pairwise and len(chosen) >= 2:
         battles_frame, failures_pw = await _pairwise(
-            judge, chosen, reqs, responses, dims, prompts, sem, seed, progress
+            judge, chosen, reqs, responses, dims, prompts, seed, progress
         )
         failures += failures_pw
         pairwise_frame = _pairwise_table(battles_frame, dims, seed)
@@ -340,7 +334,6 @@ async def _pairwise(
     responses: Mapping[tuple[str, int, int], str],
     dims: Sequence[str],
     prompts: PromptLibrary,
-    sem: asyncio.Semaphore,
     seed: int,
     progress: Any = None,
 ) -> tuple[Any, int]:
@@ -377,14 +370,13 @@ async def _pairwise(
             dimensions=dim_specs,
         )
         try:
-            async with sem:
-                out = await judge.acomplete(
-                    [{"role": "user", "content": text}],
-                    model,
-                    call_site="personalization.pairwise",
-                    temperature=0.0,
-                    seed=call_seed(seed, "pairwise", a, ia, b, ib, r),
-                )
+            out = await judge.acomplete(
+                [{"role": "user", "content": text}],
+                model,
+                call_site="personalization.pairwise",
+                temperature=0.0,
+                seed=call_seed(seed, "pairwise", a, ia, b, ib, r),
+            )
         except (LLMOutputError, LLMTransientError) as exc:
             if progress is not None:
                 progress.update(1)

@@ -123,7 +123,6 @@ async def asimulate(
     *,
     method: str,
     repeats: int = 1,
-    concurrency: int = 8,
     seed: int = 0,
     retries: int = 2,
     temperature: float | None = None,
@@ -138,7 +137,6 @@ async def asimulate(
         instrument: The survey.
         method: Name recorded in the result (and mixed into the per-call seeds).
         repeats: Answers per respondent and item (each a separate sample of the distribution).
-        concurrency: Calls in flight at once.
         seed: Base seed; call seeds derive from it, the method, respondent, repeat and item.
         retries: Extra attempts after an unusable answer, before recording it as missing.
         temperature: Sampling temperature (backend default when ``None``).
@@ -150,36 +148,34 @@ async def asimulate(
         The :class:`SimulatedAnswers`.
 
     Raises:
-        EvaluationError: No respondents, or ``repeats``/``concurrency`` below 1.
+        EvaluationError: No respondents, or ``repeats`` below 1.
     """
     import pandas as pd
 
     if not systems:
         raise EvaluationError(f"{method}: no respondents to simulate")
-    if repeats < 1 or concurrency < 1:
-        raise EvaluationError(f"repeats and concurrency must be >= 1, got {repeats} and {concurrency}")
+    if repeats < 1:
+        raise EvaluationError(f"repeats must be >= 1, got {repeats}")
     models = {it.id: it.answer_model() for it in instrument}
     n_rows = len(systems) * repeats
     out = np.full((n_rows, len(instrument)), np.nan)
     failures = dict.fromkeys(instrument.ids, 0)
     retried = dict.fromkeys(instrument.ids, 0)
     unparsed = dict.fromkeys(instrument.ids, 0)
-    sem = asyncio.Semaphore(concurrency)
     if progress is not None:
         progress.set_postfix_str(method, refresh=True)
 
     async def one(i: int, r: int, j: int, item: SurveyItem) -> None:
-        async with sem:
-            code, attempts, unreadable = await _ask(
-                llm,
-                systems[i],
-                item,
-                models[item.id],
-                seed=call_seed(seed, method, i, r, item.id),
-                retries=retries,
-                temperature=temperature,
-                call_site=call_site,
-            )
+        code, attempts, unreadable = await _ask(
+            llm,
+            systems[i],
+            item,
+            models[item.id],
+            seed=call_seed(seed, method, i, r, item.id),
+            retries=retries,
+            temperature=temperature,
+            call_site=call_site,
+        )
         row = i * repeats + r
         if code is None:
             failures[item.id] += 1

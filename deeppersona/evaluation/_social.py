@@ -98,7 +98,6 @@ async def arun_survey(
     baselines: bool | Sequence[str] = True,
     country: str | None = None,
     repeats: int = 1,
-    concurrency: int = 8,
     seed: int = 0,
     retries: int = 2,
     temperature: float | None = None,
@@ -118,7 +117,6 @@ async def arun_survey(
         baselines: ``True`` for both baselines, ``False`` for none, or names from :data:`BASELINES`.
         country: Country name for the baselines; from the ground truth when ``None``.
         repeats: Answers per respondent and item.
-        concurrency: Calls in flight.
         seed: Base seed of calls and bootstrap.
         retries: Extra attempts per unusable answer before recording it as missing.
         temperature: Sampling temperature.
@@ -164,7 +162,6 @@ async def arun_survey(
             instrument,
             method=m,
             repeats=repeats,
-            concurrency=concurrency,
             seed=seed,
             retries=retries,
             temperature=temperature,

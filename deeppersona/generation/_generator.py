@@ -879,10 +879,6 @@ def _copied_instructions(text: str, draft: PersonaDraft) -> str | None:
     label = _LABELS.search(text)
     if label:
         return f'it names a label ("{label.group(0)}"); state the values and facts themselves'
-    asked: set[tuple[str, ...]] = set()
-    for message in draft.messages:
-        if message.get("role") == "user":
-            asked |= _grams(message.get("content", ""))
     # the person's own facts may be echoed: a run of words that holds any word of them ("lives in Ongata
     # Rongai, Kajiado County, Kenya", "Farmworkers and Laborers, Crop ...") is not an instruction
     facts = " ".join(
@@ -891,8 +887,20 @@ def _copied_instructions(text: str, draft: PersonaDraft) -> str | None:
         if v
     )
     fact_words = {w.lower() for w in WORD.findall(facts)} - _COMMON
-    asked = {g for g in asked if not fact_words.intersection(g)}
-    shared = _grams(text) & asked
+    own = {g for g in _grams(text) if not fact_words.intersection(g)}
+    if not own:
+        return None
+    firsts = {g[0] for g in own}
+    shared: set[tuple[str, ...]] = set()
+    for message in draft.messages:  # the requests hold some 10,000 words at k=220: no set of their runs
+        if message.get("role") != "user":
+            continue
+        words = [w.lower() for w in WORD.findall(str(message.get("content", "")))]
+        for i in range(len(words) - _GRAM + 1):
+            if words[i] in firsts:
+                gram = tuple(words[i : i + _GRAM])
+                if gram in own:
+                    shared.add(gram)
     if not shared:
         return None
     words = " ".join(min(shared))

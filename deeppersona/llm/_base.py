@@ -6,8 +6,10 @@ code (it also works inside Jupyter's running event loop).
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import threading
+import weakref
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
@@ -131,12 +133,20 @@ class LLM:
     never returns silently empty data. Wrappers (a rate limiter, a logger) may override
     :meth:`acomplete` instead and delegate.
 
+    **Concurrency** is the backend's one setting: at most :attr:`max_concurrency` requests of this
+    backend are sent at once (per event loop), whoever makes them: the engine's personas, the
+    evaluator's judges, the builder's stages. The engine works on ``4 * max_concurrency`` personas at
+    a time so that the slots stay busy (one at a time when it is 1, so that a local model sees one
+    dialogue after another and reuses its KV cache).
+
     Attributes:
         model: The model name (for provenance and cache keys).
+        max_concurrency: Requests sent at once (per event loop; re-asks and retries take a slot each).
         policy: Attempt and retry bounds (a :class:`~deeppersona.llm.RetryPolicy`; the default when unset).
     """
 
     model: str = "unknown"
+    max_concurrency: int = 8
 
     def __init__(self) -> None:
         self._usage = UsageTracker()
@@ -147,9 +157,10 @@ class LLM:
             raise TypeError(f"{cls.__name__} must implement send(request) (or override acomplete)")
 
     def __getstate__(self) -> dict[str, Any]:
-        """A copy for another process counts its own usage (it starts at zero)."""
+        """A copy for another process counts its own usage (it starts at zero) and has its own slots."""
         state = dict(self.__dict__)
         state.pop("_usage", None)
+        state.pop("_slots", None)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -262,7 +273,8 @@ class LLM:
         current = await self.prepare(first)
 
         async def send(convo: list[dict[str, str]]) -> RawReply:
-            return await self.send(dataclasses.replace(current, messages=convo))
+            async with self._slot():
+                return await self.send(dataclasses.replace(current, messages=convo))
 
         def on_truncated(text: str) -> None:
             nonlocal current
@@ -279,6 +291,24 @@ class LLM:
             sleep=getattr(self, "_sleep", None),
             on_truncated=on_truncated,
         )
+
+    def _slot(self) -> asyncio.Semaphore:
+        """This event loop's semaphore of :attr:`max_concurrency` slots (``complete()`` runs each call on
+        a loop of its own; a semaphore belongs to one loop)."""
+        loop = asyncio.get_running_loop()
+        slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] | None
+        slots = self.__dict__.get("_slots")
+        if slots is None:
+            slots = self.__dict__["_slots"] = weakref.WeakKeyDictionary()
+        slot = slots.get(loop)
+        if slot is None:
+            limit = int(self.max_concurrency)
+            if limit < 1:
+                from ..errors import ConfigError
+
+                raise ConfigError(f"{type(self).__name__}.max_concurrency must be at least 1, got {limit}")
+            slot = slots[loop] = asyncio.Semaphore(limit)
+        return slot
 
     def _retry_rng(self) -> np.random.Generator:
         """The source of retry jitter (a backend's own generator when it keeps one)."""

@@ -11,7 +11,6 @@ import os
 import sys
 import time
 import warnings
-import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
@@ -92,21 +91,6 @@ def import_litellm() -> Any:
     return litellm
 
 
-class _PerLoop:
-    """One asyncio primitive per event loop (``complete()`` runs each call on a fresh loop)."""
-
-    def __init__(self, factory: Any) -> None:
-        self._factory = factory
-        self._items: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
-
-    def get(self) -> Any:
-        loop = asyncio.get_running_loop()
-        item = self._items.get(loop)
-        if item is None:
-            item = self._items[loop] = self._factory()
-        return item
-
-
 class LiteLLMBackend(LLM):
     """An :class:`LLM` over ``litellm.acompletion``: OpenAI, Anthropic, Gemini, Ollama, vLLM... or ``local/...``.
 
@@ -131,7 +115,9 @@ class LiteLLMBackend(LLM):
     Args:
         model: A LiteLLM model string (``"gpt-4.1-mini"``, ``"ollama/llama3.1"``) or ``"local/<name>"``
             for an embedded model of ``registry``.
-        max_concurrency: Requests in flight at once (per event loop).
+        max_concurrency: Requests in flight at once (per event loop), the one concurrency setting of a
+            run (see :class:`~deeppersona.llm.LLM`); ``None``: 8, or 1 for an embedded ``local/...`` model
+            (one dialogue at a time keeps its KV cache warm; the CPU has no room for a second).
         max_attempts: Replies asked for before :class:`~deeppersona.errors.LLMOutputError`.
         max_retries: Retries of one request after transient failures.
         requests_per_minute: Optional request-rate limit.
@@ -166,7 +152,7 @@ class LiteLLMBackend(LLM):
         self,
         model: str,
         *,
-        max_concurrency: int = 8,
+        max_concurrency: int | None = None,
         max_attempts: int = 3,
         max_retries: int = 5,
         requests_per_minute: int | None = None,
@@ -183,7 +169,7 @@ class LiteLLMBackend(LLM):
         super().__init__()
         if not isinstance(model, str) or not model.strip():
             raise ConfigError(f"model must be a non-empty LiteLLM model string, got {model!r}")
-        if max_concurrency < 1:
+        if max_concurrency is not None and max_concurrency < 1:
             raise ConfigError(f"max_concurrency must be at least 1, got {max_concurrency}")
         if structured not in ("auto", "json_schema", "json_object", "prompt"):
             raise ConfigError(
@@ -192,7 +178,10 @@ class LiteLLMBackend(LLM):
         if timeout <= 0:
             raise ConfigError(f"timeout must be positive, got {timeout}")
         self.model = model.strip()
-        self.max_concurrency = int(max_concurrency)
+        self.is_local = self.model.startswith("local/")
+        self.max_concurrency = (
+            int(max_concurrency) if max_concurrency is not None else (1 if self.is_local else 8)
+        )
         self.timeout = float(timeout)
         self.temperature = temperature
         self.max_tokens = max_tokens
@@ -200,7 +189,6 @@ class LiteLLMBackend(LLM):
         self.policy = retry_policy or RetryPolicy(max_attempts=max_attempts, max_retries=max_retries)
         check_backend_options(self.model, litellm_kwargs)
         self.litellm_kwargs = dict(litellm_kwargs)
-        self.is_local = self.model.startswith("local/")
         self._local_options = {
             k: self.litellm_kwargs.pop(k)
             for k in ("n_ctx", "n_threads", "verbose", "use_extra_bufts")
@@ -216,7 +204,6 @@ class LiteLLMBackend(LLM):
             self.registry.get(self.model)  # fail early on unknown names
         self.cache = _make_cache(cache)
         self._limiter = RateLimiter(requests_per_minute, tokens_per_minute)
-        self._semaphores = _PerLoop(lambda: asyncio.Semaphore(self.max_concurrency))
         self._rng = np.random.default_rng()
         self._runtime: LocalRuntime | None = None
         self._mode: str | None = None if structured == "auto" else structured
@@ -270,7 +257,8 @@ class LiteLLMBackend(LLM):
         return dataclasses.replace(request, messages=convo, max_tokens=limit, extra=extra)
 
     async def send(self, request: Request) -> RawReply:
-        """Send one request through LiteLLM (the cache, the rate limiter and ``max_concurrency`` apply)."""
+        """Send one request through LiteLLM (the cache and the rate limiter apply; ``max_concurrency`` is
+        applied by :meth:`acomplete`, around each send)."""
         if "params" not in request.extra:  # called directly, not through acomplete
             request = await self.prepare(request)
         params = dict(request.extra["params"])
@@ -512,18 +500,17 @@ class LiteLLMBackend(LLM):
                 return RawReply(text=hit[0], cached=True)
         prompt_estimate = sum(estimate_tokens(str(m.get("content", ""))) for m in messages)
         await self._limiter.acquire(prompt_estimate + int(params.get("max_tokens") or 0))
-        async with self._semaphores.get():
-            started = time.perf_counter()
-            try:
-                response = await litellm.acompletion(
-                    model=self.model,
-                    messages=messages,
-                    timeout=self.timeout,
-                    **self._supported_only(litellm, params),
-                )
-            except Exception as exc:
-                raise _map_error(litellm, exc, self.model) from exc
-            logger.debug("%s: reply in %.2fs", self.model, time.perf_counter() - started)
+        started = time.perf_counter()
+        try:
+            response = await litellm.acompletion(
+                model=self.model,
+                messages=messages,
+                timeout=self.timeout,
+                **self._supported_only(litellm, params),
+            )
+        except Exception as exc:
+            raise _map_error(litellm, exc, self.model) from exc
+        logger.debug("%s: reply in %.2fs", self.model, time.perf_counter() - started)
         text = _reply_text(response)
         usage = getattr(response, "usage", None)
         prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0) or prompt_estimate

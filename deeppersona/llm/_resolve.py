@@ -40,7 +40,7 @@ def resolve_llm(
 
     Raises:
         ConfigError: ``model`` is of an unsupported type or an empty string, options are given with an
-            :class:`LLM` instance or the fake, the fake's seed is not a whole number, or an option name
+            :class:`LLM` instance or the fake (which takes ``max_concurrency`` only), the fake's seed is not a whole number, or an option name
             is unknown.
     """
     if isinstance(model, LLM):
@@ -70,13 +70,20 @@ def _fake(name: str, *, registry: ModelRegistry | None, **kwargs: Any) -> LLM:
         raise ConfigError(
             f"the offline fake model takes a whole-number seed: 'fake' or 'fake:7', got {name!r}"
         )
+    concurrency = kwargs.pop("max_concurrency", None)
     if kwargs or registry is not None:
         given = sorted(kwargs) + (["registry"] if registry is not None else [])
-        raise ConfigError(f"the offline fake model takes no backend options; got {', '.join(given)}")
+        raise ConfigError(
+            f"the offline fake model takes no backend options but max_concurrency; got {', '.join(given)}"
+        )
+    if concurrency is not None and (isinstance(concurrency, bool) or int(concurrency) < 1):
+        raise ConfigError(f"max_concurrency must be at least 1, got {concurrency!r}")
     # the one place that names the fake: it is reached by name, like any backend
     from ..testing import fake_builder_llm
 
     llm: LLM = fake_builder_llm(int(seed or 0))
+    if concurrency is not None:
+        llm.max_concurrency = int(concurrency)
     return llm
 
 

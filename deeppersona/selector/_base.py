@@ -36,6 +36,9 @@ class SelectionContext:
             :func:`~deeppersona.taxonomy.applies`).
         circumstances: Decided circumstances (``{"partnered": False}``) that rule attributes out the same
             way; an undecided condition leaves the attribute available.
+        profile_embedding: The embedding of ``profile`` when the engine already has it (it embeds the
+            profiles of the personas in flight together); use :meth:`profile_vector`, which falls back
+            to encoding the profile.
     """
 
     tree: AttributeTree
@@ -47,6 +50,25 @@ class SelectionContext:
     fingerprint: str | None = None
     life_stage: str | None = None
     circumstances: Mapping[str, bool] = field(default_factory=dict)
+    profile_embedding: np.ndarray | None = field(default=None, compare=False, repr=False)
+
+    def profile_vector(self) -> np.ndarray:
+        """The profile's embedding as a ``(1, dim)`` float32 array: :attr:`profile_embedding` when the
+        engine gave it, else ``embedder.encode([profile])`` (``"a person"`` for an empty profile).
+
+        Raises:
+            ConfigError: No embedding was given and the context has no embedder.
+        """
+        if self.profile_embedding is not None:
+            return np.asarray(self.profile_embedding, dtype=np.float32).reshape(1, -1)
+        if self.embedder is None:
+            raise ConfigError("this selection context has neither a profile embedding nor an embedder")
+        return np.asarray(self.embedder.encode([self.embedding_text]), dtype=np.float32)
+
+    @property
+    def embedding_text(self) -> str:
+        """The text whose embedding :meth:`profile_vector` returns: the profile, or ``"a person"``."""
+        return self.profile or "a person"
 
     def applicable(self, node: AttributeNode) -> bool:
         """Whether ``node`` may apply to this persona (its conditions are not ruled out)."""

@@ -421,7 +421,7 @@ class StratifiedSelector(AttributeSelector):
                 f"{type(self).__name__} needs an embedder to compare attributes with the profile"
             )
         vectors = index.embeddings[embedder_fingerprint(context.embedder)]
-        query = np.asarray(context.embedder.encode([context.profile or "a person"]), dtype=np.float32)
+        query = context.profile_vector()
         # exact cosine similarity to every candidate (all of them are ranked below, so no top-k search)
         return vectors.scores(query)[0].astype(float)
 

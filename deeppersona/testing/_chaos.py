@@ -49,7 +49,16 @@ from ..errors import ConfigError, MissingDependencyError
 if TYPE_CHECKING:
     from ..persona import Persona
 
-__all__ = ["FAULTS", "ChaosProxy", "ChaosRates", "ChaosStats", "LlamaCppServer", "FIXED_CORE", "stored_texts", "wrongly_ok"]
+__all__ = [
+    "FAULTS",
+    "ChaosProxy",
+    "ChaosRates",
+    "ChaosStats",
+    "LlamaCppServer",
+    "FIXED_CORE",
+    "stored_texts",
+    "wrongly_ok",
+]
 
 logger = logging.getLogger(__name__)
 

@@ -97,6 +97,7 @@ class FakeLLM(LLM):
             ``"rate_limit"`` and ``"timeout"`` (transient, retried).
         latency: Seconds each request takes (``asyncio.sleep``, so concurrency is real).
         model: The model name reported in responses.
+        max_concurrency: Requests answered at once (per event loop), as for a real backend.
         max_attempts: Replies asked for before :class:`~deeppersona.errors.LLMOutputError`.
         max_retries: Retries after a transient failure before :class:`~deeppersona.errors.LLMTransientError`.
         retry_delay: Base backoff delay in seconds (0 keeps tests fast).
@@ -124,6 +125,7 @@ class FakeLLM(LLM):
         latency: float = 0.0,
         *,
         model: str = "fake",
+        max_concurrency: int = 8,
         max_attempts: int = 3,
         max_retries: int = 5,
         retry_delay: float = 0.0,
@@ -144,6 +146,9 @@ class FakeLLM(LLM):
                 raise ConfigError(f"failure rate {kind}={rate} must lie within [0, 1]")
         if self.latency < 0:
             raise ConfigError(f"latency must be >= 0, got {latency}")
+        if max_concurrency < 1:
+            raise ConfigError(f"max_concurrency must be at least 1, got {max_concurrency}")
+        self.max_concurrency = int(max_concurrency)
         self.policy = RetryPolicy(
             max_attempts=max_attempts, max_retries=max_retries, base_delay=retry_delay, max_delay=retry_delay
         )
