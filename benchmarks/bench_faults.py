@@ -48,8 +48,8 @@ from deeppersona.llm import LiteLLMBackend
 from deeppersona.llm._structured import RetryPolicy
 from deeppersona.persona import Persona
 from deeppersona.taxonomy import AttributeTree
-from deeppersona.testing import ChaosProxy, ChaosRates, HashEmbedder, LlamaCppServer, stored_texts, wrongly_ok
-from deeppersona.testing._chaos import FIXED_CORE
+from deeppersona.testing import ChaosProxy, ChaosRates, HashEmbedder, LlamaCppServer
+from deeppersona.testing._chaos import FIXED_CORE, stored_texts, wrongly_ok
 
 logger = logging.getLogger("bench_faults")
 

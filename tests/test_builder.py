@@ -21,7 +21,8 @@ from deeppersona.builder import (
 )
 from deeppersona.errors import ConfigError, LLMOutputError
 from deeppersona.taxonomy import ROOT_CATEGORIES, AttributeTree
-from deeppersona.testing import FakeLLM, HashEmbedder, builder_fake_handler, fake_builder_llm
+from deeppersona.testing import FakeLLM, HashEmbedder, fake_builder_llm
+from deeppersona.testing._builder_replies import builder_fake_handler
 
 DEMO, HEALTH, ROUTINE, CAREER = ROOT_CATEGORIES[0], ROOT_CATEGORIES[1], ROOT_CATEGORIES[8], ROOT_CATEGORIES[5]
 

@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 from deeppersona.demographics import DemographicSampler
-from deeppersona.engine import JsonlCheckpoint, PersonaEngine
+from deeppersona.engine import PersonaEngine
+from deeppersona.engine._checkpoint import JsonlCheckpoint
 from deeppersona.errors import ConfigError, DataFileError, DemographicsError
 from deeppersona.generation import FillReply
 from deeppersona.persona import Population

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from deeppersona.errors import ConfigError, GenerationError
-from deeppersona.generation import PersonaDraft, ValueGenerator, coerce_value, fill_items, fill_reply_type
+from deeppersona.generation import PersonaDraft, ValueGenerator
+from deeppersona.generation._schemas import coerce_value, fill_items, fill_reply_type
 from deeppersona.llm._structured import json_schema_for
 from deeppersona.taxonomy import AttributeTree
 from deeppersona.testing import FakeLLM, FakeRequest

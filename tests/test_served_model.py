@@ -27,8 +27,8 @@ from deeppersona.llm import LiteLLMBackend
 from deeppersona.llm._litellm import import_litellm
 from deeppersona.persona import Persona
 from deeppersona.taxonomy import AttributeTree
-from deeppersona.testing import HashEmbedder, LlamaCppServer, wrongly_ok
-from deeppersona.testing._chaos import FIXED_CORE
+from deeppersona.testing import HashEmbedder, LlamaCppServer
+from deeppersona.testing._chaos import FIXED_CORE, wrongly_ok
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:.*ReadOnly.*:UserWarning"),

@@ -14,7 +14,8 @@ from pydantic import BaseModel, Field
 
 from deeppersona.errors import ConfigError, LLMOutputError, LLMTransientError
 from deeppersona.llm import LLM
-from deeppersona.testing import FakeLLM, FakeRequest, HashEmbedder, canonical_words
+from deeppersona.testing import FakeLLM, FakeRequest, HashEmbedder
+from deeppersona.testing._hash_embedder import canonical_words
 
 
 class Mood(enum.Enum):

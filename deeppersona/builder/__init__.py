@@ -19,31 +19,26 @@ The offline fake with plausible builder replies is ``deeppersona.testing.fake_bu
 from __future__ import annotations
 
 from ._builder import DEFAULT_MERGE_THRESHOLD, DEFAULT_ROOT_THRESHOLD, TaxonomyBuilder
-from ._io import DEFAULT_MAX_CHARS, InputStats, read_qa
-from ._merge import display_name
-from ._records import AttributePath, Label, PairRecord, QAPair
+from ._io import InputStats, read_qa
+from ._records import PairRecord, QAPair
 from ._report import BuildResult, ClassifyResult, ExtractResult, FilterResult, MergeResult, StageReport
 from ._rules import RuleFilter
 from ._sample import conversations_path, sample_qa_path
 
 __all__ = [
-    "DEFAULT_MAX_CHARS",
     "DEFAULT_MERGE_THRESHOLD",
     "DEFAULT_ROOT_THRESHOLD",
-    "AttributePath",
     "BuildResult",
     "ClassifyResult",
     "ExtractResult",
     "FilterResult",
     "InputStats",
-    "Label",
     "MergeResult",
     "PairRecord",
     "QAPair",
     "RuleFilter",
     "StageReport",
     "TaxonomyBuilder",
-    "display_name",
     "read_qa",
     "conversations_path",
     "sample_qa_path",

@@ -8,14 +8,13 @@ The tables ship as compact package data (see ``deeppersona/data/demographics/PRO
 
 from __future__ import annotations
 
-from ._models import LIFE_STAGES, PERSON_FIELDS, Cohort, Demographics, LifeStageRules
+from ._models import LIFE_STAGES, Cohort, Demographics, LifeStageRules
 from ._occupations import OccupationTable
 from ._sampler import DemographicSampler, normalize_gender
 from ._tables import DemographicTables
 
 __all__ = [
     "LIFE_STAGES",
-    "PERSON_FIELDS",
     "Cohort",
     "DemographicSampler",
     "DemographicTables",

@@ -54,6 +54,9 @@ class DemographicTables:
             else (data_dir if data_dir is not None else _default_dir())
         )
 
+    def __repr__(self) -> str:
+        return f"deeppersona.demographics.DemographicTables(data_dir={str(self.data_dir)!r})"
+
     def _read(self, name: str, dtype: dict[str, type] | None = None) -> pd.DataFrame:
         entry = self.data_dir / name
         try:

@@ -11,11 +11,11 @@ Importing this package imports neither torch, sentence-transformers, faiss nor l
 from __future__ import annotations
 
 from ._base import Embedder, normalize_rows
-from ._cache import EmbeddingCache, default_embedding_cache_dir
+from ._cache import EmbeddingCache
 from ._callable import CallableEmbedder, LiteLLMEmbedder
 from ._index import VectorIndex, similarity, top_k
 from ._resolve import resolve_embedder
-from ._st import DEFAULT_EMBEDDING_MODEL, SentenceTransformerEmbedder, packaged_minilm_path
+from ._st import DEFAULT_EMBEDDING_MODEL, SentenceTransformerEmbedder
 
 __all__ = [
     "DEFAULT_EMBEDDING_MODEL",
@@ -25,9 +25,7 @@ __all__ = [
     "LiteLLMEmbedder",
     "SentenceTransformerEmbedder",
     "VectorIndex",
-    "default_embedding_cache_dir",
     "normalize_rows",
-    "packaged_minilm_path",
     "resolve_embedder",
     "similarity",
     "top_k",

@@ -35,7 +35,8 @@ from ..persona import Persona, Population, Provenance
 from ..prompts import PromptLibrary
 from ..prompts._library import _override_sources as override_sources
 from ..selector import AttributeSelector, SelectionContext, StratifiedSelector
-from ..taxonomy import AttributeNode, AttributeTree, circumstance_names
+from ..taxonomy import AttributeNode, AttributeTree
+from ..taxonomy._conditions import circumstance_names
 from ..taxonomy._constants import PATH_SEPARATOR
 from ._anchors import bind_anchors, classify_key, name_embedding_table, validate_anchors
 from ._checkpoint import JsonlCheckpoint, ResumeState, RunReport

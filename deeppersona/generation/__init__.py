@@ -4,29 +4,15 @@ from __future__ import annotations
 
 from ._draft import PersonaDraft
 from ._generator import CORE_FIELDS, ValueGenerator
-from ._schemas import (
-    ConsistencyFix,
-    ConsistencyReport,
-    CoreChain,
-    FillItem,
-    FillReply,
-    SketchFacts,
-    coerce_value,
-    fill_items,
-    fill_reply_type,
-)
+from ._schemas import ConsistencyFix, ConsistencyReport, CoreChain, FillReply, SketchFacts
 
 __all__ = [
     "CORE_FIELDS",
     "ConsistencyFix",
     "ConsistencyReport",
     "CoreChain",
-    "FillItem",
     "FillReply",
     "PersonaDraft",
     "SketchFacts",
     "ValueGenerator",
-    "coerce_value",
-    "fill_items",
-    "fill_reply_type",
 ]

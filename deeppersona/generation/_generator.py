@@ -903,8 +903,8 @@ def _copied_instructions(text: str, draft: PersonaDraft) -> str | None:
                     shared.add(gram)
     if not shared:
         return None
-    words = " ".join(min(shared))
-    return f'it copies the instructions ("{words} ..."); describe the person in your own words'
+    copied = " ".join(min(shared))
+    return f'it copies the instructions ("{copied} ..."); describe the person in your own words'
 
 
 _THIN = frozenset({"trivial", "alternatives", "one_word", "placeholder"})

@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from ._base import AttributeSelector, SelectedAttribute, SelectionContext, node_text
-from ._stratified import StratifiedSelector, UniformSelector, stratum_quotas
+from ._stratified import StratifiedSelector, UniformSelector
 
 __all__ = [
     "AttributeSelector",
@@ -18,5 +18,4 @@ __all__ = [
     "StratifiedSelector",
     "UniformSelector",
     "node_text",
-    "stratum_quotas",
 ]

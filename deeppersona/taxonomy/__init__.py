@@ -16,11 +16,11 @@ Public names::
 from __future__ import annotations
 
 from ._canonical import canonical_key, normalize_name
-from ._conditions import CONDITIONS, applies, circumstance_names
+from ._conditions import CONDITIONS, applies
 from ._constants import CORE_ATTRIBUTES, DEFAULT_MAX_DEPTH, FORMAT_VERSION, PATH_SEPARATOR, ROOT_CATEGORIES
 from ._node import AttributeNode, ValueType
 from ._stats import TaxonomyStats
-from ._tree import AttributeTree, PathLike
+from ._tree import AttributeTree
 from ._validate import TaxonomyProblem
 
 __all__ = [
@@ -32,12 +32,10 @@ __all__ = [
     "ROOT_CATEGORIES",
     "AttributeNode",
     "AttributeTree",
-    "PathLike",
     "TaxonomyProblem",
     "TaxonomyStats",
     "ValueType",
     "applies",
-    "circumstance_names",
     "canonical_key",
     "normalize_name",
 ]

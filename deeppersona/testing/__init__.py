@@ -15,15 +15,14 @@
 
 from __future__ import annotations
 
-from ._builder_replies import builder_fake_handler, fake_builder_llm
-from ._chaos import FAULTS, ChaosProxy, ChaosRates, ChaosStats, LlamaCppServer, stored_texts, wrongly_ok
+from ._builder_replies import fake_builder_llm
+from ._chaos import ChaosProxy, ChaosRates, ChaosStats, LlamaCppServer
 from ._chat_server import FakeChatServer
 from ._fake_llm import FakeLLM, FakeRequest
-from ._hash_embedder import HashEmbedder, canonical_words
+from ._hash_embedder import HashEmbedder
 from ._schema_faker import fake_from_schema
 
 __all__ = [
-    "FAULTS",
     "ChaosProxy",
     "ChaosRates",
     "ChaosStats",
@@ -32,10 +31,6 @@ __all__ = [
     "FakeRequest",
     "HashEmbedder",
     "LlamaCppServer",
-    "builder_fake_handler",
-    "canonical_words",
     "fake_builder_llm",
     "fake_from_schema",
-    "stored_texts",
-    "wrongly_ok",
 ]

@@ -43,6 +43,13 @@ class FakeChatServer:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
+    def __repr__(self) -> str:
+        where = self.url if self._server is not None else "not started"
+        return (
+            f"deeppersona.testing.FakeChatServer({where}, scripted={len(self.script)}, "
+            f"requests={len(self.requests)})"
+        )
+
     @property
     def url(self) -> str:
         """The base URL to give a client (``api_base``)."""
