@@ -16,9 +16,9 @@ from deeppersona.builder import (
     QAPair,
     RuleFilter,
     TaxonomyBuilder,
-    display_name,
     sample_qa_path,
 )
+from deeppersona.builder._merge import display_name
 from deeppersona.errors import ConfigError, LLMOutputError
 from deeppersona.taxonomy import ROOT_CATEGORIES, AttributeTree
 from deeppersona.testing import FakeLLM, HashEmbedder, fake_builder_llm

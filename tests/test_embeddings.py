@@ -17,12 +17,12 @@ from deeppersona.embeddings import (
     SentenceTransformerEmbedder,
     VectorIndex,
     normalize_rows,
-    packaged_minilm_path,
     resolve_embedder,
     similarity,
     top_k,
 )
 from deeppersona.embeddings._cache import PROBE_TEXT, embedder_config, embedder_fingerprint
+from deeppersona.embeddings._st import packaged_minilm_path
 from deeppersona.errors import ConfigError
 from deeppersona.llm._cache import ResponseCache
 from deeppersona.testing import HashEmbedder

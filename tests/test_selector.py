@@ -17,8 +17,8 @@ from deeppersona.selector import (
     SelectionContext,
     StratifiedSelector,
     UniformSelector,
-    stratum_quotas,
 )
+from deeppersona.selector._stratified import stratum_quotas
 from deeppersona.taxonomy import ROOT_CATEGORIES, AttributeNode, AttributeTree
 from deeppersona.testing import HashEmbedder
 
