@@ -166,12 +166,15 @@ def test_bad_arguments_are_config_errors() -> None:
 
 
 async def test_latency_is_async_and_usage_is_tracked_per_call_site() -> None:
-    fake = FakeLLM(latency=0.05)
+    fake = FakeLLM(latency=0.05, max_concurrency=10)
     started = asyncio.get_running_loop().time()
     await asyncio.gather(*(fake.acomplete(MSG, Story, call_site="fill") for _ in range(10)))
     await fake.acomplete(MSG, call_site="narrate")
     assert asyncio.get_running_loop().time() - started < 0.4
     assert fake.max_active == 10
+    bounded = FakeLLM(latency=0.01)  # the default max_concurrency, 8, bounds the requests in flight
+    await asyncio.gather(*(bounded.acomplete(MSG, Story) for _ in range(20)))
+    assert bounded.max_active == 8
     sites = fake.usage.by_call_site()
     assert sites["fill"].calls == 10 and sites["narrate"].calls == 1
     assert fake.usage.total.prompt_tokens > 0 and fake.usage.total.completion_tokens > 0
@@ -257,7 +260,7 @@ def test_fakes_are_resolved_by_name_like_real_backends() -> None:
     assert isinstance(resolve_embedder("hash"), HashEmbedder)
     with pytest.raises(ConfigError, match="whole-number seed"):
         resolve_llm("fake:x")
-    with pytest.raises(ConfigError, match="no backend options; got temperature"):
+    with pytest.raises(ConfigError, match="no backend options but max_concurrency; got temperature"):
         resolve_llm("fake", temperature=0.2)
 
 

@@ -264,10 +264,8 @@ def _stated_age_break(leaf: str, value: Any, text: str, age: int) -> bool:
     return False
 
 
-def _education_break(path: tuple[str, ...], leaf: str, text: str, age: int) -> bool:
-    about_attainment = bool(_EDUCATION_LEAF.search(leaf)) or any(
-        canonical_key(s) == "educational attainment" for s in path
-    )
+def _education_break(segments: Sequence[str], leaf: str, text: str, age: int) -> bool:
+    about_attainment = bool(_EDUCATION_LEAF.search(leaf)) or "educational attainment" in segments
     if (
         not about_attainment
         or _EDUCATION_SKIP.search(leaf)
@@ -321,14 +319,15 @@ def _value_breaks(
     if a.na or _is_empty(a.value):
         return []
     found: list[tuple[str, str]] = []
-    leaf, text = _leaf(a.path), normalise(_text(a.value))
+    segments = [canonical_key(s) for s in a.path]  # once: the rules below look at them several times
+    leaf, text = (segments[-1] if segments else ""), normalise(_text(a.value))
     shown = f"{_text(a.value)!r}"
     if age is not None:
         if _life_stage_break(leaf, text, age):
             found.append(("age_life_stage", f"{shown} at age {age}"))
         if _stated_age_break(leaf, a.value, text, age):
             found.append(("age_stated", f"{shown} but age {age}"))
-        if _education_break(a.path, leaf, text, age):
+        if _education_break(segments, leaf, text, age):
             found.append(("education_age", f"{shown} at age {age}"))
         if _retirement_break(leaf, text, age):
             found.append(("retirement_age", f"{shown} at age {age}"))
@@ -336,7 +335,7 @@ def _value_breaks(
         if old:
             found.append(("children_ages", f"a child aged {old[0]} for a persona aged {age}"))
     country = demographics.get("country")
-    if country and isinstance(a.value, str) and any("diaspora" in canonical_key(s) for s in a.path):
+    if country and isinstance(a.value, str) and any("diaspora" in s for s in segments):
         aliases, demonyms = countries.names(str(country))
         core = " ".join(w for w in normalise(a.value).split() if w not in _DIASPORA_FILLER)
         if core and (core in demonyms or core.upper() in aliases):
