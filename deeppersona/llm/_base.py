@@ -131,7 +131,8 @@ class LLM:
 
     Every call either returns a valid output or raises an :class:`~deeppersona.errors.LLMError`; it
     never returns silently empty data. Wrappers (a rate limiter, a logger) may override
-    :meth:`acomplete` instead and delegate.
+    :meth:`acomplete` instead and delegate; such a wrapper should copy the wrapped backend's
+    :attr:`max_concurrency`, which the engine reads to decide how many personas to work on at once.
 
     **Concurrency** is the backend's one setting: at most :attr:`max_concurrency` requests of this
     backend are sent at once (per event loop), whoever makes them: the engine's personas, the
