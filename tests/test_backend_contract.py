@@ -103,6 +103,21 @@ def test_a_cut_off_reply_is_never_returned(backend: Callable[[Sequence[Step]], A
         assert llm.complete(ASK, Pet).output.name == "Max"  # the cut-off reply validated, yet was refused
 
 
+def test_the_re_ask_of_a_text_call_asks_for_text_not_json() -> None:
+    """A narrative cut off by the token limit was re-asked for "a single JSON object"; the embedded model
+    then wrote its core chain as JSON again, the narrative was refused, and the persona was made anew."""
+    looping = "He is always optimistic, and he is always optimistic, and he is always optimistic " * 8
+    llm = FakeLLM(replies=[RawReply(text=looping, finish_reason="length"), "A clear portrait."])
+    assert llm.complete(ASK).output == "A clear portrait."
+    reask = llm.requests[1].messages[-1]["content"]
+    assert "plain prose" in reask and "JSON object" not in reask and "different sentences" in reask
+    json_llm = FakeLLM(
+        replies=[RawReply(text='{"name": "Rex"', finish_reason="length"), {"name": "M", "legs": 3}]
+    )
+    json_llm.complete(ASK, Pet)
+    assert "single JSON object" in json_llm.requests[1].messages[-1]["content"]
+
+
 def test_permanent_failure_is_raised_not_retried(backend: Callable[[Sequence[Step]], Any]) -> None:
     with backend([(401, "", "stop"), (200, '{"name": "Rex", "legs": 4}', "stop")]) as llm:
         with pytest.raises(LLMRequestError):

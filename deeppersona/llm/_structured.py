@@ -234,20 +234,24 @@ def with_schema_instructions(messages: Sequence[Message], response_model: Any) -
     return [*out, {"role": "user", "content": text}]
 
 
-def reask_message(error: str) -> str:
-    """The user message that asks the model to fix its previous reply."""
+def reask_message(error: str, *, text: bool = False) -> str:
+    """The user message that asks the model to fix its previous reply (``text``: the call wants plain
+    text, not JSON, so the re-ask must not ask for a JSON object)."""
     from ..prompts import render
 
-    return render("llm_reask", error=error)
+    return render("llm_reask", error=error, text=text).strip()
 
 
 def is_reask_message(message: Mapping[str, str]) -> bool:
     """Whether ``message`` is a re-ask turn produced by :func:`reask_message`."""
     if message.get("role") != "user":
         return False
-    prefix, _, suffix = reask_message("\x00").partition("\x00")
     content = str(message.get("content", ""))
-    return content.startswith(prefix) and content.endswith(suffix)
+    for text in (False, True):
+        prefix, _, suffix = reask_message("\x00", text=text).partition("\x00")
+        if content.startswith(prefix) and content.endswith(suffix):
+            return True
+    return False
 
 
 def extract_json(text: str) -> Any:
@@ -454,7 +458,8 @@ async def structured_call(
                     if is_degenerate(reply.text):
                         raise ValueError(
                             "the reply went round in a loop, repeating the same words until the length "
-                            "limit cut it off; reply again with short, different values"
+                            "limit cut it off; reply again with short, different "
+                            + ("sentences" if response_model is None else "values")
                         )
                     raise ValueError(
                         "the reply was cut off at the length limit before it was complete; "
@@ -471,7 +476,7 @@ async def structured_call(
                 convo = [
                     *convo,
                     {"role": "assistant", "content": shown},
-                    {"role": "user", "content": reask_message(str(exc))},
+                    {"role": "user", "content": reask_message(str(exc), text=response_model is None)},
                 ]
                 continue
             if reply.commit is not None:
