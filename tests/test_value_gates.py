@@ -34,6 +34,7 @@ from deeppersona.generation._checks import (
     value_problem,
     word_count,
 )
+from deeppersona.generation._generator import STORY_THEMES
 from deeppersona.generation._schemas import FillReply, check_value
 from deeppersona.llm._structured import extract_json
 from deeppersona.taxonomy import AttributeTree, ValueType
@@ -480,6 +481,41 @@ def test_a_story_opening_like_an_earlier_one_is_refused() -> None:
     )
     other = "In 2019 Mary Jepchirchir lost her stall at the Kitengela market in a fire. " + "y " * 60
     assert story_problem(other, [first], story_words=(60, 120)) is None
+
+
+def test_a_story_asked_on_its_own_gets_a_theme_not_the_openings_of_the_others() -> None:
+    """Seen on the embedded model: shown the opening of story 1, it began story 2 with the same words
+    three tries out of three; given a kind of event instead, three out of three were accepted."""
+    calls: list[FakeRequest] = []
+    kept = "Mary Jepchirchir, who had always dreamed of owning a car, decided to save. " + "x " * 70
+
+    def handler(req: FakeRequest) -> Any:
+        if req.call_site != "core":
+            return None
+        calls.append(req)
+        fields = req.response_model.model_json_schema()["properties"]
+        if "story" in fields:
+            return {"story": f"In {1990 + len(calls)} " + " ".join([f"event {len(calls)} happened."] * 20)}
+        return core_fields(
+            life_stories=[kept] + [""] * (fields["life_stories"]["minItems"] - 1),
+            interests=["Sunday football betting", "repairing radios", "pigeon racing"][
+                : fields["interests"]["minItems"]
+            ],
+        )
+
+    draft = _draft()
+    core = asyncio.run(
+        ValueGenerator().core(
+            FakeLLM(seed=2, handler=handler), draft, np.random.default_rng(4)
+        )  # three stories
+    )
+    asks = [
+        c.last_user_message for c in calls if "story" in c.response_model.model_json_schema()["properties"]
+    ]
+    assert len(asks) == len(core.life_stories) - 1 >= 1
+    assert all("owning a car" not in ask for ask in asks)  # the kept story's opening is not shown
+    themes = [next(t for t in STORY_THEMES if t in ask) for ask in asks]
+    assert len(set(themes)) == len(themes)  # each story asked on its own is about another kind of event
 
 
 def test_a_placeholder_for_what_a_person_may_lack_is_reasked_with_the_na_way_out(tree: AttributeTree) -> None:

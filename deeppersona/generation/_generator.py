@@ -384,11 +384,14 @@ class ValueGenerator:
             text = str(story).strip()
             if len(kept) < num_stories and story_problem(text, kept, story_words=story_range) is None:
                 kept.append(text)
-        # the other stories appear only by their openings (in the prompt): a small model given their full
-        # text tends to write the same story again
+        # the other stories are not shown: a small model given their full text writes the same story
+        # again, and given their openings it begins with the same words ("Mary Jepchirchir, who had always
+        # dreamed of owning a car, decided to ..." three times in three tries); a theme of its own steers
+        # each new story to another kind of event (three tries out of three accepted)
         others = {k: data[k] for k in CORE_FIELDS if k != "life_stories"}
         context = [*messages, {"role": "assistant", "content": _compact(others)}]
         model = _one_story_type(story_range)
+        first_theme = int(draft.seeds.integers(len(STORY_THEMES)))
         while len(kept) < num_stories:
             draft.stage(f"story {len(kept) + 1}/{num_stories}")
             user = self.render(
@@ -397,6 +400,7 @@ class ValueGenerator:
                 total=num_stories,
                 story_words=self.story_words,
                 place=self._place(draft),
+                theme=STORY_THEMES[(first_theme + len(kept)) % len(STORY_THEMES)],
                 others=[_clip(_first_sentence(s), 12) for s in kept],
             )
             convo = [*context, {"role": "user", "content": user}]
@@ -906,6 +910,16 @@ def _copied_instructions(text: str, draft: PersonaDraft) -> str | None:
     copied = " ".join(min(shared))
     return f'it copies the instructions ("{copied} ..."); describe the person in your own words'
 
+
+STORY_THEMES: tuple[str, ...] = (
+    "their work or how they earn or once earned a living",
+    "their family or home life",
+    "a hard time: an illness, a loss or a setback",
+    "a move, a journey or a change of place",
+    "a quarrel or conflict with someone, and how it ended",
+    "something they did that they are proud or ashamed of",
+)
+"""Kinds of event a life story asked on its own is about (one each, from a per-persona starting point)."""
 
 _THIN = frozenset({"trivial", "alternatives", "one_word", "placeholder"})
 """Problems of a value too thin to be one: its re-ask asks for a longer free-text value in the schema."""
