@@ -199,6 +199,17 @@ def test_core_completeness_parts() -> None:
     assert bool(table.loc["ok", "core_complete"])
 
 
+def test_a_core_part_the_generator_recorded_as_missing_is_failing() -> None:
+    """Two valid stories look complete to the report, but three were asked: the persona says so (seen in
+    the 12-persona run: an incomplete persona counted in "core complete 100 %")."""
+    short = persona(
+        "short", status="incomplete", missing={"core.life_stories": "story 3 repeats an earlier one"}
+    )
+    report = quality([persona("ok"), short])
+    assert report.summary["core_complete_share"] == pytest.approx(1 / 2)
+    assert report.core_failures["life_stories"] == 1
+
+
 def test_story_length_follows_the_requested_length() -> None:
     short = persona(core_profile=core(life_stories=[" ".join(["word"] * 30)]))
     assert quality([short]).core_failures["life_stories"] == 1  # 30 < 0.75 * 60

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -950,6 +951,21 @@ def test_narrative_that_copies_the_instructions_is_reasked() -> None:
     assert (
         _copied_instructions("Raised by his grandmother in Kisumu, he still keeps her goats.", draft) is None
     )
+    # nor is echoing what the model itself wrote about the person, when a re-ask quoted it back (seen on
+    # the embedded model: "always ready to help others and ..." refused three times, persona incomplete)
+    own = "Ana Laura has a positive outlook on life, always ready to help others in her street"
+    portrait = "She has a positive outlook on life, always ready to help others in her street, and paints."
+    draft.messages = [
+        *draft.messages,
+        {"role": "assistant", "content": json.dumps({"attitude": own})},
+        {
+            "role": "user",
+            "content": f"These values could not be used:\n- pain_locations: {own!r} only repeats",
+        },
+    ]
+    assert _copied_instructions(portrait, draft) is None
+    draft.messages = draft.messages[:-2] + draft.messages[-1:]  # the quote alone: an instruction's words
+    assert _copied_instructions(portrait, draft) is not None
 
 
 def test_placeholder_choices_and_clauses_cut_after_a_comma() -> None:

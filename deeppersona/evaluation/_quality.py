@@ -267,7 +267,9 @@ def _core_failures(
         not _usable_text(i) for i in interests
     ):
         failing.append("interests")
-    return failing
+    # the generator knows what was asked (3 stories, not 2): a part it recorded as missing is failing
+    recorded = [part for part in CORE_PARTS if f"core.{part}" in (persona.missing or {})]
+    return failing + [part for part in recorded if part not in failing]
 
 
 # --- input ------------------------------------------------------------------------------------------

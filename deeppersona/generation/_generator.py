@@ -895,16 +895,19 @@ def _copied_instructions(text: str, draft: PersonaDraft) -> str | None:
     if not own:
         return None
     firsts = {g[0] for g in own}
-    shared: set[tuple[str, ...]] = set()
+    asked: set[tuple[str, ...]] = set()
+    answered: set[tuple[str, ...]] = set()
     for message in draft.messages:  # the requests hold some 10,000 words at k=220: no set of their runs
-        if message.get("role") != "user":
-            continue
+        found = asked if message.get("role") == "user" else answered
         words = [w.lower() for w in WORD.findall(str(message.get("content", "")))]
         for i in range(len(words) - _GRAM + 1):
             if words[i] in firsts:
                 gram = tuple(words[i : i + _GRAM])
                 if gram in own:
-                    shared.add(gram)
+                    found.add(gram)
+    # words the model itself wrote about the person (its accepted values, which a re-ask may quote back
+    # in a request) are facts, not instructions: "always ready to help others and" was refused so
+    shared = asked - answered
     if not shared:
         return None
     copied = " ".join(min(shared))
