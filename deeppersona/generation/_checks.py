@@ -22,6 +22,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Collection, Sequence
+from functools import lru_cache
 from typing import Any, Literal
 
 __all__ = [
@@ -309,17 +310,44 @@ _NA = re.compile(
 )
 
 
-def normalise(text: str) -> str:
-    """Lower-case, Unicode-normalised text with runs of spaces collapsed and outer punctuation removed."""
-    text = unicodedata.normalize("NFKC", str(text)).casefold()
+@lru_cache(maxsize=8192)
+def _normalise(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).casefold()
     text = " ".join(text.split())
     stripped = text.strip(" .,:;!\"'`“”‘’()[]{}")
     return stripped if stripped else text
 
 
+def normalise(text: str) -> str:
+    """Lower-case, Unicode-normalised text with runs of spaces collapsed and outer punctuation removed.
+
+    Memoised (the gates normalise the same option and attribute names for every persona)."""
+    return _normalise(str(text))
+
+
+@lru_cache(maxsize=4096)
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(WORD.findall(text))
+
+
+@lru_cache(maxsize=4096)
+def _lower_words(text: str) -> tuple[str, ...]:
+    return tuple(WORD.findall(text.lower()))
+
+
+def words(text: str) -> tuple[str, ...]:
+    """The words of ``text`` (:data:`WORD`), memoised: the value gates look at one value several times."""
+    return _words(str(text))
+
+
+def lower_words(text: str) -> tuple[str, ...]:
+    """The lower-case words of ``text``, memoised like :func:`words`."""
+    return _lower_words(str(text))
+
+
 def word_count(text: str) -> int:
     """The number of words (runs of letters or digits) in ``text``."""
-    return len(WORD.findall(str(text)))
+    return len(words(text))
 
 
 def is_one_word(text: str) -> bool:
@@ -364,7 +392,7 @@ def is_junk(text: str) -> bool:
 def is_trivial(text: str) -> bool:
     """Whether ``text`` is a bare word such as "High", "Yes", "very low" or "Moderate to High" (at most four
     words, all level words or intensifiers)."""
-    words = [w.lower() for w in WORD.findall(str(text))]
+    words = lower_words(text)
     if not words or len(words) > 4:
         return False
     core = [w for w in words if w not in _INTENSIFIERS]
@@ -373,6 +401,7 @@ def is_trivial(text: str) -> bool:
     return all(w in TRIVIAL_WORDS for w in core)
 
 
+@lru_cache(maxsize=32768)
 def _stem(word: str) -> str:
     """A light plural stem: stories -> story, boxes -> box, experiences -> experience, grass stays."""
     word = word.lower().replace("’", "'").replace("'", "")
@@ -385,6 +414,7 @@ def _stem(word: str) -> str:
     return word[:-1] if word.endswith("s") else word
 
 
+@lru_cache(maxsize=32768)
 def _root(word: str) -> str:
     """A rougher stem for comparing a value with its attribute's name: paying/pays -> pay,
     experienced/experience -> experienc (used by :func:`echoes_name` only)."""
@@ -401,7 +431,7 @@ _LEVEL_ROOTS = frozenset(_root(w) for w in TRIVIAL_WORDS | _INTENSIFIERS)
 
 def content_words(text: str) -> list[str]:
     """The stemmed words of ``text`` without filler words ("never had grief process" -> grief, process)."""
-    return [_stem(w) for w in WORD.findall(str(text)) if w.lower() not in _FILLER]
+    return [_stem(w) for w in lower_words(text) if w not in _FILLER]
 
 
 _VAGUE = frozenset(
@@ -448,6 +478,18 @@ def is_echo(text: str, name: str, *, ignore: Collection[str] = ()) -> bool:
     return echoes_name(text, name, ignore=ignore) or _negated_echo(text, name, ignore)
 
 
+@lru_cache(maxsize=4096)
+def _name_roots(name: str) -> frozenset[str]:
+    """The roots of the content words of an attribute name (memoised: names recur in every persona)."""
+    return frozenset(_root(w) for w in content_words(name))
+
+
+@lru_cache(maxsize=1024)
+def _skip_roots(ignore: frozenset[str]) -> frozenset[str]:
+    """:data:`_VAGUE_ROOTS` and the roots of the words in ``ignore`` (one persona's name)."""
+    return _VAGUE_ROOTS.union(_root(w) for w in ignore)
+
+
 def echoes_name(text: str, name: str, *, ignore: Collection[str] = ()) -> bool:
     """Whether the value only repeats its attribute's name ("Grief Process: never had grief process",
     "Creative Confidence: Mary Jepchirchir does not have any specific creative confidence").
@@ -456,11 +498,12 @@ def echoes_name(text: str, name: str, *, ignore: Collection[str] = ()) -> bool:
     value adds nothing the name did not already say. Vague words ("specific", "particular"), level words
     ("High sociability drive") and the words in ``ignore`` (the person's own name) are not counted.
     """
-    skip = _VAGUE_ROOTS.union(_root(w) for w in ignore) if ignore else _VAGUE_ROOTS
-    value_words = [r for r in map(_root, content_words(text)) if r not in skip]
+    skip = _skip_roots(frozenset(ignore)) if ignore else _VAGUE_ROOTS
+    words = content_words(text)
+    value_words = [r for r in map(_root, words) if r not in skip]
+    name_words = _name_roots(str(name))
     if not value_words:
-        return bool(content_words(text)) and bool(content_words(name)) and word_count(text) > 1
-    name_words = {_root(w) for w in content_words(name)}
+        return bool(words) and bool(name_words) and word_count(text) > 1
     # a level word adds nothing either: "High sociability drive" for "Sociability Drive" is "High"
     rest = [w for w in value_words if w not in _LEVEL_ROOTS] or value_words
     return bool(name_words) and set(rest) <= name_words
@@ -490,8 +533,8 @@ def copies_sketch(text: str, sketch: str | None) -> bool:
     covering at least 40% of it ("Local Economy: retired grocery store owner from Colorado")."""
     if not sketch:
         return False
-    value = " ".join(w.lower() for w in WORD.findall(str(text)))
-    source = " ".join(w.lower() for w in WORD.findall(str(sketch)))
+    value = " ".join(lower_words(text))
+    source = " ".join(lower_words(sketch))
     if not value or not source:
         return False
     if value == source:
@@ -511,7 +554,7 @@ reuses them is refused (:func:`copies_example`)."""
 
 
 def _trigrams(text: str) -> set[tuple[str, str, str]]:
-    words = [w.lower() for w in WORD.findall(str(text))]
+    words = lower_words(text)
     return {
         (a, b, c)
         for a, b, c in zip(words, words[1:], words[2:], strict=False)

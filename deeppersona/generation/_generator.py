@@ -27,6 +27,7 @@ from ._checks import (
     ValueProblem,
     core_problems,
     describe_problem,
+    lower_words,
     may_be_absent,
     na_restates_name,
     normalise,
@@ -45,6 +46,7 @@ from ._schemas import (
     FillItem,
     SketchFacts,
     check_value,
+    circumstances_type,
     core_chain_type,
     fill_items,
     fill_reply_type,
@@ -339,8 +341,7 @@ class ValueGenerator:
             return {}
         draft.stage("circumstances")
         user = self.render("circumstances", conditions=[(n, CONDITIONS[n]) for n in wanted])
-        fields: dict[str, Any] = {n: (bool, Field(description=f"the person {CONDITIONS[n]}")) for n in wanted}
-        model = create_model("Circumstances", __config__=ConfigDict(extra="ignore"), **fields)
+        model = circumstances_type(tuple(wanted))
         messages = [*draft.messages, {"role": "user", "content": user}]
         reply = (await self._call(llm, draft, messages, model, "circumstances")).output
         decided = {n: bool(getattr(reply, n)) for n in wanted}
@@ -863,7 +864,7 @@ _GRAM = 6
 
 
 def _grams(text: str, n: int = _GRAM) -> set[tuple[str, ...]]:
-    words = [w.lower() for w in WORD.findall(str(text))]
+    words = lower_words(text)
     return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
 
 
@@ -899,7 +900,7 @@ def _copied_instructions(text: str, draft: PersonaDraft) -> str | None:
     answered: set[tuple[str, ...]] = set()
     for message in draft.messages:  # the requests hold some 10,000 words at k=220: no set of their runs
         found = asked if message.get("role") == "user" else answered
-        words = [w.lower() for w in WORD.findall(str(message.get("content", "")))]
+        words = WORD.findall(str(message.get("content", "")).lower())  # not memoised: long, seen once
         for i in range(len(words) - _GRAM + 1):
             if words[i] in firsts:
                 gram = tuple(words[i : i + _GRAM])

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, GetJsonSchemaHandler, create_model
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    TypeAdapter,
+    create_model,
+)
 from pydantic_core import core_schema
 
 from ..taxonomy import CONDITIONS, PATH_SEPARATOR, AttributeNode, ValueType, canonical_key
@@ -231,6 +240,16 @@ class FillItem:
         )
 
 
+@functools.lru_cache(maxsize=256)
+def circumstances_type(names: tuple[str, ...]) -> type[BaseModel]:
+    """The reply model of the circumstances call: one true/false field per condition of ``names`` (from
+    :data:`~deeppersona.taxonomy.CONDITIONS`); built once per set of conditions."""
+    fields: dict[str, Any] = {n: (bool, Field(description=f"the person {CONDITIONS[n]}")) for n in names}
+    return create_model(  # type: ignore[call-overload,no-any-return]
+        "Circumstances", __config__=ConfigDict(extra="ignore"), **fields
+    )
+
+
 def _hint(vt: ValueType | None, conditions: Sequence[str] = ()) -> str:
     """The bracketed hint of a fill item: the value type, and the circumstance it presupposes."""
     if vt is None or vt.kind == "text":
@@ -391,6 +410,27 @@ class FillReply(dict):  # type: ignore[type-arg]
         cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
     ) -> dict[str, Any]:
         return dict(cls.json_schema)
+
+    @classmethod
+    def model_validate(cls, data: Any) -> FillReply:
+        """Validate a reply: any JSON object with string keys (each batch is a class of its own, so a
+        ``TypeAdapter`` per batch would cost more than the check; the generator checks the values).
+
+        Raises:
+            pydantic.ValidationError: ``data`` is not such an object.
+        """
+        return cls(_object_adapter().validate_python(data))
+
+    @classmethod
+    def model_json_schema(cls) -> dict[str, Any]:
+        """The batch's JSON schema (:attr:`json_schema`), a copy the caller may change."""
+        return copy.deepcopy(cls.json_schema)
+
+
+@functools.cache
+def _object_adapter() -> TypeAdapter[dict[str, Any]]:
+    """The validator of a JSON object with string keys, built on first use."""
+    return TypeAdapter(dict[str, Any])
 
 
 def fill_reply_type(

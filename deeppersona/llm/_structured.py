@@ -167,9 +167,23 @@ def _cached_schema_json(response_model: Any) -> str:
     return json.dumps(_build_schema(response_model), ensure_ascii=False, separators=(",", ":"))
 
 
+def _model_like(response_model: Any) -> bool:
+    """Whether ``response_model`` is a class with pydantic's ``model_validate`` and ``model_json_schema``
+    class methods (a ``BaseModel``, or a light type built per request that would cost a ``TypeAdapter``
+    each time)."""
+    return isinstance(response_model, type) and (
+        issubclass(response_model, BaseModel)
+        or (
+            callable(getattr(response_model, "model_validate", None))
+            and callable(getattr(response_model, "model_json_schema", None))
+        )
+    )
+
+
 def _build_schema(response_model: Any) -> dict[str, Any]:
-    if isinstance(response_model, type) and issubclass(response_model, BaseModel):
-        return response_model.model_json_schema()
+    if _model_like(response_model):
+        schema: dict[str, Any] = response_model.model_json_schema()
+        return schema
     try:
         return _adapter(response_model).json_schema()
     except Exception as exc:  # pydantic raises several error types for unsupported types
@@ -356,7 +370,7 @@ def validate_reply(text: str, response_model: Any) -> Any:
     except ValueError as exc:
         raise ValueError(f"{exc}; reply with a JSON object only") from None
     try:
-        if isinstance(response_model, type) and issubclass(response_model, BaseModel):
+        if _model_like(response_model):
             return response_model.model_validate(data)
         return _adapter(response_model).validate_python(data)
     except ValidationError as exc:

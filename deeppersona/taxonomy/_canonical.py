@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
+from functools import lru_cache
 
 from ..errors import TaxonomyError
 from ._constants import PATH_SEPARATOR
@@ -36,6 +37,12 @@ def canonical_key(name: str) -> str:
     Returns:
         Lower-case words separated by single spaces (empty for a name without letters or digits).
     """
+    return _canonical_key(name)
+
+
+@lru_cache(maxsize=16384)
+def _canonical_key(name: str) -> str:
+    """:func:`canonical_key`, memoised: generation keys the same few thousand names for every persona."""
     text = unicodedata.normalize("NFKC", name)
     text = _APOSTROPHES.sub("", text).replace("&", " and ")
     text = _CAMEL_LOWER_UPPER.sub(" ", text)
