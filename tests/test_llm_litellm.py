@@ -303,6 +303,11 @@ def test_tolerant_parsing() -> None:
     assert extract_json("{'a': 1, 'b': 'x',}") == {"a": 1, "b": "x"}  # repaired
     with pytest.raises(ValueError):
         extract_json("no json at all")
+    # a raw line break inside a string (smollm2 under a grammar) is a slip, kept as text
+    assert extract_json('{"a": "one\ntwo", "b": [""]}') == {"a": "one\ntwo", "b": [""]}
+    # objects in a row are no reply (the repair would make a list of them)
+    with pytest.raises(ValueError, match="several JSON objects"):
+        extract_json('{"a": 1}, {"b": 2}')
 
 
 # -- transient failures --------------------------------------------------------------------------------

@@ -947,6 +947,8 @@ class PersonaEngine:
         ``persona_retries`` it is made again from the start (about ten minutes on a CPU). The persona
         keeps ``k`` values; each replacement is recorded in ``persona.warnings``. What the replacements
         do not fill stays missing (the persona is then ``incomplete``)."""
+        if not draft.missing:
+            return
         unfilled = [s for s in selection if PATH_SEPARATOR.join(s.path) in draft.missing]
         if not unfilled:
             return

@@ -563,12 +563,16 @@ def _trigrams(text: str) -> set[tuple[str, str, str]]:
 
 
 _EXAMPLE_TRIGRAMS = frozenset(g for _, value in FILL_STYLE_EXAMPLES for g in _trigrams(value))
+_EXAMPLE_WORDS = frozenset(w for g in _EXAMPLE_TRIGRAMS for w in g if w not in _FILLER)
 
 
 def copies_example(text: str) -> bool:
     """Whether the value reuses a fill style example: three words in a row of one of
     :data:`FILL_STYLE_EXAMPLES`, two of them content words ("fried fish with rice", "a crowded minibus")."""
-    return not _trigrams(text).isdisjoint(_EXAMPLE_TRIGRAMS)
+    words = lower_words(text)
+    if _EXAMPLE_WORDS.isdisjoint(words):  # the usual case, decided at C speed
+        return False
+    return any(g in _EXAMPLE_TRIGRAMS for g in zip(words, words[1:], words[2:], strict=False))
 
 
 def not_applicable_reason(value: Any) -> str | None:

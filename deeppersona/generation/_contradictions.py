@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from ..persona import Persona
@@ -310,6 +311,30 @@ def _partner_value(attr: _Attr) -> str | None:
     return text
 
 
+@lru_cache(maxsize=8192)
+def _path_rules(path: tuple[str, ...]) -> frozenset[str]:
+    """The one-value rules that can apply to an attribute at ``path`` whatever its value (each rule first
+    looks at the attribute's name): most attributes need no rule, and their values are not looked at."""
+    segments = [canonical_key(s) for s in path]
+    leaf = segments[-1] if segments else ""
+    rules = set()
+    if "life stage" in leaf:
+        rules.add("age_life_stage")
+    if leaf in _AGE_LEAVES or leaf in _AGE_GROUP_LEAVES:
+        rules.add("age_stated")
+    if (_EDUCATION_LEAF.search(leaf) or "educational attainment" in segments) and not (
+        _EDUCATION_SKIP.search(leaf) or _RELATIVES.search(leaf)
+    ):
+        rules.add("education_age")
+    if _WORK_LEAF.search(leaf) and not _WORK_SKIP.search(leaf) and not _RELATIVES.search(leaf):
+        rules.add("retirement_age")
+    if _CHILD_LEAF.search(leaf) and not _CHILD_LEAF_SKIP.search(leaf) and "grand" not in leaf:
+        rules.add("children_ages")
+    if any("diaspora" in s for s in segments):
+        rules.add("diaspora_nationality")
+    return frozenset(rules)
+
+
 def _value_breaks(
     demographics: Mapping[str, Any], age: int | None, a: _Attr, countries: _Countries
 ) -> list[tuple[str, str]]:
@@ -318,24 +343,27 @@ def _value_breaks(
     diaspora attribute naming the persona's own country)."""
     if a.na or _is_empty(a.value):
         return []
+    rules = _path_rules(tuple(a.path))
+    if not rules:
+        return []
     found: list[tuple[str, str]] = []
-    segments = [canonical_key(s) for s in a.path]  # once: the rules below look at them several times
+    segments = [canonical_key(s) for s in a.path]
     leaf, text = (segments[-1] if segments else ""), normalise(_text(a.value))
     shown = f"{_text(a.value)!r}"
     if age is not None:
-        if _life_stage_break(leaf, text, age):
+        if "age_life_stage" in rules and _life_stage_break(leaf, text, age):
             found.append(("age_life_stage", f"{shown} at age {age}"))
-        if _stated_age_break(leaf, a.value, text, age):
+        if "age_stated" in rules and _stated_age_break(leaf, a.value, text, age):
             found.append(("age_stated", f"{shown} but age {age}"))
-        if _education_break(segments, leaf, text, age):
+        if "education_age" in rules and _education_break(segments, leaf, text, age):
             found.append(("education_age", f"{shown} at age {age}"))
-        if _retirement_break(leaf, text, age):
+        if "retirement_age" in rules and _retirement_break(leaf, text, age):
             found.append(("retirement_age", f"{shown} at age {age}"))
-        old = [n for n in _child_ages(leaf, text) if n >= age - 12]
+        old = [n for n in _child_ages(leaf, text) if n >= age - 12] if "children_ages" in rules else []
         if old:
             found.append(("children_ages", f"a child aged {old[0]} for a persona aged {age}"))
     country = demographics.get("country")
-    if country and isinstance(a.value, str) and any("diaspora" in s for s in segments):
+    if country and isinstance(a.value, str) and "diaspora_nationality" in rules:
         aliases, demonyms = countries.names(str(country))
         core = " ".join(w for w in normalise(a.value).split() if w not in _DIASPORA_FILLER)
         if core and (core in demonyms or core.upper() in aliases):

@@ -290,7 +290,8 @@ def extract_json(text: str) -> Any:
         candidates.append(stripped[start:])
     for candidate in candidates:
         try:
-            return json.loads(candidate)
+            # strict=False: a raw line break inside a string (a small model's usual slip) is kept as text
+            return json.loads(candidate, strict=False)
         except (json.JSONDecodeError, ValueError):
             continue
     if starts:
@@ -304,6 +305,8 @@ def extract_json(text: str) -> Any:
         import json_repair
 
         repaired = json_repair.loads(stripped[start : end + 1])
+        if closer == "}" and isinstance(repaired, list):  # several objects, or one split into fragments
+            raise ValueError("the reply holds several JSON objects, not one")
         if isinstance(repaired, (dict, list)) and repaired:
             return repaired
     raise ValueError("the reply contains no JSON object")

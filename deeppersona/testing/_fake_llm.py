@@ -309,7 +309,7 @@ def fake_text(prompt: str, rng: np.random.Generator) -> str:
 
 
 def _strip_reask(messages: Sequence[Mapping[str, str]]) -> list[Mapping[str, str]]:
-    out: list[Mapping[str, str]] = [dict(m) for m in messages]
-    while len(out) >= 2 and is_reask_message(out[-1]) and out[-2].get("role") == "assistant":
-        out = out[:-2]
-    return out
+    end = len(messages)
+    while end >= 2 and is_reask_message(messages[end - 1]) and messages[end - 2].get("role") == "assistant":
+        end -= 2
+    return [m if isinstance(m, dict) else dict(m) for m in messages[:end]]
