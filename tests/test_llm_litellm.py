@@ -168,6 +168,18 @@ def test_json_object_mode_puts_the_schema_in_the_prompt(monkeypatch: pytest.Monk
     assert '"population"' in script.calls[0]["messages"][-1]["content"]
 
 
+def test_json_object_schema_mode_sends_the_schema_for_llama_cpp(monkeypatch: pytest.MonkeyPatch) -> None:
+    """llama.cpp's servers take the schema inside JSON mode and constrain decoding to it."""
+    script = Script('{"name": "Lima", "population": 10}')
+    monkeypatch.setattr(litellm, "acompletion", script)
+    LiteLLMBackend("openai/smollm2", structured="json_object_schema", api_key="none").complete(MSG, City)
+    fmt = script.calls[0]["response_format"]
+    assert fmt["type"] == "json_object" and fmt["schema"]["required"] == ["name", "population"]
+    assert '"population"' in script.calls[0]["messages"][-1]["content"]  # and in the prompt
+    with pytest.raises(ConfigError, match="json_object_schema"):
+        LiteLLMBackend("openai/smollm2", structured="grammar")
+
+
 class Note(BaseModel):
     text: str
 

@@ -149,8 +149,11 @@ def test_enrich_one_sketch_through_a_served_model(
 
 def test_survey_through_a_served_model(server: LlamaCppServer, spy: Spy) -> None:
     truth = surveys.WVS7.subset(["Q46"]).from_arrays({"Q46": [1, 2, 2, 3, 4] * 4})
+    # plain JSON mode leaves a 135M model free to write any object (it wrote no "answer" in 3 tries of 3);
+    # with the schema in llama.cpp's JSON mode the server constrains decoding to it
+    options = {**OPTIONS, "structured": "json_object_schema"}
     evaluator = Evaluator(
-        MODEL, seed=0, n_boot=0, retries=0, max_concurrency=1, api_base=server.base_url, **OPTIONS
+        MODEL, seed=0, n_boot=0, retries=0, max_concurrency=1, api_base=server.base_url, **options
     )
     report = evaluator.survey(["A nurse in Nairobi.", "A fisherman in Mombasa."], truth, baselines=False)
     backend = evaluator.llm

@@ -371,10 +371,18 @@ _DANGLING = re.compile(
 she stands for"), so they are not here."""
 
 
+_DANGLING_SPAN = 64
+"""Characters at the end of a text that can hold a :data:`_DANGLING` ending (at most "which they
+were" and the spaces around it)."""
+
+
 def is_cut_off(text: str) -> bool:
     """Whether ``text`` stops on a word that cannot end a phrase ("derived from the Germanic word for"):
     a value stopped by a length limit."""
-    return bool(_DANGLING.search(str(text).strip()))
+    text = str(text).strip()
+    # the pattern ends the text and spans a few words: searching the tail is enough (``\b`` still sees
+    # the character before it)
+    return bool(_DANGLING.search(text, max(0, len(text) - _DANGLING_SPAN)))
 
 
 def is_junk(text: str) -> bool:
@@ -431,7 +439,12 @@ _LEVEL_ROOTS = frozenset(_root(w) for w in TRIVIAL_WORDS | _INTENSIFIERS)
 
 def content_words(text: str) -> list[str]:
     """The stemmed words of ``text`` without filler words ("never had grief process" -> grief, process)."""
-    return [_stem(w) for w in lower_words(text) if w not in _FILLER]
+    return list(_content_words(str(text)))
+
+
+@lru_cache(maxsize=4096)
+def _content_words(text: str) -> tuple[str, ...]:
+    return tuple(_stem(w) for w in _lower_words(text) if w not in _FILLER)
 
 
 _VAGUE = frozenset(
@@ -499,7 +512,7 @@ def echoes_name(text: str, name: str, *, ignore: Collection[str] = ()) -> bool:
     ("High sociability drive") and the words in ``ignore`` (the person's own name) are not counted.
     """
     skip = _skip_roots(frozenset(ignore)) if ignore else _VAGUE_ROOTS
-    words = content_words(text)
+    words = _content_words(str(text))
     value_words = [r for r in map(_root, words) if r not in skip]
     name_words = _name_roots(str(name))
     if not value_words:
@@ -710,7 +723,7 @@ def value_problem(
         return "truncated"
     if kind == "text" and "|" in text:
         return "alternatives"  # "Single | Divorced": the options copied, nothing decided
-    if kind == "text" and (is_trivial(text) or not content_words(text)):
+    if kind == "text" and (is_trivial(text) or not _content_words(text)):
         return "trivial"  # a bare word, or only filler ("does not have any")
     return None
 

@@ -12,7 +12,7 @@ import sys
 import time
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -44,7 +44,7 @@ logger = logging.getLogger(__name__)
 
 _READONLY_WARNING = r".*is using the `ReadOnly` qualifier.*"
 
-StructuredMode = Literal["auto", "json_schema", "json_object", "prompt"]
+StructuredMode = Literal["auto", "json_schema", "json_object", "json_object_schema", "prompt"]
 
 
 _quieted = False
@@ -128,8 +128,9 @@ class LiteLLMBackend(LLM):
         temperature: Default sampling temperature.
         max_tokens: Default completion token limit (embedded ``local/...`` models: 2,048 when ``None``, see
             ``LOCAL_MAX_TOKENS``; a reply cut off by the limit is re-asked with twice the room).
-        structured: ``"auto"``, or force ``"json_schema"``, ``"json_object"`` or ``"prompt"`` (schema in the
-            prompt only).
+        structured: ``"auto"``, or force ``"json_schema"``, ``"json_object"``, ``"json_object_schema"``
+            (JSON mode with the schema as ``response_format["schema"]``: llama.cpp's servers then constrain
+            decoding to it) or ``"prompt"`` (schema in the prompt only).
         registry: The local-model registry for ``local/...`` models (packaged defaults when ``None``).
         retry_policy: Full control of attempts and backoff (overrides ``max_attempts``/``max_retries``).
         **litellm_kwargs: Passed to every ``litellm.acompletion`` call (``api_base``, ``api_key``,
@@ -171,9 +172,9 @@ class LiteLLMBackend(LLM):
             raise ConfigError(f"model must be a non-empty LiteLLM model string, got {model!r}")
         if max_concurrency is not None and max_concurrency < 1:
             raise ConfigError(f"max_concurrency must be at least 1, got {max_concurrency}")
-        if structured not in ("auto", "json_schema", "json_object", "prompt"):
+        if structured not in get_args(StructuredMode):
             raise ConfigError(
-                f"structured must be auto, json_schema, json_object or prompt, got {structured!r}"
+                f"structured must be one of {', '.join(get_args(StructuredMode))}, got {structured!r}"
             )
         if timeout <= 0:
             raise ConfigError(f"timeout must be positive, got {timeout}")
@@ -247,6 +248,8 @@ class LiteLLMBackend(LLM):
                 }
             elif mode == "json_object":
                 params["response_format"] = {"type": "json_object"}
+            elif mode == "json_object_schema":
+                params["response_format"] = {"type": "json_object", "schema": schema}
             if mode != "json_schema" or self.is_local:
                 convo = with_schema_instructions(convo, response_model)
         if self.is_local:
