@@ -390,6 +390,15 @@ def test_narrative_coverage() -> None:
     assert rows.loc[rows["persona_id"] == "a", "in_narrative"].tolist() == [True, True, False, None]
 
 
+def test_narrative_in_the_first_person_is_counted() -> None:
+    values = {"A > Garden": "grows tomatoes on the balcony"}
+    a = persona("a", values, narrative="I am Amina. I grow tomatoes and I sing in the church choir.")
+    b = persona("b", values, narrative='Amina grows tomatoes. She says: "I love Sundays." She sings.')
+    report = quality([a, b])
+    assert report.summary["narrative_first_person_share"] == pytest.approx(1 / 2)
+    assert report.to_pandas(per="persona")["narrative_first_person"].tolist() == [True, False]
+
+
 # --- taxonomy kinds ---------------------------------------------------------------------------------
 
 

@@ -26,6 +26,7 @@ from deeppersona.generation._checks import (
     core_problems,
     echoes_name,
     is_cut_off,
+    is_first_person_narrative,
     is_trivial,
     may_be_absent,
     not_applicable_reason,
@@ -973,6 +974,29 @@ def test_placeholder_choices_and_clauses_cut_after_a_comma() -> None:
     cut = "Grew up in a small village with limited resources near the Kakamega forest, but they were,"
     assert clip_value(cut, words=30, limit=len(cut)).endswith("near the Kakamega forest")
     assert is_cut_off("grew up poor, but they were")
+
+
+def test_narrative_in_the_first_person_is_reasked() -> None:
+    """Seen on the embedded model: "I am Marius Pruschke, a professional sales manager ..." kept as `ok`."""
+    third = " ".join(f"In {1990 + i} he mended {i + 3} fishing nets in Lamu for his uncle." for i in range(12))
+    first = "I am Juma Otieno, a fisherman from Lamu. " + third.replace(" he ", " I ")
+    replies = iter([first, first, third])
+
+    def handler(req: FakeRequest) -> Any:
+        return next(replies) if req.call_site == "narrative" else None
+
+    draft = _draft()
+    gen = ValueGenerator(max_fill_retries=2)
+    llm = FakeLLM(handler=handler)
+    asyncio.run(gen.core(llm, draft, np.random.default_rng(0)))
+    asyncio.run(gen.narrate(llm, draft))
+    narratives = [r for r in llm.requests if r.call_site == "narrative"]
+    assert len(narratives) == 3 and "third person" in narratives[-1].last_user_message
+    assert draft.narrative == third and "narrative" not in draft.missing
+    assert draft.rejected.get("narrative") == 2
+    # one quoted sentence does not make a portrait first-person
+    assert not is_first_person_narrative('He mends nets. He says: "I never lend money." He lives in Lamu.')
+    assert is_first_person_narrative(first)
 
 
 def test_narrative_naming_the_polarity_label_is_refused() -> None:

@@ -41,6 +41,7 @@ from ..generation._checks import (
     copies_sketch,
     is_echo,
     is_first_person,
+    is_first_person_narrative,
     is_junk,
     is_one_word,
     is_placeholder,
@@ -111,6 +112,10 @@ FIGURES: dict[str, str] = {
     "contradiction_share": "personas breaking at least one contradiction rule",
     "contradictions": "rule breaks in all (one per persona and rule)",
     "narrative_coverage": "per persona, attributes with a distinctive word found in the narrative; mean",
+    "narrative_first_person_share": (
+        "personas whose narrative is written as the person speaking ('I am Marius ...': its first sentence, "
+        "or more than half of its sentences, quotations aside)"
+    ),
     "ok_but_incomplete": "personas with status 'ok' whose core is incomplete or that hold an unusable value",
 }
 """The headline figures of :attr:`QualityReport.summary`, name → definition (shares are 0-1)."""
@@ -574,6 +579,7 @@ def assess_quality(
                 "sketch_facts_kept": n_fact_kept,
                 "contradictions": "; ".join(f"{rule}: {detail}" for rule, _, detail in breaks),
                 "narrative_coverage": _share(sum(bool(r["in_narrative"]) for r in checkable), len(checkable)),
+                "narrative_first_person": is_first_person_narrative(persona.narrative),
                 "ok_but_incomplete": status == "ok" and (bool(failing) or unusable > 0),
             }
         )
@@ -625,6 +631,7 @@ def assess_quality(
         "contradiction_share": sum(bool(r["contradictions"]) for r in persona_rows) / n,
         "contradictions": sum(rule_count.values()),
         "narrative_coverage": _mean(r["narrative_coverage"] for r in persona_rows),
+        "narrative_first_person_share": sum(r["narrative_first_person"] for r in persona_rows) / n,
         "ok_but_incomplete": sum(r["ok_but_incomplete"] for r in persona_rows),
     }
     settings = {

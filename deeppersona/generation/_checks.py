@@ -541,6 +541,20 @@ def is_first_person(text: str) -> bool:
     return bool(_FIRST_PERSON_START.match(text) or _FIRST_PERSON_INSIDE.search(text))
 
 
+def is_first_person_narrative(text: str) -> bool:
+    """Whether a narrative is written as the person speaking ("I am Marius Pruschke, a sales manager
+    ..."): its first sentence is, or more than half of its sentences are, quotations aside. A
+    third-person portrait that quotes the person ("She says: 'I never lend money'") is not."""
+    unquoted = _QUOTED.sub('""', str(text))  # the person's own words, quoted, are not the voice
+    parts = [p for p in SENTENCE_END.split(unquoted) if p.strip()]
+    if not parts:
+        return False
+    return is_first_person(parts[0]) or 2 * sum(is_first_person(p) for p in parts) > len(parts)
+
+
+_QUOTED = re.compile(r'"[^"]*"|“[^”]*”')
+
+
 def copies_sketch(text: str, sketch: str | None) -> bool:
     """Whether the value is the sketch copied: the sketch itself, or a run of at least four of its words
     covering at least 40% of it ("Local Economy: retired grocery store owner from Colorado")."""

@@ -27,6 +27,7 @@ from ._checks import (
     ValueProblem,
     core_problems,
     describe_problem,
+    is_first_person_narrative,
     lower_words,
     may_be_absent,
     na_restates_name,
@@ -815,7 +816,9 @@ def _tidy_narrative(text: str, low: int, high: int) -> str:
 
 
 def _narrative_problem(text: str, low: int, high: int) -> str | None:
-    """Why a narrative must be written again: JSON, far too short, far too long, or a list in disguise."""
+    """Why a narrative must be written again: JSON, far too short, far too long, a list in disguise, or
+    written as the person speaking (the prompt asks for a third-person portrait; the embedded model
+    wrote "I am Marius Pruschke, a professional sales manager ..." for 1 persona of 4)."""
     stripped = re.sub(r"^\s*```\w*\s*", "", text)  # a code fence: "```json {...}"
     if stripped[:1] in "{[" or re.match(r'^"?\w+"?\s*:\s*["{\[]', stripped):
         return "it is JSON; write plain prose sentences about the person"
@@ -827,6 +830,8 @@ def _narrative_problem(text: str, low: int, high: int) -> str | None:
     opening = repetitive_openings(text)
     if opening is not None:
         return f'too many sentences start with "{opening}"; write connected prose, not a list'
+    if is_first_person_narrative(text):
+        return "it speaks as the person ('I am ...'); write about them in the third person"
     return None
 
 
