@@ -7,7 +7,7 @@ import functools
 import json
 import logging
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -900,24 +900,33 @@ def _copied_instructions(text: str, draft: PersonaDraft) -> str | None:
     own = {g for g in _grams(text) if not fact_words.intersection(g)}
     if not own:
         return None
-    firsts = {g[0] for g in own}
-    asked: set[tuple[str, ...]] = set()
-    answered: set[tuple[str, ...]] = set()
-    for message in draft.messages:  # the requests hold some 10,000 words at k=220: no set of their runs
-        found = asked if message.get("role") == "user" else answered
-        words = WORD.findall(str(message.get("content", "")).lower())  # not memoised: long, seen once
-        for i in range(len(words) - _GRAM + 1):
-            if words[i] in firsts:
-                gram = tuple(words[i : i + _GRAM])
-                if gram in own:
-                    found.add(gram)
+    asked = _runs_found(own, (m for m in draft.messages if m.get("role") == "user"))
+    if not asked:
+        return None
     # words the model itself wrote about the person (its accepted values, which a re-ask may quote back
     # in a request) are facts, not instructions: "always ready to help others and" was refused so
-    shared = asked - answered
+    shared = asked - _runs_found(asked, (m for m in draft.messages if m.get("role") != "user"))
     if not shared:
         return None
     copied = " ".join(min(shared))
     return f'it copies the instructions ("{copied} ..."); describe the person in your own words'
+
+
+def _runs_found(runs: set[tuple[str, ...]], messages: Iterable[Mapping[str, Any]]) -> set[tuple[str, ...]]:
+    """The word runs of ``runs`` (lower-case, :data:`_GRAM` words) that occur in ``messages``.
+
+    The requests hold some 10,000 words at k=220: their words are scanned once for the runs' first
+    words, with no set of all their runs built."""
+    firsts = {g[0] for g in runs}
+    found: set[tuple[str, ...]] = set()
+    for message in messages:
+        words = WORD.findall(str(message.get("content", "")).lower())  # not memoised: long, seen once
+        for i in range(len(words) - _GRAM + 1):
+            if words[i] in firsts:
+                gram = tuple(words[i : i + _GRAM])
+                if gram in runs:
+                    found.add(gram)
+    return found
 
 
 STORY_THEMES: tuple[str, ...] = (
