@@ -986,12 +986,14 @@ def test_narrative_in_the_first_person_is_reasked() -> None:
         return next(replies) if req.call_site == "narrative" else None
 
     draft = _draft()
+    draft.demographics["name"] = "Juma Otieno"
     gen = ValueGenerator(max_fill_retries=2)
     llm = FakeLLM(handler=handler)
     asyncio.run(gen.core(llm, draft, np.random.default_rng(0)))
     asyncio.run(gen.narrate(llm, draft))
     narratives = [r for r in llm.requests if r.call_site == "narrative"]
     assert len(narratives) == 3 and "third person" in narratives[-1].last_user_message
+    assert 'beginning "Juma Otieno is"' in narratives[-1].last_user_message
     assert draft.narrative == third and "narrative" not in draft.missing
     assert draft.rejected.get("narrative") == 2
     # one quoted sentence does not make a portrait first-person

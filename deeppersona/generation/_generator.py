@@ -729,7 +729,8 @@ class ValueGenerator:
                 llm, draft, convo, None, "narrative", temperature=temperature, max_tokens=_room(2 * high)
             )
             text = _tidy_narrative(str(reply.output), low, high)
-            problem = _narrative_problem(text, low, high) or _copied_instructions(text, draft)
+            name = str(draft.demographics.get("name") or "").strip() or None
+            problem = _narrative_problem(text, low, high, name) or _copied_instructions(text, draft)
             if problem is None:
                 draft.missing.pop("narrative", None)
                 break
@@ -815,7 +816,7 @@ def _tidy_narrative(text: str, low: int, high: int) -> str:
     return trim_story(" ".join(kept), story_words=(low, high))
 
 
-def _narrative_problem(text: str, low: int, high: int) -> str | None:
+def _narrative_problem(text: str, low: int, high: int, name: str | None = None) -> str | None:
     """Why a narrative must be written again: JSON, far too short, far too long, a list in disguise, or
     written as the person speaking (the prompt asks for a third-person portrait; the embedded model
     wrote "I am Marius Pruschke, a professional sales manager ..." for 1 persona of 4)."""
@@ -831,7 +832,10 @@ def _narrative_problem(text: str, low: int, high: int) -> str | None:
     if opening is not None:
         return f'too many sentences start with "{opening}"; write connected prose, not a list'
     if is_first_person_narrative(text):
-        return "it speaks as the person ('I am ...'); write about them in the third person"
+        # naming the opening helps: told "it speaks as the person ('I am ...')", the embedded model
+        # answered "I am Marius ..." twice more; told to begin "Marius Pruschke is", it wrote about him
+        begin = f', beginning "{name} is"' if name else ""
+        return f"it was written in the first person; write about them in the third person{begin}"
     return None
 
 
