@@ -833,7 +833,7 @@ def _narrative_problem(text: str, low: int, high: int, name: str | None = None) 
         return f'too many sentences start with "{opening}"; write connected prose, not a list'
     if is_first_person_narrative(text):
         # naming the opening helps: told "it speaks as the person ('I am ...')", the embedded model
-        # answered "I am Marius ..." twice more; told to begin "Marius Pruschke is", it wrote about him
+        # answered "I am Marius ..." again; told to begin "Marius Pruschke is", it wrote about him
         begin = f', beginning "{name} is"' if name else ""
         return f"it was written in the first person; write about them in the third person{begin}"
     return None
