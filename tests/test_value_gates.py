@@ -978,7 +978,9 @@ def test_placeholder_choices_and_clauses_cut_after_a_comma() -> None:
 
 def test_narrative_in_the_first_person_is_reasked() -> None:
     """Seen on the embedded model: "I am Marius Pruschke, a professional sales manager ..." kept as `ok`."""
-    third = " ".join(f"In {1990 + i} he mended {i + 3} fishing nets in Lamu for his uncle." for i in range(12))
+    third = " ".join(
+        f"In {1990 + i} he mended {i + 3} fishing nets in Lamu for his uncle." for i in range(12)
+    )
     first = "I am Juma Otieno, a fisherman from Lamu. " + third.replace(" he ", " I ")
     replies = iter([first, first, third])
 
