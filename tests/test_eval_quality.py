@@ -12,7 +12,7 @@ import pytest
 from deeppersona.errors import ConfigError, DataFileNotFoundError, EvaluationError
 from deeppersona.evaluation import Evaluator, QualityReport
 from deeppersona.evaluation._quality import CONTRADICTION_RULES, CORE_PARTS, FIGURES
-from deeppersona.persona import AttributeValue, CoreProfile, Persona, Population
+from deeppersona.persona import AttributeValue, CoreProfile, Persona, Population, Provenance
 
 STORY = " ".join(["She walked to the market every morning with her grandmother in Kisumu."] * 4)  # 48 words
 LIFE_STAGE = "Demographic Information > Age > Life Stage"
@@ -327,6 +327,10 @@ def test_anchored_values_are_listed_but_not_counted() -> None:
             {"age": 40, "country": "Kenya"},
             {"Demographic Information > Ethnicity and Ancestry > Diaspora Identity": "Kenyan"},
         ),
+        # seen in the quick start: a 49-year-old "started working on his crop farm in 2005, when he was
+        # just 17 years old"
+        ("year_age", {"age": 49}, {"A > Work History": "started on the farm in 2005, when he was just 17"}),
+        ("year_age", {"age": 72}, {"A > Education": "At the age of 23, in 2017, she finished her degree"}),
     ],
 )
 def test_each_contradiction_rule(rule: str, demographics: dict[str, Any], values: dict[str, Any]) -> None:
@@ -349,10 +353,36 @@ def test_contradiction_rules_are_conservative() -> None:
         "Relationships and Social Networks > Dating Life > Partner Preferences": "someone kind and funny",
         "Career and Work Identity > Entrepreneurship and Self-Employment > Business Partners": "two cousins",
         "Demographic Information > Ethnicity and Ancestry > Diaspora Identity": "Somali diaspora in Nairobi",
+        "Demographic Information > Migration History > First Move": "moved to Nairobi in 2005, when she was 21",
     }
-    report = quality([persona(values=values, demographics={"age": 22 + 20, "country": "Kenya"})])
+    run = Provenance(run_config={"sampler": {"settings": {"year": 2026}}})
+    report = quality(
+        [persona(values=values, demographics={"age": 22 + 20, "country": "Kenya"}, provenance=run)]
+    )
     assert report.summary["contradictions"] == 0, report.to_pandas(per="persona")["contradictions"].tolist()
     assert set(report.contradictions) == set(CONTRADICTION_RULES)
+
+
+def test_year_age_rule_reads_stories_and_the_narrative_against_the_run_year() -> None:
+    from deeppersona.generation._contradictions import year_age_claims
+
+    run = Provenance(run_config={"sampler": {"settings": {"year": 2025}}})
+    story = "In 2005, when he was just 17 years old, Emmanuel started working on the family farm."
+    fits = persona("fits", demographics={"age": 37}, provenance=run, narrative=story)  # born 1988
+    off = persona("off", demographics={"age": 49}, provenance=run, narrative=story)  # born 1976
+    in_story = persona(
+        "story",
+        demographics={"age": 49},
+        provenance=run,
+        core_profile=core().model_copy(update={"life_stories": [story]}),
+    )
+    report = quality([fits, off, in_story])
+    assert report.contradictions["year_age"] == 2
+    rows = report.to_pandas(per="persona").set_index("id")["contradictions"]
+    assert rows["fits"] == "" and "aged 17 in 2005, but 49 in 2025" in rows["off"]
+    # distances, shares and counts after the age are no age
+    assert year_age_claims("In 2010, when she was 20 kilometres from home, the rains came") == []
+    assert year_age_claims("in 2012, when he was 30 percent sure") == []
 
 
 def test_contradiction_share_and_value_flags() -> None:

@@ -52,8 +52,49 @@ CONTRADICTION_RULES: dict[str, str] = {
         "a diaspora attribute naming the persona's own country or nationality while living there "
         "('Diaspora Identity: Kenyan' for a Kenyan in Kenya)"
     ),
+    "year_age": (
+        "a text of the persona (life story, narrative, free-text value) dating its age in a year ('in 2005, "
+        "when he was just 17', 'at the age of 17, in 2005') more than 2 years off the persona's age in "
+        "the run's reference year (the demographic tables' year, else this year)"
+    ),
 }
 """The rule-based contradiction checks, name → definition. Conservative: they only fire on clear cases."""
+
+_YEAR_THEN_AGE = re.compile(
+    r"\bin ((?:19|20)\d\d)\b[^.;!?]{0,60}?\b(?:when (?:he|she|they|i) (?:was|were)|at the age of|at age|aged)"
+    r"\s+(?:just |only |barely |about |around )?(\d{1,2})\b(?!\s*(?:%|percent|km|kilo|miles|kg|hours|minutes|"
+    r"days|weeks|months|children|kids|people|workers|of (?:them|us)))"
+)
+_AGE_THEN_YEAR = re.compile(r"\b(?:at the age of|at age|aged)\s+(\d{1,2}),?\s+in ((?:19|20)\d\d)\b")
+
+
+def year_age_claims(text: str) -> list[tuple[int, int]]:
+    """``(year, age then)`` for each place ``text`` dates the person's age in a year ("in 2005, when he
+    was just 17" → ``(2005, 17)``)."""
+    low = str(text).casefold()
+    found = [(int(y), int(a)) for y, a in _YEAR_THEN_AGE.findall(low)]
+    found += [(int(y), int(a)) for a, y in _AGE_THEN_YEAR.findall(low)]
+    return found
+
+
+def _year_age_break(texts: Sequence[str], age: int, year: int) -> str | None:
+    """The first claim of ``texts`` that puts the birth year more than 2 years from ``year - age``."""
+    for text in texts:
+        for then, age_then in year_age_claims(text):
+            if then <= year and abs((then - age_then) - (year - age)) > 2:
+                return f"aged {age_then} in {then}, but {age} in {year}"
+    return None
+
+
+def _reference_year(persona: Persona) -> int:
+    """The year the persona's age refers to: the sampler's table year of its run, else this year."""
+    sampler = (persona.provenance.run_config or {}).get("sampler") or {}
+    year = (sampler.get("settings") or {}).get("year") if isinstance(sampler, Mapping) else None
+    if isinstance(year, int) and not isinstance(year, bool) and 1900 < year < 2200:
+        return year
+    import datetime
+
+    return datetime.date.today().year
 
 
 def _text(value: Any) -> str:
@@ -426,6 +467,13 @@ def _rule_breaks(persona: Persona, attrs: list[_Attr], countries: _Countries) ->
     for a in live:
         for rule, detail in _value_breaks(dem, age, a, countries):
             add(rule, a.key, detail)
+    if age is not None:
+        core = persona.core
+        texts = [persona.narrative, *(core.life_stories if core is not None else ())]
+        texts += [a.value for a in live if isinstance(a.value, str)]
+        clash = _year_age_break(texts, age, _reference_year(persona))
+        if clash is not None:
+            add("year_age", "text", clash)
     statuses = [(a.key, normalise(_text(a.value))) for a in live if _MARITAL_LEAF.search(_leaf(a.path))]
     if dem.get("marital_status"):
         statuses.append(("demographics.marital_status", normalise(str(dem["marital_status"]))))
