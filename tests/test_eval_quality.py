@@ -420,6 +420,18 @@ def test_narrative_coverage() -> None:
     assert rows.loc[rows["persona_id"] == "a", "in_narrative"].tolist() == [True, True, False, None]
 
 
+def test_value_about_the_prompt_counts_as_a_placeholder() -> None:
+    """Seen in the quality benchmark: "balance is not mentioned in the given text, it is assumed to be zero"
+    stored for 33 of a persona's 60 attributes, with the persona `ok`."""
+    values = {
+        "A > Balance": "balance is not mentioned in the given text, it is assumed to be zero",
+        "A > Garden": "grows tomatoes on the balcony",
+    }
+    report = quality([persona("a", values, status="ok")])
+    assert report.summary["placeholder_share"] == pytest.approx(1 / 2)
+    assert report.summary["ok_but_incomplete"] == 1
+
+
 def test_narrative_in_the_first_person_is_counted() -> None:
     values = {"A > Garden": "grows tomatoes on the balcony"}
     a = persona("a", values, narrative="I am Amina. I grow tomatoes and I sing in the church choir.")

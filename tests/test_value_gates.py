@@ -141,6 +141,13 @@ BAD_VALUES = [
     ("station", "Conf", "outside_options"),
     ("station", "Other FM", "outside_options"),
     ("hours", "lots", "not_a_number"),
+    # the embedded model stored 33 such values of 60 for one persona of the quality benchmark
+    (
+        "sleep_quality",
+        "sleep quality is not mentioned in the given text, it is assumed to be zero",
+        "about_the_prompt",
+    ),
+    ("sleep_quality", "The individual does not mention any specific sleep habits", "about_the_prompt"),
 ]
 
 
@@ -325,6 +332,8 @@ def test_short_narrative_is_reasked_then_recorded() -> None:
         ("High", {"kind": "categorical", "options": ("High", "Low")}, None),
         ("Conf", {"kind": "categorical", "options": ("Conformist", "Rebel")}, "outside_options"),
         ("Yes", {"kind": "item"}, None),
+        ("her divorce is never mentioned at family gatherings", {}, None),
+        ("reads the text of every contract twice before signing", {}, None),
     ],
 )
 def test_value_problem_rules(value: str, kwargs: dict[str, Any], expected: str | None) -> None:
@@ -998,6 +1007,11 @@ def test_narrative_in_the_first_person_is_reasked() -> None:
     assert 'beginning "Juma Otieno is"' in narratives[-1].last_user_message
     assert draft.narrative == third and "narrative" not in draft.missing
     assert draft.rejected.get("narrative") == 2
+    # nor may it talk about the dialogue (persona 7 of the benchmark: "Despite not mentioning any ...")
+    from deeppersona.generation._generator import _narrative_problem
+
+    about = "Despite not mentioning any language learning motivation, she speaks Portuguese well. " + third
+    assert "talked about the text" in (_narrative_problem(about, 20, 400) or "")
     # one quoted sentence does not make a portrait first-person
     assert not is_first_person_narrative('He mends nets. He says: "I never lend money." He lives in Lamu.')
     assert is_first_person_narrative(first)

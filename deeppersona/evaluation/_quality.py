@@ -50,6 +50,7 @@ from ..generation._checks import (
     not_applicable_reason,
     parse_number,
     sentences,
+    speaks_of_the_prompt,
     story_problem,
     word_count,
 )
@@ -88,7 +89,10 @@ FIGURES: dict[str, str] = {
     "one_word_share": "free-text values of exactly one word",
     "mean_words": "mean length of free-text values, in words",
     "empty_share": "values that are None, blank or an empty list (of all values that are not N/A)",
-    "placeholder_share": "values that stand for no value: 'N/A', 'unknown', 'string' (of all values not N/A)",
+    "placeholder_share": (
+        "values that stand for no value: 'N/A', 'unknown', 'string', or a statement about the request "
+        "('not mentioned in the given text, it is assumed to be zero') (of all values not N/A)"
+    ),
     "junk_share": "values without a letter or digit, or a JSON fragment such as '{' (of all values not N/A)",
     "unusable_share": "values that are empty, a placeholder or junk (of all values not N/A)",
     "not_applicable_share": "values marked not applicable with a reason (of all values)",
@@ -456,7 +460,7 @@ def assess_quality(
             placeholder = (
                 not (na or empty or an_option)
                 and isinstance(value, (str, list, tuple))
-                and all(is_placeholder(t) for t in _items(value))
+                and all(is_placeholder(t) or speaks_of_the_prompt(t) for t in _items(value))
             )
             junk = (
                 not (na or empty or placeholder)

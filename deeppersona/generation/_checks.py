@@ -52,6 +52,7 @@ __all__ = [
     "na_restates_name",
     "repetitive_openings",
     "sentences",
+    "speaks_of_the_prompt",
     "story_problem",
     "trim_story",
     "echoes_name",
@@ -80,6 +81,7 @@ ValueProblem = Literal[
     "truncated",
     "example_copy",
     "out_of_range",
+    "about_the_prompt",
 ]
 """Why a value is refused (see :func:`value_problem`; ``"repeated"`` is judged by the generator, which
 sees the persona's other values, and ``"one_word"`` only on the first ask of a free-text value)."""
@@ -374,6 +376,22 @@ she stands for"), so they are not here."""
 _DANGLING_SPAN = 64
 """Characters at the end of a text that can hold a :data:`_DANGLING` ending (at most "which they
 were" and the spaces around it)."""
+
+
+_ABOUT_THE_PROMPT = re.compile(
+    r"\b(?:is|are|was|were)\s*(?:not|n['’]t)\s+mentioned\b|\b(?:does|do|did)\s*(?:not|n['’]t)\s+mention\b"
+    r"|\bnot\s+mentioning\b|\bno\s+mention\s+of\b|\bassumed\s+to\s+be\b"
+    r"|\b(?:in|from)\s+the\s+(?:given\s+|provided\s+|above\s+)?(?:text|profile|conversation|prompt|context)\b",
+    re.IGNORECASE,
+)
+
+
+def speaks_of_the_prompt(text: str) -> bool:
+    """Whether a value talks about the request instead of the person: "balance is not mentioned in the
+    given text, it is assumed to be zero", "The individual does not mention any documentation habits".
+    Nothing about a person being created is "not mentioned": such a text stands for no value (the
+    embedded model wrote 33 of them for one persona of 60 values, stored as values)."""
+    return bool(_ABOUT_THE_PROMPT.search(str(text)))
 
 
 def is_cut_off(text: str) -> bool:
@@ -727,6 +745,8 @@ def value_problem(
         return "junk"
     if looks_not_applicable(text) and not_applicable_reason(text) is None:
         return "unfounded_na"
+    if speaks_of_the_prompt(text):
+        return "about_the_prompt"
     if sketch and copies_sketch(text, sketch):
         return "sketch_copy"
     if copies_example(text):
@@ -745,6 +765,10 @@ def value_problem(
 _PROBLEM_TEXT: dict[str, str] = {
     "empty": "it was empty",
     "placeholder": "it was a placeholder, not a value",
+    "about_the_prompt": (
+        "it talked about the text instead of the person ('not mentioned in the given text', 'assumed to "
+        "be'); you are creating this person: decide a plausible, specific value"
+    ),
     "junk": "it was not text (no words, or a piece of JSON)",
     "outside_options": "it was not one of the allowed options",
     "not_a_number": "it held no number",

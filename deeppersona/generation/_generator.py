@@ -34,6 +34,7 @@ from ._checks import (
     normalise,
     repetitive_openings,
     sentences,
+    speaks_of_the_prompt,
     story_problem,
     trim_story,
     value_problem,
@@ -831,6 +832,8 @@ def _narrative_problem(text: str, low: int, high: int, name: str | None = None) 
     opening = repetitive_openings(text)
     if opening is not None:
         return f'too many sentences start with "{opening}"; write connected prose, not a list'
+    if speaks_of_the_prompt(text):
+        return "it talked about the text ('not mentioning', 'in the given profile'); describe the person"
     if is_first_person_narrative(text):
         # naming the opening helps: told "it speaks as the person ('I am ...')", the embedded model
         # answered "I am Marius ..." again; told to begin "Marius Pruschke is", it wrote about him
