@@ -250,7 +250,6 @@ class _Countries:
     cache: dict[str, tuple[set[str], set[str]]] = field(default_factory=dict)
     tables: Any = None  # the country table, read on first use
 
-
     def names(self, country: str) -> tuple[set[str], set[str]]:
         """Upper-cased aliases and lower-case nationality words of ``country``."""
         if country not in self.cache:
@@ -283,9 +282,8 @@ class _Attr:
     na: bool
 
 
-def _life_stage_break(leaf: str, text: str, age: int) -> bool:
-    if "life stage" not in leaf:
-        return False
+def _life_stage_break(text: str, age: int) -> bool:
+    """A life stage value (``age_life_stage`` applies) outside the age's stage."""
     for pattern, lo, hi in _STAGES:
         if pattern.match(text):
             return not lo <= age <= hi
@@ -293,44 +291,33 @@ def _life_stage_break(leaf: str, text: str, age: int) -> bool:
 
 
 def _stated_age_break(leaf: str, value: Any, text: str, age: int) -> bool:
+    """A stated age or age group (``age_stated`` applies) that is not the persona's age."""
     if leaf in _AGE_LEAVES:
         number = parse_number(value)
         return number is not None and abs(number - age) > 1
-    if leaf in _AGE_GROUP_LEAVES:
-        match = _RANGE.search(text)
-        if match:
-            lo, hi = sorted((int(match.group(1)), int(match.group(2))))
-            return age < lo - 1 or age > hi + 1
-        plus = _PLUS.search(text)
-        return plus is not None and age < int(plus.group(1)) - 1
-    return False
+    match = _RANGE.search(text)
+    if match:
+        lo, hi = sorted((int(match.group(1)), int(match.group(2))))
+        return age < lo - 1 or age > hi + 1
+    plus = _PLUS.search(text)
+    return plus is not None and age < int(plus.group(1)) - 1
 
 
-def _education_break(segments: Sequence[str], leaf: str, text: str, age: int) -> bool:
-    about_attainment = bool(_EDUCATION_LEAF.search(leaf)) or "educational attainment" in segments
-    if (
-        not about_attainment
-        or _EDUCATION_SKIP.search(leaf)
-        or _RELATIVES.search(leaf)
-        or _NOT_DONE.search(text)
-    ):
+def _education_break(text: str, age: int) -> bool:
+    """A degree completed too young (``education_age`` applies; a degree not yet done is no break)."""
+    if _NOT_DONE.search(text):
         return False
     return bool((_DOCTORATE.search(text) and age < 24) or (_MASTERS.search(text) and age < 21))
 
 
-def _retirement_break(leaf: str, text: str, age: int) -> bool:
-    return (
-        age < 40
-        and bool(_WORK_LEAF.search(leaf))
-        and not _WORK_SKIP.search(leaf)
-        and not _RELATIVES.search(leaf)
-        and bool(_RETIRED.match(text))
-    )
+def _retirement_break(text: str, age: int) -> bool:
+    """Retired before 40 (``retirement_age`` applies)."""
+    return age < 40 and bool(_RETIRED.match(text))
 
 
 def _child_ages(leaf: str, text: str) -> list[int]:
-    if not _CHILD_LEAF.search(leaf) or _CHILD_LEAF_SKIP.search(leaf) or "grand" in leaf:
-        return []
+    """The children's ages a value states (``children_ages`` applies); a bare number counts when the
+    attribute is about ages."""
     ages = [int(m) for m in _CHILD_AGE.findall(text)]
     for group in _CHILD_AGES.findall(text):
         ages += [int(n) for n in re.findall(r"\d{1,3}", group)]
@@ -388,17 +375,16 @@ def _value_breaks(
     if not rules:
         return []
     found: list[tuple[str, str]] = []
-    segments = [canonical_key(s) for s in a.path]
-    leaf, text = (segments[-1] if segments else ""), normalise(_text(a.value))
+    leaf, text = (canonical_key(a.path[-1]) if a.path else ""), normalise(_text(a.value))
     shown = f"{_text(a.value)!r}"
     if age is not None:
-        if "age_life_stage" in rules and _life_stage_break(leaf, text, age):
+        if "age_life_stage" in rules and _life_stage_break(text, age):
             found.append(("age_life_stage", f"{shown} at age {age}"))
         if "age_stated" in rules and _stated_age_break(leaf, a.value, text, age):
             found.append(("age_stated", f"{shown} but age {age}"))
-        if "education_age" in rules and _education_break(segments, leaf, text, age):
+        if "education_age" in rules and _education_break(text, age):
             found.append(("education_age", f"{shown} at age {age}"))
-        if "retirement_age" in rules and _retirement_break(leaf, text, age):
+        if "retirement_age" in rules and _retirement_break(text, age):
             found.append(("retirement_age", f"{shown} at age {age}"))
         old = [n for n in _child_ages(leaf, text) if n >= age - 12] if "children_ages" in rules else []
         if old:
