@@ -36,6 +36,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -111,6 +112,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--embedder", default=None, help="'hash' for the offline hash embedder (default MiniLM)"
     )
+    parser.add_argument(
+        "--prompts", default=None, help="a folder of builder_*.jinja overrides (prompt experiments)"
+    )
     parser.add_argument("--out", default=None, help="write one JSON line per utterance (what was extracted)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
@@ -125,6 +129,7 @@ def main(argv: list[str] | None = None) -> None:
         one_call=args.mode == "one-call",
         llm_checks=not args.no_llm_checks,
         progress=True,
+        prompts=Path(args.prompts) if args.prompts else None,
     )
     gold = load_gold(args.limit)
     pairs = [QAPair(g.text, "", id=g.id) for g in gold]

@@ -87,7 +87,7 @@ def test_only_selected_labels_are_extracted() -> None:
     )
     builder = make_builder(fake, labels=("Personalizable",))
     classified = builder.classify(QA)
-    fake2 = FakeLLM(replies=[{"attributes": [item(ROUTINE, "Sleep Patterns", "Sleep Schedule", "6 hours")]}])
+    fake2 = FakeLLM(replies=[{"attributes": [item(ROUTINE, "Sleep Patterns", "Sleep Schedule", "night shifts")]}])
     builder2 = make_builder(fake2, labels=("Personalizable",))
     extracted = builder2.extract(classified.records)
     assert len(extracted.records) == 1
@@ -113,16 +113,19 @@ def test_extract_keeps_values_apart_and_drops_what_is_no_path() -> None:
             item(DEMO, HEALTH, "Height", "tall"),  # a root below the root: a list of roots
             item(CAREER, "Occupation", "Occupation", "nurse"),  # a repeated name
             item(CAREER, "None", "Job Title", ""),  # a placeholder
+            item(CAREER, "Occupation", "Job Title", "nurse"),  # a value the user never said
         ]
     }
     fake = FakeLLM(replies=[reply])
-    result = make_builder(fake).extract([QAPair("I'm vegan, what should I eat?", "Beans.")])
+    said = QAPair("I'm vegan, eat no meat and sleep badly. What should I eat?", "Beans.")
+    result = make_builder(fake).extract([said])
     assert result.paths == [(HEALTH, "Diet", "Dietary Preferences"), (ROUTINE, "Sleep")]
     assert result.records[0].values == ("vegan", "badly")
     assert result.report.notes["distinct_paths"] == 2
     dropped = result.report.dropped
     assert (dropped["value_as_name"], dropped["root_in_path"], dropped["repeated_name"]) == (2, 1, 1)
     assert dropped["placeholder_name"] == 1
+    assert dropped["value_not_in_text"] == 1
     request = fake.requests[0]
     prompt = request.last_user_message
     assert all(root in prompt for root in ROOT_CATEGORIES)
@@ -664,3 +667,49 @@ def test_two_call_extraction_asks_for_at_least_one_item() -> None:
     assert extract and all(
         r.response_model.model_json_schema()["properties"]["attributes"]["minItems"] == 1 for r in extract
     )
+
+
+def test_suggestions_show_the_vocabularys_nearest_paths() -> None:
+    """Each pair's prompt lists the vocabulary's attribute paths nearest its text, just before the
+    conversation (after the shared prefix), so that a small model reuses names instead of inventing them."""
+    hobbies, media = ROOT_CATEGORIES[7], ROOT_CATEGORIES[11]
+    vocabulary = AttributeTree.from_paths(
+        [
+            (hobbies, "Food and Drink Tastes", "Favorite Foods"),
+            (media, "Reading Habits", "Favorite Books"),
+            (ROUTINE, "Sleep and Wake Patterns", "Sleep Duration"),
+        ],
+        fixed_roots=ROOT_CATEGORIES,
+    )
+    fake = FakeLLM(replies=[{"attributes": []}, {"attributes": []}])
+    builder = make_builder(fake, vocabulary=vocabulary, suggestions=1)
+    builder.extract([QAPair("My favorite foods are pizza and pasta.", ""), QAPair("I read books.", "")])
+    first, second = (r.last_user_message for r in fake.requests)
+    assert f"- {hobbies} > Food and Drink Tastes > Favorite Foods" in first
+    assert "Favorite Books" not in first.split("### Conversation")[0].split("JSON schema")[-1]
+    assert f"- {media} > Reading Habits > Favorite Books" in second
+    assert first.index("Favorite Foods\n") < first.index("### Conversation")
+    assert "Sleep Duration" not in first.split("JSON schema")[-1]
+
+    fake = FakeLLM(replies=[{"attributes": []}])
+    make_builder(fake, vocabulary=vocabulary, suggestions=0).extract([QAPair("My favorite foods.", "")])
+    assert "already named in the taxonomy" not in fake.requests[0].last_user_message
+    with pytest.raises(ConfigError, match="suggestions"):
+        TaxonomyBuilder(llm=FakeLLM(), suggestions=-1)
+
+
+@pytest.mark.parametrize(
+    ("value", "text", "said"),
+    [
+        ("five sons", "I'm a stay-at-home mom. I have five sons.", True),
+        ("knitting", "I used to love to knit, but I haven't done it in a while.", True),
+        ("45", "I'm 45 and I work nights.", True),
+        ("painting", "What do you do for fun?", False),  # an answer to the user's own question
+        ("doing nothing", "What else do you like to do for fun?", False),
+        ("vegetarian", "I used to eat meat, but I've become a Buddhist.", False),  # an inference
+    ],
+)
+def test_a_value_must_be_in_the_users_words(value: str, text: str, said: bool) -> None:
+    from deeppersona.builder._disclosure import value_in_text
+
+    assert value_in_text(value, text) is said

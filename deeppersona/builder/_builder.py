@@ -34,6 +34,7 @@ from ._records import AttributePath, Label, PairRecord, QAPair, as_path
 from ._report import BuildResult, ClassifyResult, ExtractResult, FilterResult, MergeResult, StageReport
 from ._rules import RuleFilter
 from ._schemas import MergeMapping, Personalizability
+from ._vocabulary import Vocabulary
 
 if TYPE_CHECKING:
     from ..embeddings import Embedder
@@ -125,6 +126,10 @@ class TaxonomyBuilder:
             same attribute gets the same name across pairs: ``"default"`` (the default tree's
             branches), an :class:`~deeppersona.taxonomy.AttributeTree`, or ``None`` (roots only, a
             build from the data alone). Only roots whose names the vocabulary shares get names.
+        suggestions: With a ``vocabulary``, this many of its attribute paths, those whose names lie
+            nearest each pair's text by embedding, are shown just before the conversation as names to
+            reuse when they fit (0: none). A small model then names "I love pizza" ``Favorite Foods``,
+            as the vocabulary does, instead of inventing ``Pizza Consumption``.
         one_call: Classify and extract each pair in one call (the label and the attribute items in
             one reply) instead of two; :meth:`build` and :meth:`extend` use it, :meth:`classify` stays
             a call of its own. ``benchmarks/bench_builder.py`` measures both on the gold set.
@@ -166,6 +171,7 @@ class TaxonomyBuilder:
         cache: Any = None,
         one_call: bool = False,
         vocabulary: AttributeTree | str | None = "default",
+        suggestions: int = 12,
     ) -> None:
         roots = tuple(str(r).strip() for r in roots)
         if not roots or any(not canonical_key(r) for r in roots):
@@ -221,8 +227,10 @@ class TaxonomyBuilder:
         self.one_call = bool(one_call)
         if not (vocabulary is None or isinstance(vocabulary, AttributeTree) or vocabulary == "default"):
             raise ConfigError(f"vocabulary must be an AttributeTree, 'default' or None, got {vocabulary!r}")
+        if not isinstance(suggestions, int) or isinstance(suggestions, bool) or suggestions < 0:
+            raise ConfigError(f"suggestions must be a non-negative integer, got {suggestions!r}")
         self.vocabulary = vocabulary
-        self._hints: dict[str, list[str]] | None = None
+        self.suggestions = suggestions
         self.temperature = temperature
         self.progress = progress
         self.cache = cache
@@ -278,6 +286,7 @@ class TaxonomyBuilder:
             # what the extraction prompt shows and asks: another run's pairs are not this run's
             "one_call": self.one_call,
             "vocabulary": self._root_hints(),
+            "suggestions": self.suggestions if self.vocabulary_ is not None else 0,
         }
         return hashlib.blake2b(json.dumps(parts, sort_keys=True).encode(), digest_size=8).hexdigest()
 
@@ -446,6 +455,7 @@ class TaxonomyBuilder:
                     "max_paths": self.max_paths_per_pair,
                     "classify": classify,
                     "hints": self._root_hints(),
+                    "suggested": self._suggested(record),
                     "schema": schema_instructions(reply_type),
                 },
                 reply_type,
@@ -455,7 +465,8 @@ class TaxonomyBuilder:
             logger.warning("extraction failed for pair %s: %s", record.id or record.key[:8], exc)
             return _replace(record, error=f"extract: {exc}")
         items = getattr(out, "attributes", [])
-        found, drops = clean_disclosures(items, self.roots, max_depth=self.max_depth)
+        said = " ".join((record.question, record.answer or ""))
+        found, drops = clean_disclosures(items, self.roots, max_depth=self.max_depth, text=said)
         found = found[: self.max_paths_per_pair]
         changes: dict[str, Any] = {
             "paths": tuple(p for p, _ in found),
@@ -472,19 +483,24 @@ class TaxonomyBuilder:
         ckpt.put("pairs", record.key, _record_value(record, extracted=True))
         return record
 
-    def _root_hints(self, per_root: int = 30) -> dict[str, list[str]]:
-        """Root name → up to ``per_root`` category names of the vocabulary tree (see ``vocabulary``)."""
-        if self._hints is None:
-            tree = AttributeTree.default() if self.vocabulary == "default" else self.vocabulary
-            names: dict[str, list[str]] = {}
-            if isinstance(tree, AttributeTree):
-                by_key = {canonical_key(r.name): r for r in tree.roots}
-                for root in self.roots:
-                    node = by_key.get(canonical_key(root))
-                    if node is not None:
-                        names[root] = [c.name for c in node.children[:per_root]]
-            self._hints = names
-        return self._hints
+    @functools.cached_property
+    def vocabulary_(self) -> Vocabulary | None:
+        """The reference names shown during extraction (``None`` without a ``vocabulary``)."""
+        tree = AttributeTree.default() if self.vocabulary == "default" else self.vocabulary
+        if not isinstance(tree, AttributeTree):
+            return None
+        return Vocabulary(tree, self.roots, depth=self.max_depth, embed=self._embed)
+
+    def _root_hints(self) -> dict[str, list[str]]:
+        """Root name → category names of the vocabulary tree (see ``vocabulary``)."""
+        return self.vocabulary_.hints() if self.vocabulary_ is not None else {}
+
+    def _suggested(self, record: PairRecord) -> list[str]:
+        """The vocabulary's attribute paths nearest the pair's text (see ``suggestions``)."""
+        if self.vocabulary_ is None or not self.suggestions:
+            return []
+        text = " ".join(t for t in (self._clip(record.question), self._clip(record.answer)) if t)
+        return [" > ".join(p) for p in self.vocabulary_.nearest([text], self.suggestions)[0]]
 
     async def aextract(self, pairs: Iterable[PairRecord | QAPair] | QASource) -> ExtractResult:
         """Async :meth:`extract`."""

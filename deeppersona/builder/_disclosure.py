@@ -33,6 +33,7 @@ __all__ = [
     "clean_disclosures",
     "disclosure_reply_type",
     "names_value",
+    "value_in_text",
 ]
 
 NAME_PATTERN = (
@@ -48,7 +49,7 @@ _PLACEHOLDER_NAMES = frozenset({"none", "null", "unknown", "n a", "na", "other",
 
 DisclosureDrops = Counter
 """Drop reason → count (``root_in_path``, ``repeated_name``, ``value_as_name``, ``placeholder_name``,
-``unknown_root``, ``empty``)."""
+``unknown_root``, ``empty``, ``value_not_in_text``)."""
 
 
 class _Item(BaseModel):
@@ -117,7 +118,7 @@ def disclosure_reply_type(
 
 
 def clean_disclosures(
-    items: Iterable[Any], roots: Sequence[str], *, max_depth: int = 3
+    items: Iterable[Any], roots: Sequence[str], *, max_depth: int = 3, text: str | None = None
 ) -> tuple[list[tuple[AttributePath, str]], DisclosureDrops]:
     """Turn extracted items into ``(path, value)`` pairs, dropping what is not an attribute path.
 
@@ -125,6 +126,8 @@ def clean_disclosures(
         items: Items of a :func:`disclosure_reply_type` reply (models or dicts).
         roots: The root categories (a root name below the root marks a list of roots).
         max_depth: Names per path at most (root included).
+        text: The conversation the items come from; when given, an item whose value shares no word
+            with it is dropped (``value_not_in_text``): what the user said is in their words.
 
     Returns:
         The kept ``(path, value)`` pairs, without duplicate paths (the first value is kept), and the
@@ -146,6 +149,8 @@ def clean_disclosures(
             drops["empty"] += 1
             continue
         reason = _name_problem(names, root_keys, value)
+        if reason is None and text is not None and value and not value_in_text(value, text):
+            reason = "value_not_in_text"
         if reason is not None:
             drops[reason] += 1
             continue
@@ -181,3 +186,32 @@ def names_value(name: str, value: str) -> bool:
         return bool(value)
     words, value_words = set(_WORD.findall(key)), set(_WORD.findall(value.lower()))
     return bool(words) and words <= value_words and len(words) >= len(value_words)
+
+
+_STOP = frozenset(
+    {
+    "the", "and", "but", "for", "with", "from", "that", "this", "they", "them", "their", "there", "have",
+    "has", "had", "was", "were", "are", "not", "you", "your", "yours", "our", "out", "all", "any", "can",
+    "could", "would", "should", "will", "just", "very", "really", "also", "some", "about", "into", "than",
+    "then", "when", "what", "who", "how", "why", "its", "i'm", "i've", "don't", "didn't"
+    }
+)  # fmt: skip
+
+
+def _stems(text: str) -> set[str]:
+    """Content words of ``text``, cut to five letters (a crude stem: "knitting" and "knit" meet below)."""
+    return {w[:5] for w in _WORD.findall(text.lower()) if (len(w) >= 3 or w.isdigit()) and w not in _STOP}
+
+
+def value_in_text(value: str, text: str) -> bool:
+    """Whether the disclosed ``value`` shares a content word with the conversation ``text`` (a word of
+    one is the other's start: "knitting" for "I love to knit"). A value with no content word passes."""
+    said = _stems(value)
+    if not said:
+        return True
+    words = _stems(text)
+    return any(
+        a == b or (min(len(a), len(b)) >= 4 and (a.startswith(b) or b.startswith(a)))
+        for a in said
+        for b in words
+    )
