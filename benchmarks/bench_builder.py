@@ -113,6 +113,9 @@ def main(argv: list[str] | None = None) -> None:
         "--embedder", default=None, help="'hash' for the offline hash embedder (default MiniLM)"
     )
     parser.add_argument(
+        "--suggestions", type=int, default=12, help="vocabulary paths shown per utterance (0: none)"
+    )
+    parser.add_argument(
         "--prompts", default=None, help="a folder of builder_*.jinja overrides (prompt experiments)"
     )
     parser.add_argument("--out", default=None, help="write one JSON line per utterance (what was extracted)")
@@ -130,6 +133,7 @@ def main(argv: list[str] | None = None) -> None:
         llm_checks=not args.no_llm_checks,
         progress=True,
         prompts=Path(args.prompts) if args.prompts else None,
+        suggestions=args.suggestions,
     )
     gold = load_gold(args.limit)
     pairs = [QAPair(g.text, "", id=g.id) for g in gold]

@@ -693,7 +693,7 @@ def test_suggestions_show_the_vocabularys_nearest_paths() -> None:
 
     fake = FakeLLM(replies=[{"attributes": []}])
     make_builder(fake, vocabulary=vocabulary, suggestions=0).extract([QAPair("My favorite foods.", "")])
-    assert "already named in the taxonomy" not in fake.requests[0].last_user_message
+    assert "the taxonomy already has" not in fake.requests[0].last_user_message
     with pytest.raises(ConfigError, match="suggestions"):
         TaxonomyBuilder(llm=FakeLLM(), suggestions=-1)
 

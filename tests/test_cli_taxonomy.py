@@ -100,6 +100,9 @@ def test_build_bad_input_is_a_clear_error(tmp_path: Path, capsys: pytest.Capture
     assert "does not exist" in capsys.readouterr().err
     assert main(["taxonomy", "build", "sample", "--fields", "a,b,c", *FAKE]) == 1
     assert "--fields" in capsys.readouterr().err
+    out = tmp_path / "never.json"
+    assert main(["taxonomy", "build", "sample", "--suggestions", "-1", "-o", str(out), *FAKE]) == 1
+    assert "suggestions" in capsys.readouterr().err and not out.exists()
 
 
 def test_taxonomy_without_subcommand_prints_help(capsys: pytest.CaptureFixture[str]) -> None:

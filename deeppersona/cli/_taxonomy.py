@@ -88,6 +88,12 @@ def register(subparsers: Any) -> None:
         default="default",
         help="category names shown under each root while extracting: the default tree's, or none",
     )
+    build.add_argument(
+        "--suggestions",
+        type=int,
+        default=12,
+        help="the vocabulary's attribute paths nearest each pair shown as names to reuse (0: none)",
+    )
     build.add_argument("--quiet", action="store_true", help="no progress bar")
     build.set_defaults(func=_build)
 
@@ -157,6 +163,7 @@ def _build(args: argparse.Namespace) -> int:
         fields=(fields[0], fields[1] or None),
         llm_checks=not args.no_llm_checks,
         one_call=args.one_call,
+        suggestions=args.suggestions,
         vocabulary=base
         if base is not None and args.vocabulary == "default"
         else (None if args.vocabulary == "none" else "default"),
