@@ -114,6 +114,7 @@ def test_extract_keeps_values_apart_and_drops_what_is_no_path() -> None:
             item(CAREER, "Occupation", "Occupation", "nurse"),  # a repeated name
             item(CAREER, "None", "Job Title", ""),  # a placeholder
             item(CAREER, "Occupation", "Job Title", "nurse"),  # a value the user never said
+            item(HEALTH, "Nutrition", "Diet Type", "Vegan"),  # one fact under a second name
         ]
     }
     fake = FakeLLM(replies=[reply])
@@ -125,7 +126,7 @@ def test_extract_keeps_values_apart_and_drops_what_is_no_path() -> None:
     dropped = result.report.dropped
     assert (dropped["value_as_name"], dropped["root_in_path"], dropped["repeated_name"]) == (2, 1, 1)
     assert dropped["placeholder_name"] == 1
-    assert dropped["value_not_in_text"] == 1
+    assert dropped["value_not_in_text"] == 1 and dropped["repeated_value"] == 1
     request = fake.requests[0]
     prompt = request.last_user_message
     assert all(root in prompt for root in ROOT_CATEGORIES)

@@ -113,7 +113,9 @@ class TaxonomyBuilder:
         max_chars: Pairs whose question plus answer are longer are skipped (and counted).
         max_prompt_chars: Question and answer are each cut to this many characters in prompts.
         max_paths_per_pair: At most this many paths are kept from one pair.
-        temperature: Sampling temperature of every call (``None``: the backend's default).
+        temperature: Sampling temperature of every call: 0 (the default, greedy decoding: the same pairs
+            give the same tree, and a small model extracts more accurately) or ``None`` for the
+            backend's default.
         progress: Show progress bars: the per-pair stages over the pairs, the filter stages and the
             merge confirmations over their LLM calls. ``None`` (the default) shows them on a terminal
             and in a Jupyter notebook (a widget, or a text bar without ipywidgets), ``True`` always,
@@ -166,7 +168,7 @@ class TaxonomyBuilder:
         max_chars: int = DEFAULT_MAX_CHARS,
         max_prompt_chars: int = 2_000,
         max_paths_per_pair: int = 12,
-        temperature: float | None = None,
+        temperature: float | None = 0.0,
         progress: bool | None = None,
         cache: Any = None,
         one_call: bool = False,

@@ -49,7 +49,7 @@ _PLACEHOLDER_NAMES = frozenset({"none", "null", "unknown", "n a", "na", "other",
 
 DisclosureDrops = Counter
 """Drop reason → count (``root_in_path``, ``repeated_name``, ``value_as_name``, ``placeholder_name``,
-``unknown_root``, ``empty``, ``value_not_in_text``)."""
+``unknown_root``, ``empty``, ``value_not_in_text``, ``repeated_value``)."""
 
 
 class _Item(BaseModel):
@@ -136,6 +136,7 @@ def clean_disclosures(
     root_keys = {canonical_key(r): r for r in roots}
     drops: DisclosureDrops = Counter()
     kept: dict[AttributePath, str] = {}
+    values_seen: set[str] = set()
     for raw in items:
         data: Mapping[str, Any] = raw if isinstance(raw, Mapping) else raw.model_dump()
         root = root_keys.get(canonical_key(str(data.get("root") or "")))
@@ -151,9 +152,13 @@ def clean_disclosures(
         reason = _name_problem(names, root_keys, value)
         if reason is None and text is not None and value and not value_in_text(value, text):
             reason = "value_not_in_text"
+        if reason is None and value and canonical_key(value) in values_seen:
+            reason = "repeated_value"  # one fact, one item: the same value under a second name
         if reason is not None:
             drops[reason] += 1
             continue
+        if value:
+            values_seen.add(canonical_key(value))
         kept.setdefault((root, *names), value)
     return list(kept.items()), drops
 
