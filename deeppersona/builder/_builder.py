@@ -495,7 +495,7 @@ class TaxonomyBuilder:
 
     def _root_hints(self) -> dict[str, list[str]]:
         """Root name → category names of the vocabulary tree (see ``vocabulary``)."""
-        return self.vocabulary_.hints() if self.vocabulary_ is not None else {}
+        return self.vocabulary_.hints if self.vocabulary_ is not None else {}
 
     def _suggested(self, record: PairRecord) -> list[str]:
         """The vocabulary's attribute paths nearest the pair's text (see ``suggestions``)."""

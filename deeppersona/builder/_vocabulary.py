@@ -4,7 +4,7 @@ A small model asked to name what a sentence discloses invents a new name each ti
 "Favorite Food", "Cookie Consumption"); shown the names a reference tree already uses, it reuses them.
 :class:`Vocabulary` offers two views of a reference tree (usually the default tree):
 
-- :meth:`Vocabulary.hints`: a few category names under each root, the same for every pair (they belong
+- :attr:`Vocabulary.hints`: a few category names under each root, the same for every pair (they belong
   to the prompt's fixed prefix, which a local model evaluates once);
 - :meth:`Vocabulary.nearest`: the attribute paths whose names lie nearest a pair's text by embedding,
   different for each pair (shown just before the conversation). The paths are embedded once per
@@ -53,9 +53,11 @@ class Vocabulary:
         by_key = {canonical_key(r.name): r for r in self.tree.roots}
         return {root: by_key[canonical_key(root)] for root in self.roots if canonical_key(root) in by_key}
 
-    def hints(self, per_root: int = 30) -> dict[str, list[str]]:
-        """Root name → up to ``per_root`` category names of the tree under it."""
-        return {root: [c.name for c in node.children[:per_root]] for root, node in self._root_nodes().items()}
+    @functools.cached_property
+    def hints(self) -> dict[str, list[str]]:
+        """Root name → up to 30 category names of the tree under it (worked out once: every pair's
+        prompt shows them)."""
+        return {root: [c.name for c in node.children[:30]] for root, node in self._root_nodes().items()}
 
     @functools.cached_property
     def paths(self) -> tuple[tuple[str, ...], ...]:
