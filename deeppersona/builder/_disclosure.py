@@ -203,9 +203,12 @@ _STOP = frozenset(
 )  # fmt: skip
 
 
-def _stems(text: str) -> set[str]:
+@lru_cache(maxsize=1024)
+def _stems(text: str) -> frozenset[str]:
     """Content words of ``text``, cut to five letters (a crude stem: "knitting" and "knit" meet below)."""
-    return {w[:5] for w in _WORD.findall(text.lower()) if (len(w) >= 3 or w.isdigit()) and w not in _STOP}
+    return frozenset(
+        w[:5] for w in _WORD.findall(text.lower()) if (len(w) >= 3 or w.isdigit()) and w not in _STOP
+    )
 
 
 def value_in_text(value: str, text: str) -> bool:
