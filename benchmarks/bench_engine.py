@@ -32,6 +32,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from deeppersona.demographics import DemographicSampler
@@ -305,7 +306,7 @@ class PromptEvalCounter:
 
 
 def local_model(tree: AttributeTree, sampler: DemographicSampler, k: int, n: int, model: str | None,
-                modes: Sequence[bool] = (True, False)) -> None:  # fmt: skip
+                modes: Sequence[bool] = (True, False), save: str | None = None) -> None:  # fmt: skip
     from deeppersona.embeddings import resolve_embedder
     from deeppersona.llm import resolve_llm
 
@@ -340,6 +341,10 @@ def local_model(tree: AttributeTree, sampler: DemographicSampler, k: int, n: int
               f"completion tokens {total.completion_tokens / n:.0f}/persona; "
               f"{complete:.0f} attributes/persona; load {load_s:.1f}s; "
               f"loadavg before {load[0]:.2f}, after {os.getloadavg()[0]:.2f})", flush=True)  # fmt: skip
+        if save:  # the personas, to read and to score (deeppersona evaluate quality FILE)
+            out = Path(save).with_suffix(f".reuse-{'on' if reuse else 'off'}.jsonl")
+            pop.to_jsonl(out, include_failures=True)
+            print(f"    personas written to {out}", flush=True)
         backend.close()
 
 
@@ -414,6 +419,8 @@ def main() -> None:
     parser.add_argument("--local-only", action="store_true", help="skip figures 1-3")
     parser.add_argument("--reuse", choices=("both", "on", "off"), default="both",
                         help="figure 4 with KV prefix reuse, without it, or both (default)")  # fmt: skip
+    parser.add_argument("--save", default=None,
+                        help="figure 4: write its personas to SAVE.reuse-on.jsonl / SAVE.reuse-off.jsonl")  # fmt: skip
     parser.add_argument("--ray", action="store_true", help="also figure 5: Ray Data, 2 actors against 1")
     parser.add_argument("--ray-only", action="store_true", help="figure 5 only")
     parser.add_argument("--ray-n", type=int, default=48, help="personas for figure 5")
@@ -447,7 +454,7 @@ def main() -> None:
                    schema_fake=True)  # fmt: skip
     if args.local or args.local_only:
         modes = {"both": (True, False), "on": (True,), "off": (False,)}[args.reuse]
-        local_model(tree, sampler, args.local_k or args.k, args.local_n, args.model, modes)
+        local_model(tree, sampler, args.local_k or args.k, args.local_n, args.model, modes, args.save)
     if args.ray:
         ray_speedup(args.ray_n, 30, args.work_ms)
 

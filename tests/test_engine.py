@@ -76,15 +76,19 @@ def test_generate_k220_depth_strata_anchors_calls(tree: AttributeTree, embedder:
     assert bound.value == "poor" and bound.stratum == "anchor"
     assert persona.attributes["favourite_radio_show"].value == "Kiss 100 breakfast"
     assert persona.attributes["favourite_radio_show"].stratum == "custom"
-    # at most 13 LLM calls (1 core + circumstances + 8 fill + consistency + narrative)
-    assert persona.usage.calls == len(llm.requests) <= 13
+    # 11 LLM calls (1 core + circumstances + 7 fill + consistency + narrative), the fill batches 31-32 long
+    assert persona.usage.calls == len(llm.requests) == 11
     assert Counter(r.call_site for r in llm.requests) == {
         "core": 1,
         "circumstances": 1,
-        "fill": 8,
+        "fill": 7,
         "consistency": 1,
         "narrative": 1,
     }
+    fill_sizes = [
+        len(r.response_model.model_json_schema()["properties"]) for r in llm.requests if r.call_site == "fill"
+    ]
+    assert sorted(fill_sizes, reverse=True) == [32, 32, 32, 31, 31, 31, 31]
     assert persona.narrative
     assert persona.provenance.taxonomy_fingerprint == tree.fingerprint()
     assert persona.provenance.k == 220 and persona.provenance.model == "fake"
@@ -467,7 +471,9 @@ def test_one_failing_persona_does_not_stop_the_others(tree: AttributeTree, embed
     assert pop.usage.calls == sum(p.usage.calls for p in [*pop, *pop.failures])
     # with persona-level retries (the default) the failed persona is tried again and completes
     state["n"] = 0
-    retried = make(tree, embedder, FakeLLM(seed=1, handler=second_core_fails, max_attempts=1, max_concurrency=1))
+    retried = make(
+        tree, embedder, FakeLLM(seed=1, handler=second_core_fails, max_attempts=1, max_concurrency=1)
+    )
     pop = retried.generate(k=5, n=3)
     assert len(pop) == 3 and not pop.failures
     assert pop[1].usage.failures == 1  # the failed first attempt is counted in the persona's usage

@@ -208,7 +208,7 @@ _CHANGES: dict[str, tuple[Callable[[AttributeTree, Any], PersonaEngine], int, st
     "selector": (lambda t, llm: _kenya(t, llm).with_selector(StratifiedSelector(sparsity=0.25)), 5,
                  r"selector\.settings\.sparsity: 0\.5 in the file, 0\.25 now"),
     "generator": (lambda t, llm: _kenya(t, llm).with_options(batch_size=2, temperature=0.3), 5,
-                  r"generator\.batch_size: 30 in the file, 2 now; generator\.temperature: None in the file"),
+                  r"generator\.batch_size: 32 in the file, 2 now; generator\.temperature: None in the file"),
     "options": (lambda t, llm: _kenya(t, llm).with_options(narrative=False), 5,
                 r"options\.narrative: True in the file, False now"),
 }  # fmt: skip

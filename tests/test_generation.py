@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from deeppersona.errors import ConfigError, GenerationError
 from deeppersona.generation import PersonaDraft, ValueGenerator
@@ -181,3 +183,20 @@ def test_profile_text_names_each_place_once() -> None:
     draft.demographics.update(city="Mexico City", region="Mexico City", country="Mexico")
     text = ValueGenerator().profile_text(draft)
     assert "Lives in: Mexico City, Mexico" in text and "Mexico City, Mexico City" not in text
+
+
+@given(k=st.integers(0, 600), batch_size=st.integers(1, 64))
+def test_fill_batches_are_near_equal_and_cover_every_attribute(k: int, batch_size: int) -> None:
+    batches = ValueGenerator(batch_size=batch_size).fill_batches(k)
+    assert len(batches) == ValueGenerator(batch_size=batch_size).fill_calls(k) == -(-k // batch_size)
+    assert [i for r in batches for i in r] == list(range(k))  # in order, each attribute once
+    sizes = [len(r) for r in batches]
+    assert all(0 < s <= batch_size for s in sizes) and (not sizes or max(sizes) - min(sizes) <= 1)
+
+
+def test_k220_takes_seven_fill_batches_by_default() -> None:
+    assert [len(r) for r in ValueGenerator().fill_batches(220)] == [32, 32, 32, 31, 31, 31, 31]
+    assert [len(r) for r in ValueGenerator().fill_batches(30)] == [
+        30
+    ]  # the quick start: one batch, as before
+    assert [len(r) for r in ValueGenerator().fill_batches(60)] == [30, 30]

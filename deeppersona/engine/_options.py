@@ -15,7 +15,7 @@ class EngineOptions(BaseModel):
     """How the engine runs. Set with :meth:`PersonaEngine.with_options`.
 
     Attributes:
-        batch_size: Attributes per fill call (30 → 8 fill calls at ``k=220``).
+        batch_size: Most attributes per fill call (32 → 7 fill calls of 31-32 at ``k=220``).
         personas_in_flight: Personas worked on at once; ``None`` means ``4 *`` the backend's
             ``max_concurrency`` (so its slots stay busy while personas start and finish), or 1 when that is
             1 (so a local model sees one dialogue at a time and reuses its KV cache). How many LLM calls
@@ -53,7 +53,7 @@ class EngineOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    batch_size: int = Field(default=30, ge=1)
+    batch_size: int = Field(default=32, ge=1)
     personas_in_flight: int | None = Field(default=None, ge=1)
     consistency: bool = True
     narrative: bool = True

@@ -92,13 +92,16 @@ class ValueGenerator:
 
     One persona is one dialogue: the core chain, then one turn per batch of attributes, then the
     consistency check, then the narrative. Each call therefore sees the whole profile so far, and
-    consecutive calls share their prefix (KV-cache and prompt-cache friendly). With ``k=220`` and the
-    default ``batch_size=30`` a persona takes 1 + 8 + 1 + 1 = 11 calls (12 if a re-ask is needed).
+    consecutive calls share their prefix (KV-cache and prompt-cache friendly). The attributes are split
+    into ``ceil(k / batch_size)`` batches of near-equal size (``k=220``, ``batch_size=32``: seven
+    batches of 31-32, not six of 32 and a stray 28; ``k=30``: one batch). With ``k=220`` a persona
+    takes 1 + 1 + 7 + 1 + 1 = 11 calls: core chain, circumstances (when the taxonomy has conditional
+    attributes), fill, consistency check, narrative (more when a re-ask is needed).
 
     Args:
         templates: A :class:`~deeppersona.prompts.PromptLibrary`, or overrides (name → text, or a
             directory of ``.jinja`` files) applied on top of the packaged templates.
-        batch_size: Attributes per fill call.
+        batch_size: Most attributes per fill call.
         max_fill_retries: Re-ask rounds for values that were refused (attributes, core-chain fields and
             the narrative). The core chain's short fields get :data:`CORE_EXTRA_ROUNDS` more: a core field
             that stays invalid makes the whole persona incomplete, and one more short call is far cheaper
@@ -121,7 +124,7 @@ class ValueGenerator:
         self,
         templates: PromptLibrary | Mapping[str, str] | str | Path | None = None,
         *,
-        batch_size: int = 30,
+        batch_size: int = 32,
         max_fill_retries: int = 2,
         temperature: float | None = None,
         story_words: str = "60-120",
@@ -178,6 +181,20 @@ class ValueGenerator:
     def fill_calls(self, k: int) -> int:
         """How many fill calls ``k`` attributes take (re-asks excluded)."""
         return -(-k // self.batch_size)
+
+    def fill_batches(self, k: int) -> list[range]:
+        """The index ranges of ``k`` attributes' fill batches: :meth:`fill_calls` batches of near-equal
+        size, none larger than ``batch_size``.
+
+        Example:
+            >>> [len(r) for r in ValueGenerator(batch_size=32).fill_batches(220)]
+            [32, 32, 32, 31, 31, 31, 31]
+        """
+        calls = self.fill_calls(k)
+        if calls == 0:
+            return []
+        size, extra = divmod(k, calls)  # the first ``extra`` batches take one more
+        return [range(i * size + min(i, extra), (i + 1) * size + min(i + 1, extra)) for i in range(calls)]
 
     def __repr__(self) -> str:
         return (
@@ -478,7 +495,9 @@ class ValueGenerator:
 
     # -- 2. progressive filling ----------------------------------------------------------------------
 
-    async def fill(self, llm: LLM, draft: PersonaDraft, selected: Sequence[Any], *, more: bool = False) -> None:
+    async def fill(
+        self, llm: LLM, draft: PersonaDraft, selected: Sequence[Any], *, more: bool = False
+    ) -> None:
         """Fill the selected attributes in batches, each conditioned on the whole profile so far.
 
         Every value is checked before it is stored (:func:`~deeppersona.generation._schemas.check_value`):
@@ -504,11 +523,11 @@ class ValueGenerator:
         draft.items = [*draft.items, *items] if more else items
         seen = self._seen_values(draft)
         missing: list[tuple[FillItem, str, Any]] = []
-        batches = self.fill_calls(len(items))
-        for start in range(0, len(items), self.batch_size):
-            draft.stage(f"fill {start // self.batch_size + 1}/{batches}")
-            batch = items[start : start + self.batch_size]
-            user = self.render("fill_batch", first=start == 0, items=batch, examples=FILL_STYLE_EXAMPLES)
+        batches = self.fill_batches(len(items))
+        for number, span in enumerate(batches, 1):
+            draft.stage(f"fill {number}/{len(batches)}")
+            batch = items[span.start : span.stop]
+            user = self.render("fill_batch", first=number == 1, items=batch, examples=FILL_STYLE_EXAMPLES)
             missing += await self._fill_turn(llm, draft, user, batch, seen, first_ask=True)
         for round_ in range(self.max_fill_retries):
             if not missing:
