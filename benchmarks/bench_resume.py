@@ -38,8 +38,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from deeppersona.engine import PersonaEngine
-from deeppersona.engine._engine import persona_id
+from deeppersona.engine import PersonaEngine, persona_id
 from deeppersona.testing import FakeLLM, HashEmbedder
 
 SEED = 3

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from ._checkpoint import RunReport
-from ._engine import PersonaEngine, persona_id
+from ._engine import PersonaEngine
 from ._options import EngineOptions
 from ._pipeline import PersonaPipeline
 from ._ray import map_personas, written_indices
+from ._run import persona_id
 
 __all__ = [
     "EngineOptions",

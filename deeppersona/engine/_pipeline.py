@@ -110,13 +110,14 @@ class PersonaPipeline:
         """
         from ._inputs import _check_sketches
         from ._run import _Job
+        from ._schedule import run_jobs
 
         jobs = _jobs(indices, sketches)
         if any(job_sketch is not None for _, job_sketch in jobs):
             self.engine._check_enrich_anchors()
             _check_sketches([s for _, s in jobs if s is not None], self.engine.options.max_sketch_chars)
         run = self._resolved()  # the engine's pre-flight check of the backend runs once per backend
-        made = {p.index: p async for p in self.engine._aiter(run, [_Job(i, s) for i, s in jobs])}
+        made = {p.index: p async for p in run_jobs(run, [_Job(i, s) for i, s in jobs])}
         return [made[i] for i, _ in jobs]
 
     def run_batch_sync(

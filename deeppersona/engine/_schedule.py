@@ -1,13 +1,71 @@
-"""Running a run's personas: progress bars and stage lines, selection off the event loop."""
+"""Running a run's personas: how many at once, in which order they are yielded, progress bars and
+stage lines, selection off the event loop (one persona's steps are :mod:`._steps`)."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import math
 import time
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
 
-from .._progress import make_bar, set_total
+from .._progress import make_bar
+from ..embeddings._batcher import EmbeddingBatcher
+from ..llm._resolve import preflight
 from ._run import _Job, _Run, planned_calls
+from ._steps import make_persona
+
+if TYPE_CHECKING:
+    from ..persona import Persona
+
+
+async def run_jobs(run: _Run, jobs: Sequence[_Job]) -> AsyncIterator[Persona]:
+    """Run ``jobs`` (the backend's ``max_concurrency`` bounds the LLM calls in flight); yield personas as
+    they finish."""
+    await preflight(run.llm)  # an unreachable server or a rejected key: one clear error, before any persona
+    # one persona: a bar over its steps (core, fill 1/2, ...); several: a bar over the personas
+    steps = _step_progress(run, jobs)
+    bar = _progress(len(jobs), run.options.progress) if steps is None and len(jobs) != 1 else None
+    shown = [-math.inf]  # when the run bar last showed a persona's stage (shared by its personas)
+    in_flight = run.options.in_flight(int(getattr(run.llm, "max_concurrency", 1) or 1))
+    pool = None
+    if in_flight > 1 and _offload_selection(run):
+        # embedding the profile (tens of ms with MiniLM on CPU) must not stall the event loop while
+        # other personas' LLM calls wait for it; one worker keeps the selector's calls sequential
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="deeppersona-select")
+    embed = EmbeddingBatcher(run.embedder, executor=pool) if in_flight > 1 else None
+    run = dataclasses.replace(run, select_pool=pool, embed=embed)
+    pending: set[asyncio.Task[Persona]] = set()
+    todo = iter(jobs)
+    try:
+        while True:
+            while len(pending) < in_flight:
+                job = next(todo, None)
+                if job is None:
+                    break
+                stages = steps if bar is None else _StageLine(bar, job.index, shown)
+                pending.add(asyncio.ensure_future(make_persona(run, job, stages)))
+            if not pending:
+                break
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for task in sorted(done, key=lambda t: t.result().index):
+                persona = task.result()
+                if bar is not None:
+                    bar.update(1)
+                yield persona
+    finally:
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+        if bar is not None:
+            bar.close()
+        if steps is not None:
+            steps.close()
 
 
 def _offload_selection(run: _Run) -> bool:
@@ -44,8 +102,8 @@ def _step_progress(run: _Run, jobs: Sequence[_Job]) -> Any:
 class _StageLine:
     """Shows a persona's current stage on the bar of a several-persona run (``persona 3: fill 2/8``).
 
-    Stands in for the single persona's step bar where :meth:`PersonaEngine._one` and
-    :func:`_stage_reporter` use one. The run bar counts personas, not steps, and redraws for stages at
+    Stands in for the single persona's step bar where :func:`~._steps.make_persona` and its stage
+    reporter use one. The run bar counts personas, not steps, and redraws for stages at
     most twice a second across the run's personas (``last`` is shared by them).
     """
 
@@ -76,20 +134,3 @@ class _StageLine:
         if now - self._last[0] >= 0.5:
             self._last[0] = now
             self._bar.refresh()
-
-
-def _stage_reporter(steps: Any) -> Callable[[str], None] | None:
-    """Advance ``steps`` by one for each main step and show the current one (re-asks add to the total)."""
-    if steps is None:
-        return None
-    started: list[str] = []
-
-    def report(stage: str) -> None:
-        if started and "re-ask" not in started[-1]:
-            steps.update(1)
-        if "re-ask" in stage:
-            set_total(steps, steps.total + 1, refresh=False)
-        started.append(stage)
-        steps.set_postfix_str(stage, refresh=True)
-
-    return report
