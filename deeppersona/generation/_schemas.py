@@ -6,7 +6,7 @@ import copy
 import functools
 import re
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar
 
 from pydantic import (
@@ -224,6 +224,9 @@ class FillItem:
     names: tuple[str, ...] = ()
     hint: str = ""
     description: str = ""
+    schema: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+    """The value's JSON schema in a first ask (shared by every item of the node: never change it;
+    worked out from the node when ``None``)."""
 
     @classmethod
     def of(cls, key: str, node: AttributeNode, stratum: str) -> FillItem:
@@ -290,6 +293,7 @@ class _NodeInfo:
     path: str
     hint: str
     description: str
+    schema: dict[str, Any]
 
 
 def _node_info(node: AttributeNode, cache: dict[int, _NodeInfo] | None) -> _NodeInfo:
@@ -307,6 +311,7 @@ def _node_info(node: AttributeNode, cache: dict[int, _NodeInfo] | None) -> _Node
         PATH_SEPARATOR.join(names),
         _hint(node.value_type, node.applies_when),
         str(node.description or ""),
+        _value_schema(node.value_type),
     )
     if cache is not None:
         cache[id(node)] = info
@@ -341,7 +346,9 @@ def fill_items(
             candidate, n = f"{key}_{n}", n + 1
         used.add(candidate)
         out.append(
-            FillItem(candidate, info.node, stratum, info.path, info.names, info.hint, info.description)
+            FillItem(
+                candidate, info.node, stratum, info.path, info.names, info.hint, info.description, info.schema
+            )
         )
     return out
 
@@ -364,8 +371,7 @@ FREE_TEXT_MOST_WORDS = 30
 (:func:`~deeppersona.generation._checks.clip_value`)."""
 
 
-def _value_schema(item: FillItem, least: int = FREE_TEXT_LEAST_CHARS) -> dict[str, Any]:
-    vt = item.node.value_type
+def _value_schema(vt: ValueType | None, least: int = FREE_TEXT_LEAST_CHARS) -> dict[str, Any]:
     schema: dict[str, Any]
     if vt is not None and vt.kind == "categorical":
         schema = {"type": "string", "enum": list(vt.options)}
@@ -396,6 +402,10 @@ class FillReply(dict):  # type: ignore[type-arg]
     """
 
     json_schema: ClassVar[dict[str, Any]] = {"type": "object"}
+
+    prompt_lists_keys: ClassVar[bool] = True
+    """The fill prompt lists every key with its path, type and options: a backend that enforces the
+    schema (an embedded model's grammar) need not repeat it as prompt text."""
 
     @classmethod
     def __get_pydantic_core_schema__(
@@ -444,7 +454,11 @@ def fill_reply_type(
         "title": name,
         "type": "object",
         "properties": {
-            item.key: _value_schema(item, REASK_LEAST_CHARS if item.key in longer else FREE_TEXT_LEAST_CHARS)
+            item.key: (
+                _value_schema(item.node.value_type, REASK_LEAST_CHARS)
+                if item.key in longer
+                else item.schema or _value_schema(item.node.value_type)
+            )
             for item in items
         },
         "required": [item.key for item in items],

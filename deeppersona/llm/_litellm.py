@@ -250,11 +250,14 @@ class LiteLLMBackend(LLM):
                 params["response_format"] = {"type": "json_object"}
             elif mode == "json_object_schema":
                 params["response_format"] = {"type": "json_object", "schema": schema}
-            if mode != "json_schema" or self.is_local:
+            # under a grammar the schema is enforced, but a small model still reads it as guidance; a
+            # response model whose prompt already lists every key with its type (``prompt_lists_keys``,
+            # the fill batches) is spared the repetition: about a thousand tokens per fill batch
+            listed = bool(getattr(response_model, "prompt_lists_keys", False))
+            if mode != "json_schema" or (self.is_local and not listed):
                 convo = with_schema_instructions(convo, response_model)
         if self.is_local:
-            runtime = await self._local_runtime()
-            params["deeppersona_runtime"] = runtime.key
+            await self._local_runtime()  # verified weights (integrity errors before the first call)
         cache_params = {k: v for k, v in params.items() if k not in _NOT_CACHE_KEYS}
         extra = {"params": params, "cache_params": cache_params}
         return dataclasses.replace(request, messages=convo, max_tokens=limit, extra=extra)
@@ -480,10 +483,9 @@ class LiteLLMBackend(LLM):
 
     async def _local_runtime(self) -> LocalRuntime:
         if self._runtime is None:
-            from ._local import LocalRuntime, register_local_provider
+            from ._local import LocalRuntime
 
             assert self.registry is not None
-            register_local_provider()
             self._runtime = LocalRuntime(self.registry, **self._local_options)
         # verify (and assemble) the weights here so integrity errors surface unwrapped
         await asyncio.to_thread(self._runtime.ensure_file, self.model)
@@ -504,21 +506,31 @@ class LiteLLMBackend(LLM):
         prompt_estimate = sum(estimate_tokens(str(m.get("content", ""))) for m in messages)
         await self._limiter.acquire(prompt_estimate + int(params.get("max_tokens") or 0))
         started = time.perf_counter()
-        try:
-            response = await litellm.acompletion(
-                model=self.model,
-                messages=messages,
-                timeout=self.timeout,
-                **self._supported_only(litellm, params),
-            )
-        except Exception as exc:
-            raise _map_error(litellm, exc, self.model) from exc
+        if self.is_local:  # llama.cpp in a worker thread, straight from this backend (no LiteLLM call)
+            runtime = await self._local_runtime()
+            result = await asyncio.to_thread(runtime.complete, self.model, messages, params)
+            choice = (result.get("choices") or [{}])[0]
+            text = str((choice.get("message") or {}).get("content") or "")
+            usage: Any = result.get("usage") or {}
+            prompt_tokens = int(usage.get("prompt_tokens") or 0) or prompt_estimate
+            completion_tokens = int(usage.get("completion_tokens") or 0) or estimate_tokens(text)
+            cost, finish = 0.0, choice.get("finish_reason") or "stop"
+        else:
+            try:
+                response = await litellm.acompletion(
+                    model=self.model,
+                    messages=messages,
+                    timeout=self.timeout,
+                    **self._supported_only(litellm, params),
+                )
+            except Exception as exc:
+                raise _map_error(litellm, exc, self.model) from exc
+            text = _reply_text(response)
+            usage = getattr(response, "usage", None)
+            prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0) or prompt_estimate
+            completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0) or estimate_tokens(text)
+            cost, finish = _cost(litellm, response), _finish_reason(response)
         logger.debug("%s: reply in %.2fs", self.model, time.perf_counter() - started)
-        text = _reply_text(response)
-        usage = getattr(response, "usage", None)
-        prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0) or prompt_estimate
-        completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0) or estimate_tokens(text)
-        cost = _cost(litellm, response)
         cache = self.cache
 
         def commit() -> None:
@@ -530,7 +542,7 @@ class LiteLLMBackend(LLM):
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
             cost_usd=cost,
-            finish_reason=_finish_reason(response),
+            finish_reason=finish,
             commit=commit if cache is not None else None,
         )
 

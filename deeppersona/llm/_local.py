@@ -1,15 +1,13 @@
-"""Embedded GGUF models through llama.cpp, registered as the LiteLLM custom provider ``local``.
+"""Embedded GGUF models through llama.cpp.
 
-``LiteLLMBackend("local/smollm2-135m")`` goes through ``litellm.acompletion`` like any remote model;
-LiteLLM hands the call to :class:`LocalProvider`, which finds the backend's :class:`LocalRuntime`
-(passed as the ``deeppersona_runtime`` parameter) and runs llama.cpp in a worker thread, one call
+``LiteLLMBackend("local/smollm2-135m")`` sends each request straight to its own :class:`LocalRuntime`
+(no LiteLLM call, nothing registered with LiteLLM), which runs llama.cpp in a worker thread, one call
 at a time per model (llama.cpp contexts are not thread-safe), so the event loop stays free.
 Consecutive prompts that share a prefix reuse llama.cpp's KV cache for that prefix.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import json
@@ -17,8 +15,6 @@ import logging
 import os
 import threading
 import time
-import uuid
-import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,12 +24,12 @@ from ..errors import ConfigError, MissingDependencyError
 from ._grammar import top_k_grammar_llama
 from ._registry import ModelRegistry, ModelSpec
 
-__all__ = ["PROVIDER", "LocalProvider", "LocalRuntime", "register_local_provider", "to_llama_response_format"]
+__all__ = ["PROVIDER", "LocalRuntime", "to_llama_response_format"]
 
 logger = logging.getLogger(__name__)
 
 PROVIDER = "local"
-"""The LiteLLM provider name of the embedded models (``local/<name>``)."""
+"""The model-name prefix of the embedded models (``local/<name>``)."""
 
 _PASSTHROUGH = (
     "temperature",
@@ -116,9 +112,6 @@ class LocalRuntime:
         use_extra_bufts: Let llama.cpp use extra CPU buffer types (AMX, weight repacking). ``None``
             decides automatically: off on CPUs that advertise AMX, whose AMX kernels crash in some
             virtual machines; the environment variable ``DEEPPERSONA_LLAMA_EXTRA_BUFTS=1``/``0`` overrides.
-
-    Attributes:
-        key: The id LiteLLM calls carry to find this runtime.
     """
 
     def __init__(
@@ -135,12 +128,9 @@ class LocalRuntime:
         self.n_ctx = n_ctx
         self.n_threads = n_threads or os.cpu_count() or 1
         self.verbose = verbose
-        self.key = uuid.uuid4().hex
         self._models: dict[str, _Loaded] = {}
         self._lock = threading.Lock()
         self._closed = False
-        provider = register_local_provider()
-        provider.runtimes[self.key] = self
 
     def ensure_file(self, model: str) -> Path:
         """Verify (assembling first, if needed) the weights of ``model``; return the file."""
@@ -222,18 +212,16 @@ class LocalRuntime:
 
 
 def _context_window_error(loaded: _Loaded, detail: str) -> Exception:
-    """LiteLLM's context-window error (not retried) for a prompt longer than the loaded context."""
-    from ._litellm import import_litellm
+    """A request error (not retried) for a prompt longer than the loaded context."""
+    from ..errors import LLMRequestError
 
-    litellm = import_litellm()
     n_ctx = loaded.llama.n_ctx()
-    return litellm.ContextWindowExceededError(  # type: ignore[no-any-return]
-        message=(
-            f"{detail}. The model was loaded with n_ctx={n_ctx}; pass a larger n_ctx "
-            f"(e.g. LiteLLMBackend('local/{loaded.spec.name}', n_ctx={2 * n_ctx})) or send shorter prompts"
-        ),
-        model=loaded.spec.name,
-        llm_provider=PROVIDER,
+    return LLMRequestError(
+        f"local/{loaded.spec.name}: the prompt exceeds the model's context window: {detail}. The model was "
+        f"loaded with n_ctx={n_ctx}; pass a larger n_ctx (e.g. LiteLLMBackend('local/{loaded.spec.name}', "
+        f"n_ctx={2 * n_ctx})) or send shorter prompts",
+        model=f"local/{loaded.spec.name}",
+        error_type="ContextWindowExceededError",
     )
 
 
@@ -269,95 +257,3 @@ def _model_params(*, use_extra_bufts: bool) -> Iterator[None]:
             yield
         finally:
             capi.llama_model_default_params = original
-
-
-def _provider_base() -> type:
-    from ._litellm import import_litellm
-
-    litellm = import_litellm()
-    return litellm.CustomLLM  # type: ignore[no-any-return]
-
-
-def register_local_provider() -> LocalProvider:
-    """Register the ``local`` provider with LiteLLM (once per process) and return it.
-
-    LiteLLM keeps custom providers in its own process-wide list; this adds one entry and leaves any
-    other entries alone.
-    """
-    from ._litellm import import_litellm
-
-    litellm = import_litellm()
-    current = list(getattr(litellm, "custom_provider_map", None) or [])
-    for entry in current:
-        if entry.get("provider") == PROVIDER and getattr(entry.get("custom_handler"), "_deeppersona", False):
-            return entry["custom_handler"]  # type: ignore[no-any-return]
-    provider = _make_provider()
-    current = [e for e in current if e.get("provider") != PROVIDER]
-    current.append({"provider": PROVIDER, "custom_handler": provider})
-    litellm.custom_provider_map = current
-    try:
-        from litellm.utils import custom_llm_setup
-
-        custom_llm_setup()
-    except ImportError:  # pragma: no cover - older litellm sets providers up per call
-        pass
-    return provider
-
-
-def _make_provider() -> LocalProvider:
-    base = _provider_base()
-
-    class _Provider(base):  # type: ignore[misc, valid-type]
-        _deeppersona = True
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.runtimes: weakref.WeakValueDictionary[str, LocalRuntime] = weakref.WeakValueDictionary()
-            self._default: LocalRuntime | None = None
-            self._default_lock = threading.Lock()
-
-        def _runtime(self, params: dict[str, Any]) -> LocalRuntime:
-            key = params.pop("deeppersona_runtime", None)
-            if key is not None:
-                runtime = self.runtimes.get(str(key))
-                if runtime is None:
-                    raise ConfigError("the local model runtime of this backend was closed")
-                return runtime
-            with self._default_lock:
-                if self._default is None:
-                    self._default = LocalRuntime(ModelRegistry())
-                return self._default
-
-        def _fill(self, model_response: Any, model: str, result: dict[str, Any]) -> Any:
-            from ._litellm import import_litellm
-
-            litellm = import_litellm()
-            choice = result["choices"][0]
-            model_response.choices[0].message.content = choice["message"].get("content") or ""
-            model_response.choices[0].finish_reason = choice.get("finish_reason") or "stop"
-            usage = result.get("usage") or {}
-            model_response.usage = litellm.Usage(
-                prompt_tokens=int(usage.get("prompt_tokens", 0)),
-                completion_tokens=int(usage.get("completion_tokens", 0)),
-                total_tokens=int(usage.get("total_tokens", 0)),
-            )
-            model_response.model = f"{PROVIDER}/{model}"
-            return model_response
-
-        def completion(self, model: str, messages: list, *args: Any, **kwargs: Any) -> Any:
-            params = dict(kwargs.get("optional_params") or {})
-            runtime = self._runtime(params)
-            result = runtime.complete(model, messages, params)
-            return self._fill(kwargs["model_response"], model, result)
-
-        async def acompletion(self, model: str, messages: list, *args: Any, **kwargs: Any) -> Any:
-            params = dict(kwargs.get("optional_params") or {})
-            runtime = self._runtime(params)
-            result = await asyncio.to_thread(runtime.complete, model, messages, params)
-            return self._fill(kwargs["model_response"], model, result)
-
-    return _Provider()  # type: ignore[no-any-return]
-
-
-LocalProvider = Any
-"""The type of the registered provider (a ``litellm.CustomLLM`` subclass built on first use)."""
