@@ -18,7 +18,6 @@ Usage::
 
     python benchmarks/bench_engine.py                 # figures 1-3 (a few minutes on 2 cores)
     python benchmarks/bench_engine.py --hash          # figures 2-3 with the hash embedder instead of MiniLM
-    python benchmarks/bench_engine.py --gc-freeze     # figures 2-3 again after gc.freeze(), as a long job may
     python benchmarks/bench_engine.py --local --k 220 # also figure 4 (slow on CPU)
     python benchmarks/bench_engine.py --local-only --reuse on --local-k 40  # figure 4 only, one mode
     python benchmarks/bench_engine.py --local-only --reuse on --save /tmp/p  # and keep its personas to read
@@ -29,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import itertools
 import os
 import sys
@@ -182,21 +180,9 @@ def calls_and_overhead(
           f"{len(pop)} personas)")  # fmt: skip
 
 
-def freeze_heap(freeze: bool) -> str:
-    """With ``freeze``, move everything loaded so far (taxonomy, tables, indexes, models) out of the
-    garbage collector's sight (``gc.freeze()``), as a long job may do once it has loaded: full
-    collections then scan only what the run itself made. Returns the note for the printed line."""
-    if not freeze:
-        return ""
-    gc.collect()
-    gc.freeze()
-    return f"; gc.freeze() after loading ({gc.get_freeze_count()} objects)"
-
-
 def engine_overhead(
-    tree: AttributeTree, sampler: DemographicSampler, embedder: Any, k: int, n: int, concurrency: int,
-    freeze: bool = False,
-) -> None:  # fmt: skip
+    tree: AttributeTree, sampler: DemographicSampler, embedder: Any, k: int, n: int, concurrency: int
+) -> None:
     """Figure 2: wall time per persona when the LLM answers at once, ``concurrency`` calls in flight."""
     from deeppersona.embeddings._batcher import EmbeddingBatcher
 
@@ -212,7 +198,6 @@ def engine_overhead(
         return real_encode(self, texts)
 
     EmbeddingBatcher._rows = counting  # type: ignore[method-assign]
-    frozen = freeze_heap(freeze)
     load = os.getloadavg()[0]
     try:
         start, cpu = time.perf_counter(), time.process_time()
@@ -225,8 +210,7 @@ def engine_overhead(
           f"{getattr(embedder, 'name', embedder)}: {per:.1f} ms (target <= 10 ms; process CPU "
           f"{cpu / n * 1000:.1f} ms/persona incl. the fake's replies; profiles embedded "
           f"{sum(batches) / max(1, len(batches)):.1f} per encode call; {len(pop)} personas; "
-          f"loadavg before {load:.2f} on {os.cpu_count()} CPUs{frozen})")  # fmt: skip
-    gc.unfreeze()
+          f"loadavg before {load:.2f} on {os.cpu_count()} CPUs)")  # fmt: skip
 
 
 _CORE = {
@@ -265,7 +249,7 @@ def cheap_reply(request: FakeRequest) -> Any:
 
 
 def throughput(tree: AttributeTree, sampler: DemographicSampler, embedder: Any, k: int, n: int, concurrency: int,
-               latency: float, *, schema_fake: bool = False, freeze: bool = False) -> None:  # fmt: skip
+               latency: float, *, schema_fake: bool = False) -> None:  # fmt: skip
     llm = FakeLLM(
         seed=1, latency=latency, handler=None if schema_fake else cheap_reply, max_concurrency=concurrency
     )
@@ -273,17 +257,15 @@ def throughput(tree: AttributeTree, sampler: DemographicSampler, embedder: Any, 
     calls_per_persona = engine.calls_per_persona(k)
     engine.generate(k=k, n=1, start=10_000)  # warm-up outside the timing
     warm_sampler(sampler)
-    frozen = freeze_heap(freeze)
     start = time.perf_counter()
     pop = asyncio.run(engine.agenerate(k=k, n=n))
     elapsed = time.perf_counter() - start
-    gc.unfreeze()
     ideal = concurrency / (calls_per_persona * latency)
     actual = len(pop) / elapsed
     print(f"[3] {n} personas, concurrency {concurrency}, {latency * 1000:.0f} ms/call, {calls_per_persona} calls/persona: "
           f"{actual:.2f} personas/s vs ideal {ideal:.2f} = {actual / ideal:.0%} (target >= 85%; "
           f"peak in-flight calls {llm.max_active}; embedder {getattr(embedder, 'name', embedder)}; "
-          f"{'schema-generating FakeLLM' if schema_fake else 'FakeLLM with cheap scripted replies'}{frozen})")  # fmt: skip
+          f"{'schema-generating FakeLLM' if schema_fake else 'FakeLLM with cheap scripted replies'})")  # fmt: skip
 
 
 class PromptEvalCounter:
@@ -426,8 +408,6 @@ def main() -> None:
     parser.add_argument("--schema-fake", action="store_true",
                         help="also run figure 3 with the default (schema-generating, CPU-heavier) FakeLLM")  # fmt: skip
     parser.add_argument("--hash", action="store_true", help="figures 2-3 with the hash embedder, not MiniLM")
-    parser.add_argument("--gc-freeze", action="store_true",
-                        help="figures 2-3 once more with gc.freeze() after loading, as a long job may do")  # fmt: skip
     parser.add_argument("--torch-threads", type=int, default=None,
                         help="torch intra-op threads for MiniLM (default: torch's)")  # fmt: skip
     parser.add_argument("--local", action="store_true", help="also time the embedded default model (slow)")
@@ -449,7 +429,13 @@ def main() -> None:
     parser.add_argument(
         "--work-ms", type=float, default=30.0, help="CPU milliseconds per FakeLLM call (figure 5)"
     )
+    parser.add_argument("--verbose", action="store_true", help="log deeppersona's INFO messages (refusals, re-asks)")
     args = parser.parse_args()
+    if args.verbose:
+        import logging
+
+        logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+        logging.getLogger("deeppersona").setLevel(logging.INFO)
     if args.ray_only:
         ray_speedup(args.ray_n, 30, args.work_ms)
         return
@@ -471,10 +457,6 @@ def main() -> None:
         engine_overhead(tree, sampler, embedder, args.k, args.overhead_n, args.overhead_concurrency)
         calls_and_overhead(tree, sampler, embedder, args.k, args.n, realistic=True)
         throughput(tree, sampler, embedder, args.k, args.throughput_n, args.concurrency, args.latency)
-        if args.gc_freeze:
-            engine_overhead(tree, sampler, embedder, args.k, args.overhead_n, args.overhead_concurrency, freeze=True)
-            throughput(tree, sampler, embedder, args.k, args.throughput_n, args.concurrency, args.latency,
-                       freeze=True)  # fmt: skip
     if args.schema_fake and not args.local_only:
         throughput(tree, sampler, embedder, args.k, args.throughput_n, args.concurrency, args.latency,
                    schema_fake=True)  # fmt: skip

@@ -7,6 +7,7 @@ import functools
 import json
 import logging
 import re
+from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -680,6 +681,11 @@ class ValueGenerator:
                 path=item.names,
                 not_applicable=not_applicable,
             )
+        if refused:
+            problems = Counter(problem if not problem.startswith("it contradicts") else "contradiction"
+                               for _, problem, _ in refused)  # fmt: skip
+            logger.info("fill: %d of %d values refused (%s)", len(refused), len(batch),
+                        ", ".join(f"{p} {n}" for p, n in problems.most_common()))  # fmt: skip
         asked = messages if kept is None else [*draft.messages, {"role": "user", "content": kept}]
         draft.messages = [*asked, {"role": "assistant", "content": _compact(accepted)}]
         return refused
@@ -768,6 +774,7 @@ class ValueGenerator:
                 break
             draft.reject("narrative")
             draft.missing["narrative"] = problem
+            logger.info("narrative refused (attempt %d): %s; it began %r", attempt + 1, problem, text[:120])
             # the refused text is not shown back: a small model copies its own previous turn
             note = f"(An earlier try was refused: {problem}.) "
             convo = [*seen, {"role": "user", "content": note + user}]
