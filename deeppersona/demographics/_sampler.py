@@ -32,7 +32,7 @@ from ._occupations import (
     stage_matrix,
     user_table_for,
 )
-from ._tables import AGE_GROUP_LABELS, AGE_GROUPS, DemographicTables
+from ._tables import DemographicTables
 from ._text import did_you_mean, norm
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -872,61 +872,9 @@ class DemographicSampler:
             ``{"country", "age_group", "gender", "life_stage", "occupation_group", "occupation",
             "city"}`` -> shares indexed by category (``city`` indexed by ``"City, ISO3"``).
         """
-        c = self._make_cohort(cohort, cohort_fields)
-        spec, _ = self._spec(c, None)
-        plan = self._plan(spec, c)
-        codes = self.tables.country_codes
-        names = self.tables.countries["name"].to_numpy(dtype=object)
-        ages = np.zeros(MAX_AGE + 1)
-        stage_tot = np.zeros(len(LIFE_STAGES))
-        group: dict[str, float] = {}
-        occ: dict[str, float] = {}
-        city: dict[str, float] = {}
-        stages = self._stage_matrix()
-        for row, pc in zip(plan.country_rows, plan.country_weight, strict=True):
-            cp = self._country_plan(plan, int(row))
-            age_p = np.diff(cp.age_cum, prepend=0.0) / cp.age_cum[-1]
-            ages += pc * age_p
-            allowed, _, _ = self._allowed_stages(spec, str(codes[row]))
-            sw = stages * allowed
-            rowsum = sw.sum(axis=1, keepdims=True)
-            sp = np.divide(sw, rowsum, out=np.zeros_like(sw), where=rowsum > 0)
-            st = pc * (age_p @ sp)
-            stage_tot += st
-            for k, s in enumerate(LIFE_STAGES):
-                if s != "employed" and st[k] > 0:
-                    label = STAGE_OCCUPATION[s]
-                    group[label] = group.get(label, 0.0) + st[k]
-                    occ[label] = occ.get(label, 0.0) + st[k]
-            if st[EMPLOYED] > 0:
-                op = np.diff(cp.occ_cum, prepend=0.0) / cp.occ_cum[-1]
-                for title, grp, p in zip(cp.titles, cp.groups, op, strict=True):
-                    if p > 0:
-                        occ[title] = occ.get(title, 0.0) + st[EMPLOYED] * p
-                        group[grp] = group.get(grp, 0.0) + st[EMPLOYED] * p
-            cw = np.diff(cp.city_cum, prepend=0.0) / cp.city_cum[-1]
-            for name, p in zip(cp.city_names, cw, strict=True):
-                key = f"{name}, {codes[row]}"
-                city[key] = city.get(key, 0.0) + pc * p
-        age_groups = pd.Series(
-            [ages[lo : hi + 1].sum() for lo, hi in AGE_GROUPS], index=list(AGE_GROUP_LABELS), name="expected"
-        )
-        gp = np.diff(plan.gender_cum, prepend=0.0) / plan.gender_cum[-1]
+        from ._marginals import expected_marginals
 
-        def series(d: Mapping[str, float]) -> pd.Series:
-            return pd.Series(d, dtype=float, name="expected").sort_values(ascending=False, kind="stable")
-
-        return {
-            "country": pd.Series(
-                plan.country_weight, index=names[plan.country_rows], name="expected"
-            ).sort_values(ascending=False, kind="stable"),
-            "age_group": age_groups,
-            "gender": pd.Series(gp, index=plan.gender_values, name="expected"),
-            "life_stage": pd.Series(stage_tot, index=list(LIFE_STAGES), name="expected"),
-            "occupation_group": series(group),
-            "occupation": series(occ),
-            "city": series(city),
-        }
+        return expected_marginals(self, self._make_cohort(cohort, cohort_fields))
 
     def compare_marginals(
         self,
@@ -951,41 +899,10 @@ class DemographicSampler:
             Columns ``variable``, ``category``, ``expected``, ``observed``, ``difference``, ``se``
             (binomial standard error at the sample size) and ``z``.
         """
+        from ._marginals import compare_marginals
+
         c = self._make_cohort(cohort, cohort_fields)
-        if sample is None:
-            sample = self.sample(n, seed=seed, cohort=c, names=False)
-        if sample.empty:
-            raise DemographicsError("the sample is empty")
-        expected = self.expected_marginals(c)
-        size = len(sample)
-        observed_keys = {
-            "country": sample["country"],
-            "age_group": pd.cut(
-                sample["age"],
-                bins=[lo - 0.5 for lo, _ in AGE_GROUPS] + [MAX_AGE + 0.5],
-                labels=list(AGE_GROUP_LABELS),
-            ).astype(str),
-            "gender": sample["gender"],
-            "life_stage": sample["life_stage"],
-            "occupation_group": sample["occupation_group"],
-            "occupation": sample["occupation"],
-            "city": sample["city"].astype(str) + ", " + sample["country_code"].astype(str),
-        }
-        frames = []
-        for var, exp in expected.items():
-            obs = observed_keys[var].value_counts(normalize=True)
-            exp = exp if top is None or var == "age_group" else exp.iloc[:top]
-            df = pd.DataFrame({"category": exp.index.astype(str), "expected": exp.to_numpy()})
-            df["observed"] = df["category"].map(obs).fillna(0.0).to_numpy()
-            df.insert(0, "variable", var)
-            frames.append(df)
-        out = pd.concat(frames, ignore_index=True)
-        out["difference"] = out["observed"] - out["expected"]
-        out["se"] = np.sqrt(out["expected"] * (1 - out["expected"]) / size)
-        out["z"] = np.divide(
-            out["difference"], out["se"], out=np.zeros(len(out)), where=out["se"].to_numpy() > 0
-        )
-        return out
+        return compare_marginals(self, sample, n=n, seed=seed, cohort=c, top=top)
 
     def plot_marginals(
         self,

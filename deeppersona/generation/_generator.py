@@ -686,6 +686,8 @@ class ValueGenerator:
                                for _, problem, _ in refused)  # fmt: skip
             logger.info("fill: %d of %d values refused (%s)", len(refused), len(batch),
                         ", ".join(f"{p} {n}" for p, n in problems.most_common()))  # fmt: skip
+            for item, problem, raw in refused:
+                logger.debug("fill: %s refused (%s): %s", item.key, problem, _shown(raw))
         asked = messages if kept is None else [*draft.messages, {"role": "user", "content": kept}]
         draft.messages = [*asked, {"role": "assistant", "content": _compact(accepted)}]
         return refused
