@@ -132,8 +132,35 @@ def test_engine_settles_circumstances_then_skips_what_they_rule_out() -> None:
     assert not {p.split(" > ")[-1] for p in persona.selected} & {"Partner's Job", "Partner's Hobbies"}
     asked = [r for r in seen if r.call_site == "circumstances"]
     assert len(asked) == 1 and "- partnered: the person has a spouse or partner" in asked[0].prompt
+    # the true/false exchange is a side branch: no later call sees it (a small model lists "not a partner,
+    # parent ..." in the portrait), and the narrative reads the very dialogue the fills built (its prefix)
+    later = [r for r in seen if r.call_site in ("fill", "consistency", "narrative")]
+    assert later and not any('{"partnered":false}' in m["content"] for r in later for m in r.messages)
+    assert not any("settle these facts" in m["content"] for r in later for m in r.messages)
     fills = [r for r in seen if r.call_site == "fill"]
-    assert fills and any('{"partnered":false}' in m["content"] for m in fills[0].messages)
-    narrative = [r for r in seen if r.call_site == "narrative"]  # the true/false list stays backstage
-    assert narrative and not any('{"partnered":false}' in m["content"] for m in narrative[0].messages)
-    assert not any("settle these facts" in m["content"] for m in narrative[0].messages)
+    narrative = [r for r in seen if r.call_site == "narrative"]
+    assert narrative[0].messages[: len(fills[-1].messages) - 1] == fills[-1].messages[:-1]
+
+
+def test_the_first_fill_request_states_the_circumstances_that_hold() -> None:
+    from typing import Any
+
+    from deeppersona.engine import PersonaEngine
+    from deeppersona.testing import FakeLLM, FakeRequest
+
+    seen: list[FakeRequest] = []
+
+    def handler(req: FakeRequest) -> Any:
+        seen.append(req)
+        if req.call_site == "circumstances":
+            return {"partnered": True}
+        return None
+
+    tree = AttributeTree.from_outline(OUTLINE, fixed_roots=None)
+    engine = PersonaEngine(
+        tree, model=FakeLLM(seed=1, handler=handler), embedder=HashEmbedder(), require_core=False
+    )
+    engine.with_seed(3).with_options(batch_size=1).anchor(age=40, occupation="nurse").generate(k=3)
+    fills = [r.messages[-1]["content"] for r in seen if r.call_site == "fill"]
+    assert "Settled about this person: has a spouse or partner." in fills[0]
+    assert not any("Settled about" in text for text in fills[1:])

@@ -44,8 +44,6 @@ class PersonaDraft:
         on_stage: Called with the name of each generation step as it starts (``"core"``, ``"fill 2/8"``,
             ``"re-ask 1"``, ``"consistency"``, ``"narrative"``), e.g. to show progress.
         messages: The generation dialogue so far.
-        backstage: Positions in :attr:`messages` of turns the narrative does not see (the circumstances
-            exchange: true/false facts that a small model otherwise lists in the portrait).
         usage: LLM usage so far.
     """
 
@@ -66,7 +64,6 @@ class PersonaDraft:
     rejected: dict[str, int] = field(default_factory=dict)
     on_stage: Callable[[str], None] | None = field(default=None, repr=False)
     messages: list[dict[str, str]] = field(default_factory=list)
-    backstage: set[int] = field(default_factory=set)
     usage: Usage = field(default_factory=Usage)
 
     def stage(self, name: str) -> None:

@@ -347,9 +347,12 @@ class ValueGenerator:
     async def circumstances(self, llm: LLM, draft: PersonaDraft, names: Sequence[str]) -> dict[str, bool]:
         """Settle the circumstances behind the taxonomy's applicability conditions (one call).
 
-        Asked right after the core chain, in the same dialogue, so the attributes filled later see the
-        answer ("partnered": false, and no partner details follow). The answer is stored in
-        ``draft.core.circumstances``; the selector then skips the attributes it rules out.
+        Asked right after the core chain, on a side branch of the dialogue: the exchange (a true/false
+        list) is not kept in it, since a small model shown it lists "not a partner, parent, manager,
+        religious ..." in the portrait, and leaving it out of the narrative alone would make a local model
+        evaluate the whole dialogue after it again. The answer is stored in ``draft.core.circumstances``;
+        the selector then skips the attributes it rules out, and the first fill request states the
+        circumstances that hold ("has a spouse or partner; works for pay"), so the values filled see them.
 
         Args:
             llm: The backend.
@@ -368,8 +371,6 @@ class ValueGenerator:
         messages = [*draft.messages, {"role": "user", "content": user}]
         reply = (await self._call(llm, draft, messages, model, "circumstances")).output
         decided = {n: bool(getattr(reply, n)) for n in wanted}
-        draft.messages = [*messages, {"role": "assistant", "content": _compact(decided)}]
-        draft.backstage |= {len(draft.messages) - 2, len(draft.messages) - 1}
         if draft.core is not None:
             draft.core = draft.core.model_copy(update={"circumstances": decided})
         return decided
@@ -528,10 +529,15 @@ class ValueGenerator:
         seen = self._seen_values(draft)
         missing: list[tuple[FillItem, str, Any]] = []
         batches = self.fill_batches(len(items))
+        circumstances = (draft.core.circumstances if draft.core is not None else None) or {}
+        settled = [] if more else [CONDITIONS[n] for n, holds in circumstances.items() if holds and n in CONDITIONS]
         for number, span in enumerate(batches, 1):
             draft.stage(f"fill {number}/{len(batches)}")
             batch = items[span.start : span.stop]
-            user = self.render("fill_batch", first=number == 1, items=batch, examples=FILL_STYLE_EXAMPLES)
+            user = self.render(
+                "fill_batch", first=number == 1, items=batch, examples=FILL_STYLE_EXAMPLES,
+                settled=settled if number == 1 else [],
+            )  # fmt: skip
             # the first request (with the rules) stays in the dialogue; a later one, once answered, is
             # kept as a one-line note: its keys are in the answer, and the dialogue (which every later
             # call reads again) stays short
@@ -757,9 +763,7 @@ class ValueGenerator:
         draft.stage("narrative")
         low, high = parse_word_range(self.narrative_words)
         user = self.render("narrative", words=self.narrative_words)
-        # the circumstances exchange stays backstage: shown it, a small model lists "not a partner,
-        # parent, manager, religious ..." in the portrait; the values filled after it reflect it
-        seen = [m for i, m in enumerate(draft.messages) if i not in draft.backstage]
+        seen = list(draft.messages)  # the whole dialogue: its prefix is the previous calls' (KV cache)
         messages = [*seen, {"role": "user", "content": user}]
         convo = list(messages)
         text = ""
