@@ -184,6 +184,8 @@ def test_collapsed_batch_is_reasked(tree: AttributeTree) -> None:
     assert texts.count(same) == 1 and len(set(texts)) == len(texts)
     assert draft.rejected["repeated"] == 3
     assert "same value" in fills[-1].last_user_message
+    # the repeated phrase is not quoted back (a small model then writes it for every key again)
+    assert same not in fills[-1].last_user_message and "you wrote" not in fills[-1].last_user_message
 
 
 def test_sketch_copy_is_refused(tree: AttributeTree) -> None:

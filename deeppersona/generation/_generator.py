@@ -547,7 +547,12 @@ class ValueGenerator:
             if not missing:
                 break
             draft.stage(f"re-ask {round_ + 1} ({len(missing)} values)")
-            rows = [(item, _feedback(problem, item), _shown(raw)) for item, problem, raw in missing]
+            # a repeated value is not quoted back: forty rows quoting one phrase made the embedded model
+            # write that phrase forty times again (40 of 41 refused in the second round, k=220)
+            rows = [
+                (item, _feedback(problem, item), "" if problem == "repeated" else _shown(raw))
+                for item, problem, raw in missing
+            ]
             user = self.render("fill_missing", items=rows)
             missing = await self._fill_turn(
                 llm,
