@@ -163,4 +163,8 @@ def test_the_first_fill_request_states_the_circumstances_that_hold() -> None:
     engine.with_seed(3).with_options(batch_size=1).anchor(age=40, occupation="nurse").generate(k=3)
     fills = [r.messages[-1]["content"] for r in seen if r.call_site == "fill"]
     assert "Settled about this person: has a spouse or partner." in fills[0]
+    from deeppersona.generation._generator import _settled
+
+    told = _settled({"partnered": False, "parent": False, "religious": False, "driver": True})
+    assert told == ["drives a car or motorbike", "has no spouse or partner", "has no children"]
     assert not any("Settled about" in text for text in fills[1:])

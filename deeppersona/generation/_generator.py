@@ -352,7 +352,8 @@ class ValueGenerator:
         religious ..." in the portrait, and leaving it out of the narrative alone would make a local model
         evaluate the whole dialogue after it again. The answer is stored in ``draft.core.circumstances``;
         the selector then skips the attributes it rules out, and the first fill request states the
-        circumstances that hold ("has a spouse or partner; works for pay"), so the values filled see them.
+        circumstances that hold ("has a spouse or partner; works for pay") and those of
+        :data:`SETTLED_ABSENT` that do not ("has no children"), so the values filled see them.
 
         Args:
             llm: The backend.
@@ -530,7 +531,7 @@ class ValueGenerator:
         missing: list[tuple[FillItem, str, Any]] = []
         batches = self.fill_batches(len(items))
         circumstances = (draft.core.circumstances if draft.core is not None else None) or {}
-        settled = [] if more else [CONDITIONS[n] for n, holds in circumstances.items() if holds and n in CONDITIONS]
+        settled = [] if more else _settled(circumstances)
         for number, span in enumerate(batches, 1):
             draft.stage(f"fill {number}/{len(batches)}")
             batch = items[span.start : span.stop]
@@ -994,6 +995,19 @@ STORY_THEMES: tuple[str, ...] = (
     "something they did that they are proud or ashamed of",
 )
 """Kinds of event a life story asked on its own is about (one each, from a per-persona starting point)."""
+
+SETTLED_ABSENT: dict[str, str] = {"partnered": "has no spouse or partner", "parent": "has no children"}
+"""How the first fill request states the circumstances that do not hold, for those a portrait would
+otherwise invent (the quick-start farmer, told only what held, got "a wife and two children" in his
+narrative while ``parent`` was false). The other absent ones stay unsaid: shown a list of what the person
+is not, a small model writes "he is not a partner, parent, manager, religious ..." into the portrait."""
+
+
+def _settled(circumstances: Mapping[str, bool]) -> list[str]:
+    """The circumstances the first fill request states: those that hold, then :data:`SETTLED_ABSENT`."""
+    held = [CONDITIONS[n] for n, holds in circumstances.items() if holds and n in CONDITIONS]
+    return held + [SETTLED_ABSENT[n] for n, holds in circumstances.items() if not holds and n in SETTLED_ABSENT]
+
 
 _THIN = frozenset({"trivial", "alternatives", "one_word", "placeholder"})
 """Problems of a value too thin to be one: its re-ask asks for a longer free-text value in the schema."""
