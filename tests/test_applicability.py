@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -110,9 +112,8 @@ def test_support_tilts_the_walk_toward_rarely_disclosed_branches() -> None:
     assert 0.6 < (flat["Branch A"] + flat["Branch B"]) / (flat["Branch I"] + flat["Branch J"]) < 1.6, flat
 
 
-def test_engine_settles_circumstances_then_skips_what_they_rule_out() -> None:
-    from typing import Any
-
+def _with_circumstances(answer: dict[str, bool], **options: Any) -> tuple[Any, list[Any]]:
+    """A persona (k=3, the outline tree) whose circumstances call is answered ``answer``; the requests."""
     from deeppersona.engine import PersonaEngine
     from deeppersona.testing import FakeLLM, FakeRequest
 
@@ -120,14 +121,18 @@ def test_engine_settles_circumstances_then_skips_what_they_rule_out() -> None:
 
     def handler(req: FakeRequest) -> Any:
         seen.append(req)
-        if req.call_site == "circumstances":
-            return {"partnered": False}
-        return None
+        return answer if req.call_site == "circumstances" else None
 
     tree = AttributeTree.from_outline(OUTLINE, fixed_roots=None)
-    llm = FakeLLM(seed=1, handler=handler)
-    engine = PersonaEngine(tree, model=llm, embedder=HashEmbedder(), require_core=False)
-    persona = engine.with_seed(3).anchor(age=40, occupation="nurse").generate(k=3)
+    engine = PersonaEngine(
+        tree, model=FakeLLM(seed=1, handler=handler), embedder=HashEmbedder(), require_core=False
+    )
+    persona = engine.with_seed(3).with_options(**options).anchor(age=40, occupation="nurse").generate(k=3)
+    return persona, seen
+
+
+def test_engine_settles_circumstances_then_skips_what_they_rule_out() -> None:
+    persona, seen = _with_circumstances({"partnered": False})
     assert persona.core is not None and persona.core.circumstances == {"partnered": False}
     assert not {p.split(" > ")[-1] for p in persona.selected} & {"Partner's Job", "Partner's Hobbies"}
     asked = [r for r in seen if r.call_site == "circumstances"]
@@ -143,24 +148,7 @@ def test_engine_settles_circumstances_then_skips_what_they_rule_out() -> None:
 
 
 def test_the_first_fill_request_states_the_circumstances_that_hold() -> None:
-    from typing import Any
-
-    from deeppersona.engine import PersonaEngine
-    from deeppersona.testing import FakeLLM, FakeRequest
-
-    seen: list[FakeRequest] = []
-
-    def handler(req: FakeRequest) -> Any:
-        seen.append(req)
-        if req.call_site == "circumstances":
-            return {"partnered": True}
-        return None
-
-    tree = AttributeTree.from_outline(OUTLINE, fixed_roots=None)
-    engine = PersonaEngine(
-        tree, model=FakeLLM(seed=1, handler=handler), embedder=HashEmbedder(), require_core=False
-    )
-    engine.with_seed(3).with_options(batch_size=1).anchor(age=40, occupation="nurse").generate(k=3)
+    _, seen = _with_circumstances({"partnered": True}, batch_size=1)
     fills = [r.messages[-1]["content"] for r in seen if r.call_site == "fill"]
     assert "Settled about this person: has a spouse or partner." in fills[0]
     from deeppersona.generation._generator import _settled
