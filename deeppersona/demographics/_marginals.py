@@ -22,9 +22,8 @@ __all__ = ["compare_marginals", "expected_marginals"]
 
 def expected_marginals(sampler: DemographicSampler, cohort: Cohort) -> dict[str, pd.Series]:
     """See :meth:`DemographicSampler.expected_marginals` (``cohort`` already built)."""
-    c = cohort
-    spec, _ = sampler._spec(c, None)
-    plan = sampler._plan(spec, c)
+    spec, _ = sampler._spec(cohort, None)
+    plan = sampler._plan(spec, cohort)
     codes = sampler.tables.country_codes
     names = sampler.tables.countries["name"].to_numpy(dtype=object)
     ages = np.zeros(MAX_AGE + 1)
@@ -89,12 +88,11 @@ def compare_marginals(
     top: int | None,
 ) -> pd.DataFrame:
     """See :meth:`DemographicSampler.compare_marginals` (``cohort`` already built)."""
-    c = cohort
     if sample is None:
-        sample = sampler.sample(n, seed=seed, cohort=c, names=False)
+        sample = sampler.sample(n, seed=seed, cohort=cohort, names=False)
     if sample.empty:
         raise DemographicsError("the sample is empty")
-    expected = expected_marginals(sampler, c)
+    expected = expected_marginals(sampler, cohort)
     size = len(sample)
     observed_keys = {
         "country": sample["country"],

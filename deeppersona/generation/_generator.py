@@ -536,9 +536,8 @@ class ValueGenerator:
             draft.stage(f"fill {number}/{len(batches)}")
             batch = items[span.start : span.stop]
             user = self.render(
-                "fill_batch", first=number == 1, items=batch, examples=FILL_STYLE_EXAMPLES,
-                settled=settled if number == 1 else [],
-            )  # fmt: skip
+                "fill_batch", first=number == 1, items=batch, examples=FILL_STYLE_EXAMPLES, settled=settled
+            )
             # the first request (with the rules) stays in the dialogue; a later one, once answered, is
             # kept as a one-line note: its keys are in the answer, and the dialogue (which every later
             # call reads again) stays short
@@ -698,7 +697,7 @@ class ValueGenerator:
                                for _, problem, _ in refused)  # fmt: skip
             logger.info("fill: %d of %d values refused (%s)", len(refused), len(batch),
                         ", ".join(f"{p} {n}" for p, n in problems.most_common()))  # fmt: skip
-            for item, problem, raw in refused:
+            for item, problem, raw in refused if logger.isEnabledFor(logging.DEBUG) else ():
                 logger.debug("fill: %s refused (%s): %s", item.key, problem, _shown(raw))
         asked = messages if kept is None else [*draft.messages, {"role": "user", "content": kept}]
         draft.messages = [*asked, {"role": "assistant", "content": _compact(accepted)}]
