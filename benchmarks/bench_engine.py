@@ -429,13 +429,16 @@ def main() -> None:
     parser.add_argument(
         "--work-ms", type=float, default=30.0, help="CPU milliseconds per FakeLLM call (figure 5)"
     )
-    parser.add_argument("--verbose", action="store_true", help="log deeppersona's INFO messages (refusals, re-asks)")
+    parser.add_argument(
+        "--verbose", "-v", action="count", default=0,
+        help="log deeppersona's INFO messages (refusals, re-asks); twice: DEBUG (each refused value)",
+    )  # fmt: skip
     args = parser.parse_args()
     if args.verbose:
         import logging
 
         logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
-        logging.getLogger("deeppersona").setLevel(logging.INFO)
+        logging.getLogger("deeppersona").setLevel(logging.INFO if args.verbose == 1 else logging.DEBUG)
     if args.ray_only:
         ray_speedup(args.ray_n, 30, args.work_ms)
         return

@@ -114,6 +114,8 @@ def test_second_call_of_a_dialogue_reuses_the_kv_cache_of_the_first() -> None:
         llm._runtime.load("smollm2-135m").llama.reset()  # type: ignore[union-attr]  # empty KV cache
         convo = [system, {"role": "user", "content": f"Profile so far:\n{profile}\nInvent their pet."}]
         first = llm.complete(convo, Pet, seed=1)  # cold: the whole prompt is evaluated
+        cold_tokens, cold_s = evals[0]
+        started = len(evals)  # the keys of a reply are evaluated as prompt too (deeppersona.llm._fields)
         convo = [
             *convo,
             {"role": "assistant", "content": first.raw},
@@ -123,7 +125,7 @@ def test_second_call_of_a_dialogue_reuses_the_kv_cache_of_the_first() -> None:
     finally:
         llm.close()
     assert isinstance(second.output, Toy)
-    (cold_tokens, cold_s), (warm_tokens, warm_s) = evals
+    warm_tokens, warm_s = evals[started]  # the first evaluation of call 2: its prompt after the cached prefix
     assert cold_tokens > 600  # the whole first prompt
     # call 2 sends more tokens than call 1 but evaluates only its new turns (reply, question, schema)
     assert second.usage.prompt_tokens > cold_tokens

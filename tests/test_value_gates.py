@@ -175,6 +175,20 @@ def test_value_that_stays_bad_makes_the_persona_incomplete(tree: AttributeTree) 
     assert "bare word" in draft.missing["Health > Sleep > Sleep Quality"]
 
 
+def test_many_refused_values_are_reasked_a_few_at_a_time() -> None:
+    """Asked for 26 refused values at once, the embedded model answered "N/A" to 22 of them, twice: a
+    re-ask round asks for at most REASK_BATCH values per call."""
+    from deeppersona.generation._generator import REASK_BATCH
+
+    many = AttributeTree.from_paths([f"Daily Life > Habits > Habit {chr(65 + i)}" for i in range(20)])
+    handler, fills = fill_handler({f"habit_{chr(97 + i)}": "High" for i in range(20)})
+    draft = _fill(many, handler)
+    reasks = [len(req.response_model.json_schema["properties"]) for req in fills[1:]]
+    assert REASK_BATCH == 8 and reasks == [8, 8, 4]
+    assert len(draft.attributes) == 20 and not draft.missing
+    assert all("could not be used" in req.last_user_message for req in fills[1:])
+
+
 def test_collapsed_batch_is_reasked(tree: AttributeTree) -> None:
     same = "likes to keep things simple and calm"
     handler, fills = fill_handler({"sleep_quality": same, "grief_process": same, "commute": same,

@@ -547,22 +547,27 @@ class ValueGenerator:
             if not missing:
                 break
             draft.stage(f"re-ask {round_ + 1} ({len(missing)} values)")
-            # a repeated value is not quoted back: forty rows quoting one phrase made the embedded model
-            # write that phrase forty times again (40 of 41 refused in the second round, k=220)
-            rows = [
-                (item, _feedback(problem, item), "" if problem == "repeated" else _shown(raw))
-                for item, problem, raw in missing
-            ]
-            user = self.render("fill_missing", items=rows)
-            missing = await self._fill_turn(
-                llm,
-                draft,
-                user,
-                [item for item, _, _ in missing],
-                seen,
-                temperature=self._reask_temperature(),
-                longer={item.key for item, problem, _ in missing if problem in _THIN},
-            )
+            left: list[tuple[FillItem, str, Any]] = []
+            # at most REASK_BATCH values per call: asked for 26 at once, the embedded model answered "N/A"
+            # to 22 of them, twice (k=220), one not-applicable answer leading to the next
+            for start in range(0, len(missing), REASK_BATCH):
+                chunk = missing[start : start + REASK_BATCH]
+                # a repeated value is not quoted back: forty rows quoting one phrase made the embedded
+                # model write that phrase forty times again (40 of 41 refused in the second round, k=220)
+                rows = [
+                    (item, _feedback(problem, item), "" if problem == "repeated" else _shown(raw))
+                    for item, problem, raw in chunk
+                ]
+                left += await self._fill_turn(
+                    llm,
+                    draft,
+                    self.render("fill_missing", items=rows),
+                    [item for item, _, _ in chunk],
+                    seen,
+                    temperature=self._reask_temperature(),
+                    longer={item.key for item, problem, _ in chunk if problem in _THIN},
+                )
+            missing = left
         for item, problem, _ in missing:
             draft.missing[item.path] = describe_problem(problem)
         if missing:
@@ -1007,6 +1012,9 @@ def _settled(circumstances: Mapping[str, bool]) -> list[str]:
     held = [CONDITIONS[n] for n, holds in circumstances.items() if holds and n in CONDITIONS]
     return held + [SETTLED_ABSENT[n] for n, holds in circumstances.items() if not holds and n in SETTLED_ABSENT]
 
+
+REASK_BATCH = 8
+"""Most refused values re-asked in one call."""
 
 _THIN = frozenset({"trivial", "alternatives", "one_word", "placeholder"})
 """Problems of a value too thin to be one: its re-ask asks for a longer free-text value in the schema."""

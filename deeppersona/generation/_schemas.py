@@ -228,6 +228,21 @@ class FillItem:
     """The value's JSON schema in a first ask (shared by every item of the node: never change it;
     worked out from the node when ``None``)."""
 
+    @property
+    def group(self) -> str:
+        """The path of the attribute's parent (``Demographic Information > Income Profile``): fill prompts
+        list the attributes of a batch under their parent's path, once per group."""
+        return PATH_SEPARATOR.join(self.names[:-1])
+
+    @property
+    def named_by_key(self) -> bool:
+        """Whether the key spells the leaf's name (``sleep_quality``, or ``diet_frequency`` for
+        "Frequency" under "Diet"): a prompt then need not repeat the name beside the key."""
+        if not self.names:
+            return False
+        leaf = _slug(self.names[-1])
+        return self.key == leaf or (len(self.names) > 1 and self.key == f"{_slug(self.names[-2])}_{leaf}")
+
     @classmethod
     def of(cls, key: str, node: AttributeNode, stratum: str) -> FillItem:
         """Build an item, computing the node's path and hint once."""

@@ -21,6 +21,7 @@ from typing import Any
 
 from .._cpu import cpu_flags
 from ..errors import ConfigError, MissingDependencyError
+from ._fields import field_plan, generate_fields
 from ._grammar import top_k_grammar_llama
 from ._registry import ModelRegistry, ModelSpec
 
@@ -99,6 +100,35 @@ class _Loaded:
         self.llama = llama
         self.spec = spec
         self.lock = threading.Lock()
+        self.formatter = _gguf_formatter(llama)
+        """The GGUF chat template as llama-cpp-python applies it, for replies generated field by field
+        (``None`` for a model on another chat format: those replies go through llama.cpp whole)."""
+
+    def prompt_tokens(self, messages: list[dict[str, Any]]) -> list[int]:
+        """The chat prompt's tokens exactly as ``create_chat_completion`` makes them (so the KV cache of
+        either kind of call serves the other)."""
+        result = self.formatter(messages=messages)
+        return list(
+            self.llama.tokenize(result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True)
+        )
+
+
+def _gguf_formatter(llama: Any) -> Any:
+    if getattr(llama, "chat_format", None) != "chat_template.default" or getattr(llama, "chat_handler", None):
+        return None
+    template = (getattr(llama, "metadata", None) or {}).get("tokenizer.chat_template")
+    if not template:
+        return None
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    model = llama._model
+    eos, bos = llama.token_eos(), llama.token_bos()
+    return Jinja2ChatFormatter(
+        template=template,
+        eos_token=model.token_get_text(eos) if eos != -1 else "",
+        bos_token=model.token_get_text(bos) if bos != -1 else "",
+        stop_token_ids=[eos],
+    )
 
 
 class LocalRuntime:
@@ -112,6 +142,8 @@ class LocalRuntime:
         use_extra_bufts: Let llama.cpp use extra CPU buffer types (AMX, weight repacking). ``None``
             decides automatically: off on CPUs that advertise AMX, whose AMX kernels crash in some
             virtual machines; the environment variable ``DEEPPERSONA_LLAMA_EXTRA_BUFTS=1``/``0`` overrides.
+        fields: Generate JSON replies to a flat object schema field by field, the keys written as prompt
+            (:mod:`deeppersona.llm._fields`; ``False`` leaves every reply to llama.cpp's whole-object grammar).
     """
 
     def __init__(
@@ -122,8 +154,10 @@ class LocalRuntime:
         n_threads: int | None = None,
         verbose: bool = False,
         use_extra_bufts: bool | None = None,
+        fields: bool = True,
     ) -> None:
         self.registry = registry
+        self.fields = fields
         self.use_extra_bufts = _auto_extra_bufts() if use_extra_bufts is None else use_extra_bufts
         self.n_ctx = n_ctx
         self.n_threads = n_threads or os.cpu_count() or 1
@@ -187,8 +221,18 @@ class LocalRuntime:
         if ignored:
             logger.debug("local/%s ignores parameters %s", loaded.spec.name, ignored)
         clean = [{"role": m.get("role", "user"), "content": m.get("content") or ""} for m in messages]
+        plan = field_plan(fmt.get("schema")) if fmt is not None and self.fields and loaded.formatter else None
         with loaded.lock:
             try:
+                if plan is not None:  # the keys written as prompt, only the values generated (._fields)
+                    return generate_fields(
+                        loaded.llama,
+                        loaded.prompt_tokens(clean),
+                        plan,
+                        max_tokens=kwargs.get("max_tokens"),
+                        seed=kwargs.get("seed"),
+                        sampling=_sampling(kwargs),
+                    )
                 result: dict[str, Any] = loaded.llama.create_chat_completion(messages=clean, **kwargs)
             except ValueError as exc:
                 if "context window" not in str(exc):
@@ -209,6 +253,20 @@ class LocalRuntime:
 
     def __repr__(self) -> str:
         return f"LocalRuntime(loaded={sorted(self._models)})"
+
+
+def _sampling(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``Llama.generate`` arguments for the chat-completion arguments ``kwargs`` (llama-cpp-python's own
+    chat-completion defaults for the rest)."""
+    return {
+        "temp": kwargs.get("temperature", 0.7),
+        "top_p": kwargs.get("top_p", 0.95),
+        "top_k": 40,
+        "min_p": 0.05,
+        "repeat_penalty": 1.0,
+        "presence_penalty": kwargs.get("presence_penalty", 0.0),
+        "frequency_penalty": kwargs.get("frequency_penalty", 0.0),
+    }
 
 
 def _context_window_error(loaded: _Loaded, detail: str) -> Exception:
