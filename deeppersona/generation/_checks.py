@@ -790,8 +790,8 @@ _PROBLEM_TEXT: dict[str, str] = {
         "everyone, so decide a specific value"
     ),
     "unfounded_na": (
-        "nothing about this person is 'not mentioned': you are creating them, so decide a plausible, "
-        "specific value; N/A is only for an attribute that cannot apply to them, with the reason"
+        "nothing about this person is unknown or 'not mentioned': you are creating them, so decide a "
+        "plausible, specific value that fits them"
     ),
     "truncated": "the reply was cut off before this value was complete",
     "continuation": (

@@ -552,10 +552,12 @@ class ValueGenerator:
             # to 22 of them, twice (k=220), one not-applicable answer leading to the next
             for start in range(0, len(missing), REASK_BATCH):
                 chunk = missing[start : start + REASK_BATCH]
-                # a repeated value is not quoted back: forty rows quoting one phrase made the embedded
-                # model write that phrase forty times again (40 of 41 refused in the second round, k=220)
+                # a repeated value or a refused "N/A" is not quoted back: forty rows quoting one phrase
+                # made the embedded model write that phrase forty times again (40 of 41 refused in the
+                # second round, k=220), and eight rows quoting "N/A: No known heart issues" and the like
+                # got eight new "N/A: The person does not have ..." (k=220, both rounds)
                 rows = [
-                    (item, _feedback(problem, item), "" if problem == "repeated" else _shown(raw))
+                    (item, _feedback(problem, item), "" if problem in _NOT_QUOTED else _shown(raw))
                     for item, problem, raw in chunk
                 ]
                 left += await self._fill_turn(
@@ -1012,6 +1014,9 @@ def _settled(circumstances: Mapping[str, bool]) -> list[str]:
     held = [CONDITIONS[n] for n, holds in circumstances.items() if holds and n in CONDITIONS]
     return held + [SETTLED_ABSENT[n] for n, holds in circumstances.items() if not holds and n in SETTLED_ABSENT]
 
+
+_NOT_QUOTED = frozenset({"repeated", "unfounded_na", "na_restates_name", "too_many_na"})
+"""Problems whose refused answer a re-ask does not quote: the small model copies the quote."""
 
 REASK_BATCH = 8
 """Most refused values re-asked in one call."""
