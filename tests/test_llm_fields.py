@@ -105,7 +105,7 @@ def test_field_by_field_replies_follow_the_schema_and_generate_only_the_values()
     ]
     params = {"response_format": {"type": "json_schema", "json_schema": {"schema": FLAT}}, "max_tokens": 200}
     runtime = LocalRuntime(default_registry(), n_ctx=2048, n_threads=1)
-    whole = LocalRuntime(default_registry(), n_ctx=2048, n_threads=1, fields=False)
+    whole = LocalRuntime(default_registry(), n_ctx=2048, n_threads=1, field_by_field=False)
     try:
         replies = [runtime.complete("smollm2-135m", messages, {**params, "seed": seed}) for seed in (1, 2, 1)]
         plain = whole.complete("smollm2-135m", messages, {**params, "seed": 1})
@@ -126,8 +126,17 @@ def test_field_by_field_replies_follow_the_schema_and_generate_only_the_values()
         assert 0 < usage["generated_tokens"] < usage["completion_tokens"]
         assert reply["choices"][0]["finish_reason"] == "stop"
     assert replies[0]["choices"][0]["message"]["content"] == replies[2]["choices"][0]["message"]["content"]
-    assert "generated_tokens" not in plain["usage"]  # fields=False: llama.cpp's whole-object grammar
+    assert "generated_tokens" not in plain["usage"]  # field_by_field=False: llama.cpp's whole-object grammar
     assert list(json.loads(plain["choices"][0]["message"]["content"], strict=False)) == list(
         FLAT["properties"]
     )
     assert cut["choices"][0]["finish_reason"] == "length" and cut["usage"]["generated_tokens"] == 3
+
+
+def test_the_backend_passes_field_by_field_to_the_embedded_model_only() -> None:
+    from deeppersona.errors import ConfigError
+    from deeppersona.llm import LiteLLMBackend
+
+    assert LiteLLMBackend("local/smollm2-135m", field_by_field=False)._local_options == {"field_by_field": False}
+    with pytest.raises(ConfigError, match="only apply to local"):
+        LiteLLMBackend("gpt-4.1-mini", field_by_field=False)

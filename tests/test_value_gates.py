@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -166,6 +167,12 @@ def test_bad_value_is_reasked_with_reason_and_never_stored(
     # the refused answer is quoted back, except a refused "N/A" (the small model copies it)
     quoted = repr(bad)[1:-1] in reask.last_user_message
     assert quoted is (problem not in ("unfounded_na", "na_restates_name"))
+    # after a refused "N/A" the schema asks for a value that is none (a grammar enforces it)
+    schema = reask.response_model.json_schema["properties"][key]
+    assert ("pattern" in schema) is (problem in ("unfounded_na", "na_restates_name"))
+    if "pattern" in schema:
+        assert not re.match(schema["pattern"], bad) and not re.match(schema["pattern"], " " + bad)
+        assert re.match(schema["pattern"], "walks 3 blocks to the Kibera matatu stage at dawn")
     assert reask.temperature is not None and reask.temperature > 0.7  # different sampling on a re-ask
 
 

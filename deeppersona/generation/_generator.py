@@ -568,6 +568,7 @@ class ValueGenerator:
                     seen,
                     temperature=self._reask_temperature(),
                     longer={item.key for item, problem, _ in chunk if problem in _THIN},
+                    decided={item.key for item, problem, _ in chunk if problem in _REFUSED_NA},
                 )
             missing = left
         for item, problem, _ in missing:
@@ -624,6 +625,7 @@ class ValueGenerator:
         temperature: float | None = None,
         first_ask: bool = False,
         longer: Collection[str] = (),
+        decided: Collection[str] = (),
         kept: str | None = None,
     ) -> list[tuple[FillItem, str, Any]]:
         """One fill call; returns the items refused, with the problem and the refused reply.
@@ -632,9 +634,10 @@ class ValueGenerator:
         when ``None``).
 
         ``first_ask``: the batch's first ask, where a one-word free-text value is refused too.
-        ``longer``: keys whose free-text value must be longer in the schema (see ``fill_reply_type``)."""
+        ``longer``: keys whose free-text value must be longer in the schema; ``decided``: keys whose
+        free-text value must be no "N/A" (see ``fill_reply_type``)."""
         messages = [*draft.messages, {"role": "user", "content": user}]
-        model = fill_reply_type(batch, longer=longer)
+        model = fill_reply_type(batch, longer=longer, decided=decided)
         reply = (await self._call(llm, draft, messages, model, "fill", temperature=temperature)).output
         values = dict(reply) if isinstance(reply, Mapping) else {}
         by_canon: dict[str, Any] | None = None  # built only if the model changed some key's spelling
@@ -1015,7 +1018,10 @@ def _settled(circumstances: Mapping[str, bool]) -> list[str]:
     return held + [SETTLED_ABSENT[n] for n, holds in circumstances.items() if not holds and n in SETTLED_ABSENT]
 
 
-_NOT_QUOTED = frozenset({"repeated", "unfounded_na", "na_restates_name", "too_many_na"})
+_REFUSED_NA = frozenset({"unfounded_na", "na_restates_name", "too_many_na"})
+"""Problems of a refused "N/A": its re-ask's schema asks for a value that is no "N/A" (``decided``)."""
+
+_NOT_QUOTED = _REFUSED_NA | {"repeated"}
 """Problems whose refused answer a re-ask does not quote: the small model copies the quote."""
 
 REASK_BATCH = 8

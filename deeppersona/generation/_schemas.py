@@ -458,24 +458,50 @@ def _object_adapter() -> TypeAdapter[dict[str, Any]]:
     return TypeAdapter(dict[str, Any])
 
 
+DECIDED_PATTERN = '^[^Nn "\\\\][^"\\\\]*$'
+"""A free-text value that does not open with "N", "n" or a space (no "N/A: ...", "None", "not ..."; a
+value opening with "Nairobi" is rarer than the cascade it stops) and holds no quote or backslash."""
+
+
+def _decided_schema(least: int) -> dict[str, Any]:
+    """A free-text value of :data:`REASK_LEAST_CHARS` characters or more that is no "N/A": a re-ask after
+    an N/A that was refused. The pattern spells the length out too: llama.cpp's grammar keeps to the
+    pattern alone when there is one."""
+    most = FREE_TEXT_MOST_CHARS
+    return {
+        "type": "string",
+        "minLength": least,
+        "maxLength": most,
+        "pattern": DECIDED_PATTERN.replace("]*$", f"]{{{least - 1},{most - 1}}}$"),
+    }
+
+
 def fill_reply_type(
-    items: Sequence[FillItem], name: str = "AttributeValues", *, longer: Collection[str] = ()
+    items: Sequence[FillItem],
+    name: str = "AttributeValues",
+    *,
+    longer: Collection[str] = (),
+    decided: Collection[str] = (),
 ) -> type[FillReply]:
     """Return a :class:`FillReply` subclass whose JSON schema has exactly the keys of ``items``.
 
     Free-text values of the keys in ``longer`` need :data:`REASK_LEAST_CHARS` characters instead of
-    :data:`FREE_TEXT_LEAST_CHARS` (a re-ask after a bare level or a placeholder)."""
+    :data:`FREE_TEXT_LEAST_CHARS` (a re-ask after a bare level or a placeholder); those of the keys in
+    ``decided`` as many, and must not open with "N" (a re-ask after a refused "N/A": the embedded model,
+    re-asked for eight such values, answered "N/A: The person does not have ..." to all eight, twice)."""
+    properties: dict[str, Any] = {}
+    for item in items:
+        vt = item.node.value_type
+        if item.key in decided and (vt is None or vt.kind == "text"):
+            properties[item.key] = _decided_schema(REASK_LEAST_CHARS)
+        elif item.key in longer or item.key in decided:
+            properties[item.key] = _value_schema(vt, REASK_LEAST_CHARS)
+        else:
+            properties[item.key] = item.schema or _value_schema(vt)
     schema = {
         "title": name,
         "type": "object",
-        "properties": {
-            item.key: (
-                _value_schema(item.node.value_type, REASK_LEAST_CHARS)
-                if item.key in longer
-                else item.schema or _value_schema(item.node.value_type)
-            )
-            for item in items
-        },
+        "properties": properties,
         "required": [item.key for item in items],
         "additionalProperties": False,
     }

@@ -21,7 +21,7 @@ from ..errors import ConfigError, LLMConfigError, LLMRequestError, MissingDepend
 from ._base import LLM
 from ._cache import ResponseCache, cache_key
 from ._limits import RateLimiter
-from ._options import check_backend_options
+from ._options import LOCAL_OPTIONS, check_backend_options
 from ._structured import (
     RawReply,
     Request,
@@ -135,7 +135,7 @@ class LiteLLMBackend(LLM):
         retry_policy: Full control of attempts and backoff (overrides ``max_attempts``/``max_retries``).
         **litellm_kwargs: Passed to every ``litellm.acompletion`` call (``api_base``, ``api_key``,
             ``mock_response``, ``top_p``, ``drop_params``...; a field of an OpenAI-compatible server that
-            LiteLLM does not know goes in ``extra_body={...}``). For local models: ``n_ctx``, ``n_threads``, ``verbose``, ``use_extra_bufts``.
+            LiteLLM does not know goes in ``extra_body={...}``). For local models: ``n_ctx``, ``n_threads``, ``verbose``, ``use_extra_bufts``, ``field_by_field``.
 
     Raises:
         ConfigError: An option is unknown or has an impossible value (before any call).
@@ -192,7 +192,7 @@ class LiteLLMBackend(LLM):
         self.litellm_kwargs = dict(litellm_kwargs)
         self._local_options = {
             k: self.litellm_kwargs.pop(k)
-            for k in ("n_ctx", "n_threads", "verbose", "use_extra_bufts")
+            for k in LOCAL_OPTIONS
             if k in self.litellm_kwargs
         }
         if not self.is_local and self._local_options:

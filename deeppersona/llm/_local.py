@@ -142,7 +142,7 @@ class LocalRuntime:
         use_extra_bufts: Let llama.cpp use extra CPU buffer types (AMX, weight repacking). ``None``
             decides automatically: off on CPUs that advertise AMX, whose AMX kernels crash in some
             virtual machines; the environment variable ``DEEPPERSONA_LLAMA_EXTRA_BUFTS=1``/``0`` overrides.
-        fields: Generate JSON replies to a flat object schema field by field, the keys written as prompt
+        field_by_field: Generate JSON replies to a flat object schema field by field, the keys written as prompt
             (:mod:`deeppersona.llm._fields`; ``False`` leaves every reply to llama.cpp's whole-object grammar).
     """
 
@@ -154,10 +154,10 @@ class LocalRuntime:
         n_threads: int | None = None,
         verbose: bool = False,
         use_extra_bufts: bool | None = None,
-        fields: bool = True,
+        field_by_field: bool = True,
     ) -> None:
         self.registry = registry
-        self.fields = fields
+        self.field_by_field = field_by_field
         self.use_extra_bufts = _auto_extra_bufts() if use_extra_bufts is None else use_extra_bufts
         self.n_ctx = n_ctx
         self.n_threads = n_threads or os.cpu_count() or 1
@@ -221,7 +221,11 @@ class LocalRuntime:
         if ignored:
             logger.debug("local/%s ignores parameters %s", loaded.spec.name, ignored)
         clean = [{"role": m.get("role", "user"), "content": m.get("content") or ""} for m in messages]
-        plan = field_plan(fmt.get("schema")) if fmt is not None and self.fields and loaded.formatter else None
+        plan = (
+            field_plan(fmt.get("schema"))
+            if fmt is not None and self.field_by_field and loaded.formatter
+            else None
+        )
         with loaded.lock:
             try:
                 if plan is not None:  # the keys written as prompt, only the values generated (._fields)

@@ -36,7 +36,9 @@ BACKEND_OPTIONS: frozenset[str] = frozenset(
 )  # fmt: skip
 """The options :class:`~deeppersona.llm.LiteLLMBackend` handles itself (its named keyword arguments)."""
 
-LOCAL_OPTIONS: frozenset[str] = frozenset({"n_ctx", "n_threads", "verbose", "use_extra_bufts"})
+LOCAL_OPTIONS: frozenset[str] = frozenset(
+    {"n_ctx", "n_threads", "verbose", "use_extra_bufts", "field_by_field"}
+)
 """Options of embedded ``local/...`` models only."""
 
 _RENAMED: dict[str, str] = {
