@@ -21,7 +21,7 @@ DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 
 _ALIASES = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2", "minilm"}
 
-Precision = Literal["auto", "float32", "bfloat16", "int8"]
+Precision = Literal["auto", "float32", "bfloat16"]
 _NATIVE_BF16_FLAGS = frozenset({"amx_bf16", "avx512_bf16"})
 
 
@@ -64,11 +64,9 @@ class SentenceTransformerEmbedder(Embedder):
         device: A torch device (``"cpu"``, ``"cuda"``); automatic when ``None``.
         batch_size: Texts per forward pass.
         allow_download: Allow loading other models from the Hugging Face hub.
-        precision: ``"float32"``, ``"bfloat16"``, ``"int8"`` or ``"auto"``: bfloat16 on a CPU that
-            multiplies it in hardware (AMX or AVX-512 BF16, where it is about 1.5x faster; cosine
-            similarity to the float32 vectors stays above 0.999), float32 everywhere else, GPUs included.
-            ``"int8"`` quantizes the linear layers' weights to 8 bits for a CPU (torch dynamic
-            quantization; see docs/embeddings.md for its speed and how close its vectors are).
+        precision: ``"float32"``, ``"bfloat16"`` or ``"auto"``: bfloat16 on a CPU that multiplies it in
+            hardware (AMX or AVX-512 BF16, where it is about 1.5x faster; cosine similarity to the float32
+            vectors stays above 0.999), float32 everywhere else, GPUs included.
 
     Embedding one text (the selector embeds each persona's profile alone) calls the model's forward pass
     directly instead of :meth:`SentenceTransformer.encode`, whose batching machinery costs more than the
@@ -84,8 +82,8 @@ class SentenceTransformerEmbedder(Embedder):
         allow_download: bool = False,
         precision: Precision = "auto",
     ) -> None:
-        if precision not in ("auto", "float32", "bfloat16", "int8"):
-            raise ConfigError(f"precision must be 'auto', 'float32', 'bfloat16' or 'int8', got {precision!r}")
+        if precision not in ("auto", "float32", "bfloat16"):
+            raise ConfigError(f"precision must be 'auto', 'float32' or 'bfloat16', got {precision!r}")
         self.model = str(model)
         self.device = device
         self.batch_size = int(batch_size)
@@ -125,8 +123,6 @@ class SentenceTransformerEmbedder(Embedder):
                     import torch
 
                     model.to(torch.bfloat16)
-                elif self.precision == "int8":
-                    model = _int8(model)
                 self._model = model
             return self._model
 
@@ -166,13 +162,3 @@ class SentenceTransformerEmbedder(Embedder):
         with torch.inference_mode():
             vector = model(features)["sentence_embedding"]
         return np.asarray(vector.float().cpu().numpy())
-
-
-def _int8(model: Any) -> Any:
-    """``model`` with its linear layers' weights quantized to int8 (activations quantized on the fly)."""
-    import torch
-    from torch.ao.quantization import quantize_dynamic
-
-    if str(getattr(model, "device", "cpu")) != "cpu":
-        raise ConfigError("precision='int8' runs on the CPU only; use float32 or bfloat16 on a GPU")
-    return quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
