@@ -1112,3 +1112,57 @@ def test_a_placeholder_is_reasked_as_no_na_only_where_the_person_cannot_lack_it(
     assert _wants_decided("placeholder", trait) and not _wants_decided("placeholder", clubs)
     assert _wants_decided("echo", trait) and not _wants_decided("echo", clubs)
     assert _wants_decided("unfounded_na", clubs) and not _wants_decided("trivial", trait)
+
+
+_PORTRAIT = (
+    "Otieno Kamau is a 41-year-old mechanic in Nairobi who opens his garage before the matatus start running. "
+    "Customers trust him because he explains every repair in plain Swahili and charges what he quoted. "
+    "Money is tight, so he keeps a notebook of debts owed to him and chases them every Friday. "
+    "On Sundays he sings bass in a church choir and cooks ugali with sukuma wiki for neighbours. "
+    "His temper is short when parts arrive late, yet apprentices say he never shouts at them. "
+    "A flood in 2012 ruined his first workshop; rebuilding it alone taught him to save a little each week. "
+    "Football on the radio fills the evenings, and he argues about Gor Mahia results with anyone nearby. "
+    "He dreams of a second garage in Nakuru but doubts the banks will ever lend to a man like him. "
+    "Quiet mornings with strong tea and the newspaper are the one luxury he allows himself."
+)
+
+
+def test_a_narrative_that_invents_children_or_a_partner_is_reasked() -> None:
+    """The embedded model, told "has no children", wrote "had his first child when he was 20" (k=220)."""
+    replies = iter([_PORTRAIT + " He walks his daughter to school.", _PORTRAIT])
+
+    def handler(req: FakeRequest) -> Any:
+        return next(replies) if req.call_site == "narrative" else None
+
+    draft = _draft()
+    gen = ValueGenerator(max_fill_retries=1)
+    llm = FakeLLM(handler=handler)
+    asyncio.run(gen.core(llm, draft, np.random.default_rng(0)))
+    assert draft.core is not None
+    draft.core.circumstances = {"parent": False, "partnered": True}
+    asyncio.run(gen.narrate(llm, draft))
+    asks = [r for r in llm.requests if r.call_site == "narrative"]
+    assert len(asks) == 2 and "his daughter" in asks[1].last_user_message  # the reason names it
+    assert draft.narrative == _PORTRAIT and "narrative" not in draft.missing
+
+
+@pytest.mark.parametrize(
+    ("text", "circumstances", "refused"),
+    [
+        ("Enrique had his first child when he was 20.", {"parent": False}, True),
+        ("He has no children but dotes on his nieces.", {"parent": False}, False),
+        ("She is raising two children alone.", {"parent": True}, False),
+        ("He lives with his wife in Lima.", {"partnered": False}, True),
+        ("He still misses his late wife.", {"partnered": False}, False),
+        ("His ex-wife lives nearby.", {"partnered": False}, False),
+        ("He lives with his wife in Lima.", {}, False),  # nothing settled: nothing to contradict
+    ],
+)
+def test_invented_circumstances_are_found(text: str, circumstances: dict[str, bool], refused: bool) -> None:
+    from deeppersona.generation._generator import _invented_circumstance
+
+    draft = _draft()
+    asyncio.run(ValueGenerator().core(FakeLLM(seed=1), draft, np.random.default_rng(0)))
+    assert draft.core is not None
+    draft.core.circumstances = circumstances
+    assert (_invented_circumstance(text, draft) is not None) is refused

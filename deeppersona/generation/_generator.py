@@ -789,7 +789,11 @@ class ValueGenerator:
             )
             text = _tidy_narrative(str(reply.output), low, high)
             name = str(draft.demographics.get("name") or "").strip() or None
-            problem = _narrative_problem(text, low, high, name) or _copied_instructions(text, draft)
+            problem = (
+                _narrative_problem(text, low, high, name)
+                or _copied_instructions(text, draft)
+                or _invented_circumstance(text, draft)
+            )
             if problem is None:
                 draft.missing.pop("narrative", None)
                 break
@@ -941,6 +945,33 @@ def _grams(text: str, n: int = _GRAM) -> set[tuple[str, ...]]:
 
 _LABELS = re.compile(r"\b(?:POSITIVE|NEGATIVE|NEUTRAL)\b|(?i:\bvalues? system\b|\bpolarity\b)")
 """Labels of the prompts that a portrait must not name (the narrative prompt forbids them)."""
+
+
+_OWN_CHILDREN = re.compile(
+    r"\b(?:his|her|their)\s+(?:first\s+|only\s+|eldest\s+|youngest\s+|two\s+|three\s+)?"
+    r"(?:child|children|kids?|sons?|daughters?|baby)\b"
+    r"|\b(?:has|had|have|raising|raises|mother of|father of|parent of)\s+(?:a|an|one|two|three|four|\d+)\s+"
+    r"(?:young\s+|little\s+|grown\s+)?(?:child|children|kids?|sons?|daughters?)\b",
+    re.IGNORECASE,
+)
+_OWN_PARTNER = re.compile(
+    r"\b(?<!late )(?<!ex-)(?<!former )(?:his|her|their)\s+(?:wife|husband|spouse|partner|girlfriend|boyfriend|fianc[ée]e?)\b"
+    r"|\bmarried to\b|\b(?:has|have) been together for\b",
+    re.IGNORECASE,
+)
+
+
+def _invented_circumstance(text: str, draft: PersonaDraft) -> str | None:
+    """Why a narrative must be written again when it gives the person children or a partner that the
+    settled circumstances say they do not have ("He has no children but lives with them", "had his first
+    child when he was 20": the embedded model, told "has no children", k=220). A late, former or ex-
+    partner is no contradiction."""
+    circumstances = (draft.core.circumstances if draft.core is not None else None) or {}
+    if circumstances.get("parent") is False and (found := _OWN_CHILDREN.search(text)):
+        return f'it gives the person children ("{found.group(0)}"), but they have none; keep to the profile'
+    if circumstances.get("partnered") is False and (found := _OWN_PARTNER.search(text)):
+        return f'it gives the person a partner ("{found.group(0)}"), but they have none; keep to the profile'
+    return None
 
 
 def _copied_instructions(text: str, draft: PersonaDraft) -> str | None:
