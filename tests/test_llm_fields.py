@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 from typing import Any
 
 import pytest
+from test_local_model import _smollm_ready  # tests/ is on sys.path (pytest prepend import mode)
 
 from deeppersona.generation._schemas import fill_items, fill_reply_type
 from deeppersona.llm import default_registry
@@ -82,12 +82,6 @@ def test_a_value_is_finished_at_its_separator_only(text: str, end: str, done: bo
     assert _finished(text, end) is done
 
 
-def _smollm_ready() -> bool:
-    return importlib.util.find_spec("llama_cpp") is not None and default_registry().is_available(
-        "smollm2-135m"
-    )
-
-
 @pytest.mark.slow
 @pytest.mark.skipif(
     not _smollm_ready() and not os.environ.get("CI"),
@@ -150,6 +144,8 @@ def test_the_backend_passes_field_by_field_to_the_embedded_model_only() -> None:
     from deeppersona.errors import ConfigError
     from deeppersona.llm import LiteLLMBackend
 
-    assert LiteLLMBackend("local/smollm2-135m", field_by_field=False)._local_options == {"field_by_field": False}
+    assert LiteLLMBackend("local/smollm2-135m", field_by_field=False)._local_options == {
+        "field_by_field": False
+    }
     with pytest.raises(ConfigError, match="only apply to local"):
         LiteLLMBackend("gpt-4.1-mini", field_by_field=False)

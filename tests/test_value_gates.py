@@ -322,8 +322,11 @@ def test_core_schema_fixes_counts_and_story_length() -> None:
     assert all(112 <= len(s.split()) <= 300 for s in core.life_stories) and not draft.missing
 
 
-def test_short_narrative_is_reasked_then_recorded() -> None:
-    replies = iter(["Too short.", "Also short."])
+def _narrate(
+    narratives: list[str], circumstances: dict[str, bool] | None = None
+) -> tuple[PersonaDraft, FakeLLM]:
+    """A draft with a core (and ``circumstances``), narrated by a fake answering ``narratives`` in turn."""
+    replies = iter(narratives)
 
     def handler(req: FakeRequest) -> Any:
         return next(replies) if req.call_site == "narrative" else None
@@ -332,7 +335,15 @@ def test_short_narrative_is_reasked_then_recorded() -> None:
     gen = ValueGenerator(max_fill_retries=1)
     llm = FakeLLM(handler=handler)
     asyncio.run(gen.core(llm, draft, np.random.default_rng(0)))
+    if circumstances is not None:
+        assert draft.core is not None
+        draft.core.circumstances = circumstances
     asyncio.run(gen.narrate(llm, draft))
+    return draft, llm
+
+
+def test_short_narrative_is_reasked_then_recorded() -> None:
+    draft, llm = _narrate(["Too short.", "Also short."])
     assert [r.call_site for r in llm.requests].count("narrative") == 2
     assert "narrative" in draft.missing
 
@@ -1129,18 +1140,9 @@ _PORTRAIT = (
 
 def test_a_narrative_that_invents_children_or_a_partner_is_reasked() -> None:
     """The embedded model, told "has no children", wrote "had his first child when he was 20" (k=220)."""
-    replies = iter([_PORTRAIT + " He walks his daughter to school.", _PORTRAIT])
-
-    def handler(req: FakeRequest) -> Any:
-        return next(replies) if req.call_site == "narrative" else None
-
-    draft = _draft()
-    gen = ValueGenerator(max_fill_retries=1)
-    llm = FakeLLM(handler=handler)
-    asyncio.run(gen.core(llm, draft, np.random.default_rng(0)))
-    assert draft.core is not None
-    draft.core.circumstances = {"parent": False, "partnered": True}
-    asyncio.run(gen.narrate(llm, draft))
+    draft, llm = _narrate(
+        [_PORTRAIT + " He walks his daughter to school.", _PORTRAIT], {"parent": False, "partnered": True}
+    )
     asks = [r for r in llm.requests if r.call_site == "narrative"]
     assert len(asks) == 2 and "his daughter" in asks[1].last_user_message  # the reason names it
     assert draft.narrative == _PORTRAIT and "narrative" not in draft.missing
