@@ -149,6 +149,12 @@ BAD_VALUES = [
         "about_the_prompt",
     ),
     ("sleep_quality", "The individual does not mention any specific sleep habits", "about_the_prompt"),
+    # the quick start on the embedded model stored this one (2 December 2026)
+    (
+        "sleep_quality",
+        "No one mentioned anything about sleep quality, so no specific details",
+        "about_the_prompt",
+    ),
 ]
 
 

@@ -381,6 +381,8 @@ were" and the spaces around it)."""
 _ABOUT_THE_PROMPT = re.compile(
     r"\b(?:is|are|was|were)\s*(?:not|n['’]t)\s+mentioned\b|\b(?:does|do|did)\s*(?:not|n['’]t)\s+mention\b"
     r"|\bnot\s+mentioning\b|\bno\s+mention\s+of\b|\bassumed\s+to\s+be\b"
+    r"|\b(?:no\s*one|nobody)\s+(?:has\s+|had\s+)?mentioned\s+anything\b"
+    r"|\bno\s+specific\s+(?:details|information)\s+(?:about|on|given|provided|available)\b"
     r"|\b(?:in|from)\s+the\s+(?:given\s+|provided\s+|above\s+)?(?:text|profile|conversation|prompt|context)\b",
     re.IGNORECASE,
 )
