@@ -1046,11 +1046,14 @@ is not, a small model writes "he is not a partner, parent, manager, religious ..
 def _settled(circumstances: Mapping[str, bool]) -> list[str]:
     """The circumstances the first fill request states: those that hold, then :data:`SETTLED_ABSENT`."""
     held = [CONDITIONS[n] for n, holds in circumstances.items() if holds and n in CONDITIONS]
-    return held + [SETTLED_ABSENT[n] for n, holds in circumstances.items() if not holds and n in SETTLED_ABSENT]
+    return held + [
+        SETTLED_ABSENT[n] for n, holds in circumstances.items() if not holds and n in SETTLED_ABSENT
+    ]
 
 
 _REFUSED_NA = frozenset({"unfounded_na", "na_restates_name", "too_many_na"})
 """Problems of a refused "N/A": its re-ask's schema asks for a value that is no "N/A" (``decided``)."""
+
 
 def _wants_decided(problem: str, item: FillItem) -> bool:
     """Whether the re-ask of ``item`` asks for a value that is no "N/A" (see ``fill_reply_type``): after a

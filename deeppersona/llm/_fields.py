@@ -107,14 +107,18 @@ def generate_fields(
     Raises:
         ValueError: The prompt and the reply do not fit in the model's context window (llama.cpp's wording).
     """
+    import llama_cpp
+
     n_ctx = int(llama.n_ctx())
+    vocab = llama._model.vocab
+
+    def eog(token: int) -> bool:
+        return bool(llama_cpp.llama_vocab_is_eog(vocab, token))
+
     tokens = list(prompt_tokens)
     text = ""
     generated = 0
     finish = "stop"
-    import llama_cpp
-
-    vocab = llama._model.vocab
     rng_seed = seed if seed is not None else random.Random(llama._seed).randint(0, 2**32)
     for index, (key, value_schema) in enumerate(plan):
         fixed = ("{" if index == 0 else " ") + json.dumps(key, ensure_ascii=False) + ": "
@@ -122,10 +126,11 @@ def generate_fields(
         tokens += llama.tokenize(fixed.encode("utf-8"), add_bos=False, special=False)
         end = "}" if index == len(plan) - 1 else ","
         llama.set_seed((rng_seed + index) % 2**32)
+        budget = None if max_tokens is None else max_tokens - generated
+        grammar = _value_grammar(value_schema, end)
         value, sampled, finish = _one_value(
-            llama, tokens, _value_grammar(value_schema, end), end, sampling,
-            budget=None if max_tokens is None else max_tokens - generated, n_ctx=n_ctx, eog=lambda token: bool(llama_cpp.llama_vocab_is_eog(vocab, token)),
-        )  # fmt: skip
+            llama, tokens, grammar, end, sampling, budget=budget, n_ctx=n_ctx, eog=eog
+        )
         text += value
         tokens += sampled
         generated += len(sampled)
