@@ -979,7 +979,7 @@ def test_style_example_copy_is_refused(tree: AttributeTree) -> None:
     )
 
 
-def test_narrative_that_copies_the_instructions_is_reasked() -> None:
+def test_narrative_that_copies_the_instructions_loses_that_sentence() -> None:
     good = " ".join(f"In {1990 + i} he mended {i + 3} fishing nets in Lamu for his uncle." for i in range(12))
     copied = (
         "He is calm. He enjoys hiking, which he uses to relax and inferred from the "
@@ -996,8 +996,9 @@ def test_narrative_that_copies_the_instructions_is_reasked() -> None:
     asyncio.run(gen.core(llm, draft, np.random.default_rng(0)))
     asyncio.run(gen.narrate(llm, draft))
     narratives = [r for r in llm.requests if r.call_site == "narrative"]
-    assert len(narratives) == 2 and "copies the instructions" in narratives[1].last_user_message
-    assert draft.narrative == good and "narrative" not in draft.missing
+    # the copying sentence alone is dropped: the rest is a whole narrative
+    assert len(narratives) == 1 and draft.narrative == "He is calm. " + good
+    assert "narrative" not in draft.missing and "copies the instructions" in draft.warnings[-1]
     # echoing the biography is not copying instructions
     from deeppersona.generation._generator import _copied_instructions
 
@@ -1146,12 +1147,31 @@ _PORTRAIT = (
 
 def test_a_narrative_that_invents_children_or_a_partner_is_reasked() -> None:
     """The embedded model, told "has no children", wrote "had his first child when he was 20" (k=220)."""
-    draft, llm = _narrate(
-        [_PORTRAIT + " He walks his daughter to school.", _PORTRAIT], {"parent": False, "partnered": True}
-    )
+    invented = "He walks his daughter to school every morning and then helps his wife at her stall."
+    short = " ".join(_PORTRAIT.split(". ")[:3]) + ". " + invented  # too little left without that sentence
+    draft, llm = _narrate([short, _PORTRAIT], {"parent": False, "partnered": True})
     asks = [r for r in llm.requests if r.call_site == "narrative"]
     assert len(asks) == 2 and "his daughter" in asks[1].last_user_message  # the reason names it
     assert draft.narrative == _PORTRAIT and "narrative" not in draft.missing
+
+
+@pytest.mark.parametrize(
+    "faulty",
+    [
+        "He walks his daughter to school every morning.",  # children the circumstances deny
+        "He has a NEUTRAL value system that fits his background.",  # a label of the prompt
+        "The profile does not mention his favourite food.",  # speaks of the prompt
+    ],
+)
+def test_a_narrative_wrong_in_one_sentence_keeps_the_rest(faulty: str) -> None:
+    """Dropping the faulty sentence costs nothing; another try costs a call and may miss elsewhere (the
+    embedded model's three tries at a k=220 narrative were refused for one phrase each)."""
+    first, rest = _PORTRAIT.split(". ", 1)
+    draft, llm = _narrate([f"{first}. {faulty} {rest}", "never asked"], {"parent": False})
+    assert [r.call_site for r in llm.requests].count("narrative") == 1
+    assert draft.narrative == _PORTRAIT and "narrative" not in draft.missing
+    assert draft.rejected.get("narrative_sentence") == 1
+    assert any(faulty in w for w in draft.warnings)
 
 
 @pytest.mark.parametrize(

@@ -773,7 +773,11 @@ class ValueGenerator:
         A narrative shorter than half the lower bound of ``narrative_words`` (or empty), longer than twice
         the upper bound, or a list in disguise (three sentences opening alike: "She is a lover of ...") is
         re-asked up to ``max_fill_retries`` times; if it stays so, it is kept and recorded in
-        ``draft.missing``.
+        ``draft.missing``. So is one that names a prompt label, speaks of the prompt, copies the
+        instructions, or gives the person children or a partner the settled circumstances deny; but
+        when only some sentences do so and the rest still makes a whole narrative (three quarters of the
+        lower bound of words at least), those sentences are dropped instead, and recorded in
+        ``draft.warnings``.
         """
         draft.stage("narrative")
         low, high = parse_word_range(self.narrative_words)
@@ -789,11 +793,22 @@ class ValueGenerator:
             )
             text = _tidy_narrative(str(reply.output), low, high)
             name = str(draft.demographics.get("name") or "").strip() or None
-            problem = (
-                _narrative_problem(text, low, high, name)
-                or _copied_instructions(text, draft)
-                or _invented_circumstance(text, draft)
-            )
+            problem = _whole_narrative_problem(text, draft, low, high, name)
+            if problem is not None:
+                # a portrait right but for a sentence or two (an invented child, a label, words of the
+                # instructions) keeps the rest: another try costs as much again and may miss elsewhere
+                repaired, dropped = _without_faulty_sentences(text, draft)
+                if (
+                    dropped
+                    and word_count(repaired) >= _REPAIRED_LEAST * low
+                    and _whole_narrative_problem(repaired, draft, low, high, name) is None
+                ):
+                    logger.info("narrative: %d sentence(s) dropped (%s)", len(dropped), problem)
+                    draft.warnings.append(
+                        f"narrative: {len(dropped)} sentence(s) dropped ({problem}): " + " ".join(dropped)
+                    )
+                    draft.reject("narrative_sentence")
+                    text, problem = repaired, None
             if problem is None:
                 draft.missing.pop("narrative", None)
                 break
@@ -878,6 +893,41 @@ def _tidy_narrative(text: str, low: int, high: int) -> str:
         seen.add(key)
         kept.append(sentence)
     return trim_story(" ".join(kept), story_words=(low, high))
+
+
+_REPAIRED_LEAST = 0.75
+"""Share of the lower word bound a narrative must keep after its faulty sentences are dropped."""
+
+
+def _whole_narrative_problem(
+    text: str, draft: PersonaDraft, low: int, high: int, name: str | None
+) -> str | None:
+    """Why a narrative must be written again (every check of :meth:`ValueGenerator.narrate`), or ``None``."""
+    return (
+        _narrative_problem(text, low, high, name)
+        or _copied_instructions(text, draft)
+        or _invented_circumstance(text, draft)
+    )
+
+
+def _sentence_fault(sentence: str, draft: PersonaDraft) -> bool:
+    """Whether one sentence of a narrative is wrong on its own: it names a prompt label, speaks of the
+    prompt, gives the person children or a partner the circumstances deny, or copies the instructions."""
+    return bool(
+        _LABELS.search(sentence)
+        or speaks_of_the_prompt(sentence)
+        or _invented_circumstance(sentence, draft)
+        or _copied_instructions(sentence, draft)
+    )
+
+
+def _without_faulty_sentences(text: str, draft: PersonaDraft) -> tuple[str, list[str]]:
+    """``text`` without its sentences that are wrong on their own (:func:`_sentence_fault`), and those."""
+    kept: list[str] = []
+    dropped: list[str] = []
+    for sentence in SENTENCE_END.split(text.strip()):
+        (dropped if _sentence_fault(sentence, draft) else kept).append(sentence)
+    return " ".join(kept), dropped
 
 
 def _narrative_problem(text: str, low: int, high: int, name: str | None = None) -> str | None:
