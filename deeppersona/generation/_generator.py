@@ -16,7 +16,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from ..errors import ConfigError
-from ..llm._base import LLM, LLMResponse, Usage
+from ..llm._base import LLM, FieldCheck, LLMResponse, Usage
 from ..persona import AttributeValue, ConsistencyNote, CoreProfile
 from ..persona._render import format_value, occupation_text
 from ..prompts import PromptLibrary
@@ -221,6 +221,7 @@ class ValueGenerator:
         *,
         temperature: float | None = None,
         max_tokens: int | None = None,
+        field_check: FieldCheck | None = None,
     ) -> LLMResponse[Any]:
         try:
             response = await llm.acomplete(
@@ -230,6 +231,7 @@ class ValueGenerator:
                 temperature=temperature if temperature is not None else self.temperature,
                 max_tokens=max_tokens,
                 seed=draft.next_seed(),
+                field_check=field_check,
             )
         except Exception:  # LLMError, or a backend's own exception: the failed call still counts
             draft.usage = draft.usage + Usage(calls=1, failures=1)
@@ -596,7 +598,7 @@ class ValueGenerator:
 
     @staticmethod
     def _na_problem(
-        draft: PersonaDraft, item: FillItem, reason: str, seen: dict[str, str]
+        draft: PersonaDraft, item: FillItem, reason: str, seen: dict[str, str], *, pending: int = 0
     ) -> ValueProblem | None:
         """Why a not-applicable answer is refused: its reason only negates an attribute every person has
         (:func:`~deeppersona.generation._checks.may_be_absent`), repeats the
@@ -609,7 +611,7 @@ class ValueGenerator:
         if _NA_KEY + normalise(reason) in seen:
             return "repeated"
         total = len(draft.items) or 1
-        held = sum(1 for a in draft.attributes.values() if a.not_applicable is not None)
+        held = pending + sum(1 for a in draft.attributes.values() if a.not_applicable is not None)
         if held + 1 > max(2, int(MAX_NOT_APPLICABLE * total)):
             return "too_many_na"
         return None
@@ -638,13 +640,17 @@ class ValueGenerator:
         free-text value must be no "N/A" (see ``fill_reply_type``)."""
         messages = [*draft.messages, {"role": "user", "content": user}]
         model = fill_reply_type(batch, longer=longer, decided=decided)
-        reply = (await self._call(llm, draft, messages, model, "fill", temperature=temperature)).output
+        sketch = draft.bio
+        ignore = str(draft.demographics.get("name") or "").split()
+        check = self._field_check(draft, batch, seen, sketch=sketch, ignore=ignore, first_ask=first_ask,
+                                  longer=longer, decided=decided)  # fmt: skip
+        reply = (
+            await self._call(llm, draft, messages, model, "fill", temperature=temperature, field_check=check)
+        ).output
         values = dict(reply) if isinstance(reply, Mapping) else {}
         by_canon: dict[str, Any] | None = None  # built only if the model changed some key's spelling
         accepted: dict[str, Any] = {}
         refused: list[tuple[FillItem, str, Any]] = []
-        sketch = draft.bio
-        ignore = str(draft.demographics.get("name") or "").split()
         carried = _continuations(values)
         for item in batch:
             if item.key in values:
@@ -653,47 +659,14 @@ class ValueGenerator:
                 if by_canon is None:
                     by_canon = {canonical_key(str(k)): v for k, v in values.items()}
                 raw = by_canon.get(canonical_key(item.key))
-            value, found, not_applicable = check_value(raw, item.node, sketch=sketch, ignore=ignore)
-            problem: str | None = found
-            if problem is None and _key_in(item.key, carried):
-                problem, value, not_applicable = "continuation", None, None
-            if not_applicable is not None:
-                problem = self._na_problem(draft, item, not_applicable, seen)
-                if problem is not None:
-                    not_applicable = None
-            if problem is None and not_applicable is None:
-                clash = self._contradiction(draft, item, value)
-                if clash is not None:
-                    problem = f"it contradicts the person: {clash}"
-            if problem is None and isinstance(value, str) and _free_text(item):
-                where = seen.get(normalise(value))
-                shared = [seen[_SENTENCE_KEY + s] for s in sentences(value) if _SENTENCE_KEY + s in seen]
-                if (where is not None and where != item.path) or any(w != item.path for w in shared):
-                    problem = "repeated"  # the same value, or a sentence of another ("She is always happy")
-                elif f"{_OPENING_KEY}{_opening(value, ignore)}#{MAX_SAME_OPENING}" in seen:
-                    problem = "repeated"  # a third value opening "None of my current life ..."
-                elif first_ask and self.max_fill_retries and word_count(value) == 1:
-                    # asked once more for a phrase; a one-word answer to the re-ask is kept ("Hair
-                    # Length: long" is shallow, not wrong) and counted by the quality report
-                    problem = "one_word"
+            problem, value, not_applicable = self._judge(
+                draft, item, raw, seen, sketch=sketch, ignore=ignore, first_ask=first_ask, carried=carried
+            )
             if problem is not None:
                 draft.reject(problem if not problem.startswith("it contradicts") else "contradiction")
                 refused.append((item, problem, raw))
                 continue
-            if isinstance(value, str) and _free_text(item):
-                seen[normalise(value)] = item.path
-                for sentence in sentences(value):
-                    seen.setdefault(_SENTENCE_KEY + sentence, item.path)
-                opening = _opening(value, ignore)
-                if opening:
-                    n = next(
-                        i
-                        for i in range(1, MAX_SAME_OPENING + 2)
-                        if f"{_OPENING_KEY}{opening}#{i}" not in seen
-                    )
-                    seen[f"{_OPENING_KEY}{opening}#{n}"] = item.path
-            if not_applicable is not None:
-                seen[_NA_KEY + normalise(not_applicable)] = item.path
+            _remember(seen, item, value, not_applicable, ignore)
             accepted[item.key] = value if not_applicable is None else f"N/A: {not_applicable}"
             draft.missing.pop(item.path, None)
             draft.attributes[item.path] = AttributeValue(
@@ -712,6 +685,94 @@ class ValueGenerator:
         asked = messages if kept is None else [*draft.messages, {"role": "user", "content": kept}]
         draft.messages = [*asked, {"role": "assistant", "content": _compact(accepted)}]
         return refused
+
+    def _judge(
+        self,
+        draft: PersonaDraft,
+        item: FillItem,
+        raw: Any,
+        seen: dict[str, str],
+        *,
+        sketch: str | None,
+        ignore: Sequence[str],
+        first_ask: bool,
+        carried: set[str] | None = None,
+        pending_na: int = 0,
+    ) -> tuple[str | None, Any, str | None]:
+        """Check one filled value: ``(problem or None, normalised value, not-applicable reason or None)``.
+
+        ``seen``: the persona's values so far (see :meth:`_seen_values`); ``carried``: keys whose value
+        ran on into the next key's (:func:`_continuations`); ``pending_na``: not-applicable answers
+        accepted in this reply but not yet stored (they count against the ration)."""
+        value, found, not_applicable = check_value(raw, item.node, sketch=sketch, ignore=ignore)
+        problem: str | None = found
+        if problem is None and carried and _key_in(item.key, carried):
+            return "continuation", None, None
+        if not_applicable is not None:
+            problem = self._na_problem(draft, item, not_applicable, seen, pending=pending_na)
+            if problem is not None:
+                not_applicable = None
+        if problem is None and not_applicable is None:
+            clash = self._contradiction(draft, item, value)
+            if clash is not None:
+                problem = f"it contradicts the person: {clash}"
+        if problem is None and isinstance(value, str) and _free_text(item):
+            where = seen.get(normalise(value))
+            shared = [seen[_SENTENCE_KEY + s] for s in sentences(value) if _SENTENCE_KEY + s in seen]
+            if (where is not None and where != item.path) or any(w != item.path for w in shared):
+                problem = "repeated"  # the same value, or a sentence of another ("She is always happy")
+            elif f"{_OPENING_KEY}{_opening(value, ignore)}#{MAX_SAME_OPENING}" in seen:
+                problem = "repeated"  # a third value opening "None of my current life ..."
+            elif first_ask and self.max_fill_retries and word_count(value) == 1:
+                # asked once more for a phrase; a one-word answer to the re-ask is kept ("Hair
+                # Length: long" is shallow, not wrong) and counted by the quality report
+                problem = "one_word"
+        return problem, value, not_applicable
+
+    def _field_check(
+        self,
+        draft: PersonaDraft,
+        batch: Sequence[FillItem],
+        seen: dict[str, str],
+        *,
+        sketch: str | None,
+        ignore: Sequence[str],
+        first_ask: bool,
+        longer: Collection[str],
+        decided: Collection[str],
+    ) -> FieldCheck:
+        """The ``field_check`` of one fill call: each value is judged as soon as the model writes it
+        (:meth:`_judge`, against the values written before it in the same reply too); a refused one gets
+        the schema a re-ask would ask it under, and a backend that writes one value at a time (the
+        embedded model) samples it again there and then. The whole reply is judged again afterwards."""
+        items = {item.key: item for item in batch}
+        written = dict(seen)  # the persona's values and, as they pass, this reply's
+        pending_na = 0
+
+        def check(key: str, raw: Any) -> Mapping[str, Any] | None:
+            nonlocal pending_na
+            item = items.get(key)
+            if item is None:
+                return None
+            problem, value, not_applicable = self._judge(
+                draft, item, raw, written, sketch=sketch, ignore=ignore, first_ask=first_ask,
+                pending_na=pending_na,
+            )  # fmt: skip
+            if problem is None:
+                _remember(written, item, value, not_applicable, ignore)
+                pending_na += not_applicable is not None
+                return None
+            draft.reject("resampled")
+            logger.debug("fill: %s sampled again (%s): %s", key, problem, _shown(raw))
+            thin = key in longer or problem in _THIN
+            wanted = fill_reply_type(
+                [item],
+                longer={key} if thin else (),
+                decided={key} if key in decided or _wants_decided(problem, item) else (),
+            )
+            return dict(wanted.json_schema["properties"][key])
+
+        return check
 
     def _contradiction(self, draft: PersonaDraft, item: FillItem, value: Any) -> str | None:
         """Why ``value`` contradicts the persona's demographics (the quality report's one-value rules:
@@ -1146,6 +1207,23 @@ def _continuations(values: Mapping[str, Any]) -> set[str]:
             out.add(canonical_key(str(key)))
         before = raw
     return out
+
+
+def _remember(
+    seen: dict[str, str], item: FillItem, value: Any, not_applicable: str | None, ignore: Sequence[str]
+) -> None:
+    """Record an accepted value in ``seen`` (its text, its sentences, its opening, its N/A reason), so that
+    later values repeating it are refused."""
+    if isinstance(value, str) and _free_text(item):
+        seen[normalise(value)] = item.path
+        for sentence in sentences(value):
+            seen.setdefault(_SENTENCE_KEY + sentence, item.path)
+        opening = _opening(value, ignore)
+        if opening:
+            n = next(i for i in range(1, MAX_SAME_OPENING + 2) if f"{_OPENING_KEY}{opening}#{i}" not in seen)
+            seen[f"{_OPENING_KEY}{opening}#{n}"] = item.path
+    if not_applicable is not None:
+        seen[_NA_KEY + normalise(not_applicable)] = item.path
 
 
 def _key_in(key: str, keys: set[str]) -> bool:

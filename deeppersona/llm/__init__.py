@@ -11,7 +11,7 @@ Importing this package imports neither litellm nor llama.cpp; they load on first
 
 from __future__ import annotations
 
-from ._base import LLM, LLMResponse, Message, Usage, UsageTracker
+from ._base import LLM, FieldCheck, LLMResponse, Message, Usage, UsageTracker
 from ._litellm import LiteLLMBackend
 from ._registry import ModelRegistry, ModelSpec, default_registry
 from ._resolve import DEFAULT_LOCAL_MODEL, preflight, resolve_llm
@@ -19,6 +19,7 @@ from ._structured import RawReply, Request, RetryPolicy, TransientFailure, with_
 
 __all__ = [
     "DEFAULT_LOCAL_MODEL",
+    "FieldCheck",
     "LLM",
     "LLMResponse",
     "LiteLLMBackend",

@@ -10,7 +10,7 @@ import asyncio
 import dataclasses
 import threading
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 import numpy as np
@@ -21,10 +21,13 @@ from .._async import run_sync
 if TYPE_CHECKING:
     from ._structured import RawReply, Request
 
-__all__ = ["LLM", "LLMResponse", "Message", "Usage", "UsageTracker"]
+__all__ = ["LLM", "FieldCheck", "LLMResponse", "Message", "Usage", "UsageTracker"]
 
 Message = Mapping[str, str]
 """A chat message: a mapping with ``"role"`` (system, user or assistant) and ``"content"``."""
+
+FieldCheck = Callable[[str, Any], "Mapping[str, Any] | None"]
+"""``(key, value) -> JSON schema | None``: see ``field_check`` of :meth:`LLM.acomplete`."""
 
 T = TypeVar("T")
 
@@ -214,6 +217,7 @@ class LLM:
         temperature: float | None = ...,
         max_tokens: int | None = ...,
         seed: int | None = ...,
+        field_check: FieldCheck | None = ...,
     ) -> LLMResponse[T]: ...
 
     @overload
@@ -226,6 +230,7 @@ class LLM:
         temperature: float | None = ...,
         max_tokens: int | None = ...,
         seed: int | None = ...,
+        field_check: FieldCheck | None = ...,
     ) -> LLMResponse[str]: ...
 
     async def acomplete(
@@ -237,6 +242,7 @@ class LLM:
         temperature: float | None = None,
         max_tokens: int | None = None,
         seed: int | None = None,
+        field_check: FieldCheck | None = None,
     ) -> LLMResponse[Any]:
         """Send ``messages`` and return the reply, validated.
 
@@ -248,6 +254,11 @@ class LLM:
             temperature: Sampling temperature; the backend default when ``None``.
             max_tokens: Completion token limit; the backend default when ``None``.
             seed: A sampling seed where the provider supports one.
+            field_check: For a backend that writes a JSON reply one value at a time (the embedded
+                model, :mod:`deeppersona.llm._fields`): called with each key and its parsed value as soon
+                as the value is written; returning a JSON schema has that value sampled once more under
+                it, ``None`` keeps it. Other backends ignore it: a caller's checks of the whole reply
+                decide in every case.
 
         Returns:
             An :class:`LLMResponse` whose ``output`` is an instance of ``response_model`` (or text).
@@ -270,6 +281,7 @@ class LLM:
             temperature=temperature,
             max_tokens=max_tokens,
             seed=seed,
+            field_check=field_check,
         )
         current = await self.prepare(first)
 
@@ -325,6 +337,7 @@ class LLM:
         temperature: float | None = None,
         max_tokens: int | None = None,
         seed: int | None = None,
+        field_check: FieldCheck | None = None,
     ) -> LLMResponse[Any]:
         """Synchronous :meth:`acomplete`; safe inside a running event loop."""
 
@@ -337,6 +350,7 @@ class LLM:
                     temperature=temperature,
                     max_tokens=max_tokens,
                     seed=seed,
+                    field_check=field_check,
                 )
             finally:
                 await self._sync_call_finished()

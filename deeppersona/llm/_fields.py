@@ -14,6 +14,12 @@ sees every key before it writes the value, as before.
 :func:`field_plan` says which schemas this applies to: an object whose properties are all required, in
 the order listed, and no references (the fill batches, the circumstances list, flat pydantic models);
 anything else goes through llama.cpp's own whole-object grammar.
+
+A caller's ``field_check`` (see :meth:`~deeppersona.llm.LLM.acomplete`) sees each value as soon as it is
+written, before the next key: a value it refuses is sampled once more, under the schema it returns and
+with another seed, at the cost of that value's tokens alone (a re-ask is a call of its own, and a refused
+value left in the reply invites more like it: five keys of one fill batch copied "Poorly, only in passive
+consumption" from each other).
 """
 
 from __future__ import annotations
@@ -22,10 +28,16 @@ import functools
 import json
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 __all__ = ["field_plan", "generate_fields"]
+
+RESAMPLES = 1
+"""How many times a value that ``field_check`` refuses is sampled again (the last sample is kept)."""
+
+_RESAMPLE_SEED_STEP = 7919
+"""Seed offset of a value's next sample (a prime, away from the seeds of the following values)."""
 
 
 def field_plan(schema: Any) -> list[tuple[str, str]] | None:
@@ -88,6 +100,7 @@ def generate_fields(
     max_tokens: int | None,
     seed: int | None,
     sampling: dict[str, Any],
+    field_check: Callable[[str, Any], Mapping[str, Any] | None] | None = None,
 ) -> dict[str, Any]:
     """Generate a JSON object field by field after ``prompt_tokens`` (the chat prompt, already tokenised).
 
@@ -99,10 +112,13 @@ def generate_fields(
             reply is cut off (finish reason ``"length"``) when they run out.
         seed: Sampling seed (each field samples with its own seed derived from it), or ``None``.
         sampling: llama.cpp sampling arguments (``temp``, ``top_p``, ``top_k``, ``min_p``, penalties).
+        field_check: ``(key, value) -> JSON schema | None``, called on each whole value: a schema has the
+            value sampled again under it (at most :data:`RESAMPLES` times), ``None`` keeps it.
 
     Returns:
         An OpenAI-shaped chat completion dict, like ``Llama.create_chat_completion``'s; its usage counts the
-        reply's tokens as completion tokens, and ``generated_tokens`` the ones the model sampled.
+        reply's tokens as completion tokens, ``generated_tokens`` the ones the model sampled (discarded
+        samples included) and ``resampled_values`` the values sampled again.
 
     Raises:
         ValueError: The prompt and the reply do not fit in the model's context window (llama.cpp's wording).
@@ -118,6 +134,7 @@ def generate_fields(
     tokens = list(prompt_tokens)
     text = ""
     generated = 0
+    resampled = 0
     finish = "stop"
     rng_seed = seed if seed is not None else random.Random(llama._seed).randint(0, 2**32)
     for index, (key, value_schema) in enumerate(plan):
@@ -125,12 +142,21 @@ def generate_fields(
         text += fixed
         tokens += llama.tokenize(fixed.encode("utf-8"), add_bos=False, special=False)
         end = "}" if index == len(plan) - 1 else ","
-        llama.set_seed((rng_seed + index) % 2**32)
-        budget = None if max_tokens is None else max_tokens - generated
-        grammar = _value_grammar(value_schema, end)
-        value, sampled, finish = _one_value(
-            llama, tokens, grammar, end, sampling, budget=budget, n_ctx=n_ctx, eog=eog
-        )
+        schema = value_schema
+        for attempt in range(RESAMPLES + 1):
+            llama.set_seed((rng_seed + index + attempt * _RESAMPLE_SEED_STEP) % 2**32)
+            budget = None if max_tokens is None else max_tokens - generated
+            value, sampled, finish = _one_value(
+                llama, tokens, _value_grammar(schema, end), end, sampling, budget=budget, n_ctx=n_ctx, eog=eog
+            )
+            if field_check is None or attempt == RESAMPLES or not _finished(value, end):
+                break
+            again = field_check(key, json.loads(value.rstrip()[: -len(end)], strict=False))
+            if again is None:
+                break
+            generated += len(sampled)  # the discarded sample was generated all the same
+            resampled += 1
+            schema = json.dumps(dict(again), sort_keys=True)
         text += value
         tokens += sampled
         generated += len(sampled)
@@ -148,6 +174,7 @@ def generate_fields(
             "completion_tokens": completion,
             "total_tokens": len(prompt_tokens) + completion,
             "generated_tokens": generated,
+            "resampled_values": resampled,
         },
     }
 

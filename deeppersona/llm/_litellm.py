@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from ..errors import ConfigError, LLMConfigError, LLMRequestError, MissingDependencyError
-from ._base import LLM
+from ._base import LLM, FieldCheck
 from ._cache import ResponseCache, cache_key
 from ._limits import RateLimiter
 from ._options import LOCAL_OPTIONS, check_backend_options
@@ -191,9 +191,7 @@ class LiteLLMBackend(LLM):
         check_backend_options(self.model, litellm_kwargs)
         self.litellm_kwargs = dict(litellm_kwargs)
         self._local_options = {
-            k: self.litellm_kwargs.pop(k)
-            for k in LOCAL_OPTIONS
-            if k in self.litellm_kwargs
+            k: self.litellm_kwargs.pop(k) for k in LOCAL_OPTIONS if k in self.litellm_kwargs
         }
         if not self.is_local and self._local_options:
             raise ConfigError(f"{sorted(self._local_options)} only apply to local/... models")
@@ -271,7 +269,11 @@ class LiteLLMBackend(LLM):
         if request.max_tokens is not None:
             params["max_tokens"] = request.max_tokens  # raised by more_room after a cut-off reply
         return await self._send(
-            import_litellm(), request.messages, params, dict(request.extra["cache_params"])
+            import_litellm(),
+            request.messages,
+            params,
+            dict(request.extra["cache_params"]),
+            field_check=request.field_check,
         )
 
     def more_room(self, request: Request, text: str) -> Request | None:
@@ -497,7 +499,11 @@ class LiteLLMBackend(LLM):
         messages: list[dict[str, str]],
         params: dict[str, Any],
         cache_params: dict[str, Any],
+        *,
+        field_check: FieldCheck | None = None,
     ) -> RawReply:
+        if field_check is not None and self.is_local:  # a reply written under checks is another reply
+            cache_params = {**cache_params, "field_check": True}
         key = cache_key(self.model, messages, cache_params) if self.cache is not None else ""
         if self.cache is not None:
             hit = await asyncio.to_thread(self.cache.get, key)
@@ -508,7 +514,9 @@ class LiteLLMBackend(LLM):
         started = time.perf_counter()
         if self.is_local:  # llama.cpp in a worker thread, straight from this backend (no LiteLLM call)
             runtime = await self._local_runtime()
-            result = await asyncio.to_thread(runtime.complete, self.model, messages, params)
+            result = await asyncio.to_thread(
+                runtime.complete, self.model, messages, params, field_check=field_check
+            )
             choice = (result.get("choices") or [{}])[0]
             text = str((choice.get("message") or {}).get("content") or "")
             usage: Any = result.get("usage") or {}

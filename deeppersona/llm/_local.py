@@ -21,6 +21,7 @@ from typing import Any
 
 from .._cpu import cpu_flags
 from ..errors import ConfigError, MissingDependencyError
+from ._base import FieldCheck
 from ._fields import field_plan, generate_fields
 from ._grammar import top_k_grammar_llama
 from ._registry import ModelRegistry, ModelSpec
@@ -209,8 +210,18 @@ class LocalRuntime:
             loaded = self._models[name] = _Loaded(llama, spec)
             return loaded
 
-    def complete(self, model: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
+    def complete(
+        self,
+        model: str,
+        messages: list[dict[str, Any]],
+        params: dict[str, Any],
+        *,
+        field_check: FieldCheck | None = None,
+    ) -> dict[str, Any]:
         """Run one chat completion (blocking; call it from a worker thread).
+
+        ``field_check``: see :meth:`~deeppersona.llm.LLM.acomplete`; used where the reply is written field
+        by field.
 
         Returns:
             llama.cpp's OpenAI-shaped completion dict.
@@ -244,6 +255,7 @@ class LocalRuntime:
                         max_tokens=kwargs.get("max_tokens"),
                         seed=kwargs.get("seed"),
                         sampling=_sampling(kwargs),
+                        field_check=field_check,
                     )
                 result: dict[str, Any] = loaded.llama.create_chat_completion(messages=clean, **kwargs)
             except ValueError as exc:

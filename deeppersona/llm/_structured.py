@@ -23,7 +23,7 @@ import numpy as np
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from ..errors import ConfigError, LLMOutputError, LLMRequestError, LLMTransientError
-from ._base import LLMResponse, Message, Usage
+from ._base import FieldCheck, LLMResponse, Message, Usage
 
 __all__ = [
     "RawReply",
@@ -70,6 +70,8 @@ class Request:
         temperature: Sampling temperature; ``None`` for the backend's default.
         max_tokens: Completion token limit; ``None`` for the backend's default.
         seed: A sampling seed, where the provider supports one.
+        field_check: Called with each key and value of a JSON reply as it is written, by backends that
+            write one value at a time (see :meth:`LLM.acomplete`); others ignore it.
         extra: What the backend's :meth:`LLM.prepare` worked out once per logical call (provider
             parameters, a response format ...), for its :meth:`LLM.send`.
     """
@@ -80,6 +82,7 @@ class Request:
     temperature: float | None = None
     max_tokens: int | None = None
     seed: int | None = None
+    field_check: FieldCheck | None = field(default=None, compare=False, repr=False)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
