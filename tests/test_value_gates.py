@@ -979,7 +979,7 @@ def test_style_example_copy_is_refused(tree: AttributeTree) -> None:
     )
 
 
-def test_narrative_that_copies_the_instructions_loses_that_sentence() -> None:
+def test_narrative_that_copies_the_instructions_is_reasked() -> None:
     good = " ".join(f"In {1990 + i} he mended {i + 3} fishing nets in Lamu for his uncle." for i in range(12))
     copied = (
         "He is calm. He enjoys hiking, which he uses to relax and inferred from the "
@@ -996,9 +996,8 @@ def test_narrative_that_copies_the_instructions_loses_that_sentence() -> None:
     asyncio.run(gen.core(llm, draft, np.random.default_rng(0)))
     asyncio.run(gen.narrate(llm, draft))
     narratives = [r for r in llm.requests if r.call_site == "narrative"]
-    # the copying sentence alone is dropped: the rest is a whole narrative
-    assert len(narratives) == 1 and draft.narrative == "He is calm. " + good
-    assert "narrative" not in draft.missing and "copies the instructions" in draft.warnings[-1]
+    assert len(narratives) == 2 and "copies the instructions" in narratives[1].last_user_message
+    assert draft.narrative == good and "narrative" not in draft.missing
     # echoing the biography is not copying instructions
     from deeppersona.generation._generator import _copied_instructions
 
@@ -1163,12 +1162,14 @@ def test_a_narrative_that_invents_children_or_a_partner_is_reasked() -> None:
         "The profile does not mention his favourite food.",  # speaks of the prompt
     ],
 )
-def test_a_narrative_wrong_in_one_sentence_keeps_the_rest(faulty: str) -> None:
-    """Dropping the faulty sentence costs nothing; another try costs a call and may miss elsewhere (the
-    embedded model's three tries at a k=220 narrative were refused for one phrase each)."""
+def test_a_narrative_wrong_in_one_sentence_keeps_the_rest_when_the_tries_run_out(faulty: str) -> None:
+    """The embedded model's three tries at a k=220 narrative were refused for one phrase each, and the
+    whole persona was made again; now the try with the fewest faulty sentences keeps the rest. Only once
+    the tries run out: what follows a dropped sentence may lean on it ("He agreed ...")."""
     first, rest = _PORTRAIT.split(". ", 1)
-    draft, llm = _narrate([f"{first}. {faulty} {rest}", "never asked"], {"parent": False})
-    assert [r.call_site for r in llm.requests].count("narrative") == 1
+    twice = "She has a NEUTRAL value system. The profile does not mention her car."
+    draft, llm = _narrate([f"{first}. {twice} {rest}", f"{first}. {faulty} {rest}"], {"parent": False})
+    assert [r.call_site for r in llm.requests].count("narrative") == 2
     assert draft.narrative == _PORTRAIT and "narrative" not in draft.missing
     assert draft.rejected.get("narrative_sentence") == 1
     assert any(faulty in w for w in draft.warnings)

@@ -764,7 +764,9 @@ class ValueGenerator:
                 return None
             draft.reject("resampled")
             logger.debug("fill: %s sampled again (%s): %s", key, problem, _shown(raw))
-            thin = key in longer or problem in _THIN
+            # a repeated value is asked longer too: sampled again under its first schema, the embedded
+            # model wrote the same short phrase ("Facts and logic") a second time
+            thin = key in longer or problem in _THIN or problem == "repeated"
             wanted = fill_reply_type(
                 [item],
                 longer={key} if thin else (),
@@ -836,9 +838,9 @@ class ValueGenerator:
         re-asked up to ``max_fill_retries`` times; if it stays so, it is kept and recorded in
         ``draft.missing``. So is one that names a prompt label, speaks of the prompt, copies the
         instructions, or gives the person children or a partner the settled circumstances deny; but
-        when only some sentences do so and the rest still makes a whole narrative (three quarters of the
-        lower bound of words at least), those sentences are dropped instead, and recorded in
-        ``draft.warnings``.
+        when every try is refused and in one of them only some sentences were wrong, while the rest
+        still makes a whole narrative (three quarters of the lower bound of words at least), that rest
+        is kept, and the sentences dropped are recorded in ``draft.warnings``.
         """
         draft.stage("narrative")
         low, high = parse_word_range(self.narrative_words)
@@ -847,6 +849,8 @@ class ValueGenerator:
         messages = [*seen, {"role": "user", "content": user}]
         convo = list(messages)
         text = ""
+        problem: str | None = None
+        repairs: list[tuple[str, list[str], str]] = []  # (text without the faulty sentences, those, why)
         for attempt in range(self.max_fill_retries + 1):
             temperature = self._reask_temperature() if attempt else None
             reply = await self._call(
@@ -855,30 +859,33 @@ class ValueGenerator:
             text = _tidy_narrative(str(reply.output), low, high)
             name = str(draft.demographics.get("name") or "").strip() or None
             problem = _whole_narrative_problem(text, draft, low, high, name)
-            if problem is not None:
-                # a portrait right but for a sentence or two (an invented child, a label, words of the
-                # instructions) keeps the rest: another try costs as much again and may miss elsewhere
-                repaired, dropped = _without_faulty_sentences(text, draft)
-                if (
-                    dropped
-                    and word_count(repaired) >= _REPAIRED_LEAST * low
-                    and _whole_narrative_problem(repaired, draft, low, high, name) is None
-                ):
-                    logger.info("narrative: %d sentence(s) dropped (%s)", len(dropped), problem)
-                    draft.warnings.append(
-                        f"narrative: {len(dropped)} sentence(s) dropped ({problem}): " + " ".join(dropped)
-                    )
-                    draft.reject("narrative_sentence")
-                    text, problem = repaired, None
             if problem is None:
                 draft.missing.pop("narrative", None)
                 break
+            repaired, dropped = _without_faulty_sentences(text, draft)
+            if (
+                dropped
+                and word_count(repaired) >= _REPAIRED_LEAST * low
+                and _whole_narrative_problem(repaired, draft, low, high, name) is None
+            ):
+                repairs.append((repaired, dropped, problem))
             draft.reject("narrative")
             draft.missing["narrative"] = problem
             logger.info("narrative refused (attempt %d): %s; it began %r", attempt + 1, problem, text[:120])
             # the refused text is not shown back: a small model copies its own previous turn
             note = f"(An earlier try was refused: {problem}.) "
             convo = [*seen, {"role": "user", "content": note + user}]
+        if problem is not None and repairs:
+            # every try was wrong, but one only in a sentence or two (an invented child, a label, words of
+            # the instructions): the rest is kept rather than the persona made again from the start.
+            # Not before the tries run out: what follows a dropped sentence may lean on it ("He agreed")
+            text, dropped, why = min(repairs, key=lambda r: len(r[1]))
+            draft.missing.pop("narrative", None)
+            draft.reject("narrative_sentence")
+            logger.info("narrative: %d sentence(s) dropped (%s)", len(dropped), why)
+            draft.warnings.append(
+                f"narrative: {len(dropped)} sentence(s) dropped ({why}): " + " ".join(dropped)
+            )
         draft.narrative = text
         draft.messages = [
             *draft.messages,

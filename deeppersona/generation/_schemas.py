@@ -458,9 +458,11 @@ def _object_adapter() -> TypeAdapter[dict[str, Any]]:
     return TypeAdapter(dict[str, Any])
 
 
-DECIDED_PATTERN = '^[^Nn "\\\\][^"\\\\]*$'
-"""A free-text value that does not open with "N", "n" or a space (no "N/A: ...", "None", "not ..."; a
-value opening with "Nairobi" is rarer than the cascade it stops) and holds no quote or backslash."""
+DECIDED_PATTERN = '^[A-MO-Za-mo-z0-9][^"\\\\\\n]*$'
+"""A free-text value that opens with a letter other than "N" or "n", or a digit (no "N/A: ...", "None",
+"not ..."; a value opening with "Nairobi" is rarer than the cascade it stops; nor "}" and line breaks:
+sampled in the middle of a reply and kept from "N/A", the embedded model wrote ``}`` and blank lines)
+and holds no quote, backslash or line break."""
 
 
 def _decided_schema(least: int) -> dict[str, Any]:

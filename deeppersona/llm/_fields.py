@@ -31,6 +31,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from ._grammar import with_banned_tokens
+
 __all__ = ["field_plan", "generate_fields"]
 
 RESAMPLES = 1
@@ -78,6 +80,14 @@ def _value_grammar(value_schema: str, end: str) -> Any:
         for line in rules.splitlines()
     )
     return LlamaGrammar.from_string(f"root ::= field-value {json.dumps(end)}\n{renamed}", verbose=False)
+
+
+def _first_word(llama: Any, sampled: Sequence[int]) -> list[int]:
+    """The first of ``sampled`` that holds a letter or digit (after the opening quote), as a list."""
+    for token in sampled:
+        if any(ch.isalnum() for ch in llama.detokenize([token]).decode("utf-8", errors="ignore")):
+            return [token]
+    return []
 
 
 def _finished(text: str, end: str) -> bool:
@@ -143,11 +153,15 @@ def generate_fields(
         tokens += llama.tokenize(fixed.encode("utf-8"), add_bos=False, special=False)
         end = "}" if index == len(plan) - 1 else ","
         schema = value_schema
+        banned: list[int] = []
         for attempt in range(RESAMPLES + 1):
             llama.set_seed((rng_seed + index + attempt * _RESAMPLE_SEED_STEP) % 2**32)
             budget = None if max_tokens is None else max_tokens - generated
+            grammar = _value_grammar(schema, end)
+            if banned:
+                grammar = with_banned_tokens(grammar, banned)
             value, sampled, finish = _one_value(
-                llama, tokens, _value_grammar(schema, end), end, sampling, budget=budget, n_ctx=n_ctx, eog=eog
+                llama, tokens, grammar, end, sampling, budget=budget, n_ctx=n_ctx, eog=eog
             )
             if field_check is None or attempt == RESAMPLES or not _finished(value, end):
                 break
@@ -157,6 +171,9 @@ def generate_fields(
             generated += len(sampled)  # the discarded sample was generated all the same
             resampled += 1
             schema = json.dumps(dict(again), sort_keys=True)
+            # and without its first word: under a new seed alone, the embedded model wrote the phrase it
+            # had copied from earlier in the dialogue ("Highest energy level during the day") once more
+            banned.extend(_first_word(llama, sampled))
         text += value
         tokens += sampled
         generated += len(sampled)

@@ -15,13 +15,14 @@ chain before the chain is freed, and frees its grammar sampler itself.
 
 from __future__ import annotations
 
+import copy
 import ctypes
 import math
 from typing import Any
 
 import numpy as np
 
-__all__ = ["TopKGrammar", "top_k_grammar_llama"]
+__all__ = ["TopKGrammar", "top_k_grammar_llama", "with_banned_tokens"]
 
 
 class TopKGrammar:
@@ -29,12 +30,14 @@ class TopKGrammar:
 
     Args:
         llama: The ``Llama`` instance (its vocabulary, context and vocabulary size are used).
-        grammar: A ``llama_cpp.LlamaGrammar``.
+        grammar: A ``llama_cpp.LlamaGrammar``; token ids in its ``banned_tokens`` attribute, where it has
+            one (see :func:`with_banned_tokens`), are never sampled.
     """
 
     def __init__(self, llama: Any, grammar: Any) -> None:
         import llama_cpp
 
+        self._banned = frozenset(int(t) for t in getattr(grammar, "banned_tokens", ()))
         self._lib = llama_cpp
         self._ctx = llama._ctx.ctx
         self._n_vocab = int(llama._n_vocab)
@@ -81,9 +84,10 @@ class TopKGrammar:
         data = array.data
         # keep the allowed tokens, in their order: the array stays sorted when it was (top-k sorts it, and
         # the samplers after this one rely on that flag)
+        banned = self._banned
         kept = 0
         for i in range(size):
-            if not math.isinf(data[i].logit):
+            if not math.isinf(data[i].logit) and data[i].id not in banned:
                 if kept != i:
                     data[kept].id, data[kept].logit, data[kept].p = data[i].id, data[i].logit, data[i].p
                 kept += 1
@@ -103,6 +107,9 @@ class TopKGrammar:
         full_array = lib.llama_token_data_array(data=full, size=self._n_vocab, selected=-1, sorted=False)
         lib.llama_sampler_apply(self._grammar, ctypes.byref(full_array))
         allowed = np.flatnonzero(np.isfinite(view["logit"]))
+        if banned:  # unless the grammar allows nothing else
+            unbanned = allowed[~np.isin(allowed, np.fromiter(banned, dtype=np.int64))]
+            allowed = unbanned if unbanned.size else allowed
         if allowed.size == 0:
             return  # the grammar allows nothing: leave it to llama.cpp, as without this sampler
         best = allowed[np.argsort(-view["logit"][allowed], kind="stable")[: max(1, size)]]
@@ -113,6 +120,14 @@ class TopKGrammar:
         array.size = len(best)
         array.sorted = True
         array.selected = -1
+
+
+def with_banned_tokens(grammar: Any, tokens: Any) -> Any:
+    """A copy of ``grammar`` (a ``llama_cpp.LlamaGrammar``) under which :class:`TopKGrammar` never samples
+    ``tokens`` (e.g. the first word of a value that was refused)."""
+    banned = copy.copy(grammar)
+    banned.banned_tokens = frozenset(int(t) for t in tokens)
+    return banned
 
 
 def top_k_grammar_llama(llama_class: type) -> type:
