@@ -789,6 +789,12 @@ def test_narrative_loop_is_tidied_and_bounded() -> None:
 def test_listed_alternatives_are_refused() -> None:
     assert value_problem("Single | Divorced", name="Engagement Status") == "alternatives"
     assert value_problem("Medium | Long", name="Hair Length") == "alternatives"
+    # the hint's own words (the embedded model, k=220)
+    assert value_problem("One of: hierarchical, relaxed, competitive", name="Organizational Culture") == (
+        "alternatives"
+    )
+    assert value_problem("one of : obedience, money, respect", name="Filial Obligations") == "alternatives"
+    assert value_problem("One of the few nurses who speaks Nahuatl", name="Languages at Work") is None
     assert value_problem("Shoulder-length braids, redone every month", name="Hair Length") is None
 
 

@@ -46,6 +46,7 @@ from ..generation._checks import (
     is_one_word,
     is_placeholder,
     is_trivial,
+    lists_options,
     normalise,
     not_applicable_reason,
     parse_number,
@@ -486,7 +487,7 @@ def assess_quality(
                 # the generator's rule: a bare word, or only filler ("does not have any")
                 "trivial": is_free
                 and usable
-                and (is_trivial(text) or not content_words(text) or "|" in text),
+                and (is_trivial(text) or not content_words(text) or lists_options(text)),
                 "one_word": is_free and is_one_word(text),
                 "repeated": False,
                 "echo": is_free and usable and is_echo(text, path[-1] if path else key, ignore=own_name),

@@ -41,6 +41,7 @@ __all__ = [
     "is_one_word",
     "is_placeholder",
     "is_trivial",
+    "lists_options",
     "is_unfounded_reason",
     "looks_not_applicable",
     "may_be_absent",
@@ -757,11 +758,21 @@ def value_problem(
         return "echo"
     if is_cut_off(text):
         return "truncated"
-    if kind == "text" and "|" in text:
-        return "alternatives"  # "Single | Divorced": the options copied, nothing decided
+    if kind == "text" and lists_options(text):
+        return "alternatives"
     if kind == "text" and (is_trivial(text) or not _content_words(text)):
         return "trivial"  # a bare word, or only filler ("does not have any")
     return None
+
+
+_ONE_OF = re.compile(r"\s*one of\s*:", re.IGNORECASE)
+"""The opening of a value that lists the options it was given ("One of: a, b, c")."""
+
+
+def lists_options(text: str) -> bool:
+    """Whether a free-text value lists options instead of deciding one: "Single | Divorced", or the
+    hint's own words, "One of: hierarchical, relaxed, competitive" (the embedded model, k=220)."""
+    return "|" in text or _ONE_OF.match(text) is not None
 
 
 _PROBLEM_TEXT: dict[str, str] = {
