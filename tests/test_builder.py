@@ -87,7 +87,9 @@ def test_only_selected_labels_are_extracted() -> None:
     )
     builder = make_builder(fake, labels=("Personalizable",))
     classified = builder.classify(QA)
-    fake2 = FakeLLM(replies=[{"attributes": [item(ROUTINE, "Sleep Patterns", "Sleep Schedule", "night shifts")]}])
+    fake2 = FakeLLM(
+        replies=[{"attributes": [item(ROUTINE, "Sleep Patterns", "Sleep Schedule", "night shifts")]}]
+    )
     builder2 = make_builder(fake2, labels=("Personalizable",))
     extracted = builder2.extract(classified.records)
     assert len(extracted.records) == 1
@@ -714,3 +716,24 @@ def test_a_value_must_be_in_the_users_words(value: str, text: str, said: bool) -
     from deeppersona.builder._disclosure import value_in_text
 
     assert value_in_text(value, text) is said
+
+
+def test_extraction_items_are_capped_by_the_sentences_the_user_wrote() -> None:
+    """Under greedy decoding the embedded model listed one fact under name after name up to the schema's
+    limit; two items per sentence, plus one, hold every fact of the gold set's disclosing utterances."""
+    from deeppersona.builder import _builder
+
+    fake = fake_builder_llm()
+    builder = make_builder(fake, one_call=True, llm_checks=False, max_paths_per_pair=6)
+    builder.extract(
+        [
+            QAPair("I don't eat meat.", ""),
+            QAPair("I'm a nurse. I work nights! Do you sleep well?", "Yes."),
+            QAPair("I knit. I bake.", ""),
+        ]
+    )
+    caps = [
+        r.response_model.model_json_schema()["properties"]["attributes"]["maxItems"] for r in fake.requests
+    ]
+    assert _builder.ITEMS_PER_SENTENCE == 2
+    assert caps == [3, 6, 5]  # 2 x 1 + 1; 2 x 3 + 1 within max_paths_per_pair; 2 x 2 + 1

@@ -8,6 +8,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import sys
 import time
 from collections import Counter
@@ -59,6 +60,11 @@ DEFAULT_ROOT_THRESHOLD = 0.60
 """Cosine similarity (all-MiniLM-L6-v2) needed to map an unknown root name onto a seeded root by embedding
 (after exact, canonical and word-subset matching failed): "Lifestyle" -> "Lifestyle and Daily Routine" (0.72)
 is accepted, "Identity" -> "Career and Work Identity" (0.56) is not."""
+
+ITEMS_PER_SENTENCE = 2
+"""Extraction items allowed per sentence of the user's text (see :meth:`TaxonomyBuilder._item_cap`)."""
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 _SELECTED = ("Personalizable", "Partially Personalizable")
 _MAX_TOKENS = {
@@ -443,7 +449,7 @@ class TaxonomyBuilder:
             return _record_from(QAPair(record.question, record.answer, record.id), stored)
         # a pair classified personalizable discloses something: the schema asks for at least one item
         reply_type = disclosure_reply_type(
-            self.roots, self.max_depth, self.max_paths_per_pair, min_items=0 if classify else 1
+            self.roots, self.max_depth, self._item_cap(record), min_items=0 if classify else 1
         )
         site = "builder.classify+extract" if classify else "builder.extract"
         try:
@@ -484,6 +490,15 @@ class TaxonomyBuilder:
         record = _replace(record, **changes)
         ckpt.put("pairs", record.key, _record_value(record, extracted=True))
         return record
+
+    def _item_cap(self, record: PairRecord) -> int:
+        """Most items one extraction reply may hold: :data:`ITEMS_PER_SENTENCE` per sentence the user
+        wrote, plus one, within ``max_paths_per_pair``. Under greedy decoding the embedded model went on
+        listing one fact under name after name up to the schema's limit (86 of 163 items of 60 gold
+        utterances dropped as repeats or ungrounded), and those items were most of the time it took;
+        ``2 x sentences + 1`` holds every fact of the 141 disclosing gold utterances."""
+        said = len([s for s in _SENTENCE_END.split(record.question.strip()) if s.strip()])
+        return max(1, min(self.max_paths_per_pair, ITEMS_PER_SENTENCE * max(1, said) + 1))
 
     @functools.cached_property
     def vocabulary_(self) -> Vocabulary | None:
