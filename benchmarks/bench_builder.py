@@ -116,6 +116,9 @@ def main(argv: list[str] | None = None) -> None:
         "--suggestions", type=int, default=12, help="vocabulary paths shown per utterance (0: none)"
     )
     parser.add_argument(
+        "--snap", type=float, default=None, help="snap threshold (default: the builder's; 0 or less: off)"
+    )
+    parser.add_argument(
         "--prompts", default=None, help="a folder of builder_*.jinja overrides (prompt experiments)"
     )
     parser.add_argument("--out", default=None, help="write one JSON line per utterance (what was extracted)")
@@ -134,6 +137,7 @@ def main(argv: list[str] | None = None) -> None:
         progress=True,
         prompts=Path(args.prompts) if args.prompts else None,
         suggestions=args.suggestions,
+        **({} if args.snap is None else {"snap": args.snap if args.snap > 0 else None}),
     )
     gold = load_gold(args.limit)
     pairs = [QAPair(g.text, "", id=g.id) for g in gold]

@@ -36,6 +36,7 @@ QA = [
 def make_builder(llm: Any, **kwargs: Any) -> TaxonomyBuilder:
     kwargs.setdefault("embedder", HashEmbedder(256))
     kwargs.setdefault("merge_threshold", 0.5)
+    kwargs.setdefault("snap", None)  # calibrated for MiniLM: the hash embedder's names would move at random
     return TaxonomyBuilder(llm=llm, **kwargs)
 
 
@@ -737,3 +738,33 @@ def test_extraction_items_are_capped_by_the_sentences_the_user_wrote() -> None:
     ]
     assert _builder.ITEMS_PER_SENTENCE == 2
     assert caps == [3, 6, 5]  # 2 x 1 + 1; 2 x 3 + 1 within max_paths_per_pair; 2 x 2 + 1
+
+
+def test_extracted_names_snap_to_the_nearest_vocabulary_path() -> None:
+    """The embedded model filed "Religious Beliefs" under *Psychological and Cognitive Aspects*; the
+    vocabulary has it under *Core Values, Beliefs, and Philosophy*, and the path moves there, root and all."""
+    psych, values = ROOT_CATEGORIES[2], ROOT_CATEGORIES[9]
+    vocabulary = AttributeTree.from_paths(
+        [
+            (values, "Religious and Spiritual Beliefs", "Religious Beliefs"),
+            (ROUTINE, "Sleep", "Sleep Duration"),
+        ],
+        fixed_roots=ROOT_CATEGORIES,
+    )
+    reply = {
+        "attributes": [
+            item(psych, "Life Attitude", "Religious Beliefs", "Buddhist"),
+            item(psych, "Temperament", "Patience Level", "very patient"),
+        ]
+    }
+    said = QAPair("I've become a Buddhist and I'm very patient.", "")
+    snapped = make_builder(FakeLLM(replies=[reply]), vocabulary=vocabulary, snap=0.7).extract([said])
+    kept = make_builder(FakeLLM(replies=[reply]), vocabulary=vocabulary, snap=None).extract([said])
+    assert snapped.paths[0] == (values, "Religious and Spiritual Beliefs", "Religious Beliefs")
+    assert snapped.paths[1] == (psych, "Temperament", "Patience Level")  # nothing near: kept as written
+    assert snapped.records[0].values == ("Buddhist", "very patient")
+    assert snapped.report.notes["paths_in_vocabulary"] == 1
+    assert kept.paths[0] == (psych, "Life Attitude", "Religious Beliefs")
+    for bad in (0, 1.5, True, "high"):
+        with pytest.raises(ConfigError, match="snap"):
+            TaxonomyBuilder(llm=FakeLLM(), snap=bad)

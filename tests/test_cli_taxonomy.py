@@ -103,6 +103,8 @@ def test_build_bad_input_is_a_clear_error(tmp_path: Path, capsys: pytest.Capture
     out = tmp_path / "never.json"
     assert main(["taxonomy", "build", "sample", "--suggestions", "-1", "-o", str(out), *FAKE]) == 1
     assert "suggestions" in capsys.readouterr().err and not out.exists()
+    assert main(["taxonomy", "build", "sample", "--snap", "1.5", "-o", str(out), *FAKE]) == 1
+    assert "snap" in capsys.readouterr().err and not out.exists()
 
 
 def test_taxonomy_without_subcommand_prints_help(capsys: pytest.CaptureFixture[str]) -> None:

@@ -74,7 +74,8 @@ def test_errors_inherit_builtins() -> None:
 # The public names of each subpackage: what a user needs (the rest is importable, but internal).
 SUBPACKAGES: dict[str, list[str]] = {
     "builder": [
-        "DEFAULT_MERGE_THRESHOLD", "DEFAULT_ROOT_THRESHOLD", "BuildResult", "ClassifyResult", "ExtractResult",
+        "DEFAULT_MERGE_THRESHOLD", "DEFAULT_ROOT_THRESHOLD", "DEFAULT_SNAP", "BuildResult", "ClassifyResult",
+        "ExtractResult",
         "FilterResult", "InputStats", "MergeResult", "PairRecord", "QAPair", "RuleFilter", "StageReport",
         "TaxonomyBuilder", "conversations_path", "read_qa", "sample_qa_path",
     ],

@@ -18,7 +18,7 @@ The offline fake with plausible builder replies is ``deeppersona.testing.fake_bu
 
 from __future__ import annotations
 
-from ._builder import DEFAULT_MERGE_THRESHOLD, DEFAULT_ROOT_THRESHOLD, TaxonomyBuilder
+from ._builder import DEFAULT_MERGE_THRESHOLD, DEFAULT_ROOT_THRESHOLD, DEFAULT_SNAP, TaxonomyBuilder
 from ._io import InputStats, read_qa
 from ._records import PairRecord, QAPair
 from ._report import BuildResult, ClassifyResult, ExtractResult, FilterResult, MergeResult, StageReport
@@ -28,6 +28,7 @@ from ._sample import conversations_path, sample_qa_path
 __all__ = [
     "DEFAULT_MERGE_THRESHOLD",
     "DEFAULT_ROOT_THRESHOLD",
+    "DEFAULT_SNAP",
     "BuildResult",
     "ClassifyResult",
     "ExtractResult",

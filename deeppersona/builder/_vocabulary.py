@@ -80,6 +80,19 @@ class Vocabulary:
         vectors = self._embed([" > ".join(p[1:]) for p in self.paths])
         return VectorIndex(np.asarray(vectors, dtype=np.float32))
 
+    def snapped(self, paths: Sequence[tuple[str, ...]], threshold: float) -> list[tuple[str, ...]]:
+        """Each path, or the vocabulary path whose names lie nearest its last name (its attribute) when
+        their cosine similarity is ``threshold`` or more (the vocabulary's root comes with it)."""
+        if not paths or not self.paths:
+            return list(paths)
+        assert self._embed is not None
+        queries = np.asarray(self._embed([p[-1] for p in paths]), dtype=np.float32)
+        sims, ids = self._index.search(queries, 1)
+        return [
+            self.paths[int(i[0])] if i[0] >= 0 and float(s[0]) >= threshold else tuple(p)
+            for p, s, i in zip(paths, sims, ids, strict=True)
+        ]
+
     def nearest(self, texts: Sequence[str], k: int) -> list[list[tuple[str, ...]]]:
         """For each text, the ``k`` paths whose names lie nearest it (best first)."""
         if k <= 0 or not texts or not self.paths:

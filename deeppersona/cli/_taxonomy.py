@@ -94,6 +94,13 @@ def register(subparsers: Any) -> None:
         default=12,
         help="the vocabulary's attribute paths nearest each pair shown as names to reuse (0: none)",
     )
+    build.add_argument(
+        "--snap",
+        type=_snap,
+        default="default",
+        help="cosine similarity at which an extracted name becomes the nearest vocabulary path "
+        "(default: the builder's DEFAULT_SNAP; 'none' keeps every name as extracted)",
+    )
     build.add_argument("--quiet", action="store_true", help="no progress bar")
     build.set_defaults(func=_build)
 
@@ -115,6 +122,16 @@ def register(subparsers: Any) -> None:
     validate.add_argument("tree", help="a tree JSON file, or 'default'")
     validate.add_argument("--style", action="store_true", help="also check naming style and near-duplicates")
     validate.set_defaults(func=_validate)
+
+
+def _snap(text: str) -> float | str | None:
+    """``--snap``: a number, ``none`` or ``default`` (checked by the builder)."""
+    if text.lower() in ("none", "default"):
+        return None if text.lower() == "none" else "default"
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number or 'none': {text!r}") from None
 
 
 def _load_tree(spec: str) -> Any:
@@ -164,6 +181,7 @@ def _build(args: argparse.Namespace) -> int:
         llm_checks=not args.no_llm_checks,
         one_call=args.one_call,
         suggestions=args.suggestions,
+        **({} if args.snap == "default" else {"snap": args.snap}),
         vocabulary=base
         if base is not None and args.vocabulary == "default"
         else (None if args.vocabulary == "none" else "default"),
