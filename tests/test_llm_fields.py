@@ -202,9 +202,9 @@ def test_a_value_the_field_check_refuses_is_sampled_again_under_the_schema_it_re
     assert kept.output == plain.output  # a check that keeps everything changes nothing
     assert checked.output.pay_frequency == "Fortnightly"
     assert checked.output.hometown_story == plain.output.hometown_story  # values before it untouched
-    # the refused first sample was seen (once per call); the last sample is kept unchecked
+    # every sample was seen: the refused first one and the kept second one, in each of the two calls
     pays = [value for key, value in seen if key == "pay_frequency"]
-    assert len(pays) == 2 and "Fortnightly" not in pays
+    assert len(pays) == 4 and "Fortnightly" not in pays[0::2] and pays[1::2] == ["Fortnightly"] * 2
     assert direct["usage"]["resampled_values"] == 1
 
 
@@ -243,7 +243,7 @@ def test_the_fill_check_refuses_what_the_reply_gates_refuse_and_asks_for_a_decid
     assert na is not None and not re.match(na["pattern"], "N/A: does not have a catastrophizing tendency")
     assert re.match(na["pattern"], "Expects the worst whenever the rains come late to the farm")
     assert check("no_such_key", "anything") is None
-    assert draft.rejected == {"resampled": 2}
+    assert draft.rejected == {"refused_as_written": 2}
     assert seen == gen._seen_values(draft)  # the persona's own record is left to the whole reply's check
 
 

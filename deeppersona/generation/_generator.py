@@ -762,8 +762,8 @@ class ValueGenerator:
                 _remember(written, item, value, not_applicable, ignore)
                 pending_na += not_applicable is not None
                 return None
-            draft.reject("resampled")
-            logger.debug("fill: %s sampled again (%s): %s", key, problem, _shown(raw))
+            draft.reject("refused_as_written")
+            logger.debug("fill: %s refused as written (%s): %s", key, problem, _shown(raw))
             # a repeated value is asked longer too: sampled again under its first schema, the embedded
             # model wrote the same short phrase ("Facts and logic") a second time
             thin = key in longer or problem in _THIN or problem == "repeated"

@@ -28,9 +28,10 @@ import functools
 import json
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
+from ._base import FieldCheck
 from ._grammar import with_banned_tokens
 
 __all__ = ["field_plan", "generate_fields"]
@@ -110,7 +111,7 @@ def generate_fields(
     max_tokens: int | None,
     seed: int | None,
     sampling: dict[str, Any],
-    field_check: Callable[[str, Any], Mapping[str, Any] | None] | None = None,
+    field_check: FieldCheck | None = None,
 ) -> dict[str, Any]:
     """Generate a JSON object field by field after ``prompt_tokens`` (the chat prompt, already tokenised).
 
@@ -122,8 +123,9 @@ def generate_fields(
             reply is cut off (finish reason ``"length"``) when they run out.
         seed: Sampling seed (each field samples with its own seed derived from it), or ``None``.
         sampling: llama.cpp sampling arguments (``temp``, ``top_p``, ``top_k``, ``min_p``, penalties).
-        field_check: ``(key, value) -> JSON schema | None``, called on each whole value: a schema has the
-            value sampled again under it (at most :data:`RESAMPLES` times), ``None`` keeps it.
+        field_check: ``(key, value) -> JSON schema | None``, called on each whole value (every sample, so
+            that the caller knows what was written): a schema has the value sampled again under it, at
+            most :data:`RESAMPLES` times (the last sample is kept), ``None`` keeps it.
 
     Returns:
         An OpenAI-shaped chat completion dict, like ``Llama.create_chat_completion``'s; its usage counts the
@@ -163,10 +165,10 @@ def generate_fields(
             value, sampled, finish = _one_value(
                 llama, tokens, grammar, end, sampling, budget=budget, n_ctx=n_ctx, eog=eog
             )
-            if field_check is None or attempt == RESAMPLES or not _finished(value, end):
+            if field_check is None or not _finished(value, end):
                 break
             again = field_check(key, json.loads(value.rstrip()[: -len(end)], strict=False))
-            if again is None:
+            if again is None or attempt == RESAMPLES:
                 break
             generated += len(sampled)  # the discarded sample was generated all the same
             resampled += 1
