@@ -231,7 +231,8 @@ class ValueGenerator:
                 temperature=temperature if temperature is not None else self.temperature,
                 max_tokens=max_tokens,
                 seed=draft.next_seed(),
-                field_check=field_check,
+                # only where it is used: an LLM subclass written before the parameter still serves the rest
+                **({"field_check": field_check} if field_check is not None else {}),
             )
         except Exception:  # LLMError, or a backend's own exception: the failed call still counts
             draft.usage = draft.usage + Usage(calls=1, failures=1)
