@@ -21,7 +21,7 @@ from deeppersona.builder import (
 from deeppersona.builder._merge import display_name
 from deeppersona.errors import ConfigError, LLMOutputError
 from deeppersona.taxonomy import ROOT_CATEGORIES, AttributeTree
-from deeppersona.testing import FakeLLM, HashEmbedder, fake_builder_llm
+from deeppersona.testing import FakeLLM, HashEmbedder, checked_items, fake_builder_llm
 from deeppersona.testing._builder_replies import builder_fake_handler
 
 DEMO, HEALTH, ROUTINE, CAREER = ROOT_CATEGORIES[0], ROOT_CATEGORIES[1], ROOT_CATEGORIES[8], ROOT_CATEGORIES[5]
@@ -217,19 +217,10 @@ def test_filter_rules_cut_tails_and_align_roots() -> None:
 def test_filter_node_check_rewrites_and_cuts() -> None:
     def handler(request: Any) -> Any:
         if request.call_site == "builder.check_node":
-            text = request.last_user_message
-            verdicts = []
-            for line in text.splitlines():
-                if line.startswith("["):
-                    i = int(line[1 : line.index("]")])
-                    name = line[line.index("]") + 2 :].split("  (")[0]
-                    if name == "Python":
-                        verdicts.append({"id": i, "valid": False, "rewrite": "Programming Languages"})
-                    elif name == "Manager":
-                        verdicts.append({"id": i, "valid": False, "rewrite": None})
-                    else:
-                        verdicts.append({"id": i, "valid": True, "rewrite": None})
-            return {"verdicts": verdicts}
+            return {key: name not in ("Python", "Manager") for key, name in checked_items(request).items()}
+        if request.call_site == "builder.rewrite_node":
+            rewrite = {"Python": "Programming Languages", "Manager": "none"}
+            return {key: rewrite[name] for key, name in checked_items(request).items()}
         return builder_fake_handler(request)
 
     fake = FakeLLM(handler=handler)
@@ -259,29 +250,13 @@ def test_filter_rewrites_must_pass_their_own_check() -> None:
     """A node or path rewrite the judge rejects is not used: the tail is deleted instead."""
 
     def handler(request: Any) -> Any:
-        verdicts = []
-        for line in request.last_user_message.splitlines():
-            if not line.startswith("["):
-                continue
-            i = int(line[1 : line.index("]")])
-            text = line[line.index("]") + 2 :].split("  (")[0]
-            if request.call_site == "builder.check_node":
-                if text == "Python":
-                    verdicts.append({"id": i, "valid": False, "rewrite": "Python Versions"})
-                elif text == "Python Versions":
-                    verdicts.append({"id": i, "valid": False, "rewrite": None})
-                else:
-                    verdicts.append({"id": i, "valid": True, "rewrite": None})
-            elif request.call_site == "builder.check_path":
-                if text.endswith("Sleep Tips"):
-                    verdicts.append({"id": i, "valid": False, "rewrite": [ROUTINE, "Sleep Advice"]})
-                elif text.endswith("Sleep Advice"):
-                    verdicts.append({"id": i, "valid": False, "rewrite": None})
-                else:
-                    verdicts.append({"id": i, "valid": True, "rewrite": None})
-            else:
-                return builder_fake_handler(request)
-        return {"verdicts": verdicts}
+        invalid = {"Python", "Python Versions", f"{ROUTINE} > Sleep Tips", f"{ROUTINE} > Sleep Advice"}
+        rewrite = {"Python": "Python Versions", f"{ROUTINE} > Sleep Tips": f"{ROUTINE} > Sleep Advice"}
+        if request.call_site in ("builder.check_node", "builder.check_path"):
+            return {key: text not in invalid for key, text in checked_items(request).items()}
+        if request.call_site in ("builder.rewrite_node", "builder.rewrite_path"):
+            return {key: rewrite.get(text, "none") for key, text in checked_items(request).items()}
+        return builder_fake_handler(request)
 
     builder = make_builder(FakeLLM(handler=handler))
     paths = [(CAREER, "Technical Skills", "Python"), (ROUTINE, "Sleep Tips")]
@@ -298,19 +273,12 @@ def test_filter_path_check_is_bottom_up() -> None:
 
     def handler(request: Any) -> Any:
         if request.call_site == "builder.check_path":
-            verdicts = []
-            for line in request.last_user_message.splitlines():
-                if line.startswith("["):
-                    i = int(line[1 : line.index("]")])
-                    path = line[line.index("]") + 2 :]
-                    seen.append(path)
-                    if path.endswith("Favourite Colour Of Car"):
-                        verdicts.append({"id": i, "valid": False, "rewrite": None})
-                    elif path.endswith("Sleep Tips"):
-                        verdicts.append({"id": i, "valid": False, "rewrite": [ROUTINE, "Sleep Patterns"]})
-                    else:
-                        verdicts.append({"id": i, "valid": True, "rewrite": None})
-            return {"verdicts": verdicts}
+            seen.extend(checked_items(request).values())
+            return {key: not path.endswith(("Favourite Colour Of Car", "Sleep Tips"))
+                    for key, path in checked_items(request).items()}  # fmt: skip
+        if request.call_site == "builder.rewrite_path":
+            return {key: f"{ROUTINE} > Sleep Patterns" if path.endswith("Sleep Tips") else "none"
+                    for key, path in checked_items(request).items()}  # fmt: skip
         return builder_fake_handler(request)
 
     builder = make_builder(FakeLLM(handler=handler))

@@ -132,7 +132,7 @@ SUBPACKAGES: dict[str, list[str]] = {
     ],
     "testing": [
         "ChaosProxy", "ChaosRates", "ChaosStats", "FakeChatServer", "FakeLLM", "FakeRequest", "HashEmbedder",
-        "LlamaCppServer", "fake_builder_llm", "fake_from_schema",
+        "LlamaCppServer", "checked_items", "fake_builder_llm", "fake_from_schema",
     ],
 }  # fmt: skip
 

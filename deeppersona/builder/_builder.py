@@ -28,6 +28,7 @@ from ..prompts import PromptLibrary
 from ..taxonomy import DEFAULT_MAX_DEPTH, PATH_SEPARATOR, ROOT_CATEGORIES, AttributeTree, canonical_key
 from ._checkpoint import Checkpoint
 from ._disclosure import clean_disclosures, disclosure_reply_type
+from ._filter import CALL_SITES as FILTER_CALL_SITES
 from ._filter import RootAligner, run_filter
 from ._io import DEFAULT_MAX_CHARS, InputStats, QASource, read_qa
 from ._merge import merge_tree
@@ -78,6 +79,8 @@ _MAX_TOKENS = {
     "builder.classify+extract": 800,
     "builder.check_node": 100,
     "builder.check_path": 100,
+    "builder.rewrite_node": 100,
+    "builder.rewrite_path": 100,
 }
 
 
@@ -634,7 +637,7 @@ class TaxonomyBuilder:
             if bar is not None:
                 bar.close()
         result.report.seconds = time.perf_counter() - t0
-        result.report.usage = self._usage_delta(before, ("builder.check_node", "builder.check_path"))
+        result.report.usage = self._usage_delta(before, FILTER_CALL_SITES)
         return result
 
     def filter(self, paths: Iterable[Sequence[str] | str]) -> FilterResult:

@@ -19,7 +19,7 @@ from ._checkpoint import Checkpoint
 from ._records import AttributePath
 from ._report import FilterResult, StageReport
 from ._rules import RuleFilter
-from ._schemas import NodeVerdicts, PathVerdicts
+from ._schemas import read_rewrite, read_verdict, rewrite_reply_type, verdict_key, verdict_reply_type
 
 __all__ = ["RootAligner", "run_filter"]
 
@@ -321,16 +321,30 @@ class _Check:
     label: str  # for log messages
     store: str  # checkpoint section and report counter
     template: str
-    reply_model: type[Any]
     call_site: str
     unjudged_note: str
+    paths: bool  # Check Path (a rewrite is a path)
     reused_note: str | None = None
 
+    @property
+    def rewrite_template(self) -> str:
+        """The template asking for the rewrites of the items judged invalid."""
+        return self.template.replace("_check_", "_rewrite_")
 
-_CHECK_NODE = _Check("Check Node", "node_checks", "builder_check_node", NodeVerdicts, "builder.check_node",
-                     "nodes_unjudged", reused_note="node_checks_reused")  # fmt: skip
-_CHECK_PATH = _Check("Check Path", "path_checks", "builder_check_path", PathVerdicts, "builder.check_path",
-                     "paths_unjudged")  # fmt: skip
+    @property
+    def rewrite_site(self) -> str:
+        return self.call_site.replace(".check_", ".rewrite_")
+
+
+_CHECK_NODE = _Check("Check Node", "node_checks", "builder_check_node", "builder.check_node", "nodes_unjudged",
+                     paths=False, reused_note="node_checks_reused")  # fmt: skip
+_CHECK_PATH = _Check("Check Path", "path_checks", "builder_check_path", "builder.check_path", "paths_unjudged",
+                     paths=True)  # fmt: skip
+UNBELIEVED_BATCH = 8
+"""A check of at least this many items that judges every one invalid is not believed (see :func:`_judge`)."""
+
+CALL_SITES = tuple(site for c in (_CHECK_NODE, _CHECK_PATH) for site in (c.call_site, c.rewrite_site))
+"""The call sites of the filter's LLM calls (its stage report's usage adds these up)."""
 
 
 def _bump(report: StageReport, note: str, by: int = 1) -> None:
@@ -362,22 +376,54 @@ async def _judge(
         _bump(report, check.reused_note, len(payloads) - len(todo))
 
     async def one(batch: list[tuple[str, dict[str, str]]]) -> None:
-        items = [{"id": i + 1, **payload} for i, (_, payload) in enumerate(batch)]
-        try:
-            reply = await ask(check.template, {"items": items}, check.reply_model, check.call_site)
-        except LLMError as exc:
-            logger.warning("%s failed for %d items (kept unjudged): %s", check.label, len(batch), exc)
-            _bump(report, "llm_failures")
-            reply = check.reply_model()
-        by_id = {v.id: v for v in reply.verdicts}
-        for i, (key, _payload) in enumerate(batch):
-            v = by_id.get(i + 1)
-            if v is None:
+        field = "path" if check.paths else "name"
+        keys = [verdict_key(i + 1, payload[field]) for i, (_, payload) in enumerate(batch)]
+        items = [{"key": key, **payload} for key, (_, payload) in zip(keys, batch, strict=True)]
+        reply = await _ask_or_empty(
+            check.label, check.template, items, verdict_reply_type(keys), check.call_site
+        )
+        read = [read_verdict(reply.get(key)) for key in keys]
+        if len(batch) >= UNBELIEVED_BATCH and all(valid is False for valid in read):
+            # a small model under greedy decoding copies its first verdict down the batch: judged
+            # all invalid, 30 names are far likelier a cascade than 30 values (most extracted paths
+            # are valid); its items stay unjudged (kept) rather than cut
+            logger.warning(
+                "%s judged all %d items invalid: not believed, kept unjudged", check.label, len(batch)
+            )
+            _bump(report, "checks_not_believed")
+            read = [None] * len(batch)
+        invalid: list[int] = []
+        for i, ((key, _payload), valid) in enumerate(zip(batch, read, strict=True)):
+            if valid is None:
                 verdicts[key] = _Verdict(True, None, judged=False)
                 _bump(report, check.unjudged_note)
-                continue
-            verdicts[key] = _Verdict(v.valid, v.rewrite)
-            checkpoint.put(check.store, key, {"valid": v.valid, "rewrite": v.rewrite})
+            elif valid:
+                verdicts[key] = _Verdict(True, None)
+                checkpoint.put(check.store, key, {"valid": True, "rewrite": None})
+            else:
+                invalid.append(i)
+        if not invalid:
+            return
+        # the rewrites of the invalid items, in a call of their own: asked with each verdict, the
+        # embedded model copied every valid path into its rewrite (three times the tokens)
+        asked = [keys[i] for i in invalid]
+        rewrites = await _ask_or_empty(f"{check.label} rewrite", check.rewrite_template,
+                                       [items[i] for i in invalid], rewrite_reply_type(asked, paths=check.paths),
+                                       check.rewrite_site)  # fmt: skip
+        for i in invalid:
+            key = batch[i][0]
+            rewrite = read_rewrite(rewrites.get(keys[i]), paths=check.paths)
+            verdicts[key] = _Verdict(False, rewrite)
+            checkpoint.put(check.store, key, {"valid": False, "rewrite": rewrite})
+
+    async def _ask_or_empty(label: str, template: str, items: list[dict[str, Any]], reply_type: type[Any],
+                            site: str) -> dict[str, Any]:  # fmt: skip
+        try:
+            return dict(await ask(template, {"items": items}, reply_type, site))
+        except LLMError as exc:
+            logger.warning("%s failed for %d items: %s", label, len(items), exc)
+            _bump(report, "llm_failures")
+            return {}
 
     await asyncio.gather(*(one(b) for b in _batches(todo, batch_size)))
     return verdicts

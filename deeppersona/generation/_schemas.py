@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import copy
 import functools
 import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    GetCoreSchemaHandler,
-    GetJsonSchemaHandler,
-    TypeAdapter,
     create_model,
 )
-from pydantic_core import core_schema
 
+from ..llm._keyed import KeyedReply, keyed_reply_type
 from ..taxonomy import CONDITIONS, PATH_SEPARATOR, AttributeNode, ValueType, canonical_key
 from ._checks import (
     ValueProblem,
@@ -407,55 +403,15 @@ def _value_schema(vt: ValueType | None, least: int = FREE_TEXT_LEAST_CHARS) -> d
     return schema
 
 
-class FillReply(dict):  # type: ignore[type-arg]
+class FillReply(KeyedReply):
     """The reply to one fill batch: a dict of key → value.
 
     Each batch gets its own subclass (see :func:`fill_reply_type`) whose JSON schema lists the batch's
     exact keys and value types, so providers with structured output and grammar-constrained local
     models emit every key. Validation itself is lenient (any JSON object): missing or unusable values
-    are re-asked by the generator rather than failing the whole batch.
+    are re-asked by the generator rather than failing the whole batch. The fill prompt lists every key
+    with its path, type and options (:attr:`~deeppersona.llm._keyed.KeyedReply.prompt_lists_keys`).
     """
-
-    json_schema: ClassVar[dict[str, Any]] = {"type": "object"}
-
-    prompt_lists_keys: ClassVar[bool] = True
-    """The fill prompt lists every key with its path, type and options: a backend that enforces the
-    schema (an embedded model's grammar) need not repeat it as prompt text."""
-
-    @classmethod
-    def __get_pydantic_core_schema__(
-        cls, source: Any, handler: GetCoreSchemaHandler
-    ) -> core_schema.CoreSchema:
-        return core_schema.no_info_after_validator_function(
-            cls, core_schema.dict_schema(core_schema.str_schema(), core_schema.any_schema())
-        )
-
-    @classmethod
-    def __get_pydantic_json_schema__(
-        cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
-    ) -> dict[str, Any]:
-        return dict(cls.json_schema)
-
-    @classmethod
-    def model_validate(cls, data: Any) -> FillReply:
-        """Validate a reply: any JSON object with string keys (each batch is a class of its own, so a
-        ``TypeAdapter`` per batch would cost more than the check; the generator checks the values).
-
-        Raises:
-            pydantic.ValidationError: ``data`` is not such an object.
-        """
-        return cls(_object_adapter().validate_python(data))
-
-    @classmethod
-    def model_json_schema(cls) -> dict[str, Any]:
-        """The batch's JSON schema (:attr:`json_schema`), a copy the caller may change."""
-        return copy.deepcopy(cls.json_schema)
-
-
-@functools.cache
-def _object_adapter() -> TypeAdapter[dict[str, Any]]:
-    """The validator of a JSON object with string keys, built on first use."""
-    return TypeAdapter(dict[str, Any])
 
 
 DECIDED_PATTERN = '^[A-MO-Za-mo-z0-9][^"\\\\\\n]*$'
@@ -500,14 +456,7 @@ def fill_reply_type(
             properties[item.key] = _value_schema(vt, REASK_LEAST_CHARS)
         else:
             properties[item.key] = item.schema or _value_schema(vt)
-    schema = {
-        "title": name,
-        "type": "object",
-        "properties": properties,
-        "required": [item.key for item in items],
-        "additionalProperties": False,
-    }
-    return type(name, (FillReply,), {"json_schema": schema})
+    return keyed_reply_type(name, properties, FillReply)
 
 
 def check_value(

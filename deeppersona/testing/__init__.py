@@ -3,7 +3,8 @@
 * :class:`FakeLLM`: an :class:`~deeppersona.llm.LLM` with scripted, computed or schema-generated
   replies and on-demand failures (invalid JSON, missing keys, rate limits, timeouts).
 * :func:`fake_builder_llm`: a FakeLLM that also answers the taxonomy builder's prompts plausibly (what
-  ``model="fake"`` resolves to everywhere).
+  ``model="fake"`` resolves to everywhere); :func:`checked_items` reads the items of the builder's
+  Check Node / Check Path requests, for a handler that judges them.
 * :class:`HashEmbedder`: a deterministic :class:`~deeppersona.embeddings.Embedder` with no model to load.
 * :class:`FakeChatServer`: an OpenAI-compatible chat endpoint on 127.0.0.1 that answers from a script
   (statuses, texts, finish reasons) or makes up JSON valid for the request's schema: for testing a
@@ -15,7 +16,7 @@
 
 from __future__ import annotations
 
-from ._builder_replies import fake_builder_llm
+from ._builder_replies import checked_items, fake_builder_llm
 from ._chaos import ChaosProxy, ChaosRates, ChaosStats, LlamaCppServer
 from ._chat_server import FakeChatServer
 from ._fake_llm import FakeLLM, FakeRequest
@@ -31,6 +32,7 @@ __all__ = [
     "FakeRequest",
     "HashEmbedder",
     "LlamaCppServer",
+    "checked_items",
     "fake_builder_llm",
     "fake_from_schema",
 ]

@@ -8,10 +8,9 @@ from typing import Any
 
 from ..taxonomy import ROOT_CATEGORIES
 
-__all__ = ["builder_fake_handler", "fake_builder_llm"]
+__all__ = ["builder_fake_handler", "checked_items", "fake_builder_llm"]
 
 _CONVERSATION = re.compile(r"### Conversation\n(.*?)### End of conversation", re.S)
-_ITEM = re.compile(r"^\[(\d+)\] (.+?)(?:  \(found under: .*\))?$", re.M)
 _NAMES = re.compile(r"^- (.+)$", re.M)
 _FIRST_PERSON = re.compile(r"\b(i|i'm|i've|my|me|we|our)\b", re.I)
 
@@ -109,6 +108,24 @@ def _label(question: str) -> str:
     return "No"
 
 
+def checked_items(request: Any) -> dict[str, str]:
+    """The items of a builder Check Node / Check Path request, or of its rewrite request: ``reply key ->
+    the name or path``. The keys number the items: ``"3. Python"``.
+
+    A handler answers a check (call sites ``builder.check_node``, ``builder.check_path``) with
+    ``{key: True or False}`` (valid or not) and the rewrite request that follows for the items judged
+    invalid (``builder.rewrite_node``, ``builder.rewrite_path``) with ``{key: rewrite or "none"}``, a path
+    rewrite written as ``"A > B"``::
+
+        def handler(request):
+            if request.call_site == "builder.check_node":
+                return {key: name != "Python" for key, name in checked_items(request).items()}
+            if request.call_site == "builder.rewrite_node":
+                return dict.fromkeys(checked_items(request), "Programming Languages")
+    """
+    return {key: key.split(". ", 1)[1] for key in request.response_model.json_schema["properties"]}
+
+
 def builder_fake_handler(request: Any) -> Any:
     """Answer the builder's prompts plausibly and deterministically (a ``FakeLLM`` handler).
 
@@ -151,14 +168,10 @@ def builder_fake_handler(request: Any) -> Any:
         if site == "builder.classify+extract" and _label(convo.split("ASSISTANT:")[0]) == "No":
             items = []  # one call: nothing extracted is the label "No"
         return {"attributes": items[:8]}
-    if site == "builder.check_node":
-        return {
-            "verdicts": [{"id": int(i), "valid": True, "rewrite": None} for i, _ in _ITEM.findall(prompt)]
-        }
-    if site == "builder.check_path":
-        return {
-            "verdicts": [{"id": int(i), "valid": True, "rewrite": None} for i, _ in _ITEM.findall(prompt)]
-        }
+    if site in ("builder.check_node", "builder.check_path"):
+        return dict.fromkeys(checked_items(request), True)
+    if site in ("builder.rewrite_node", "builder.rewrite_path"):
+        return dict.fromkeys(checked_items(request), "none")
     if site == "builder.merge":
         return {"mapping": {n.strip(): n.strip() for n in _NAMES.findall(prompt)}}
     return None
