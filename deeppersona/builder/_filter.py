@@ -340,6 +340,7 @@ _CHECK_NODE = _Check("Check Node", "node_checks", "builder_check_node", "builder
                      paths=False, reused_note="node_checks_reused")  # fmt: skip
 _CHECK_PATH = _Check("Check Path", "path_checks", "builder_check_path", "builder.check_path", "paths_unjudged",
                      paths=True)  # fmt: skip
+
 UNBELIEVED_BATCH = 8
 """A check of at least this many items that judges every one invalid is not believed (see :func:`_judge`)."""
 
@@ -361,7 +362,10 @@ async def _judge(
 ) -> dict[str, _Verdict]:
     """Judge each payload (reusing checkpointed verdicts), batching many per LLM call.
 
-    A failed call or a missing verdict keeps the item, marked unjudged.
+    Each call asks for a ``true``/``false`` verdict per item (:class:`~._schemas.Verdicts`), then one
+    more call asks for the rewrites of the items judged invalid (:class:`~._schemas.Rewrites`). A failed
+    call, a missing verdict or a batch of :data:`UNBELIEVED_BATCH` or more judged all invalid keeps its
+    items, marked unjudged; a failed rewrite call leaves the invalid items without a rewrite (cut).
     """
     verdicts: dict[str, _Verdict] = {}
     todo: list[tuple[str, dict[str, str]]] = []
