@@ -734,6 +734,13 @@ def test_value_contradiction_rules() -> None:
                                "a son aged 35") is not None  # fmt: skip
     assert value_contradiction({"age": 30}, ("Life", "Stage", "Life Stage"), "retired") is not None
     assert value_contradiction({"age": 70}, ("Life", "Stage", "Life Stage"), "retired") is None
+    ages = ("Family", "Children", "Children's Ages")
+    assert value_contradiction({"age": 30}, ages, 7.5) is None  # one number, not 7 and 5
+    assert value_contradiction({"age": 30}, ages, "7.25 and 25") is not None
+    # the person's own age when the first child came, not a child's age ("40.289" read as 289 before)
+    first = ("Relationships", "Children and Parenting", "Age at First Child")
+    assert value_contradiction({"age": 69}, first, 40.289) is None
+    assert value_contradiction({"age": 69}, first, 60) is None
 
 
 def test_paragraph_value_is_cut_to_its_first_sentences() -> None:
@@ -1201,3 +1208,23 @@ def test_invented_circumstances_are_found(text: str, circumstances: dict[str, bo
     assert draft.core is not None
     draft.core.circumstances = circumstances
     assert (_invented_circumstance(text, draft) is not None) is refused
+
+
+def test_options_that_contradict_the_person_are_not_offered() -> None:
+    """A 26-year-old is asked "Employment Status" without "Retired" (the contradiction rules), in the
+    prompt's hint and in the schema; an attribute no rule concerns keeps every option."""
+    tree = AttributeTree.from_paths(["Career > Employment > Employment Status", "Health > Sleep > Bedtime"])
+    tree.get("Career > Employment > Employment Status").value_type = ValueType.parse(
+        "categorical: Employed | Self-employed | Retired"
+    )
+    tree.get("Health > Sleep > Bedtime").value_type = ValueType.parse("categorical: Early | Late | Retired")
+    handler, fills = fill_handler({})
+    gen, llm, draft = ValueGenerator(), FakeLLM(seed=4, handler=handler), _draft()
+    draft.demographics["age"] = 26
+    asyncio.run(gen.core(llm, draft, np.random.default_rng(1)))
+    asyncio.run(gen.fill(llm, draft, [(n, "near") for n in tree.leaves()]))
+    props = fills[0].response_model.json_schema["properties"]
+    assert props["employment_status"]["enum"] == ["Employed", "Self-employed"]
+    assert props["bedtime"]["enum"] == ["Early", "Late", "Retired"]
+    assert "one of: Employed | Self-employed]" in fills[0].last_user_message
+    assert len(fills) == 1 and not draft.missing

@@ -112,7 +112,7 @@ def verdict_key(number: int, text: str) -> str:
 
 def verdict_reply_type(keys: Sequence[str]) -> type[Verdicts]:
     """The :class:`Verdicts` subclass of a check of the items ``keys``."""
-    return keyed_reply_type("Verdicts", dict.fromkeys(keys, {"type": "boolean"}), Verdicts)
+    return keyed_reply_type("Verdicts", {key: {"type": "boolean"} for key in keys}, Verdicts)
 
 
 def rewrite_reply_type(keys: Sequence[str], *, paths: bool) -> type[Rewrites]:

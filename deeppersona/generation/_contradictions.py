@@ -18,7 +18,7 @@ from ..persona import Persona
 from ..taxonomy import canonical_key
 from ._checks import is_junk, is_placeholder, normalise, parse_number
 
-__all__ = ["CONTRADICTION_RULES", "value_contradiction"]
+__all__ = ["CONTRADICTION_RULES", "may_contradict", "value_contradiction"]
 
 CONTRADICTION_RULES: dict[str, str] = {
     "age_life_stage": (
@@ -175,13 +175,15 @@ _WORK_LEAF = re.compile(
 _WORK_SKIP = re.compile(r"\b(?:previous|first|dream|longest|past|former|ideal|desired|future|prestige)\b")
 _RETIRED = re.compile(r"^(?:(?:an?|now|currently|recently|early|semi|fully)[\s-]+)*retir(?:ed|ee)\b")
 _CHILD_LEAF = re.compile(r"\b(?:child(?!hood|less)\w*|kids?|sons?|daughters?)\b")
-_CHILD_LEAF_SKIP = re.compile(
-    r"\b(?:number|count|desire|desired|ideal|planned|future|wants?|intentions?|hopes?|aspirations?|media)\b"
+_CHILD_LEAF_SKIP = re.compile(  # "Age at First Child" is the person's own age then, not a child's
+    r"\b(?:number|count|desire|desired|ideal|planned|future|wants?|intentions?|hopes?|aspirations?|media|"
+    r"age at|age when)\b"
 )
 _CHILD_AGE = re.compile(r"\b(\d{1,3})[\s-]*(?:years?|yrs?)[\s-]*old\b")
 _CHILD_AGES = re.compile(r"\bage[ds]?\s*(?:of\s*)?(\d{1,3}(?:\s*(?:,|and|&)\s*\d{1,3})*)")
-_BARE_NUMBER = re.compile(
-    r"\b(\d{1,3})\b(?!\s*(?:children|kids|sons|daughters|child|grandchildren|months?|weeks?|days?|%))"
+_BARE_NUMBER = re.compile(  # a decimal is one number: 7.5 is 7, never 7 and 5
+    r"(?<![\d.])\b(\d{1,3})(?:\.\d+)?\b(?!\s*(?:children|kids|sons|daughters|child|grandchildren|months?|"
+    r"weeks?|days?|%))"
 )
 _MARITAL_LEAF = re.compile(r"\b(?:marital|relationship|civil|partner|partnership) status\b")
 _SINGLE = re.compile(r"^(?:single|never[\s-]+married|unmarried|not married)\b")
@@ -396,6 +398,12 @@ def _value_breaks(
         if core and (core in demonyms or core.upper() in aliases):
             found.append(("diaspora_nationality", f"{a.value!r} while living in {country}"))
     return found
+
+
+def may_contradict(path: Sequence[str]) -> bool:
+    """Whether some value of the attribute at ``path`` could break a one-value rule (see
+    :func:`value_contradiction`): most attributes' values never can, whatever they say."""
+    return bool(_path_rules(tuple(path)))
 
 
 def value_contradiction(

@@ -41,7 +41,7 @@ from ._checks import (
     value_problem,
     word_count,
 )
-from ._contradictions import _Countries, value_contradiction
+from ._contradictions import _Countries, may_contradict, value_contradiction
 from ._draft import PersonaDraft
 from ._schemas import (
     FREE_TEXT_MOST_CHARS,
@@ -54,6 +54,7 @@ from ._schemas import (
     fill_items,
     fill_reply_type,
     parse_word_range,
+    with_options,
 )
 
 __all__ = ["CORE_EXTRA_ROUNDS", "CORE_FIELDS", "ValueGenerator", "merge_templates"]
@@ -528,7 +529,9 @@ class ValueGenerator:
             GenerationError: ``on_missing="fail"`` and some attributes never got a value.
         """
         pairs = [(s.node, s.stratum) if hasattr(s, "node") else (s[0], s[1]) for s in selected]
-        items = fill_items(pairs, cache=getattr(self, "_node_cache", None))
+        items = [
+            self._fitted(draft, item) for item in fill_items(pairs, cache=getattr(self, "_node_cache", None))
+        ]
         draft.items = [*draft.items, *items] if more else items
         seen = self._seen_values(draft)
         missing: list[tuple[FillItem, str, Any]] = []
@@ -776,6 +779,16 @@ class ValueGenerator:
             return dict(wanted.json_schema["properties"][key])
 
         return check
+
+    def _fitted(self, draft: PersonaDraft, item: FillItem) -> FillItem:
+        """``item`` without the options of its categorical type that contradict the person (asked,
+        "Employment Status" answered "Retired" for a person of 21, refused, and cost a re-ask call);
+        ``item`` itself when every option fits, or none does (the value is then re-asked as before)."""
+        vt = item.node.value_type
+        if vt is None or vt.kind != "categorical" or not may_contradict(item.names):
+            return item
+        fitting = [option for option in vt.options if self._contradiction(draft, item, option) is None]
+        return with_options(item, fitting) if 0 < len(fitting) < len(vt.options) else item
 
     def _contradiction(self, draft: PersonaDraft, item: FillItem, value: Any) -> str | None:
         """Why ``value`` contradicts the persona's demographics (the quality report's one-value rules:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from collections.abc import Collection, Sequence
@@ -41,6 +42,7 @@ __all__ = [
     "core_chain_type",
     "fill_items",
     "fill_reply_type",
+    "with_options",
     "parse_word_range",
 ]
 
@@ -264,12 +266,13 @@ def circumstances_type(names: tuple[str, ...]) -> type[BaseModel]:
     )
 
 
-def _hint(vt: ValueType | None, conditions: Sequence[str] = ()) -> str:
-    """The bracketed hint of a fill item: the value type, and the circumstance it presupposes."""
+def _hint(vt: ValueType | None, conditions: Sequence[str] = (), options: Sequence[str] | None = None) -> str:
+    """The bracketed hint of a fill item: the value type (a categorical one with ``options`` when given),
+    and the circumstance it presupposes."""
     if vt is None or vt.kind == "text":
         text = ""
     elif vt.kind == "categorical":
-        text = "one of: " + " | ".join(vt.options)
+        text = "one of: " + " | ".join(vt.options if options is None else options)
     elif vt.kind == "number":
         text = f"a number{' of ' + vt.unit if vt.unit else ''}"
         if vt.minimum is not None and vt.maximum is not None:
@@ -362,6 +365,16 @@ def fill_items(
             )
         )
     return out
+
+
+def with_options(item: FillItem, options: Sequence[str]) -> FillItem:
+    """``item`` offering only ``options`` of its categorical value type, in its hint and its schema (the
+    options of one persona: "Retired" is no option for a person of 21)."""
+    return dataclasses.replace(
+        item,
+        hint=_hint(item.node.value_type, item.node.applies_when, options),
+        schema={"type": "string", "enum": list(options)},
+    )
 
 
 FREE_TEXT_LEAST_CHARS = 12
