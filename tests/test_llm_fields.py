@@ -276,8 +276,13 @@ def test_a_value_sampled_again_is_kept_from_its_first_word() -> None:
         first, tokens = sample(grammar)
         again, _ = sample(grammar)
         word = _first_word(llama, tokens)
+        spelled = [llama.detokenize([t]).decode("utf-8", errors="ignore") for t in word]
+        none = _first_word(llama, llama.tokenize(b" None", add_bos=False))
+        none_spelled = {llama.detokenize([t]).decode("utf-8", errors="ignore") for t in none}
         other, other_tokens = sample(with_banned_tokens(grammar, word))
     finally:
         runtime.close()
-    assert again == first and len(word) == 1  # greedy: the same value twice
-    assert word[0] not in other_tokens and other != first
+    assert again == first and word and len(set(word)) == len(word)  # greedy: the same value twice
+    assert word[0] in tokens and len({w.strip().lower() for w in spelled}) == 1  # one word, several cases
+    assert none_spelled >= {" None", " none"}  # the case variants that are one token each
+    assert not set(word) & set(other_tokens) and other != first

@@ -84,10 +84,23 @@ def _value_grammar(value_schema: str, end: str) -> Any:
 
 
 def _first_word(llama: Any, sampled: Sequence[int]) -> list[int]:
-    """The first of ``sampled`` that holds a letter or digit (after the opening quote), as a list."""
+    """The first of ``sampled`` that holds a letter or digit (after the opening quote), with the tokens
+    of the same word in other cases ("None", "none", "NONE") where each is one token: sampled again
+    without "None", the embedded model wrote ``["none"]``."""
     for token in sampled:
-        if any(ch.isalnum() for ch in llama.detokenize([token]).decode("utf-8", errors="ignore")):
-            return [token]
+        text = llama.detokenize([token]).decode("utf-8", errors="ignore")
+        if not any(ch.isalnum() for ch in text):
+            continue
+        core = text.lstrip()
+        lead = text[: len(text) - len(core)]
+        out = [token]
+        for variant in dict.fromkeys(lead + v for v in (core.lower(), core.capitalize(), core.upper())):
+            if variant == text:
+                continue
+            ids = llama.tokenize(variant.encode("utf-8"), add_bos=False, special=False)
+            if len(ids) == 1 and ids[0] not in out:
+                out.append(int(ids[0]))
+        return out
     return []
 
 
