@@ -37,6 +37,9 @@ LATENCY = 0.2  # seconds per LLM call
 # slack for a busy machine; cancelling the fake's calls takes a few tens of ms (the issue: within 3 s in all)
 RETURN_WITHIN = 2.5
 
+# a run that the interrupt never reaches fails here, within a minute, instead of holding up the suite
+pytestmark = pytest.mark.timeout(60)
+
 
 @pytest.fixture(scope="module")
 def tree() -> AttributeTree:
