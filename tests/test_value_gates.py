@@ -1228,3 +1228,20 @@ def test_options_that_contradict_the_person_are_not_offered() -> None:
     assert props["bedtime"]["enum"] == ["Early", "Late", "Retired"]
     assert "one of: Employed | Self-employed]" in fills[0].last_user_message
     assert len(fills) == 1 and not draft.missing
+
+
+def test_a_list_value_asked_again_has_no_item_opening_with_n() -> None:
+    """After ``["None"]`` the embedded model wrote ``["N/A: No subjects found boring"]``: a list asked
+    longer or decided gets items under the decided pattern; its first ask does not."""
+    from deeppersona.generation._schemas import DECIDED_PATTERN, fill_items, fill_reply_type
+
+    tree = AttributeTree.from_paths(["Education > School > Subjects Found Boring"])
+    tree.get("Education > School > Subjects Found Boring").value_type = ValueType.parse("list")
+    items = fill_items([(n, "near") for n in tree.leaves()])
+    first = fill_reply_type(items).json_schema["properties"]["subjects_found_boring"]
+    again = fill_reply_type(items, longer={"subjects_found_boring"}).json_schema["properties"]
+    assert first["items"] == {"type": "string"}
+    assert again["subjects_found_boring"]["type"] == "array"
+    assert again["subjects_found_boring"]["items"]["pattern"] == DECIDED_PATTERN
+    assert not re.fullmatch(DECIDED_PATTERN, "None") and not re.fullmatch(DECIDED_PATTERN, "N/A: none")
+    assert re.fullmatch(DECIDED_PATTERN, "Chemistry")

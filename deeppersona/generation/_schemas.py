@@ -459,12 +459,20 @@ def fill_reply_type(
     Free-text values of the keys in ``longer`` need :data:`REASK_LEAST_CHARS` characters instead of
     :data:`FREE_TEXT_LEAST_CHARS` (a re-ask after a bare level or a placeholder); those of the keys in
     ``decided`` as many, and must not open with "N" (a re-ask after a refused "N/A": the embedded model,
-    re-asked for eight such values, answered "N/A: The person does not have ..." to all eight, twice)."""
+    re-asked for eight such values, answered "N/A: The person does not have ..." to all eight, twice).
+    A list value of a key in either has items that do not open with "N" (no ``["None"]``)."""
     properties: dict[str, Any] = {}
     for item in items:
         vt = item.node.value_type
         if item.key in decided and (vt is None or vt.kind == "text"):
             properties[item.key] = _decided_schema(REASK_LEAST_CHARS)
+        elif (item.key in longer or item.key in decided) and vt is not None and vt.kind == "list":
+            # items that are no "None" nor "N/A: ...": asked again after ["None"], the embedded model
+            # wrote ["N/A: No subjects found boring"], and the value cost a re-ask call
+            properties[item.key] = {
+                **_value_schema(vt),
+                "items": {"type": "string", "pattern": DECIDED_PATTERN},
+            }
         elif item.key in longer or item.key in decided:
             properties[item.key] = _value_schema(vt, REASK_LEAST_CHARS)
         else:
