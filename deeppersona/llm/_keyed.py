@@ -5,7 +5,7 @@ ask for one verdict per name or path. Such a reply is a :class:`KeyedReply` subc
 (:func:`keyed_reply_type`), whose JSON schema lists the exact keys, in order, each with its value's
 schema. Providers with structured output and grammar-constrained local models then write every key, and
 the embedded model writes the keys as prompt and generates only the values (see
-:mod:`deeppersona.llm._fields`): a verdict costs the tokens of ``"valid"``, not those of
+:mod:`deeppersona.llm._fields`): a verdict costs the tokens of ``true``, not those of
 ``{"id": 12, "valid": true, "rewrite": null}``.
 """
 
