@@ -318,6 +318,20 @@ class DemographicSampler:
             self.__dict__["_city_groups"] = cached
         return cached
 
+    def _city_columns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The city table's name, region and weight columns as arrays (read from the frame once: a
+        column's ``to_numpy`` costs about a millisecond, and a plan is made per country drawn)."""
+        cached = self.__dict__.get("_city_column_arrays")
+        if cached is None:
+            df = self.tables.cities
+            cached = (
+                df["city"].to_numpy(dtype=object),
+                df["region"].to_numpy(dtype=object),
+                df["weight"].to_numpy(dtype=float),
+            )
+            self.__dict__["_city_column_arrays"] = cached
+        return cached
+
     def _city_norms(self) -> tuple[np.ndarray, np.ndarray]:
         cached = self.__dict__.get("_city_norm_arrays")
         if cached is None:
@@ -623,7 +637,7 @@ class DemographicSampler:
         if spec.city is not None:
             ok &= city_norm[idx] == spec.city
         idx = idx[ok]
-        cities = self.tables.cities
+        city_names, city_regions, city_weights = self._city_columns()
         cp = _CountryPlan(
             age_cum=np.cumsum(age_w),
             stage_cum=np.cumsum(stage_w, axis=1),
@@ -631,9 +645,9 @@ class DemographicSampler:
             groups=table.groups,
             occ_cum=np.cumsum(probs),
             occ_source=table.source,
-            city_names=cities["city"].to_numpy(dtype=object)[idx],
-            city_regions=cities["region"].to_numpy(dtype=object)[idx],
-            city_cum=np.cumsum(cities["weight"].to_numpy(dtype=float)[idx]),
+            city_names=city_names[idx],
+            city_regions=city_regions[idx],
+            city_cum=np.cumsum(city_weights[idx]),
         )
         plan.per_country[row] = cp
         return cp
@@ -677,7 +691,7 @@ class DemographicSampler:
     # ------------------------------------------------------------------ drawing
     def _draw_arrays(self, plan: _Plan, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
         codes = self.tables.country_codes
-        names_col = self.tables.countries["name"].to_numpy(dtype=object)
+        names_col = self.tables.country_names
         if len(plan.country_rows) == 1:
             rows = np.full(n, plan.country_rows[0])
         else:
@@ -742,7 +756,11 @@ class DemographicSampler:
             for code in sorted(set(arrays["country_code"])):
                 sel = np.flatnonzero(arrays["country_code"] == code)
                 seed = int(rng.integers(2**32))
-                regions = arrays["region"][sel] if "region" not in fixed else np.full(len(sel), fixed["region"], dtype=object)
+                regions = (
+                    arrays["region"][sel]
+                    if "region" not in fixed
+                    else np.full(len(sel), fixed["region"], dtype=object)
+                )
                 out[sel] = self._names.names(str(iso2[code]), gender[sel], seed, regions)
         arrays["name"] = out
 

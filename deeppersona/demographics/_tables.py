@@ -83,6 +83,11 @@ class DemographicTables:
         return self.countries["iso3"].to_numpy(dtype=object)
 
     @cached_property
+    def country_names(self) -> np.ndarray:
+        """Country names in table order, aligned with :attr:`country_codes`."""
+        return self.countries["name"].to_numpy(dtype=object)
+
+    @cached_property
     def country_lookup(self) -> dict[str, str]:
         """Folded alias -> ISO-3 (codes, names, official and common names, hand-written aliases)."""
         lookup: dict[str, str] = {}

@@ -374,6 +374,32 @@ _DANGLING = re.compile(
 she stands for"), so they are not here."""
 
 
+_DANGLING_LAST = frozenset(
+    [
+        "and",
+        "or",
+        "but",
+        "the",
+        "a",
+        "an",
+        "her",
+        "his",
+        "their",
+        "my",
+        "its",
+        "because",
+        "than",
+        "has",
+        "have",
+        "had",
+        "is",
+        "was",
+        "are",
+        "were",
+    ]
+)
+"""The last words a :data:`_DANGLING` ending can have."""
+
 _DANGLING_SPAN = 64
 """Characters at the end of a text that can hold a :data:`_DANGLING` ending (at most "which they
 were" and the spaces around it)."""
@@ -401,6 +427,12 @@ def is_cut_off(text: str) -> bool:
     """Whether ``text`` stops on a word that cannot end a phrase ("derived from the Germanic word for"):
     a value stopped by a length limit."""
     text = str(text).strip()
+    # every ending of the pattern is one of a few words: most values are decided by their last word
+    end = len(text)
+    while end and (text[end - 1].isalnum() or text[end - 1] == "_"):  # the last run of ``\w``
+        end -= 1
+    if text[end:].lower() not in _DANGLING_LAST:
+        return False
     # the pattern ends the text and spans a few words: searching the tail is enough (``\b`` still sees
     # the character before it)
     return bool(_DANGLING.search(text, max(0, len(text) - _DANGLING_SPAN)))
@@ -612,13 +644,16 @@ def _trigrams(text: str) -> set[tuple[str, str, str]]:
 
 _EXAMPLE_TRIGRAMS = frozenset(g for _, value in FILL_STYLE_EXAMPLES for g in _trigrams(value))
 _EXAMPLE_WORDS = frozenset(w for g in _EXAMPLE_TRIGRAMS for w in g if w not in _FILLER)
+_EXAMPLE_LEAST_SHARED = min((len({w for w in g if w not in _FILLER}) for g in _EXAMPLE_TRIGRAMS), default=1)
+"""The fewest distinct content words an example trigram has: a value sharing fewer with the examples
+copies none of them."""
 
 
 def copies_example(text: str) -> bool:
     """Whether the value reuses a fill style example: three words in a row of one of
     :data:`FILL_STYLE_EXAMPLES`, two of them content words ("fried fish with rice", "a crowded minibus")."""
     words = lower_words(text)
-    if _EXAMPLE_WORDS.isdisjoint(words):  # the usual case, decided at C speed
+    if len(_EXAMPLE_WORDS.intersection(words)) < _EXAMPLE_LEAST_SHARED:  # the usual case, at C speed
         return False
     return any(g in _EXAMPLE_TRIGRAMS for g in zip(words, words[1:], words[2:], strict=False))
 
@@ -1143,7 +1178,12 @@ _BARE_NONE = frozenset({"none", "none of the above", "none of these", "nothing",
 
 def invites_none(description: str | None) -> bool:
     """Whether an attribute's description allows "none" as its answer ("..., or none", "if any")."""
-    return bool(description) and bool(_INVITES_NONE.search(str(description)))
+    return bool(description) and _invites_none(str(description))
+
+
+@lru_cache(maxsize=4096)
+def _invites_none(description: str) -> bool:
+    return bool(_INVITES_NONE.search(description))
 
 
 def bare_none(value: Any) -> bool:

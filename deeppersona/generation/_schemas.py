@@ -513,8 +513,8 @@ def check_value(
         return None, None, reason
     if (
         kind in ("text", "list")
-        and bare_none(value)
         and (node.applies_when or invites_none(node.description))
+        and bare_none(value)
     ):
         # the taxonomy allows "none" here ("..., or none"; a conditional attribute): an honest absence
         return None, None, f"the person has no {node.name.lower()}"

@@ -299,7 +299,7 @@ class LLM:
             response_model,
             model=self.model,
             policy=getattr(self, "policy", None) or RetryPolicy(),
-            rng=self._retry_rng(),
+            rng=self._retry_rng,
             record=lambda usage: self.usage.record(usage, call_site),
             sleep=getattr(self, "_sleep", None),
             on_truncated=on_truncated,

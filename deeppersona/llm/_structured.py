@@ -407,7 +407,7 @@ async def structured_call(
     *,
     model: str,
     policy: RetryPolicy,
-    rng: np.random.Generator,
+    rng: np.random.Generator | Callable[[], np.random.Generator],
     record: Callable[[Usage], None] | None = None,
     sleep: Callable[[float], Awaitable[Any]] | None = None,
     on_truncated: Callable[[str], None] | None = None,
@@ -420,7 +420,8 @@ async def structured_call(
         response_model: The type the reply must validate as; ``None`` for text.
         model: The model name (for errors and the response).
         policy: Attempt and retry bounds and backoff.
-        rng: Jitter source.
+        rng: Jitter source, or a function that makes one: called at the first retry only (a
+            generator per call cost more than the rest of a fast backend's call plumbing).
         record: Receives the call's usage once it ends, successfully or not.
         sleep: The sleep coroutine (``asyncio.sleep`` unless replaced, e.g. in tests).
         on_truncated: Called with the cut-off text when a reply was cut off by the token limit (finish
@@ -460,6 +461,8 @@ async def structured_call(
                             model=model,
                             attempts=requests,
                         ) from exc
+                    if not isinstance(rng, np.random.Generator):
+                        rng = rng()
                     wait = policy.delay(retry, exc.retry_after, rng)
                     logger.info("%s: transient failure (%s); retrying in %.2fs", model, exc, wait)
                     retry += 1
