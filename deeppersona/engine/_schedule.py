@@ -30,12 +30,16 @@ async def run_jobs(run: _Run, jobs: Sequence[_Job]) -> AsyncIterator[Persona]:
     bar = _progress(len(jobs), run.options.progress) if steps is None and len(jobs) != 1 else None
     shown = [-math.inf]  # when the run bar last showed a persona's stage (shared by its personas)
     in_flight = run.options.in_flight(int(getattr(run.llm, "max_concurrency", 1) or 1))
-    pool = None
+    pool = embed_pool = None
     if in_flight > 1 and _offload_selection(run):
-        # embedding the profile (tens of ms with MiniLM on CPU) must not stall the event loop while
-        # other personas' LLM calls wait for it; one worker keeps the selector's calls sequential
+        # embedding the profiles (tens of ms each with MiniLM on CPU) must not stall the event loop
+        # while other personas' LLM calls wait for it; one worker keeps the selector's calls
+        # sequential, and the embedding has a worker of its own: behind a batch being embedded, the
+        # selections of the personas embedded just before waited, and the personas in flight moved
+        # in lockstep (the CPU idle while a batch was embedded, then the embedder idle)
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="deeppersona-select")
-    embed = EmbeddingBatcher(run.embedder, executor=pool) if in_flight > 1 else None
+        embed_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="deeppersona-embed")
+    embed = EmbeddingBatcher(run.embedder, executor=embed_pool) if in_flight > 1 else None
     run = dataclasses.replace(run, select_pool=pool, embed=embed)
     pending: set[asyncio.Task[Persona]] = set()
     todo = iter(jobs)
@@ -60,8 +64,9 @@ async def run_jobs(run: _Run, jobs: Sequence[_Job]) -> AsyncIterator[Persona]:
             task.cancel()
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+        for executor in (pool, embed_pool):
+            if executor is not None:
+                executor.shutdown(wait=False, cancel_futures=True)
         if bar is not None:
             bar.close()
         if steps is not None:
