@@ -226,13 +226,13 @@ class FillItem:
     """The value's JSON schema in a first ask (shared by every item of the node: never change it;
     worked out from the node when ``None``)."""
 
-    @property
+    @functools.cached_property
     def group(self) -> str:
         """The path of the attribute's parent (``Demographic Information > Income Profile``): fill prompts
         list the attributes of a batch under their parent's path, once per group."""
         return PATH_SEPARATOR.join(self.names[:-1])
 
-    @property
+    @functools.cached_property
     def named_by_key(self) -> bool:
         """Whether the key spells the leaf's name (``sleep_quality``, or ``diet_frequency`` for
         "Frequency" under "Diet"): a prompt then need not repeat the name beside the key."""
