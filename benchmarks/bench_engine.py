@@ -191,10 +191,12 @@ def engine_overhead(
     engine.generate(k=k, n=2, start=20_000)  # warm-up outside the timing
     warm_sampler(sampler)
     batches: list[int] = []
+    profiles: list[str] = []
     real_encode = EmbeddingBatcher._rows
 
     def counting(self: EmbeddingBatcher, texts: list[str]) -> Any:
         batches.append(len(texts))
+        profiles.extend(texts[: max(0, 64 - len(profiles))])
         return real_encode(self, texts)
 
     EmbeddingBatcher._rows = counting  # type: ignore[method-assign]
@@ -211,6 +213,22 @@ def engine_overhead(
           f"{cpu / n * 1000:.1f} ms/persona incl. the fake's replies; profiles embedded "
           f"{sum(batches) / max(1, len(batches)):.1f} per encode call; {len(pop)} personas; "
           f"loadavg before {load:.2f} on {os.cpu_count()} CPUs)")  # fmt: skip
+    if profiles and not isinstance(embedder, HashEmbedder):
+        # the floor the embedder alone sets: its CPU time per profile on one thread (more threads add
+        # their busy-waiting to the CPU time), measured with nothing else running
+        import torch
+
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            cpu = time.process_time()
+            embedder.encode(profiles)
+            cpu = (time.process_time() - cpu) / len(profiles) * 1000
+        finally:
+            torch.set_num_threads(threads)
+        print(f"    the embedder alone, one thread, {len(profiles)} of these profiles in one call: {cpu:.1f} ms "
+              f"of CPU per profile, so at least {cpu / (os.cpu_count() or 1):.1f} ms per persona on "
+              f"{os.cpu_count()} CPUs before any of the engine's own work")  # fmt: skip
 
 
 _CORE = {
@@ -425,7 +443,12 @@ def main() -> None:
                         help="figure 4: write its personas to SAVE.reuse-on.jsonl / SAVE.reuse-off.jsonl")  # fmt: skip
     parser.add_argument("--ray", action="store_true", help="also figure 5: Ray Data, 2 actors against 1")
     parser.add_argument("--ray-only", action="store_true", help="figure 5 only")
-    parser.add_argument("--ray-n", type=int, default=192, help="personas for figure 5 (enough that the actors' start-up is not most of it)")
+    parser.add_argument(
+        "--ray-n",
+        type=int,
+        default=192,
+        help="personas for figure 5 (enough that the actors' start-up is not most of it)",
+    )
     parser.add_argument(
         "--work-ms", type=float, default=30.0, help="CPU milliseconds per FakeLLM call (figure 5)"
     )
