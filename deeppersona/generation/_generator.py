@@ -1296,8 +1296,14 @@ further ones are re-asked as repeats ("None of my current life experiences have 
 def _opening(value: str, ignore: Sequence[str]) -> str:
     """The first four words of ``value`` after its subject (the person's name, "the person", "she" ...);
     ``""`` for values under six words. "The person values ..." and "The person prefers ..." differ."""
+    return _opening_of(str(value), tuple(ignore))
+
+
+@functools.lru_cache(maxsize=4096)
+def _opening_of(value: str, ignore: tuple[str, ...]) -> str:
+    """:func:`_opening`, memoised: a value is judged, then remembered, and both read its opening."""
     names = {w.casefold() for w in ignore}
-    words = [w.casefold() for w in WORD.findall(str(value))]
+    words = [w.casefold() for w in WORD.findall(value)]
     while words and words[0] in names:
         words.pop(0)
     if words[:2] in (["the", "person"], ["this", "person"]):
