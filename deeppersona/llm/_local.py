@@ -22,7 +22,7 @@ from typing import Any
 from .._cpu import cpu_flags
 from ..errors import ConfigError, MissingDependencyError
 from ._base import FieldCheck
-from ._fields import field_plan, generate_fields
+from ._fields import field_plan, generate_fields, generate_records, record_plan
 from ._grammar import top_k_grammar_llama
 from ._registry import ModelRegistry, ModelSpec
 
@@ -147,8 +147,9 @@ class LocalRuntime:
         use_extra_bufts: Let llama.cpp use extra CPU buffer types (AMX, weight repacking). ``None``
             decides automatically: off on CPUs that advertise AMX, whose AMX kernels crash in some
             virtual machines; the environment variable ``DEEPPERSONA_LLAMA_EXTRA_BUFTS=1``/``0`` overrides.
-        field_by_field: Generate JSON replies to a flat object schema field by field, the keys written as prompt
-            (:mod:`deeppersona.llm._fields`; ``False`` leaves every reply to llama.cpp's whole-object grammar).
+        field_by_field: Generate JSON replies to a flat object schema (or to a list of flat records) field by
+            field, the keys and punctuation written as prompt (:mod:`deeppersona.llm._fields`; ``False``
+            leaves every reply to llama.cpp's whole-object grammar).
     """
 
     def __init__(
@@ -240,14 +241,13 @@ class LocalRuntime:
         if ignored:
             logger.debug("local/%s ignores parameters %s", loaded.spec.name, ignored)
         clean = [{"role": m.get("role", "user"), "content": m.get("content") or ""} for m in messages]
-        plan = (
-            field_plan(fmt.get("schema"))
-            if fmt is not None and self.field_by_field and loaded.formatter
-            else None
-        )
+        schema = fmt.get("schema") if fmt is not None and self.field_by_field and loaded.formatter else None
+        plan = field_plan(schema)
+        records = record_plan(schema) if plan is None else None
         with loaded.lock:
             try:
-                if plan is not None:  # the keys written as prompt, only the values generated (._fields)
+                # the keys written as prompt, only the values generated (._fields)
+                if plan is not None:
                     return generate_fields(
                         loaded.llama,
                         loaded.prompt_tokens(clean),
@@ -256,6 +256,15 @@ class LocalRuntime:
                         seed=kwargs.get("seed"),
                         sampling=_sampling(kwargs),
                         field_check=field_check,
+                    )
+                if records is not None:
+                    return generate_records(
+                        loaded.llama,
+                        loaded.prompt_tokens(clean),
+                        records,
+                        max_tokens=kwargs.get("max_tokens"),
+                        seed=kwargs.get("seed"),
+                        sampling=_sampling(kwargs),
                     )
                 result: dict[str, Any] = loaded.llama.create_chat_completion(messages=clean, **kwargs)
             except ValueError as exc:
