@@ -45,7 +45,15 @@ from typing import Any
 from ._base import FieldCheck
 from ._grammar import with_banned_tokens
 
-__all__ = ["RecordPlan", "field_plan", "generate_fields", "generate_records", "record_plan"]
+__all__ = [
+    "RecordPlan",
+    "field_plan",
+    "generate_fields",
+    "generate_planned",
+    "generate_records",
+    "record_plan",
+    "reply_plan",
+]
 
 RESAMPLES = 1
 """How many times a value that ``field_check`` refuses is sampled again (the last sample is kept)."""
@@ -65,6 +73,15 @@ def field_plan(schema: Any) -> list[tuple[str, str]] | None:
         return None
     properties = schema.get("properties")
     if not isinstance(properties, dict) or len(properties) < 2:
+        return None
+    return _properties_plan(schema)
+
+
+def _properties_plan(schema: dict[str, Any]) -> list[tuple[str, str]] | None:
+    """The ``(key, value schema as JSON)`` pairs of an object schema's properties, or ``None`` where one
+    is optional, out of order or holds a ``$ref``."""
+    properties = schema.get("properties")
+    if not isinstance(properties, dict) or not properties:
         return None
     if list(schema.get("required") or []) != list(properties):
         return None  # an optional property may be left out: only the whole-object grammar allows that
@@ -118,17 +135,9 @@ def record_plan(schema: Any) -> RecordPlan | None:
         item = defs.get(ref.rpartition("/")[2]) if ref.startswith("#/$defs/") else None
     if not isinstance(item, dict) or item.get("type") != "object":
         return None
-    fields_ = item.get("properties")
-    if not isinstance(fields_, dict) or not fields_ or list(item.get("required") or []) != list(fields_):
+    plan = _properties_plan(item)
+    if plan is None:
         return None
-    plan: list[tuple[str, str]] = []
-    for name, value_schema in fields_.items():
-        if not isinstance(name, str) or not isinstance(value_schema, dict):
-            return None
-        text = json.dumps(value_schema, sort_keys=True)
-        if '"$ref"' in text:
-            return None
-        plan.append((name, text))
     least = array.get("minItems", 0)
     most = array.get("maxItems")
     if not isinstance(least, int) or (most is not None and not isinstance(most, int)):
@@ -246,6 +255,31 @@ def generate_fields(
     return writer.reply()
 
 
+def reply_plan(schema: Any) -> list[tuple[str, str]] | RecordPlan | None:
+    """How a reply to ``schema`` is written field by field: :func:`field_plan`, else :func:`record_plan`;
+    ``None`` leaves it to the whole-object grammar."""
+    return field_plan(schema) or record_plan(schema)
+
+
+def generate_planned(
+    llama: Any,
+    prompt_tokens: Sequence[int],
+    plan: Sequence[tuple[str, str]] | RecordPlan,
+    *,
+    max_tokens: int | None,
+    seed: int | None,
+    sampling: dict[str, Any],
+    field_check: FieldCheck | None = None,
+) -> dict[str, Any]:
+    """:func:`generate_records` or :func:`generate_fields`, as :func:`reply_plan` planned the reply."""
+    options: dict[str, Any] = {
+        "max_tokens": max_tokens, "seed": seed, "sampling": sampling, "field_check": field_check
+    }  # fmt: skip
+    if isinstance(plan, RecordPlan):
+        return generate_records(llama, prompt_tokens, plan, **options)
+    return generate_fields(llama, prompt_tokens, plan, **options)
+
+
 def generate_records(
     llama: Any,
     prompt_tokens: Sequence[int],
@@ -254,13 +288,15 @@ def generate_records(
     max_tokens: int | None,
     seed: int | None,
     sampling: dict[str, Any],
+    field_check: FieldCheck | None = None,
 ) -> dict[str, Any]:
     """Generate ``{key: [record, ...]}`` after ``prompt_tokens``, record by record and field by field.
 
     The opening, each record's keys and punctuation, and the closing are written as prompt; the model
     generates each value (:func:`generate_fields`) and, after each record (and before the first), the
     choice between another record and the end of the list, within ``plan.min_items`` and
-    ``plan.max_items``. Arguments and result as :func:`generate_fields` (without a field check).
+    ``plan.max_items``. Arguments and result as :func:`generate_fields` (``field_check`` sees each record's
+    values under their keys).
     """
     writer = _Writer(llama, prompt_tokens, max_tokens=max_tokens, seed=seed, sampling=sampling)
     writer.write("{" + json.dumps(plan.key, ensure_ascii=False) + ": [")
@@ -282,7 +318,7 @@ def generate_records(
         for index, (key, value_schema) in enumerate(plan.fields):
             writer.write(("" if index == 0 else " ") + json.dumps(key, ensure_ascii=False) + ": ")
             end = "}" if index == len(plan.fields) - 1 else ","
-            if not writer.value(key, value_schema, end):
+            if not writer.value(key, value_schema, end, field_check):
                 return writer.reply()
         count += 1
     return writer.reply()

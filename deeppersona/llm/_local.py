@@ -22,7 +22,7 @@ from typing import Any
 from .._cpu import cpu_flags
 from ..errors import ConfigError, MissingDependencyError
 from ._base import FieldCheck
-from ._fields import field_plan, generate_fields, generate_records, record_plan
+from ._fields import generate_planned, reply_plan
 from ._grammar import top_k_grammar_llama
 from ._registry import ModelRegistry, ModelSpec
 
@@ -242,13 +242,11 @@ class LocalRuntime:
             logger.debug("local/%s ignores parameters %s", loaded.spec.name, ignored)
         clean = [{"role": m.get("role", "user"), "content": m.get("content") or ""} for m in messages]
         schema = fmt.get("schema") if fmt is not None and self.field_by_field and loaded.formatter else None
-        plan = field_plan(schema)
-        records = record_plan(schema) if plan is None else None
+        plan = reply_plan(schema)
         with loaded.lock:
             try:
-                # the keys written as prompt, only the values generated (._fields)
-                if plan is not None:
-                    return generate_fields(
+                if plan is not None:  # the keys written as prompt, only the values generated (._fields)
+                    return generate_planned(
                         loaded.llama,
                         loaded.prompt_tokens(clean),
                         plan,
@@ -256,15 +254,6 @@ class LocalRuntime:
                         seed=kwargs.get("seed"),
                         sampling=_sampling(kwargs),
                         field_check=field_check,
-                    )
-                if records is not None:
-                    return generate_records(
-                        loaded.llama,
-                        loaded.prompt_tokens(clean),
-                        records,
-                        max_tokens=kwargs.get("max_tokens"),
-                        seed=kwargs.get("seed"),
-                        sampling=_sampling(kwargs),
                     )
                 result: dict[str, Any] = loaded.llama.create_chat_completion(messages=clean, **kwargs)
             except ValueError as exc:
