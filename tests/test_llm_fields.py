@@ -314,7 +314,7 @@ RECORDS = {
 
 def test_a_list_of_records_is_planned_record_field_by_field() -> None:
     from deeppersona.builder._disclosure import disclosure_reply_type
-    from deeppersona.llm._fields import record_plan
+    from deeppersona.llm._fields import record_plan, reply_plan
     from deeppersona.taxonomy import ROOT_CATEGORIES
 
     plan = record_plan(RECORDS)
@@ -322,6 +322,8 @@ def test_a_list_of_records_is_planned_record_field_by_field() -> None:
     assert [key for key, _ in plan.fields] == ["kind", "name"]
     reply = disclosure_reply_type(tuple(ROOT_CATEGORIES), 3, 5, min_items=0)
     extraction = record_plan(reply.model_json_schema())  # the builder's extraction reply
+    assert reply_plan(reply.model_json_schema()) is None  # written so only on request
+    assert reply_plan(reply.model_json_schema(), records=True) == extraction
     assert extraction is not None and extraction.key == "attributes"
     assert [key for key, _ in extraction.fields] == ["root", "category", "attribute", "value"]
     assert (extraction.min_items, extraction.max_items) == (0, 5)
@@ -375,13 +377,17 @@ def test_record_by_record_replies_follow_the_schema_and_write_the_decided_rest_o
         **RECORDS,
         "properties": {"pets": {**RECORDS["properties"]["pets"], "minItems": 2, "maxItems": 2}},
     }
-    runtime = LocalRuntime(default_registry(), n_ctx=2048, n_threads=1)
+    runtime = LocalRuntime(default_registry(), n_ctx=2048, n_threads=1, field_by_field="records")
+    whole = LocalRuntime(default_registry(), n_ctx=2048, n_threads=1)  # the default: the whole-object grammar
     try:
+        plain = whole.complete("smollm2-135m", messages, params(RECORDS, 1))
         replies = [runtime.complete("smollm2-135m", messages, params(RECORDS, seed)) for seed in (1, 2, 3)]
         two = runtime.complete("smollm2-135m", messages, params(exactly_two, 4))
         cut = runtime.complete("smollm2-135m", messages, {**params(RECORDS, 5), "max_tokens": 2})
     finally:
         runtime.close()
+        whole.close()
+    assert "generated_tokens" not in plain["usage"]
     kinds = RECORDS["$defs"]["Pet"]["properties"]["kind"]["enum"]
     for reply in [*replies, two]:
         assert reply["choices"][0]["finish_reason"] == "stop"

@@ -15,15 +15,14 @@ sees every key before it writes the value, as before.
 the order listed, and no references (the fill batches, the circumstances list, flat pydantic models);
 anything else goes through llama.cpp's own whole-object grammar.
 
-:func:`record_plan` and :func:`generate_records` do the same for a list of records: an object whose only
-property is an array of flat objects (the builder's extraction reply, ``{"attributes": [{"root": ...,
-"category": ..., "attribute": ..., "value": ...}, ...]}``). The punctuation and the keys of every record are
-written; the model generates the values and, after each record, only the choice between another record
-and the end of the list.
-
-A value that must be one of a few strings (an enum: a root category, a categorical option) is generated
-until its opening tells the options apart; the rest of the option is then written, not generated (the
-builder's root names are six to nine tokens each, and their first token decides).
+:func:`record_plan` and :func:`generate_records` do the same, on request (``field_by_field="records"``),
+for a list of records: an object whose only property is an array of flat objects (the builder's extraction
+reply, ``{"attributes": [{"root": ..., "category": ..., "attribute": ..., "value": ...}, ...]}``). The
+punctuation and the keys of every record are written; the model generates the values and, before each
+record, only the choice between another record and the end of the list. A value there that must be one of
+a few strings (an enum: a root category) is generated until its opening tells the options apart; the
+rest of the option is then written, not generated (the builder's root names are six to nine tokens each,
+and their first token decides). See :func:`reply_plan` for what it did to the builder's extraction.
 
 A caller's ``field_check`` (see :meth:`~deeppersona.llm.LLM.acomplete`) sees each value as soon as it is
 written, before the next key: a value it refuses is sampled once more, under the schema it returns and
@@ -258,10 +257,17 @@ def generate_fields(
     return writer.reply()
 
 
-def reply_plan(schema: Any) -> list[tuple[str, str]] | RecordPlan | None:
-    """How a reply to ``schema`` is written field by field: :func:`field_plan`, else :func:`record_plan`;
-    ``None`` leaves it to the whole-object grammar."""
-    return field_plan(schema) or record_plan(schema)
+def reply_plan(schema: Any, *, records: bool = False) -> list[tuple[str, str]] | RecordPlan | None:
+    """How a reply to ``schema`` is written field by field: :func:`field_plan`, else (with ``records``)
+    :func:`record_plan`; ``None`` leaves it to the whole-object grammar.
+
+    Record lists are not written so by default: on the builder's extraction (180 gold turns, the embedded
+    model) they went 1.6 times as fast (7.9 turns per minute against 4.9), and the model wrote fewer
+    items, and worse ones (root accuracy 0.68 against 0.76, personalizable turns told apart 0.75
+    against 0.87).
+    """
+    plan = field_plan(schema)
+    return plan if plan is not None or not records else record_plan(schema)
 
 
 def generate_planned(
@@ -412,7 +418,8 @@ class _Writer:
                 grammar = with_banned_tokens(grammar, banned)
             value, sampled, forced, finish = _sample(
                 self.llama, self.tokens, grammar, self.sampling, budget=self._budget(), n_ctx=self.n_ctx,
-                eog=self.eog, options=_options(schema, end, spaced), done=lambda t: _finished(t, end),
+                eog=self.eog, options=_options(schema, end, spaced) if spaced else (),
+                done=lambda t: _finished(t, end),
             )  # fmt: skip
             if field_check is None or not _finished(value, end):
                 break

@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from .._cpu import cpu_flags
 from ..errors import ConfigError, MissingDependencyError
@@ -147,9 +147,10 @@ class LocalRuntime:
         use_extra_bufts: Let llama.cpp use extra CPU buffer types (AMX, weight repacking). ``None``
             decides automatically: off on CPUs that advertise AMX, whose AMX kernels crash in some
             virtual machines; the environment variable ``DEEPPERSONA_LLAMA_EXTRA_BUFTS=1``/``0`` overrides.
-        field_by_field: Generate JSON replies to a flat object schema (or to a list of flat records) field by
-            field, the keys and punctuation written as prompt (:mod:`deeppersona.llm._fields`; ``False``
-            leaves every reply to llama.cpp's whole-object grammar).
+        field_by_field: Generate JSON replies to a flat object schema field by field, the keys and
+            punctuation written as prompt (:mod:`deeppersona.llm._fields`); ``"records"`` also lists of flat
+            records (the builder's extraction: 1.6x faster on the embedded model, and less accurate, see
+            the builder docs); ``False`` leaves every reply to llama.cpp's whole-object grammar.
     """
 
     def __init__(
@@ -160,7 +161,7 @@ class LocalRuntime:
         n_threads: int | None = None,
         verbose: bool = False,
         use_extra_bufts: bool | None = None,
-        field_by_field: bool = True,
+        field_by_field: bool | Literal["records"] = True,
     ) -> None:
         self.registry = registry
         self.field_by_field = field_by_field
@@ -242,7 +243,7 @@ class LocalRuntime:
             logger.debug("local/%s ignores parameters %s", loaded.spec.name, ignored)
         clean = [{"role": m.get("role", "user"), "content": m.get("content") or ""} for m in messages]
         schema = fmt.get("schema") if fmt is not None and self.field_by_field and loaded.formatter else None
-        plan = reply_plan(schema)
+        plan = reply_plan(schema, records=self.field_by_field == "records")
         with loaded.lock:
             try:
                 if plan is not None:  # the keys written as prompt, only the values generated (._fields)
