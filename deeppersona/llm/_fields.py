@@ -172,15 +172,16 @@ def _choice_grammar(options: tuple[str, ...]) -> Any:
 
 
 @functools.lru_cache(maxsize=512)
-def _options(value_schema: str, end: str, spaced: bool = False) -> tuple[str, ...]:
-    """The texts a value of ``value_schema`` (JSON text) can be, followed by ``end``, when it is one of a
-    few strings (an ``enum``); ``()`` otherwise. With ``spaced``, each also after a space."""
+def _options(value_schema: str, end: str) -> tuple[str, ...]:
+    """The texts a value of ``value_schema`` (JSON text) can be, followed by ``end``, each with and without
+    a space before it (the key was written without one), when it is one of a few strings (an ``enum``);
+    ``()`` otherwise."""
     schema = json.loads(value_schema)
     choices = schema.get("enum") if isinstance(schema, dict) else None
     if not isinstance(choices, list) or not choices or not all(isinstance(c, str) for c in choices):
         return ()
     texts = tuple(json.dumps(c, ensure_ascii=False) + end for c in choices)
-    return (*texts, *(" " + t for t in texts)) if spaced else texts
+    return (*texts, *(" " + t for t in texts))
 
 
 def _first_word(llama: Any, sampled: Sequence[int]) -> list[int]:
@@ -418,7 +419,7 @@ class _Writer:
                 grammar = with_banned_tokens(grammar, banned)
             value, sampled, forced, finish = _sample(
                 self.llama, self.tokens, grammar, self.sampling, budget=self._budget(), n_ctx=self.n_ctx,
-                eog=self.eog, options=_options(schema, end, spaced) if spaced else (),
+                eog=self.eog, options=_options(schema, end) if spaced else (),
                 done=lambda t: _finished(t, end),
             )  # fmt: skip
             if field_check is None or not _finished(value, end):
