@@ -121,6 +121,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--prompts", default=None, help="a folder of builder_*.jinja overrides (prompt experiments)"
     )
+    parser.add_argument(
+        "--records",
+        action="store_true",
+        help="embedded models: write the extraction reply record by record (field_by_field='records')",
+    )
     parser.add_argument("--out", default=None, help="write one JSON line per utterance (what was extracted)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
@@ -129,8 +134,13 @@ def main(argv: list[str] | None = None) -> None:
 
     fake = args.model == "fake"
     embedder: Any = HashEmbedder() if fake or args.embedder == "hash" else args.embedder
+    llm: Any = args.model
+    if args.records and not fake:
+        from deeppersona.llm import resolve_llm
+
+        llm = resolve_llm(args.model, field_by_field="records")
     builder = TaxonomyBuilder(
-        llm=fake_builder_llm() if fake else args.model,
+        llm=fake_builder_llm() if fake else llm,
         embedder=embedder,
         one_call=args.mode == "one-call",
         llm_checks=not args.no_llm_checks,

@@ -12,7 +12,7 @@ from test_local_model import _smollm_ready  # tests/ is on sys.path (pytest prep
 
 from deeppersona.generation._schemas import fill_items, fill_reply_type
 from deeppersona.llm import default_registry
-from deeppersona.llm._fields import _finished, field_plan
+from deeppersona.llm._fields import _decided_end, _finished, field_plan
 from deeppersona.taxonomy import AttributeTree
 
 FLAT = {
@@ -87,6 +87,26 @@ def test_other_schemas_are_left_to_the_whole_object_grammar(schema: Any) -> None
 )
 def test_a_value_is_finished_at_its_separator_only(text: str, end: str, done: bool) -> None:
     assert _finished(text, end) is done
+
+
+_NEXT, _CLOSE = '}, {"root":', "}]}"
+
+
+@pytest.mark.parametrize(
+    ("text", "rest"),
+    [
+        (' "coffee"},', ' {"root":'),  # '"},' is one token: the next record is decided
+        (' "coffee"}', None),  # the next record or the end of the list: not decided yet
+        (' "coffee"}]', "}"),
+        (' "coffee"', None),
+        (' "brace }, inside', None),  # the string is not whole
+        ("12},", ' {"root":'),
+        ("1", None),
+    ],
+)
+def test_the_rest_of_a_separator_is_written_once_decided(text: str, rest: str | None) -> None:
+    assert _decided_end(text, (_NEXT, _CLOSE)) == rest
+    assert _finished(text + (rest or ""), (_NEXT, _CLOSE)) is (rest is not None)
 
 
 @pytest.mark.slow
@@ -188,6 +208,10 @@ def test_a_value_the_field_check_refuses_is_sampled_again_under_the_schema_it_re
     messages = [{"role": "user", "content": "A tailor from Mombasa as JSON: hometown story, pay, sick days."}]
     llm = LiteLLMBackend("local/smollm2-135m", n_ctx=2048, n_threads=1, max_tokens=120)
     try:
+        # a first call evaluates the whole prompt; later ones reuse it from the KV cache, in batches split
+        # differently, which moves the logits a little (the 135M model wrote 3 sick days, then 30): the
+        # calls compared below all reuse the prompt
+        llm.complete(messages, Tailor, seed=5)
         plain = llm.complete(messages, Tailor, seed=5)
         kept = llm.complete(messages, Tailor, seed=5, field_check=keep_all)
         keys_seen = [key for key, _ in seen]
