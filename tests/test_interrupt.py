@@ -12,6 +12,7 @@ import _thread
 import asyncio
 import contextlib
 import json
+import signal
 import threading
 import time
 from collections.abc import Callable, Generator
@@ -39,6 +40,24 @@ RETURN_WITHIN = 2.5
 
 # a run that the interrupt never reaches fails here, within a minute, instead of holding up the suite
 pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture(autouse=True)
+def ctrl_c_handled() -> Generator[None, None, None]:
+    """Ctrl-C reaches Python, as in a terminal or a notebook kernel.
+
+    A process started in the background by a non-interactive shell (``pytest ... &``, ``nohup``)
+    inherits SIGINT ignored; Python then installs no handler and ``_thread.interrupt_main()`` does
+    nothing, so every test here would fail for a reason that has nothing to do with the library.
+    """
+    before = signal.getsignal(signal.SIGINT)
+    if before is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        if before is signal.SIG_IGN:
+            signal.signal(signal.SIGINT, before)
 
 
 @pytest.fixture(scope="module")
