@@ -737,6 +737,9 @@ def test_value_contradiction_rules() -> None:
     ages = ("Family", "Children", "Children's Ages")
     assert value_contradiction({"age": 30}, ages, 7.5) is None  # one number, not 7 and 5
     assert value_contradiction({"age": 30}, ages, "7.25 and 25") is not None
+    kids = ("Family", "Children", "Children's Schooling")  # an age stated in the text, leaf not about ages
+    assert value_contradiction({"age": 25}, kids, "her son, 17.5 years old, is in college") is not None
+    assert value_contradiction({"age": 25}, kids, "her son, 7.5 years old, is in school") is None
     # the person's own age when the first child came, not a child's age ("40.289" read as 289 before)
     first = ("Relationships", "Children and Parenting", "Age at First Child")
     assert value_contradiction({"age": 69}, first, 40.289) is None
