@@ -12,7 +12,7 @@ from test_local_model import _smollm_ready  # tests/ is on sys.path (pytest prep
 
 from deeppersona.generation._schemas import fill_items, fill_reply_type
 from deeppersona.llm import default_registry
-from deeppersona.llm._fields import _decided_end, _finished, field_plan
+from deeppersona.llm._fields import _finished, field_plan
 from deeppersona.taxonomy import AttributeTree
 
 FLAT = {
@@ -87,26 +87,6 @@ def test_other_schemas_are_left_to_the_whole_object_grammar(schema: Any) -> None
 )
 def test_a_value_is_finished_at_its_separator_only(text: str, end: str, done: bool) -> None:
     assert _finished(text, end) is done
-
-
-_NEXT, _CLOSE = '}, {"root":', "}]}"
-
-
-@pytest.mark.parametrize(
-    ("text", "rest"),
-    [
-        (' "coffee"},', ' {"root":'),  # '"},' is one token: the next record is decided
-        (' "coffee"}', None),  # the next record or the end of the list: not decided yet
-        (' "coffee"}]', "}"),
-        (' "coffee"', None),
-        (' "brace }, inside', None),  # the string is not whole
-        ("12},", ' {"root":'),
-        ("1", None),
-    ],
-)
-def test_the_rest_of_a_separator_is_written_once_decided(text: str, rest: str | None) -> None:
-    assert _decided_end(text, (_NEXT, _CLOSE)) == rest
-    assert _finished(text + (rest or ""), (_NEXT, _CLOSE)) is (rest is not None)
 
 
 @pytest.mark.slow
