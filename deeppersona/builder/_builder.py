@@ -14,7 +14,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, ValidationError
@@ -23,7 +23,6 @@ from .._async import run_sync
 from .._progress import make_bar, progress_enabled
 from ..errors import ConfigError, LLMError, LLMOutputError, TaxonomyError
 from ..llm import LLM, Usage, resolve_llm
-from ..llm._base import FieldCheck
 from ..llm._structured import schema_instructions
 from ..prompts import PromptLibrary
 from ..taxonomy import DEFAULT_MAX_DEPTH, PATH_SEPARATOR, ROOT_CATEGORIES, AttributeTree, canonical_key
@@ -333,15 +332,7 @@ class TaxonomyBuilder:
         return RootAligner(roots or self.roots, self._embed, self.root_threshold)
 
     # ------------------------------------------------------------------ LLM plumbing
-    async def _ask(
-        self,
-        template: str,
-        variables: dict[str, Any],
-        model: type[M],
-        call_site: str,
-        *,
-        field_check: FieldCheck | None = None,
-    ) -> M:
+    async def _ask(self, template: str, variables: dict[str, Any], model: type[M], call_site: str) -> M:
         lib = self.prompt_library_
         messages = [
             {"role": "system", "content": lib.render("builder_system")},
@@ -351,13 +342,7 @@ class TaxonomyBuilder:
         n_items = len(variables.get("items", variables.get("names", ())))
         max_tokens = _MAX_TOKENS.get(call_site, 800) + 60 * n_items
         response = await self.llm_.acomplete(
-            messages,
-            model,
-            call_site=call_site,
-            temperature=self.temperature,
-            max_tokens=max_tokens,
-            # only where it is used: an LLM subclass written before the parameter still serves the rest
-            **cast(dict[str, Any], {"field_check": field_check} if field_check is not None else {}),
+            messages, model, call_site=call_site, temperature=self.temperature, max_tokens=max_tokens
         )
         output = response.output
         if not isinstance(output, model):
@@ -487,7 +472,6 @@ class TaxonomyBuilder:
             self.roots, self.max_depth, self._item_cap(record), min_items=0 if classify else 1
         )
         site = "builder.classify+extract" if classify else "builder.extract"
-        said = " ".join((record.question, record.answer or ""))
         try:
             out = await self._ask(
                 "builder_extract",
@@ -504,12 +488,12 @@ class TaxonomyBuilder:
                 },
                 reply_type,
                 site,
-                field_check=self._item_check(said),
             )
         except LLMError as exc:
             logger.warning("extraction failed for pair %s: %s", record.id or record.key[:8], exc)
             return _replace(record, error=f"extract: {exc}")
         items = getattr(out, "attributes", [])
+        said = " ".join((record.question, record.answer or ""))
         found, drops = clean_disclosures(items, self.roots, max_depth=self.max_depth, text=said)
         found = found[: self.max_paths_per_pair]
         if found and self.snap is not None and self.vocabulary_ is not None:
@@ -529,23 +513,6 @@ class TaxonomyBuilder:
         record = _replace(record, **changes)
         ckpt.put("pairs", record.key, _record_value(record, extracted=True))
         return record
-
-    def _item_check(self, said: str) -> FieldCheck:
-        """The extraction call's ``field_check``: refuses an item as soon as it is written when
-        :func:`clean_disclosures` would drop it (a value already given, a value the user never said, a
-        root name in the path ...). The embedded model ends its list there (:mod:`deeppersona.llm._liststop`):
-        the items a small model writes after the facts run out were about half of all it wrote on the
-        gold set, and most of the time the extraction took. Other backends ignore the check."""
-
-        def check(key: str, items: Any) -> Mapping[str, Any] | None:
-            if not isinstance(items, list) or not items:
-                return None
-            kw: dict[str, Any] = {"max_depth": self.max_depth, "text": said}
-            before = sum(clean_disclosures(items[:-1], self.roots, **kw)[1].values())
-            after = sum(clean_disclosures(items, self.roots, **kw)[1].values())
-            return {} if after > before else None
-
-        return check
 
     def _item_cap(self, record: PairRecord) -> int:
         """Most items one extraction reply may hold: :data:`ITEMS_PER_SENTENCE` per sentence the user

@@ -257,12 +257,8 @@ class LLM:
             field_check: For a backend that writes a JSON reply one value at a time (the embedded
                 model, :mod:`deeppersona.llm._fields`): called with each key and its parsed value as soon
                 as the value is written; returning a JSON schema has that value sampled once more under
-                it, ``None`` keeps it. A reply that is a list of records written whole (an object whose
-                one property is an array of flat objects: the builder's extraction) is checked record by
-                record instead: called with the list's key and the records written so far, the last one
-                new, a result other than ``None`` refuses that record and the list ends after it
-                (:mod:`deeppersona.llm._liststop`). Other backends ignore it: a caller's checks of the
-                whole reply decide in every case.
+                it, ``None`` keeps it. Other backends ignore it: a caller's checks of the whole reply
+                decide in every case.
 
         Returns:
             An :class:`LLMResponse` whose ``output`` is an instance of ``response_model`` (or text).

@@ -22,9 +22,8 @@ from typing import Any, Literal
 from .._cpu import cpu_flags
 from ..errors import ConfigError, MissingDependencyError
 from ._base import FieldCheck
-from ._fields import generate_planned, record_plan, reply_plan
+from ._fields import generate_planned, reply_plan
 from ._grammar import top_k_grammar_llama
-from ._liststop import ListStopper, token_sets
 from ._registry import ModelRegistry, ModelSpec
 
 __all__ = ["PROVIDER", "LocalRuntime", "to_llama_response_format"]
@@ -109,11 +108,6 @@ class _Loaded:
         self.formatter = _gguf_formatter(llama)
         """The GGUF chat template as llama-cpp-python applies it, for replies generated field by field
         (``None`` for a model on another chat format: those replies go through llama.cpp whole)."""
-
-    @functools.cached_property
-    def token_sets(self) -> tuple[Any, Any]:
-        """The model's tokens holding a comma, and ``}`` then a comma (:func:`~._liststop.token_sets`)."""
-        return token_sets(self.llama)
 
     def prompt_tokens(self, messages: list[dict[str, Any]]) -> list[int]:
         """The chat prompt's tokens exactly as ``create_chat_completion`` makes them (so the KV cache of
@@ -250,9 +244,6 @@ class LocalRuntime:
         clean = [{"role": m.get("role", "user"), "content": m.get("content") or ""} for m in messages]
         schema = fmt.get("schema") if fmt is not None and self.field_by_field and loaded.formatter else None
         plan = reply_plan(schema, records=self.field_by_field == "records")
-        # a list of records written whole: ended at the first record the caller refuses (._liststop)
-        records = record_plan(fmt.get("schema")) if plan is None and field_check and fmt is not None else None
-        stopper = None
         with loaded.lock:
             try:
                 if plan is not None:  # the keys written as prompt, only the values generated (._fields)
@@ -265,13 +256,7 @@ class LocalRuntime:
                         sampling=_sampling(kwargs),
                         field_check=field_check,
                     )
-                if records is not None and field_check is not None:
-                    stopper = ListStopper(loaded.llama, records, field_check, *loaded.token_sets)
-                    kwargs["logits_processor"] = [stopper]
                 result: dict[str, Any] = loaded.llama.create_chat_completion(messages=clean, **kwargs)
-                if stopper is not None and stopper.refused is not None:
-                    logger.debug("local/%s: list ended after record %d (refused)", loaded.spec.name,
-                                 stopper.refused + 1)  # fmt: skip
             except ValueError as exc:
                 if "context window" not in str(exc):
                     raise

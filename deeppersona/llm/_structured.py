@@ -71,8 +71,7 @@ class Request:
         max_tokens: Completion token limit; ``None`` for the backend's default.
         seed: A sampling seed, where the provider supports one.
         field_check: Called with each key and value of a JSON reply as it is written, by backends that
-            write one value (or one record of a list) at a time (see :meth:`LLM.acomplete`); others
-            ignore it.
+            write one value at a time (see :meth:`LLM.acomplete`); others ignore it.
         extra: What the backend's :meth:`LLM.prepare` worked out once per logical call (provider
             parameters, a response format ...), for its :meth:`LLM.send`.
     """
