@@ -79,8 +79,9 @@ def test_population_covers_all_roots_and_level2(tree: AttributeTree, embedder: H
     sel = StratifiedSelector()
     roots: set[str] = set()
     level2: set[tuple[str, ...]] = set()
+    fp = tree.fingerprint()  # known once, as the engine passes it (hashing the tree is most of a select)
     for i in range(200):
-        for p in sel.select(_ctx(tree, embedder, i), 220, np.random.default_rng([11, i])):
+        for p in sel.select(_ctx(tree, embedder, i, fingerprint=fp), 220, np.random.default_rng([11, i])):
             roots.add(p.path[0])
             level2.add(p.path[:2])
     assert roots == set(ROOT_CATEGORIES)
