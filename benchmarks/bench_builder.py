@@ -135,12 +135,14 @@ def main(argv: list[str] | None = None) -> None:
     fake = args.model == "fake"
     embedder: Any = HashEmbedder() if fake or args.embedder == "hash" else args.embedder
     llm: Any = args.model
-    if args.records and not fake:
+    if fake:
+        llm = fake_builder_llm()
+    elif args.records:
         from deeppersona.llm import resolve_llm
 
         llm = resolve_llm(args.model, field_by_field="records")
     builder = TaxonomyBuilder(
-        llm=fake_builder_llm() if fake else llm,
+        llm=llm,
         embedder=embedder,
         one_call=args.mode == "one-call",
         llm_checks=not args.no_llm_checks,

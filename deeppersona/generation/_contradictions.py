@@ -179,12 +179,11 @@ _CHILD_LEAF_SKIP = re.compile(  # "Age at First Child" is the person's own age t
     r"\b(?:number|count|desire|desired|ideal|planned|future|wants?|intentions?|hopes?|aspirations?|media|"
     r"age at|age when)\b"
 )
-_CHILD_AGE = re.compile(  # "17.5 years old" is 17, not 5
-    r"(?<![\d.])\b(\d{1,3})(?:\.\d+)?[\s-]*(?:years?|yrs?)[\s-]*old\b"
-)
+_ONE_NUMBER = r"(?<![\d.])\b(\d{1,3})(?:\.\d+)?"  # a decimal is one number: 7.5 is 7, never 7 and 5
+_CHILD_AGE = re.compile(_ONE_NUMBER + r"[\s-]*(?:years?|yrs?)[\s-]*old\b")  # "17.5 years old" is 17
 _CHILD_AGES = re.compile(r"\bage[ds]?\s*(?:of\s*)?(\d{1,3}(?:\s*(?:,|and|&)\s*\d{1,3})*)")
-_BARE_NUMBER = re.compile(  # a decimal is one number: 7.5 is 7, never 7 and 5
-    r"(?<![\d.])\b(\d{1,3})(?:\.\d+)?\b(?!\s*(?:children|kids|sons|daughters|child|grandchildren|months?|"
+_BARE_NUMBER = re.compile(
+    _ONE_NUMBER + r"\b(?!\s*(?:children|kids|sons|daughters|child|grandchildren|months?|"
     r"weeks?|days?|%))"
 )
 _MARITAL_LEAF = re.compile(r"\b(?:marital|relationship|civil|partner|partnership) status\b")
